@@ -1,0 +1,106 @@
+# ecntrace - find the hop whose ECMP hash includes the ECN bits.
+#
+#   make            build ./ecntrace
+#   make check      install missing packages, run every test (unit, ASan+UBSan, lab)
+#   make demo       the lab's broken network and its diagnosis
+#   make fuzz       run the fuzz targets for a bounded time
+#   make install PREFIX=/usr/local
+#   make clean
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+COMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+DESTDIR  ?=
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN      = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
+CPPFLAGS += -std=c11 -D_GNU_SOURCE -Isrc
+LDLIBS   += -lpcap -lnftables -lm
+
+SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+
+SRC      := $(sort $(wildcard src/*.c src/*/*.c))
+LIBSRC   := $(filter-out src/main.c,$(SRC))
+HDR      := $(wildcard src/*.h src/*/*.h)
+OBJ      := $(SRC:%.c=build/%.o)
+LIBOBJ   := $(LIBSRC:%.c=build/%.o)
+ASANOBJ  := $(LIBSRC:%.c=build/asan/%.o)
+
+UNIT     := $(sort $(wildcard tests/unit/test_*.c))
+UNITBIN  := $(UNIT:tests/unit/%.c=build/tests/%)
+ASANBIN  := $(UNIT:tests/unit/%.c=build/asan/tests/%)
+FUZZ     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZSECS ?= 60
+
+.PHONY: all deps check unit lab demo fuzz install uninstall clean
+all: ecntrace
+
+ecntrace: $(OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+build/%.o: %.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+build/asan/%.o: %.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -c -o $@ $<
+
+build/tests/%: tests/unit/%.c $(LIBOBJ) $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIBOBJ) $(LDLIBS) -lcmocka
+
+build/asan/tests/%: tests/unit/%.c $(ASANOBJ) $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -o $@ $< $(ASANOBJ) $(LDLIBS) -lcmocka
+
+build/asan/ecntrace: build/asan/src/main.o $(ASANOBJ)
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+# Unit tests run plain and under ASan+UBSan; lab tests need root and skip
+# cleanly without it. tests/run.sh prints the closing "N passed, N failed".
+check: deps
+	@$(MAKE) --no-print-directory ecntrace build/asan/ecntrace $(UNITBIN) $(ASANBIN)
+	@sh tests/run.sh $(UNITBIN) $(ASANBIN) $(sort $(wildcard tests/lab/test_*.sh))
+
+unit: ecntrace $(UNITBIN) $(ASANBIN)
+	@sh tests/run.sh $(UNITBIN) $(ASANBIN)
+
+lab: deps ecntrace
+	@sh tests/run.sh $(sort $(wildcard tests/lab/test_*.sh))
+
+demo: deps
+	@$(MAKE) --no-print-directory ecntrace
+	@sh lab/demo.sh
+
+# libFuzzer needs clang; each target runs for FUZZSECS seconds.
+fuzz: deps
+	@mkdir -p build/fuzz
+	@for f in $(FUZZ); do \
+	  n=$$(basename $$f .c); \
+	  clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -o build/fuzz/$$n $$f $(LIBSRC) $(LDLIBS) || exit 1; \
+	  mkdir -p build/fuzz/$$n.corpus; \
+	  build/fuzz/$$n -max_total_time=$(FUZZSECS) -max_len=2048 \
+	    build/fuzz/$$n.corpus tests/fuzz/corpus || exit 1; \
+	done
+
+install: ecntrace
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPDIR)
+	install -m 0755 ecntrace $(DESTDIR)$(BINDIR)/ecntrace
+	install -m 0644 doc/ecntrace.1 $(DESTDIR)$(MANDIR)/man1/ecntrace.1
+	install -m 0644 doc/ecntrace.bash-completion $(DESTDIR)$(COMPDIR)/ecntrace
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ecntrace $(DESTDIR)$(MANDIR)/man1/ecntrace.1 \
+	      $(DESTDIR)$(COMPDIR)/ecntrace
+
+clean:
+	rm -rf build ecntrace
