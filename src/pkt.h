@@ -72,6 +72,17 @@ struct probe_desc {
 	int fix_checksum;            /* UDP / ICMP echo: see above */
 	uint16_t checksum;           /* the checksum to keep, network order value */
 };
+/*
+ * Byte order: every numeric field above is in host order except `checksum`,
+ * whose two bytes are copied to the wire as they are (pass htons(x)). The
+ * parsed quote's udp_checksum / icmp_checksum are in host order, so compare
+ * with ntohs(desc.checksum).
+ * A UDP checksum of 0 means "no checksum" (and is illegal over IPv6), so a
+ * UDP probe asking for 0 gets 0xffff, the other one's complement zero
+ * (RFC 768); both values verify the same, so the flow's hash input stays
+ * constant. ICMP and ICMPv6 get exactly the value asked for.
+ * fix_checksum is ignored for TCP.
+ */
 
 /*
  * Build the whole IP packet (IPv4 or IPv6 header included) into buf.
@@ -96,6 +107,11 @@ struct tcp_seg {
 	uint8_t opt_kinds[PKT_MAX_TCPOPT]; /* every option kind, in order */
 	size_t n_opts;
 	size_t payload_len;          /* bytes after the TCP header */
+	/* AccECN option counters (24 bits each), in option order: kind 172
+	 * carries EE0B, ECEB, EE1B; kind 174 carries EE1B, ECEB, EE0B. The
+	 * option may carry 0..3 of them. */
+	uint8_t accecn_nfields;
+	uint32_t accecn_field[3];
 };
 
 /* The packet quoted inside an ICMP error, as far as the quote goes. */
@@ -105,7 +121,8 @@ struct quote {
 	uint8_t ttl;
 	uint16_t ip_id;              /* IPv4 */
 	uint32_t flowlabel;          /* IPv6 */
-	uint16_t ip_len;             /* total length field of the quoted header */
+	uint16_t ip_len;             /* total length field of the quoted header
+	                              * (IPv6: payload length field + 40) */
 	uint8_t proto;
 	size_t quoted_len;           /* bytes of the quoted packet present */
 	size_t l4_len;               /* bytes of its transport header present */
@@ -115,6 +132,9 @@ struct quote {
 	uint16_t udp_checksum;       /* UDP */
 	uint8_t icmp_type;           /* ICMP / ICMPv6 echo */
 	uint16_t icmp_checksum, icmp_id, icmp_seq;
+	/* TCP flags as the router received them (TH_AE included), when
+	 * l4_len >= 14: tells whether a middlebox cleared ECE/CWR. */
+	uint16_t tcp_flags;
 };
 
 enum reply_kind {
