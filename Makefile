@@ -18,7 +18,7 @@ CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Isrc
-LDLIBS   += -lpcap -lnftables -lm
+LDLIBS   += -lpcap -lnftables -lcap -lpthread -lm
 
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined

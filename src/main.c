@@ -1,19 +1,57 @@
 /* ecntrace: command dispatch. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "cli.h"
+#include "commands.h"
 #include "ecntrace.h"
+
+static const char usage[] =
+"usage: ecntrace [COMMAND] [options] HOST\n"
+"\n"
+"Find out why TCP connections break when ECN is on, and where.\n"
+"\n"
+"Commands:\n"
+"  trace HOST        traceroute of one flow with a chosen ECN codepoint,\n"
+"                    showing the ECN value each hop received\n"
+"\n"
+"Run 'ecntrace COMMAND --help' for a command's options.\n"
+"  -h, --help        this help\n"
+"  -V, --version     version\n"
+"\n"
+"Exit codes: 0 success, 64 usage, 68 unknown host, 69 no route or\n"
+"interface, 70 internal error, 71 system error, 77 no permission.\n";
+
+uint32_t random_u32(void)
+{
+	uint32_t v;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint32_t)time(NULL) ^ (uint32_t)getpid() * 2654435761u;
+	return v;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fputs("usage: ecntrace [trace|connect] [options] HOST\n", stdout);
-		return argc < 2 ? EX_USAGE : 0;
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EX_USAGE;
 	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		printf("ecntrace %s\n", ECNTRACE_VERSION);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, stdout);
 		return 0;
 	}
-	fprintf(stderr, "ecntrace: unknown command '%s'\n", argv[1]);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("ecntrace %s (JSON schema %s)\n", ECNTRACE_VERSION,
+		       ECNTRACE_SCHEMA);
+		return 0;
+	}
+	if (!strcmp(argv[1], "trace"))
+		return cmd_trace(argc - 1, argv + 1);
+	warnx_("unknown command '%s'", argv[1]);
+	fputs("Try 'ecntrace --help'.\n", stderr);
 	return EX_USAGE;
 }

@@ -1,0 +1,19 @@
+/* Helpers shared by the commands' option parsers: numbers with range
+ * checks and one-line errors, the common option set. */
+#ifndef ECNTRACE_CLI_H
+#define ECNTRACE_CLI_H
+
+#include <stdint.h>
+
+/* Parse a decimal (or 0x hex) integer in [min, max]. On error prints
+ * "ecntrace: <what> <s>: <why>" and returns -1. */
+int cli_num(const char *s, long min, long max, const char *what, long *out);
+/* Parse seconds (decimal, > 0, <= max) into nanoseconds. */
+int cli_secs(const char *s, double max, const char *what, int64_t *ns);
+/* Parse a positive rate (per second) <= max. */
+int cli_rate(const char *s, double max, const char *what, double *out);
+
+/* One-line error on stderr: "ecntrace: ..." */
+void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,14 @@
+/* The commands main() dispatches to. Each parses its own options and
+ * returns an exit code (see ecntrace.h). */
+#ifndef ECNTRACE_COMMANDS_H
+#define ECNTRACE_COMMANDS_H
+
+#include <stdint.h>
+
+int cmd_trace(int argc, char **argv);
+
+/* Shared small helpers. */
+int default_sport(void);
+uint32_t random_u32(void);
+
+#endif

@@ -1,0 +1,397 @@
+/* Probe engine: sockets, pacing, deadlines, matching. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "pcapout.h"
+
+int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Only ICMP of our family and TCP reach us: the filter runs in the kernel
+ * so a busy host's other traffic costs nothing. libpcap compiles it for
+ * raw IP, which is what a SOCK_DGRAM packet socket's filter sees.
+ */
+static int attach_filter(int fd, int family, char *err, size_t errlen)
+{
+	const char *expr = family == AF_INET ? "icmp or tcp"
+					     : "icmp6 or ip6 proto 6";
+	struct bpf_program prog;
+	struct sock_fprog fprog;
+	pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
+	int rc = 0;
+
+	if (p == NULL || pcap_compile(p, &prog, expr, 1,
+				      PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "cannot compile capture filter");
+		if (p)
+			pcap_close(p);
+		return -1;
+	}
+	fprog.len = (unsigned short)prog.bf_len;
+	fprog.filter = (struct sock_filter *)prog.bf_insns;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog,
+		       sizeof(fprog)) < 0) {
+		snprintf(err, errlen, "SO_ATTACH_FILTER: %s", strerror(errno));
+		rc = -1;
+	}
+	pcap_freecode(&prog);
+	pcap_close(p);
+	return rc;
+}
+
+static int open_error(const char *what, char *err, size_t errlen)
+{
+	int e = errno;
+
+	if (e == EPERM || e == EACCES) {
+		snprintf(err, errlen,
+			 "%s: permission denied (run as root or grant CAP_NET_RAW)",
+			 what);
+		return EX_NOPERM;
+	}
+	snprintf(err, errlen, "%s: %s", what, strerror(e));
+	return EX_OSERR;
+}
+
+int engine_open(struct engine *e, int family, const char *iface,
+		char *err, size_t errlen)
+{
+	struct sockaddr_ll sll;
+	unsigned int ifindex = 0;
+	int one = 1, rcvbuf = 1 << 20;
+	uint8_t junk[64];
+
+	memset(e, 0, sizeof(*e));
+	e->family = family;
+	e->send_fd = e->recv_fd = -1;
+	if (iface != NULL) {
+		ifindex = if_nametoindex(iface);
+		if (ifindex == 0) {
+			snprintf(err, errlen, "no such interface: %s", iface);
+			return EX_UNAVAILABLE;
+		}
+	}
+	/* IPPROTO_RAW: we write the whole IP header, TOS byte included. */
+	e->send_fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (e->send_fd < 0)
+		return open_error("raw socket", err, errlen);
+	if (iface != NULL &&
+	    setsockopt(e->send_fd, SOL_SOCKET, SO_BINDTODEVICE, iface,
+		       (socklen_t)strlen(iface) + 1) < 0) {
+		int rc = open_error("SO_BINDTODEVICE", err, errlen);
+		engine_close(e);
+		return rc;
+	}
+	/* Protocol 0 until the filter is in place, so nothing unfiltered
+	 * queues up; then bind to start receiving. */
+	e->recv_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (e->recv_fd < 0) {
+		int rc = open_error("packet socket", err, errlen);
+		engine_close(e);
+		return rc;
+	}
+	if (attach_filter(e->recv_fd, family, err, errlen) < 0 ||
+	    setsockopt(e->recv_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one,
+		       sizeof(one)) < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "SO_TIMESTAMPNS: %s",
+				 strerror(errno));
+		engine_close(e);
+		return EX_OSERR;
+	}
+	/* A failure here only means a smaller buffer: not fatal. */
+	(void)setsockopt(e->recv_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+			 sizeof(rcvbuf));
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+	sll.sll_ifindex = (int)ifindex;
+	if (bind(e->recv_fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		int rc = open_error("bind packet socket", err, errlen);
+		engine_close(e);
+		return rc;
+	}
+	while (recv(e->recv_fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	e->mono_minus_real = now_ns() - real_ns();
+	return 0;
+}
+
+void engine_close(struct engine *e)
+{
+	if (e->send_fd >= 0)
+		close(e->send_fd);
+	if (e->recv_fd >= 0)
+		close(e->recv_fd);
+	e->send_fd = e->recv_fd = -1;
+}
+
+static socklen_t to_sockaddr(const struct addr *a, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr = a->u.v4;
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_addr = a->u.v6;
+	return sizeof(*sin6);
+}
+
+int engine_send(struct engine *e, const struct probe_desc *d, int64_t *sent_ns)
+{
+	uint8_t buf[PKT_MAX];
+	size_t len = sizeof(buf);
+	struct sockaddr_storage ss;
+	socklen_t sl = to_sockaddr(&d->dst, &ss);
+
+	if (pkt_build(d, buf, &len) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	*sent_ns = now_ns();
+	if (sendto(e->send_fd, buf, len, 0, (struct sockaddr *)&ss, sl) < 0)
+		return -1;
+	e->sent++;
+	if (e->pcap)
+		pcapw_write(e->pcap, buf, len, *sent_ns - e->mono_minus_real);
+	return 0;
+}
+
+int engine_recv(struct engine *e, uint8_t *buf, size_t *len,
+		int64_t *recv_ns, int64_t timeout_ns)
+{
+	int64_t deadline = now_ns() + timeout_ns;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = e->recv_fd, .events = POLLIN };
+		int64_t left = deadline - now_ns();
+		int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+		char cbuf[CMSG_SPACE(sizeof(struct timespec))];
+		struct sockaddr_ll from;
+		struct iovec iov = { .iov_base = buf, .iov_len = *len };
+		struct msghdr mh = {
+			.msg_name = &from, .msg_namelen = sizeof(from),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		};
+		struct cmsghdr *c;
+		ssize_t n;
+		int rc = poll(&pfd, 1, ms);
+
+		if (rc < 0) {
+			if (errno == EINTR)
+				return 0;
+			return -1;
+		}
+		if (rc == 0)
+			return 0;
+		n = recvmsg(e->recv_fd, &mh, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		*recv_ns = 0;
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				*recv_ns = (int64_t)ts.tv_sec * 1000000000 +
+					   ts.tv_nsec + e->mono_minus_real;
+			}
+		}
+		if (*recv_ns == 0)
+			*recv_ns = now_ns();
+		*len = (size_t)n;
+		e->received++;
+		if (e->pcap)
+			pcapw_write(e->pcap, buf, (size_t)n,
+				    *recv_ns - e->mono_minus_real);
+		return 1;
+	}
+}
+
+/* The sequence number the far end acknowledges for what d carries. */
+static uint32_t tcp_next_seq(const struct probe_desc *d)
+{
+	uint32_t n = (uint32_t)d->payload_len;
+
+	if (d->tcp_flags & TH_SYN)
+		n++;
+	if (d->tcp_flags & TH_FIN)
+		n++;
+	return d->seq + n;
+}
+
+static int quote_matches(const struct probe_desc *d, const struct quote *q)
+{
+	if (q->proto != d->proto || !addr_eq(&q->src, &d->src) ||
+	    !addr_eq(&q->dst, &d->dst) || q->l4_len < 8)
+		return 0;
+	switch (d->proto) {
+	case IPPROTO_TCP:
+		return q->sport == d->sport && q->dport == d->dport &&
+		       q->tcp_seq == d->seq;
+	case IPPROTO_UDP:
+		if (q->sport != d->sport || q->dport != d->dport)
+			return 0;
+		/* IPv4 carries a probe's token in the ID; IPv6 has no ID, so
+		 * its token is the payload length. */
+		if (d->dst.family == AF_INET)
+			return q->ip_id == d->ip_id;
+		return q->ip_len == 8 + d->payload_len;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return q->icmp_id == d->icmp_id && q->icmp_seq == d->icmp_seq;
+	}
+	return 0;
+}
+
+static int direct_matches(const struct probe_desc *d, const struct pkt_reply *r)
+{
+	if (!addr_eq(&r->src, &d->dst) || !addr_eq(&r->dst, &d->src))
+		return 0;
+	if (r->kind == REPLY_ECHO_REPLY)
+		return (d->proto == IPPROTO_ICMP || d->proto == IPPROTO_ICMPV6) &&
+		       r->icmp_id == d->icmp_id && r->icmp_seq == d->icmp_seq;
+	if (r->kind != REPLY_TCP || d->proto != IPPROTO_TCP ||
+	    r->tcp.sport != d->dport || r->tcp.dport != d->sport)
+		return 0;
+	if (r->tcp.flags & TH_ACK)
+		return r->tcp.ack == tcp_next_seq(d);
+	/* An RST without ACK answers a segment that carried an ACK: its
+	 * sequence number is that segment's acknowledgment number. */
+	return (r->tcp.flags & TH_RST) && (d->tcp_flags & TH_ACK) &&
+	       r->tcp.seq == d->ack;
+}
+
+long probe_match(const struct probe *probes, size_t n, const struct pkt_reply *r)
+{
+	int quoted = r->has_quote && (r->kind == REPLY_TIME_EXCEEDED ||
+				      r->kind == REPLY_UNREACH ||
+				      r->kind == REPLY_PKT_TOO_BIG);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct probe *p = &probes[i];
+
+		if (p->state != PROBE_SENT)
+			continue;
+		if (quoted ? quote_matches(&p->d, &r->q) : direct_matches(&p->d, r))
+			return (long)i;
+	}
+	return -1;
+}
+
+int engine_run(struct engine *e, struct probe *probes, size_t n,
+	       const struct run_opts *o, char *err, size_t errlen)
+{
+	int64_t gap = (int64_t)(1e9 / (o->rate > 0 ? o->rate : 100));
+	int64_t next_send = now_ns(), next_tick = next_send + 1000000000;
+	size_t next = 0, done = 0;
+
+	for (;;) {
+		int64_t now = now_ns(), wake = INT64_MAX;
+		size_t inflight = 0;
+		uint8_t buf[PKT_MAX + 512];
+		size_t len = sizeof(buf);
+		int64_t rns;
+		int rc;
+
+		while (next < n && probes[next].state != PROBE_UNSENT)
+			next++;
+		done = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct probe *p = &probes[i];
+			int64_t to = p->timeout_ns ? p->timeout_ns : o->timeout_ns;
+
+			if (p->state == PROBE_SENT && now >= p->sent_ns + to)
+				p->state = PROBE_TIMEOUT;
+			if (p->state == PROBE_SENT) {
+				inflight++;
+				if (p->sent_ns + to < wake)
+					wake = p->sent_ns + to;
+			} else if (p->state != PROBE_UNSENT) {
+				done++;
+			}
+		}
+		if (o->on_tick && now >= next_tick) {
+			o->on_tick(o->ctx, done, n);
+			next_tick = now + 1000000000;
+		}
+		if (next < n && now >= next_send) {
+			struct probe *p = &probes[next];
+
+			if (engine_send(e, &p->d, &p->sent_ns) < 0) {
+				snprintf(err, errlen, "send: %s", strerror(errno));
+				return errno == EPERM || errno == EACCES ? EX_NOPERM
+								       : EX_OSERR;
+			}
+			p->state = PROBE_SENT;
+			/* Keep the pace, but never burst to catch up. */
+			next_send += gap;
+			if (next_send < now)
+				next_send = now + gap;
+			continue;
+		}
+		if (next >= n && inflight == 0)
+			return 0;
+		if (next < n && next_send < wake)
+			wake = next_send;
+		rc = engine_recv(e, buf, &len, &rns, wake - now);
+		if (rc < 0) {
+			snprintf(err, errlen, "receive: %s", strerror(errno));
+			return EX_OSERR;
+		}
+		if (rc == 0)
+			continue;
+		struct pkt_reply r;
+		long i;
+
+		if (pkt_parse(buf, len, &r) < 0)
+			continue;
+		i = probe_match(probes, n, &r);
+		if (i < 0)
+			continue;
+		probes[i].reply = r;
+		probes[i].recv_ns = rns;
+		probes[i].state = PROBE_ANSWERED;
+		if (o->on_reply)
+			o->on_reply(o->ctx, probes, n, (size_t)i);
+	}
+}

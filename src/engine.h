@@ -1,0 +1,105 @@
+/*
+ * Probe engine: raw sockets, an event loop that paces probes and sleeps
+ * until the earliest deadline, and matching of replies to the probes that
+ * caused them by the flow identifiers and a per-probe token (never by
+ * arrival order). The engine never prints; measurements read the results
+ * out of their probe arrays.
+ */
+#ifndef ECNTRACE_ENGINE_H
+#define ECNTRACE_ENGINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "pkt.h"
+
+struct pcap_writer;
+
+struct engine {
+	int family;
+	int send_fd;                 /* raw, header included */
+	int recv_fd;                 /* AF_PACKET, SOCK_DGRAM, filtered */
+	int64_t mono_minus_real;     /* to convert kernel stamps, ns */
+	struct pcap_writer *pcap;    /* every probe and reply, or NULL */
+	uint64_t sent, received;     /* counters */
+};
+
+enum probe_state {
+	PROBE_UNSENT = 0,
+	PROBE_SENT,
+	PROBE_ANSWERED,
+	PROBE_TIMEOUT,
+	PROBE_CANCELLED,
+};
+
+/* One probe and, once matched, its reply. */
+struct probe {
+	struct probe_desc d;         /* what to send */
+	uint8_t payload[600];        /* d.payload points here when used */
+	enum probe_state state;
+	int64_t sent_ns;             /* CLOCK_MONOTONIC */
+	int64_t recv_ns;             /* kernel stamp, same clock */
+	int64_t timeout_ns;          /* per probe; 0 = the run's default */
+	struct pkt_reply reply;
+	int user;                    /* free for the measurement (e.g. hop) */
+};
+
+/*
+ * Called for each probe that got its answer, in arrival order. A
+ * measurement may cancel probes not yet sent (state = PROBE_CANCELLED),
+ * e.g. beyond the hop where the destination answered.
+ */
+typedef void (*probe_cb)(void *ctx, struct probe *probes, size_t n,
+			 size_t answered);
+
+struct run_opts {
+	double rate;                 /* probes per second, > 0 */
+	int64_t timeout_ns;          /* default per-probe wait */
+	probe_cb on_reply;
+	void *ctx;
+	/* Called once a second or so while a run lasts; may be NULL. */
+	void (*on_tick)(void *ctx, size_t done, size_t total);
+};
+
+/*
+ * Open the sockets for one address family. iface may be NULL. On error
+ * returns an EX_* code and writes a one-line message into err.
+ */
+int engine_open(struct engine *e, int family, const char *iface,
+		char *err, size_t errlen);
+void engine_close(struct engine *e);
+
+/* Send one packet built from d now; fills *sent_ns. 0 or -1 (errno). */
+int engine_send(struct engine *e, const struct probe_desc *d,
+		int64_t *sent_ns);
+
+/*
+ * Wait up to timeout_ns for one packet; on success fills buf/len and the
+ * kernel's receive time. Returns 1 for a packet, 0 for timeout, -1 on
+ * error. Outgoing copies are skipped.
+ */
+int engine_recv(struct engine *e, uint8_t *buf, size_t *len,
+		int64_t *recv_ns, int64_t timeout_ns);
+
+/*
+ * Send every unsent probe under the pacing rate, collect replies until
+ * each probe is answered, timed out or cancelled. Returns 0 or an EX_*
+ * code (with a message in err).
+ */
+int engine_run(struct engine *e, struct probe *probes, size_t n,
+	       const struct run_opts *o, char *err, size_t errlen);
+
+/*
+ * Which probe does this reply answer? Compares the flow (addresses,
+ * protocol, ports or ICMP id) and the per-probe token (TCP sequence
+ * number, ICMP sequence number, IPv4 ID / IPv6 payload length for UDP)
+ * from the quote or from the reply itself. Returns the index or -1.
+ * Pure: exposed for unit tests.
+ */
+long probe_match(const struct probe *probes, size_t n,
+		 const struct pkt_reply *r);
+
+int64_t now_ns(void);                /* CLOCK_MONOTONIC */
+
+#endif
