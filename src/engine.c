@@ -275,7 +275,7 @@ static int quote_matches(const struct probe_desc *d, const struct quote *q)
 		 * its token is the payload length. */
 		if (d->dst.family == AF_INET)
 			return q->ip_id == d->ip_id;
-		return q->ip_len == 8 + d->payload_len;
+		return q->ip_len == 40 + 8 + d->payload_len;  /* total length */
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
 		return q->icmp_id == d->icmp_id && q->icmp_seq == d->icmp_seq;

@@ -20,7 +20,7 @@ void flow_probe(const struct flow *f, int ttl, uint32_t token, struct probe *p)
 	d->ttl = (uint8_t)ttl;
 	d->tos = f->tos;
 	d->flowlabel = f->flowlabel;
-	d->ip_id = (uint16_t)token;
+	d->ip_id = (uint16_t)(token + 1);   /* the kernel replaces an ID of 0 */
 	d->proto = f->proto;
 	d->sport = f->sport;
 	d->dport = f->dport;
