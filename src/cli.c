@@ -4,6 +4,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -68,4 +71,13 @@ int cli_rate(const char *s, double max, const char *what, double *out)
 	}
 	*out = v;
 	return 0;
+}
+
+uint32_t random_u32(void)
+{
+	uint32_t v;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint32_t)time(NULL) ^ (uint32_t)getpid() * 2654435761u;
+	return v;
 }

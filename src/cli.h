@@ -13,6 +13,9 @@ int cli_secs(const char *s, double max, const char *what, int64_t *ns);
 /* Parse a positive rate (per second) <= max. */
 int cli_rate(const char *s, double max, const char *what, double *out);
 
+/* 32 random bits from the kernel (time and pid if it has none). */
+uint32_t random_u32(void);
+
 /* One-line error on stderr: "ecntrace: ..." */
 void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 int cmd_trace(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
 
 /* Shared small helpers. */
 int default_sport(void);
-uint32_t random_u32(void);
 
 #endif

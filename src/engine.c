@@ -16,6 +16,25 @@
 #include "engine.h"
 #include "pcapout.h"
 
+volatile sig_atomic_t engine_stop;
+
+static void on_signal(int sig)
+{
+	engine_stop = sig;
+}
+
+void engine_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -333,6 +352,10 @@ int engine_run(struct engine *e, struct probe *probes, size_t n,
 		int64_t rns;
 		int rc;
 
+		if (engine_stop) {
+			snprintf(err, errlen, "interrupted");
+			return EX_TEMPFAIL;
+		}
 		while (next < n && probes[next].state != PROBE_UNSENT)
 			next++;
 		done = 0;

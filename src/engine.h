@@ -8,6 +8,7 @@
 #ifndef ECNTRACE_ENGINE_H
 #define ECNTRACE_ENGINE_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -101,5 +102,11 @@ long probe_match(const struct probe *probes, size_t n,
 		 const struct pkt_reply *r);
 
 int64_t now_ns(void);                /* CLOCK_MONOTONIC */
+
+/* Set by a SIGINT/SIGTERM handler: runs stop at the next wake-up. */
+extern volatile sig_atomic_t engine_stop;
+/* Install that handler for SIGINT, SIGTERM and SIGHUP (no SA_RESTART, so
+ * a wait is cut short). */
+void engine_catch_signals(void);
 
 #endif

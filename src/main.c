@@ -1,9 +1,6 @@
 /* ecntrace: command dispatch. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -17,6 +14,8 @@ static const char usage[] =
 "Commands:\n"
 "  trace HOST        traceroute of one flow with a chosen ECN codepoint,\n"
 "                    showing the ECN value each hop received\n"
+"  connect HOST      replay the ECN connection in userspace and show which\n"
+"                    machine answered each flow\n"
 "\n"
 "Run 'ecntrace COMMAND --help' for a command's options.\n"
 "  -h, --help        this help\n"
@@ -24,15 +23,6 @@ static const char usage[] =
 "\n"
 "Exit codes: 0 success, 64 usage, 68 unknown host, 69 no route or\n"
 "interface, 70 internal error, 71 system error, 77 no permission.\n";
-
-uint32_t random_u32(void)
-{
-	uint32_t v;
-
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
-		v = (uint32_t)time(NULL) ^ (uint32_t)getpid() * 2654435761u;
-	return v;
-}
 
 int main(int argc, char **argv)
 {
@@ -51,6 +41,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "trace"))
 		return cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "connect"))
+		return cmd_connect(argc - 1, argv + 1);
 	warnx_("unknown command '%s'", argv[1]);
 	fputs("Try 'ecntrace --help'.\n", stderr);
 	return EX_USAGE;
