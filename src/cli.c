@@ -1,9 +1,11 @@
 /* Option parsing helpers. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,9 +28,14 @@ int cli_num(const char *s, long min, long max, const char *what, long *out)
 	char *end;
 	long v;
 
+	/* Decimal, or hex after "0x". Not strtol's base 0, which reads "010"
+	 * as octal 8; and no leading space or '+', which it would skip. */
+	const char *d = s[0] == '-' ? s + 1 : s;
+	int base = d[0] == '0' && (d[1] == 'x' || d[1] == 'X') ? 16 : 10;
+
 	errno = 0;
-	v = strtol(s, &end, 0);
-	if (s[0] == '\0' || *end != '\0' || errno == ERANGE) {
+	v = strtol(s, &end, base);
+	if (!isdigit((unsigned char)d[0]) || *end != '\0' || errno == ERANGE) {
 		warnx_("invalid %s '%s'", what, s);
 		return -1;
 	}
@@ -40,6 +47,14 @@ int cli_num(const char *s, long min, long max, const char *what, long *out)
 	return 0;
 }
 
+/* strtod also takes hex, "inf", "nan" and leading space: a decimal
+ * number is digits, one point, an exponent, and nothing else. */
+static int is_decimal(const char *s)
+{
+	return (isdigit((unsigned char)s[0]) || s[0] == '.') &&
+	       s[strspn(s, "0123456789.eE+-")] == '\0';
+}
+
 int cli_secs(const char *s, double max, const char *what, int64_t *ns)
 {
 	char *end;
@@ -47,13 +62,14 @@ int cli_secs(const char *s, double max, const char *what, int64_t *ns)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (s[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v) ||
-	    v <= 0 || v > max) {
+	/* Under half a nanosecond rounds to no time at all. */
+	if (!is_decimal(s) || *end != '\0' || errno == ERANGE ||
+	    !isfinite(v) || v < 0.5e-9 || v > max) {
 		warnx_("invalid %s '%s' (seconds, more than 0, at most %g)",
 		       what, s, max);
 		return -1;
 	}
-	*ns = (int64_t)(v * 1e9);
+	*ns = llround(v * 1e9);
 	return 0;
 }
 
@@ -64,8 +80,8 @@ int cli_rate(const char *s, double max, const char *what, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (s[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v) ||
-	    v <= 0 || v > max) {
+	if (!is_decimal(s) || *end != '\0' || errno == ERANGE ||
+	    !isfinite(v) || v <= 0 || v > max) {
 		warnx_("invalid %s '%s' (more than 0, at most %g)", what, s, max);
 		return -1;
 	}
