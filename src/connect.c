@@ -289,8 +289,11 @@ static uint8_t data_tos(const struct conn_flow *f)
 static void finish(struct cstate *cs, struct conn_flow *f)
 {
 	/* Close what the server may still hold, with the sequence number
-	 * it expects (RFC 5961 servers ignore any other). */
-	if (f->have_synack && !f->have_rst) {
+	 * it expects (RFC 5961 servers ignore any other). Also after an RST
+	 * to our data: it may have come from another machine, and the one
+	 * that sent the SYN-ACK still holds the connection. Our RST is
+	 * Not-ECT like the SYN, so it takes the SYN's way. */
+	if (f->have_synack) {
 		uint32_t seq = f->iss + 1 +
 			       (f->data_acked ? (uint32_t)cs->p->payload_len : 0);
 
@@ -339,7 +342,7 @@ static void on_segment(struct cstate *cs, struct conn_flow *f,
 			f->rst_after_data = 1;
 			f->rst = *r;
 			f->t_answer = t;
-			f->state = ST_DONE;
+			finish(cs, f);
 			return;
 		}
 		if ((s->flags & TH_ACK) && !(s->flags & TH_SYN) &&
