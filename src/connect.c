@@ -329,8 +329,10 @@ static void on_segment(struct cstate *cs, struct conn_flow *f,
 				((s->flags & TH_ECE) ? 1 : 0);
 		f->data_tos = data_tos(f);
 		(void)send_seg(cs, f, TH_ACK, f->iss + 1, ECN_NOT_ECT, 0);
-		(void)send_seg(cs, f, TH_ACK, f->iss + 1, f->data_tos, 1);
+		/* The time before sending: an answer's kernel timestamp can
+		 * be earlier than our clock read after the send returns. */
 		f->t_data = now_ns();
+		(void)send_seg(cs, f, TH_ACK, f->iss + 1, f->data_tos, 1);
 		f->data_tries = 1;
 		f->state = ST_DATA_SENT;
 		f->deadline_ns = f->t_data + cs->p->timeout_ns;
