@@ -154,8 +154,10 @@ enum conn_result conn_classify(const struct conn_flow *f,
 						   : CR_RESET_OTHER;
 	if (!f->data_acked)
 		return CR_DATA_UNACKED;
-	if (f->acked_after_retx)
-		return (f->data_tos & 3) != ECN_NOT_ECT ? CR_ECT_DATA_LOST : CR_OK;
+	/* Only a lost ECT segment says something about ECN; after plain
+	 * loss of Not-ECT data the handshake's verdict still stands. */
+	if (f->acked_after_retx && (f->data_tos & 3) != ECN_NOT_ECT)
+		return CR_ECT_DATA_LOST;
 	if (f->control || f->mode == MODE_PLAIN)
 		return CR_OK;
 	if (f->mode == MODE_ACCECN) {
