@@ -11,7 +11,11 @@ static const char usage[] =
 "\n"
 "Find out why TCP connections break when ECN is on, and where.\n"
 "\n"
+"With no command, the full diagnosis of HOST (same as 'diagnose').\n"
+"\n"
 "Commands:\n"
+"  diagnose HOST     find the hop whose ECMP hash includes ECN, tell anycast\n"
+"                    sites apart, name other ECN faults, give a verdict\n"
 "  trace HOST        traceroute of one flow with a chosen ECN codepoint,\n"
 "                    showing the ECN value each hop received\n"
 "  connect HOST      replay the ECN connection in userspace and show which\n"
@@ -21,8 +25,9 @@ static const char usage[] =
 "  -h, --help        this help\n"
 "  -V, --version     version\n"
 "\n"
-"Exit codes: 0 success, 64 usage, 68 unknown host, 69 no route or\n"
-"interface, 70 internal error, 71 system error, 77 no permission.\n";
+"Exit codes: 0 success (diagnosis: healthy), 1 broken, 2 inconclusive,\n"
+"64 usage, 68 unknown host, 69 no route or interface, 70 internal error,\n"
+"71 system error, 75 interrupted, 77 no permission.\n";
 
 int main(int argc, char **argv)
 {
@@ -43,7 +48,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "connect"))
 		return cmd_connect(argc - 1, argv + 1);
-	warnx_("unknown command '%s'", argv[1]);
-	fputs("Try 'ecntrace --help'.\n", stderr);
-	return EX_USAGE;
+	if (!strcmp(argv[1], "diagnose"))
+		return cmd_diagnose(argc - 1, argv + 1);
+	/* No command: the full diagnosis of HOST. */
+	return cmd_diagnose(argc, argv);
 }

@@ -27,7 +27,7 @@ void flow_probe(const struct flow *f, int ttl, uint32_t token, struct probe *p)
 	switch (f->proto) {
 	case IPPROTO_TCP:
 		d->seq = token;
-		d->tcp_flags = TH_SYN;
+		d->tcp_flags = f->syn_flags ? f->syn_flags : TH_SYN;
 		d->window = 64240;
 		memcpy(d->tcp_opts, syn_opts, sizeof(syn_opts));
 		d->tcp_optlen = sizeof(syn_opts);

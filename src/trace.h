@@ -12,6 +12,7 @@ struct flow {
 	uint16_t sport, dport;       /* TCP, UDP; sport is the ICMP id */
 	uint8_t tos;                 /* DSCP << 2 | ECN */
 	uint32_t flowlabel;          /* IPv6 */
+	uint16_t syn_flags;          /* TCP flags of the probe; 0 = SYN */
 };
 
 /*

@@ -1,0 +1,929 @@
+/* diagnose: measurement and verdict. Never prints. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "diagnose.h"
+
+/* DSCP values tried against the same flow to see whether the hash
+ * includes DSCP: af11, ef, cs1. */
+static const uint8_t dscp_try[] = { 10, 46, 8 };
+
+/* ECN codepoints in the order a flow is screened. */
+static const int ecn_order[4] = { ECN_NOT_ECT, ECN_ECT0, ECN_ECT1, ECN_CE };
+
+struct dctx {
+	struct engine *e;
+	const struct diag_params *p;
+	struct diag_result *r;
+	uint32_t token;
+	char *err;
+	size_t errlen;
+};
+
+static const char *const cause_names[CAUSE_KIND_COUNT] = {
+	[CAUSE_ECN_HASH] = "ecn-hash",
+	[CAUSE_PER_PACKET_LB] = "per-packet-lb",
+	[CAUSE_BLEACHING] = "bleaching",
+	[CAUSE_MANGLING] = "mangling",
+	[CAUSE_CE_MARKING] = "ce-marking",
+	[CAUSE_ECT_BLACKHOLE] = "ect-blackhole",
+	[CAUSE_SYN_ECN_DROP] = "syn-ecn-drop",
+	[CAUSE_SYN_ECN_RESET] = "syn-ecn-reset",
+	[NOTE_DSCP_HASH] = "dscp-hash",
+	[NOTE_SAFE_MULTIPATH] = "safe-multipath",
+	[NOTE_ECN_PATH_ONE_SITE] = "ecn-dependent-path-one-site",
+	[NOTE_ECN_DECLINED] = "ecn-declined",
+	[NOTE_TARGET_NOT_REACHED] = "target-not-reached",
+	[NOTE_DSCP_REMARK] = "dscp-remark",
+};
+
+const char *cause_name(enum cause_kind k)
+{
+	return k < CAUSE_KIND_COUNT ? cause_names[k] : "?";
+}
+
+const char *lb_name(enum lb_kind k)
+{
+	return k == LB_PER_FLOW ? "per-flow" : k == LB_PER_PACKET ? "per-packet"
+								  : "none";
+}
+
+const char *diag_status_name(enum diag_status s)
+{
+	return s == DIAG_BROKEN ? "broken" : s == DIAG_INCONCLUSIVE ? "inconclusive"
+								  : "healthy";
+}
+
+int repeats_needed(double c)
+{
+	return (int)ceil(log2(1.0 / (1.0 - c)) - 1e-9);
+}
+
+int flows_needed(double c)
+{
+	return (int)ceil(log(1.0 - c) / log(1.0 / 8.0) - 1e-9);
+}
+
+int responder_differs(const struct responder *a, const struct responder *b)
+{
+	if (!a->answered || !b->answered)
+		return 0;
+	if (!addr_eq(&a->addr, &b->addr) || a->kind != b->kind)
+		return 1;
+	/* One anycast address, several machines: the target's replies are
+	 * told apart by how far they travelled. */
+	return a->kind == REPLY_TCP && a->hops != b->hops;
+}
+
+static struct responder responder_of(const struct probe *p)
+{
+	struct responder s;
+
+	memset(&s, 0, sizeof(s));
+	if (p->state != PROBE_ANSWERED)
+		return s;
+	s.answered = 1;
+	s.addr = p->reply.src;
+	s.kind = p->reply.kind;
+	if (s.kind != REPLY_TIME_EXCEEDED)
+		s.hops = return_hops(p->reply.ttl);
+	return s;
+}
+
+static struct flow path_flow(const struct diag_params *p, uint16_t sport,
+			     uint8_t tos)
+{
+	struct flow f;
+
+	memset(&f, 0, sizeof(f));
+	f.src = p->src;
+	f.dst = p->dst;
+	f.proto = IPPROTO_TCP;
+	f.sport = sport;
+	f.dport = p->dport;
+	f.tos = tos;
+	return f;
+}
+
+/* Send a batch of probes and wait for them all. */
+static int run_batch(struct dctx *c, struct probe *pr, size_t n)
+{
+	struct run_opts o = {
+		.rate = c->p->rate, .timeout_ns = c->p->timeout_ns,
+	};
+	uint64_t before = c->e->sent;
+	int rc = engine_run(c->e, pr, n, &o, c->err, c->errlen);
+
+	c->r->path_probes += c->e->sent - before;
+	return rc;
+}
+
+static void add_probe(struct dctx *c, struct probe *pr, uint16_t sport,
+		      uint8_t tos, int ttl)
+{
+	struct flow f = path_flow(c->p, sport, tos);
+
+	flow_probe(&f, ttl, c->p->sport_base * 65536u + c->token++, pr);
+}
+
+static void progress(struct dctx *c, const char *phase)
+{
+	if (c->p->on_progress)
+		c->p->on_progress(c->p->ctx, phase);
+}
+
+/* Step 1: trace one flow with ECT(0); if the target is not reached, trace
+ * it again Not-ECT to tell an ECT black hole from a silent target. */
+static int step_trace(struct dctx *c)
+{
+	struct trace_params tp;
+	int rc;
+
+	memset(&tp, 0, sizeof(tp));
+	tp.flow = path_flow(c->p, c->p->sport_base, ECN_ECT0);
+	tp.first_ttl = 1;
+	tp.max_ttl = c->p->max_ttl;
+	tp.nqueries = 1;
+	tp.timeout_ns = c->p->timeout_ns;
+	tp.rate = c->p->rate;
+	tp.token_base = c->p->sport_base * 65536u + 40000;
+	progress(c, "tracing the path with ECT(0)");
+	rc = trace_run(c->e, &tp, &c->r->trace, c->err, c->errlen);
+	c->r->path_probes += c->r->trace.sent;
+	if (rc != 0 || c->r->trace.dest_ttl)
+		return rc;
+	progress(c, "tracing the path Not-ECT");
+	tp.flow.tos = ECN_NOT_ECT;
+	tp.token_base += 1000;
+	rc = trace_run(c->e, &tp, &c->r->plain, c->err, c->errlen);
+	c->r->have_plain_trace = 1;
+	c->r->path_probes += c->r->plain.sent;
+	return rc;
+}
+
+/* Screen flows [from, to) with all four codepoints at the screen TTL. */
+static int screen_flows(struct dctx *c, int from, int to)
+{
+	struct diag_result *r = c->r;
+	struct probe pr[4 * DIAG_MAX_FLOWS];
+	size_t n = 0;
+	int rc;
+
+	for (int i = from; i < to; i++) {
+		r->flows[i].sport = (uint16_t)(c->p->sport_base + 1 + i);
+		for (int k = 0; k < 4; k++) {
+			add_probe(c, &pr[n], r->flows[i].sport,
+				  (uint8_t)ecn_order[k], r->screen_ttl);
+			pr[n++].user = i * 4 + ecn_order[k];
+		}
+	}
+	rc = run_batch(c, pr, n);
+	for (size_t k = 0; k < n; k++) {
+		struct diag_flow *f = &r->flows[pr[k].user / 4];
+
+		f->by_ecn[pr[k].user % 4] = responder_of(&pr[k]);
+	}
+	for (int i = from; i < to; i++) {
+		r->flows[i].full = 1;
+		for (int k = 0; k < 4; k++)
+			r->flows[i].full &= r->flows[i].by_ecn[k].answered;
+	}
+	if (to > r->nflows)
+		r->nflows = to;
+	return rc;
+}
+
+/* One flow, one pair of codepoints that part: which? */
+static int flow_split(const struct diag_flow *f, int *e1, int *e2)
+{
+	for (int a = 0; a < 4; a++)
+		for (int b = a + 1; b < 4; b++)
+			if (responder_differs(&f->by_ecn[ecn_order[a]],
+					      &f->by_ecn[ecn_order[b]])) {
+				*e1 = ecn_order[a];
+				*e2 = ecn_order[b];
+				return 1;
+			}
+	return 0;
+}
+
+/* Re-send the two differing probes; identical probes must agree for a
+ * hash, and a per-packet balancer makes them disagree. */
+static int confirm_split(struct dctx *c, int fi, int e1, int e2)
+{
+	struct diag_result *r = c->r;
+	int need = repeats_needed(c->p->confidence);
+	int each = (need + 1) / 2;
+	struct probe pr[64];
+	size_t n = 0;
+	int rc, disagreed = 0;
+
+	if (each > 32)
+		each = 32;
+	for (int k = 0; k < each; k++) {
+		add_probe(c, &pr[n], r->flows[fi].sport, (uint8_t)e1, r->screen_ttl);
+		pr[n++].user = e1;
+		add_probe(c, &pr[n], r->flows[fi].sport, (uint8_t)e2, r->screen_ttl);
+		pr[n++].user = e2;
+	}
+	rc = run_batch(c, pr, n);
+	if (rc != 0)
+		return rc;
+	for (size_t k = 0; k < n; k++) {
+		struct responder s = responder_of(&pr[k]);
+		const struct responder *orig = &r->flows[fi].by_ecn[pr[k].user];
+
+		if (!s.answered)
+			continue;
+		r->repeats++;
+		if (responder_differs(&s, orig))
+			disagreed = 1;
+		else
+			r->repeats_agreed++;
+	}
+	if (disagreed) {
+		r->lb = LB_PER_PACKET;
+		r->path_confidence = 1.0;
+	} else {
+		r->ecn_dependent = 1;
+		r->lb = LB_PER_FLOW;
+		r->path_confidence = 1.0 - pow(0.5, r->repeats_agreed);
+	}
+	return 0;
+}
+
+/* Probe flow fi with codepoints e1 and e2 at ttl; fills a and b. */
+static int probe_pair(struct dctx *c, int fi, int e1, int e2, int ttl,
+		      struct responder *a, struct responder *b)
+{
+	struct probe pr[2];
+	int rc;
+
+	for (int tries = 0; tries < 2; tries++) {
+		add_probe(c, &pr[0], c->r->flows[fi].sport, (uint8_t)e1, ttl);
+		add_probe(c, &pr[1], c->r->flows[fi].sport, (uint8_t)e2, ttl);
+		rc = run_batch(c, pr, 2);
+		if (rc != 0)
+			return rc;
+		*a = responder_of(&pr[0]);
+		*b = responder_of(&pr[1]);
+		if (a->answered && b->answered)
+			break;
+	}
+	return 0;
+}
+
+/* Step 3: the first TTL at which the two codepoints of the split flow
+ * reach different responders, by bisection (they differ at the screen
+ * TTL); then the router one hop before. */
+static int localize_split(struct dctx *c)
+{
+	struct diag_result *r = c->r;
+	int fi = r->split_flow, e1 = r->split_ecn[0], e2 = r->split_ecn[1];
+	int lo = 1, hi = r->screen_ttl, rc;
+	struct responder a, b;
+
+	r->split_at[0] = r->flows[fi].by_ecn[e1];
+	r->split_at[1] = r->flows[fi].by_ecn[e2];
+	progress(c, "finding the hop where the path splits");
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		rc = probe_pair(c, fi, e1, e2, mid, &a, &b);
+		if (rc != 0)
+			return rc;
+		if (responder_differs(&a, &b)) {
+			hi = mid;
+			r->split_at[0] = a;
+			r->split_at[1] = b;
+		} else {
+			lo = mid + 1;
+		}
+	}
+	r->divergence_ttl = lo;
+	if (lo > 1) {
+		rc = probe_pair(c, fi, e1, e2, lo - 1, &a, &b);
+		if (rc != 0)
+			return rc;
+		r->balancer = a.answered ? a : b;
+	}
+	return 0;
+}
+
+/* Per-packet balancing: the first TTL at which identical probes of one
+ * flow disagree (four probes a step). */
+static int localize_per_packet(struct dctx *c)
+{
+	struct diag_result *r = c->r;
+	int lo = 1, hi = r->screen_ttl, rc;
+
+	progress(c, "finding the per-packet balancer");
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2, differ = 0;
+		struct probe pr[4];
+		struct responder first;
+
+		for (int k = 0; k < 4; k++)
+			add_probe(c, &pr[k], r->flows[0].sport, ECN_NOT_ECT, mid);
+		rc = run_batch(c, pr, 4);
+		if (rc != 0)
+			return rc;
+		first = responder_of(&pr[0]);
+		for (int k = 1; k < 4; k++) {
+			struct responder s = responder_of(&pr[k]);
+
+			if (!first.answered)
+				first = s;
+			else if (responder_differs(&first, &s))
+				differ = 1;
+		}
+		if (differ)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	r->divergence_ttl = lo;
+	if (lo > 1) {
+		struct probe pr;
+
+		add_probe(c, &pr, r->flows[0].sport, ECN_NOT_ECT, lo - 1);
+		rc = run_batch(c, &pr, 1);
+		if (rc != 0)
+			return rc;
+		r->balancer = responder_of(&pr);
+	}
+	return 0;
+}
+
+/* Extra flows with one codepoint: is there more than one next hop?
+ * MDA: after one responder, 1 + log2(1/(1-c)) flows rule out a second. */
+static int look_for_multipath(struct dctx *c)
+{
+	struct diag_result *r = c->r;
+	int want = 1 + repeats_needed(c->p->confidence);
+	struct probe pr[DIAG_MAX_FLOWS];
+	size_t n = 0;
+	int rc, from = r->nflows;
+
+	if (want > c->p->max_flows)
+		want = c->p->max_flows;
+	for (int i = from; i < want; i++) {
+		r->flows[i].sport = (uint16_t)(c->p->sport_base + 1 + i);
+		add_probe(c, &pr[n], r->flows[i].sport, ECN_NOT_ECT, r->screen_ttl);
+		pr[n++].user = i;
+	}
+	if (n == 0)
+		return 0;
+	rc = run_batch(c, pr, n);
+	for (size_t k = 0; k < n; k++)
+		r->flows[pr[k].user].by_ecn[ECN_NOT_ECT] = responder_of(&pr[k]);
+	r->nflows = want;
+	return rc;
+}
+
+static int flows_disagree(const struct diag_result *r)
+{
+	const struct responder *first = NULL;
+
+	for (int i = 0; i < r->nflows; i++) {
+		const struct responder *s = &r->flows[i].by_ecn[ECN_NOT_ECT];
+
+		if (!s->answered)
+			continue;
+		if (first == NULL)
+			first = s;
+		else if (responder_differs(first, s))
+			return 1;
+	}
+	return 0;
+}
+
+/* Does the path depend on DSCP? A note, not a fault: DSCP is stable
+ * within most flows. */
+static int screen_dscp(struct dctx *c)
+{
+	struct diag_result *r = c->r;
+	struct probe pr[3 * sizeof(dscp_try)];
+	size_t n = 0;
+	int rc, flows = r->nflows < 3 ? r->nflows : 3;
+
+	for (int i = 0; i < flows; i++) {
+		for (size_t k = 0; k < sizeof(dscp_try); k++) {
+			add_probe(c, &pr[n], r->flows[i].sport,
+				  (uint8_t)(dscp_try[k] << 2), r->screen_ttl);
+			pr[n++].user = i;
+		}
+	}
+	rc = run_batch(c, pr, n);
+	for (size_t k = 0; k < n; k++) {
+		struct responder s = responder_of(&pr[k]);
+
+		if (responder_differs(&s, &r->flows[pr[k].user].by_ecn[ECN_NOT_ECT]))
+			r->dscp_dependent = 1;
+	}
+	return rc;
+}
+
+static int step_paths(struct dctx *c)
+{
+	struct diag_result *r = c->r;
+	int need = flows_needed(c->p->confidence), full = 0, rc;
+
+	progress(c, "probing each flow with every ECN codepoint");
+	if (need > c->p->max_flows)
+		need = c->p->max_flows;
+	rc = screen_flows(c, 0, need);
+	/* Flows whose four probes did not all come back prove less: add
+	 * flows until enough are whole, within the budget. */
+	for (int round = 0; rc == 0 && round < 3; round++) {
+		full = 0;
+		for (int i = 0; i < r->nflows; i++)
+			full += r->flows[i].full;
+		if (full >= need || r->nflows >= c->p->max_flows)
+			break;
+		int more = need - full;
+
+		if (r->nflows + more > c->p->max_flows)
+			more = c->p->max_flows - r->nflows;
+		rc = screen_flows(c, r->nflows, r->nflows + more);
+	}
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < r->nflows; i++) {
+		int e1, e2;
+
+		if (flow_split(&r->flows[i], &e1, &e2)) {
+			r->split_flow = i;
+			r->split_ecn[0] = e1;
+			r->split_ecn[1] = e2;
+			progress(c, "repeating the probes that parted");
+			rc = confirm_split(c, i, e1, e2);
+			if (rc != 0)
+				return rc;
+			break;
+		}
+	}
+	if (r->lb == LB_PER_PACKET)
+		return localize_per_packet(c);
+	if (r->ecn_dependent) {
+		rc = localize_split(c);
+		if (rc == 0)
+			rc = screen_dscp(c);
+		return rc;
+	}
+	full = 0;
+	for (int i = 0; i < r->nflows; i++)
+		full += r->flows[i].full;
+	r->path_confidence = 1.0 - pow(1.0 / 8.0, full);
+	if (!flows_disagree(r)) {
+		progress(c, "looking for other next hops");
+		rc = look_for_multipath(c);
+		if (rc != 0)
+			return rc;
+	}
+	r->lb = flows_disagree(r) ? LB_PER_FLOW : LB_NONE;
+	return screen_dscp(c);
+}
+
+/* Step 4: the connection replay. */
+static int step_connect(struct dctx *c)
+{
+	struct connect_params cp;
+
+	memset(&cp, 0, sizeof(cp));
+	cp.src = c->p->src;
+	cp.dst = c->p->dst;
+	cp.dport = c->p->dport;
+	cp.sport_base = (uint16_t)(c->p->sport_base + 64);
+	cp.nflows = c->p->conn_flows;
+	cp.mode = MODE_CLASSIC;
+	cp.timeout_ns = c->p->timeout_ns;
+	cp.rate = 50;
+	cp.payload = c->p->payload;
+	cp.payload_len = c->p->payload_len;
+	progress(c, "replaying the ECN connection");
+	c->r->have_conn = 1;
+	return connect_run(c->e, &cp, &c->r->conn, c->err, c->errlen);
+}
+
+static void site_flow(struct site *s, uint16_t sport, const char *what)
+{
+	size_t n = strlen(s->flows);
+
+	if (n + 24 < sizeof(s->flows))
+		snprintf(s->flows + n, sizeof(s->flows) - n, "%s%u %s",
+			 n ? ", " : "", sport, what);
+}
+
+/* Step 5: the machines behind the address, told apart by the hop count
+ * of their replies and what their SYN-ACKs carry. */
+static void count_sites(struct diag_result *r)
+{
+	const struct connect_result *cr = &r->conn;
+
+	if (!r->have_conn)
+		return;
+	for (size_t i = 0; i < cr->nflows; i++) {
+		const struct conn_flow *f = &cr->flows[i];
+		const struct tcp_seg *t = &f->synack.tcp;
+		struct site *s = NULL;
+
+		if (!f->have_synack)
+			continue;
+		for (int k = 0; k < r->nsites; k++) {
+			struct site *x = &r->sites[k];
+
+			if (x->hops == return_hops(f->synack.ttl) &&
+			    x->window == t->window && x->mss == t->mss &&
+			    x->wscale == (t->have_wscale ? t->wscale : -1) &&
+			    x->sack == t->sack_ok && x->ts == t->have_ts)
+				s = x;
+		}
+		if (s == NULL && r->nsites < DIAG_MAX_SITES) {
+			s = &r->sites[r->nsites++];
+			s->hops = return_hops(f->synack.ttl);
+			s->window = t->window;
+			s->mss = t->mss;
+			s->wscale = t->have_wscale ? t->wscale : -1;
+			s->sack = t->sack_ok;
+			s->ts = t->have_ts;
+		}
+		if (s == NULL)
+			continue;
+		s->synacks++;
+		site_flow(s, f->sport, "not-ect");
+	}
+	for (size_t i = 0; i < cr->nflows; i++) {
+		const struct conn_flow *f = &cr->flows[i];
+		struct site *s = NULL;
+
+		if (!f->have_rst || !f->rst_after_data)
+			continue;
+		for (int k = 0; k < r->nsites && !s; k++)
+			if (r->sites[k].hops == return_hops(f->rst.ttl))
+				s = &r->sites[k];
+		if (s == NULL && r->nsites < DIAG_MAX_SITES) {
+			s = &r->sites[r->nsites++];
+			s->hops = return_hops(f->rst.ttl);
+			s->wscale = -1;
+		}
+		if (s == NULL)
+			continue;
+		s->rsts++;
+		site_flow(s, f->sport, ecn_name(f->data_tos & 3));
+	}
+}
+
+static struct finding *add_finding(struct diag_result *r, enum cause_kind k,
+				   int hop, const struct addr *a, double conf)
+{
+	int note = k >= NOTE_DSCP_HASH;
+	struct finding *f;
+
+	if (note ? r->nnotes >= DIAG_MAX_NOTES : r->ncauses >= DIAG_MAX_CAUSES)
+		return NULL;
+	f = note ? &r->notes[r->nnotes++] : &r->causes[r->ncauses++];
+	memset(f, 0, sizeof(*f));
+	f->kind = k;
+	f->hop = hop;
+	if (a)
+		f->addr = *a;
+	f->confidence = conf;
+	return f;
+}
+
+/* The responder of the trace at ttl, or NULL. */
+static const struct probe *trace_at(const struct trace_result *t, int ttl)
+{
+	const struct probe *p = trace_probe(t, ttl, 0);
+
+	return p && p->state == PROBE_ANSWERED ? p : NULL;
+}
+
+/* ECN rewritten on the way: the first hop whose quote differs from what
+ * we sent; the router before it is the last that saw the packet intact. */
+static void judge_quotes(struct diag_result *r)
+{
+	const struct trace_result *t = &r->trace;
+	int last = t->dest_ttl ? t->dest_ttl - 1 : t->stop_ttl;
+
+	for (int ttl = t->p.first_ttl; ttl <= last; ttl++) {
+		const struct probe *p = trace_at(t, ttl), *prev;
+		enum ecn_change ch;
+		enum cause_kind kind;
+		int seen = 0, dscp_too;
+		struct finding *f;
+		char a[INET6_ADDRSTRLEN];
+
+		if (p == NULL || !p->reply.has_quote)
+			continue;
+		ch = ecn_compare(p->d.tos, p->reply.q.tos);
+		if (ch == ECN_SAME)
+			continue;
+		kind = ch == ECN_BLEACHED ? CAUSE_BLEACHING :
+		       ch == ECN_CE_MARKED ? CAUSE_CE_MARKING : CAUSE_MANGLING;
+		for (int k = ttl; k <= last; k++) {
+			const struct probe *q = trace_at(t, k);
+
+			if (q && q->reply.has_quote &&
+			    ecn_compare(q->d.tos, q->reply.q.tos) == ch)
+				seen++;
+		}
+		prev = ttl > 1 ? trace_at(t, ttl - 1) : NULL;
+		dscp_too = (p->reply.q.tos >> 2) != (p->d.tos >> 2);
+		f = add_finding(r, kind, ttl - 1, prev ? &prev->reply.src : NULL,
+				seen >= 2 ? 0.99 : 0.95);
+		if (f == NULL)
+			return;
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "probes sent %s; hop %d (%s) quotes %s%s, as %s %d hop%s "
+			 "after it%s",
+			 ecn_name(p->d.tos & 3), ttl,
+			 addr_str(&p->reply.src, a, sizeof(a)),
+			 ecn_name(p->reply.q.tos & 3),
+			 ttl > 1 && prev ? "" : " (hop 1: changed before the first router)",
+			 seen > 1 ? "do" : "does", seen - 1 < 0 ? 0 : seen - 1,
+			 seen - 1 == 1 ? "" : "s",
+			 dscp_too ? "; DSCP changed at the same hop (remarking that clobbers ECN)" : "");
+		if (dscp_too)
+			(void)add_finding(r, NOTE_DSCP_REMARK, ttl - 1,
+					  prev ? &prev->reply.src : NULL, 0.95);
+		return;
+	}
+}
+
+/* ECT probes vanish where Not-ECT ones pass: the last hop that answered
+ * ECT(0) is the last router that let it through. */
+static void judge_blackhole(struct diag_result *r)
+{
+	const struct trace_result *t = &r->trace, *pl = &r->plain;
+	const struct connect_result *cr = &r->conn;
+	int last = 0, lost = r->have_conn ? cr->counts[CR_ECT_DATA_LOST] : 0;
+	struct finding *f;
+	char a[INET6_ADDRSTRLEN] = "";
+
+	if (t->dest_ttl || !r->have_plain_trace || !pl->dest_ttl) {
+		if (lost == 0)
+			return;
+		f = add_finding(r, CAUSE_ECT_BLACKHOLE, 0, NULL, 0.9);
+		if (f)
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%d of %d ECN connections: ECT(0) data never "
+				 "acknowledged, its Not-ECT retransmission was",
+				 lost, cr->p.nflows);
+		return;
+	}
+	for (int ttl = t->p.first_ttl; ttl <= t->p.max_ttl; ttl++)
+		if (trace_at(t, ttl))
+			last = ttl;
+	const struct probe *p = last ? trace_at(t, last) : NULL;
+
+	f = add_finding(r, CAUSE_ECT_BLACKHOLE, last, p ? &p->reply.src : NULL,
+			lost ? 0.99 : 0.95);
+	if (f == NULL)
+		return;
+	if (p)
+		addr_str(&p->reply.src, a, sizeof(a));
+	snprintf(f->evidence, sizeof(f->evidence),
+		 "ECT(0) probes of one flow are answered up to hop %d%s%s%s and "
+		 "never beyond; the same flow Not-ECT reaches the target at hop %d"
+		 "; %d of %d ECN connections lost their ECT(0) data",
+		 last, a[0] ? " (" : "", a, a[0] ? ")" : "", pl->dest_ttl, lost,
+		 r->have_conn ? cr->p.nflows : 0);
+}
+
+static void judge_connect(struct diag_result *r)
+{
+	const struct connect_result *cr = &r->conn;
+	struct finding *f;
+
+	if (!r->have_conn)
+		return;
+	if (cr->counts[CR_SYN_ECN_RESET]) {
+		int hop = 0;
+
+		for (size_t i = 0; i < cr->nflows; i++)
+			if (cr->flows[i].result == CR_SYN_ECN_RESET)
+				hop = return_hops(cr->flows[i].rst.ttl);
+		/* A middlebox answering for the target starts at the usual
+		 * initial TTL, so the RST's hop count says where it is. */
+		f = add_finding(r, CAUSE_SYN_ECN_RESET, hop, NULL,
+				1.0 - pow(0.5, cr->counts[CR_SYN_ECN_RESET] +
+						   cr->control_ok));
+		if (f)
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%d of %d ECN-setup SYNs were answered with RST "
+				 "(from %d hops away) while %d of %d plain SYNs got "
+				 "SYN-ACKs",
+				 cr->counts[CR_SYN_ECN_RESET], cr->p.nflows, hop,
+				 cr->control_ok, (int)cr->nflows - cr->p.nflows);
+	}
+	if (cr->counts[CR_SYN_ECN_DROPPED]) {
+		f = add_finding(r, CAUSE_SYN_ECN_DROP, 0, NULL,
+				1.0 - pow(0.5, cr->counts[CR_SYN_ECN_DROPPED] +
+						   cr->control_ok));
+		if (f)
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%d of %d ECN-setup SYNs went unanswered, twice each, "
+				 "while %d of %d plain SYNs got SYN-ACKs",
+				 cr->counts[CR_SYN_ECN_DROPPED], cr->p.nflows,
+				 cr->control_ok, (int)cr->nflows - cr->p.nflows);
+	}
+	if (cr->counts[CR_CE_MARKED]) {
+		int have = 0;
+
+		for (int i = 0; i < r->ncauses; i++)
+			have |= r->causes[i].kind == CAUSE_CE_MARKING;
+		if (!have && (f = add_finding(r, CAUSE_CE_MARKING, 0, NULL, 0.9)))
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%d of %d ECN connections had their ECT(0) data "
+				 "acknowledged with ECE: it arrived CE-marked",
+				 cr->counts[CR_CE_MARKED], cr->p.nflows);
+	}
+	if (cr->counts[CR_ECN_DECLINED] &&
+	    (f = add_finding(r, NOTE_ECN_DECLINED, 0, NULL, 1.0)))
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "%d of %d SYN-ACKs did not agree to ECN: the server (or a "
+			 "middlebox) does not use it, so ECT data was not tested",
+			 cr->counts[CR_ECN_DECLINED], cr->p.nflows);
+}
+
+static void judge_paths(struct diag_result *r)
+{
+	const struct connect_result *cr = &r->conn;
+	struct finding *f;
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	int resets = r->have_conn ? cr->counts[CR_RESET_OTHER] : 0;
+
+	if (r->ecn_dependent) {
+		int fault = !r->have_conn || resets > 0 || r->nsites > 1;
+		const struct diag_flow *fl = &r->flows[r->split_flow];
+
+		f = add_finding(r, fault ? CAUSE_ECN_HASH : NOTE_ECN_PATH_ONE_SITE,
+				r->divergence_ttl - 1,
+				r->balancer.answered ? &r->balancer.addr : NULL,
+				r->path_confidence);
+		if (f == NULL)
+			return;
+		addr_str(&r->split_at[0].addr, a, sizeof(a));
+		addr_str(&r->split_at[1].addr, b, sizeof(b));
+		int n = snprintf(f->evidence, sizeof(f->evidence),
+				 "flow sport %u: %s probes reach %s and %s probes reach %s "
+				 "at hop %d, with everything else identical; %d of %d "
+				 "repeated probes agreed",
+				 fl->sport, ecn_name(r->split_ecn[0]), a,
+				 ecn_name(r->split_ecn[1]), b, r->divergence_ttl,
+				 r->repeats_agreed, r->repeats);
+		if (r->have_conn && n > 0 && (size_t)n < sizeof(f->evidence)) {
+			int sa = 0, rs = 0;
+
+			for (size_t i = 0; i < cr->nflows; i++)
+				if (cr->flows[i].result == CR_RESET_OTHER) {
+					sa = cr->flows[i].synack.ttl;
+					rs = cr->flows[i].rst.ttl;
+				}
+			if (resets)
+				snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+					 "; %d of %d ECN connections were reset by "
+					 "another machine (SYN-ACK TTL %d, RST TTL %d)",
+					 resets, cr->p.nflows, sa, rs);
+			else
+				snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+					 "; all %d ECN connections worked", cr->p.nflows);
+		}
+	}
+	if (r->lb == LB_PER_PACKET &&
+	    (f = add_finding(r, CAUSE_PER_PACKET_LB, r->divergence_ttl - 1,
+			     r->balancer.answered ? &r->balancer.addr : NULL,
+			     r->path_confidence)))
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "identical probes (same flow, same ECN codepoint) reach "
+			 "different routers at hop %d%s",
+			 r->divergence_ttl,
+			 r->have_conn && cr->control_ok < (int)cr->nflows - cr->p.nflows ?
+			 "; connections fail with and without ECN" : "");
+	if (r->lb == LB_PER_FLOW && !r->ecn_dependent &&
+	    (f = add_finding(r, NOTE_SAFE_MULTIPATH, 0, NULL, r->path_confidence)))
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "different flows take different paths, but each flow's four "
+			 "ECN codepoints always take the same one (%d flows)",
+			 r->nflows);
+	if (r->dscp_dependent && r->lb != LB_PER_PACKET &&
+	    (f = add_finding(r, NOTE_DSCP_HASH, 0, NULL, 0.9)))
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "the same flow with another DSCP takes another path at "
+			 "hop %d; harmless while DSCP is constant within a flow",
+			 r->screen_ttl);
+}
+
+static void verdict(struct diag_result *r)
+{
+	const struct connect_result *cr = &r->conn;
+	int controls = r->have_conn ? (int)cr->nflows - cr->p.nflows : 0;
+	int reached = r->trace.dest_ttl || (r->have_plain_trace && r->plain.dest_ttl);
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	judge_quotes(r);
+	judge_blackhole(r);
+	judge_connect(r);
+	judge_paths(r);
+	if (r->ncauses > 0) {
+		const struct finding *c = &r->causes[0];
+
+		r->status = DIAG_BROKEN;
+		if (c->addr.family)
+			addr_str(&c->addr, a, sizeof(a));
+		switch (c->kind) {
+		case CAUSE_ECN_HASH:
+			snprintf(r->summary, sizeof(r->summary),
+				 "ECN-dependent ECMP: the router at hop %d (%s) puts the "
+				 "ECN bits into its load-balancing hash, so a connection's "
+				 "Not-ECT handshake and its ECT(0) data take different "
+				 "paths%s",
+				 c->hop, a, r->nsites > 1 ?
+				 ", to different anycast sites, and the data is reset" : "");
+			break;
+		case CAUSE_PER_PACKET_LB:
+			snprintf(r->summary, sizeof(r->summary),
+				 "per-packet load balancing after hop %d (%s): packets of "
+				 "one connection take different paths", c->hop, a);
+			break;
+		default:
+			snprintf(r->summary, sizeof(r->summary), "%s at hop %d (%s)",
+				 cause_name(c->kind), c->hop, c->hop ? a : "unknown");
+			break;
+		}
+		return;
+	}
+	if (!reached || (r->have_conn && controls > 0 && cr->control_ok == 0)) {
+		r->status = DIAG_INCONCLUSIVE;
+		(void)add_finding(r, NOTE_TARGET_NOT_REACHED, 0, NULL, 1.0);
+		snprintf(r->summary, sizeof(r->summary),
+			 "the target did not answer on TCP port %u, with or without "
+			 "ECN; nothing to compare", r->p.dport);
+		return;
+	}
+	if (r->path_confidence + 1e-12 < r->p.confidence) {
+		r->status = DIAG_INCONCLUSIVE;
+		snprintf(r->summary, sizeof(r->summary),
+			 "no ECN fault seen, but too few probes were answered to be "
+			 "%.0f%% sure (%.1f%%)", r->p.confidence * 100,
+			 r->path_confidence * 100);
+		return;
+	}
+	r->status = DIAG_HEALTHY;
+	snprintf(r->summary, sizeof(r->summary),
+		 "no ECN fault: the path does not depend on the ECN bits%s",
+		 r->lb == LB_PER_FLOW ? " (per-flow multipath, safe)" : "");
+}
+
+int diagnose_run(struct engine *e, const struct diag_params *p,
+		 struct diag_result *r, char *err, size_t errlen)
+{
+	struct dctx c = { .e = e, .p = p, .r = r, .err = err, .errlen = errlen };
+	uint64_t sent0 = e->sent;
+	int64_t t0 = now_ns();
+	int rc, dest;
+
+	memset(r, 0, sizeof(*r));
+	r->p = *p;
+	rc = step_trace(&c);
+	if (rc != 0)
+		return rc;
+	dest = r->trace.dest_ttl ? r->trace.dest_ttl
+				 : r->have_plain_trace ? r->plain.dest_ttl : 0;
+	r->screen_ttl = p->screen_ttl ? p->screen_ttl : dest > 1 ? dest - 1 : 0;
+	if (r->screen_ttl > 0) {
+		rc = step_paths(&c);
+		if (rc != 0)
+			return rc;
+	} else if (dest == 1) {
+		r->path_confidence = 1.0;    /* a neighbour: no path to split */
+	}
+	if (p->conn_flows > 0 && !engine_stop) {
+		rc = step_connect(&c);
+		if (rc != 0)
+			return rc;
+	}
+	if (engine_stop) {
+		snprintf(err, errlen, "interrupted");
+		return EX_TEMPFAIL;
+	}
+	count_sites(r);
+	verdict(r);
+	r->probes_sent = e->sent - sent0;
+	r->duration_ns = now_ns() - t0;
+	return 0;
+}
+
+void diagnose_free(struct diag_result *r)
+{
+	trace_free(&r->trace);
+	if (r->have_plain_trace)
+		trace_free(&r->plain);
+	if (r->have_conn)
+		connect_free(&r->conn);
+}

@@ -1,0 +1,207 @@
+/* ecntrace [diagnose] HOST: options, guard, measure, verdict. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "diagnose_out.h"
+#include "ecntrace.h"
+#include "nftguard.h"
+#include "session.h"
+
+static const char diagnose_usage[] =
+"usage: ecntrace [diagnose] [options] HOST\n"
+"\n"
+"The full diagnosis: trace one flow with ECT(0) and read the ECN value each\n"
+"hop received; probe several flows with every ECN codepoint to find the hop\n"
+"whose load-balancing hash includes ECN; replay the ECN connection to see\n"
+"which machine answers; give a verdict with its confidence and evidence.\n"
+"\n"
+"  -4, -6            use IPv4 or IPv6 only\n"
+"  -p PORT           TCP port (default 80)\n"
+"  -c CONF           confidence of the path verdict (0.9-0.9999, default 0.99)\n"
+"  -m MAX            max TTL (default 30)\n"
+"  -w SEC            wait for each reply (default 1)\n"
+"      --flows N     connections to replay with ECN (0-64, default 7;\n"
+"                    0 skips the replay); as many without\n"
+"      --max-flows N flows to probe the path with (4-32, default 16)\n"
+"      --ttl T       probe the flows at TTL T (default: the last router\n"
+"                    before the target)\n"
+"      --sport PORT  first source port (default from the pid)\n"
+"      --rate PPS    probes per second (default 200)\n"
+"  -s ADDR           source address\n"
+"  -i IFACE          interface\n"
+"  -q, --quiet       no progress on stderr\n"
+"      --json        one JSON object (schema ecntrace/1)\n"
+"      --pcap FILE   write every packet sent and received to FILE\n"
+"  -h, --help        this help\n"
+"\n"
+"Needs CAP_NET_RAW, and CAP_NET_ADMIN for the connection replay (see\n"
+"'ecntrace connect --help').\n"
+"\n"
+"Exit: 0 healthy, 1 broken, 2 inconclusive, 64 usage, 68 unknown host,\n"
+"69 no route, 71 system error, 75 interrupted, 77 no permission.\n";
+
+enum { OPT_FLOWS = 256, OPT_MAXFLOWS, OPT_TTL, OPT_SPORT, OPT_RATE,
+       OPT_JSON, OPT_PCAP };
+
+static const struct option diagnose_opts[] = {
+	{ "flows", required_argument, NULL, OPT_FLOWS },
+	{ "max-flows", required_argument, NULL, OPT_MAXFLOWS },
+	{ "ttl", required_argument, NULL, OPT_TTL },
+	{ "sport", required_argument, NULL, OPT_SPORT },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "pcap", required_argument, NULL, OPT_PCAP },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void show_progress(void *ctx, const char *phase)
+{
+	(void)ctx;
+	fprintf(stderr, "\r\033[K%s...", phase);
+	fflush(stderr);
+}
+
+int cmd_diagnose(int argc, char **argv)
+{
+	struct session_conf sc = { .keep_net_admin = 1 };
+	struct diag_params dp;
+	struct diag_result res;
+	struct nft_guard guard = { .active = 0 };
+	struct session s;
+	uint8_t payload[1024];
+	char err[256] = "", *end;
+	int json = 0, quiet = 0, rc, c;
+	long v, port = 80, sport = -1, flows = 7;
+
+	memset(&dp, 0, sizeof(dp));
+	dp.confidence = 0.99;
+	dp.max_ttl = 30;
+	dp.max_flows = 16;
+	dp.timeout_ns = 1000000000LL;
+	dp.rate = 200;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "46p:c:m:w:s:i:qh", diagnose_opts,
+				NULL)) != -1) {
+		switch (c) {
+		case '4': sc.family = AF_INET; break;
+		case '6': sc.family = AF_INET6; break;
+		case 'p':
+			if (cli_num(optarg, 1, 65535, "port", &port) < 0)
+				return EX_USAGE;
+			break;
+		case 'c':
+			dp.confidence = strtod(optarg, &end);
+			if (*optarg == '\0' || *end != '\0' || !(dp.confidence >= 0.9) ||
+			    !(dp.confidence <= 0.9999)) {
+				warnx_("invalid confidence '%s' (0.9-0.9999)", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'm':
+			if (cli_num(optarg, 2, 255, "max TTL", &v) < 0)
+				return EX_USAGE;
+			dp.max_ttl = (int)v;
+			break;
+		case 'w':
+			if (cli_secs(optarg, 60, "wait", &dp.timeout_ns) < 0)
+				return EX_USAGE;
+			break;
+		case OPT_FLOWS:
+			if (cli_num(optarg, 0, 64, "flows", &flows) < 0)
+				return EX_USAGE;
+			break;
+		case OPT_MAXFLOWS:
+			if (cli_num(optarg, 4, DIAG_MAX_FLOWS, "max flows", &v) < 0)
+				return EX_USAGE;
+			dp.max_flows = (int)v;
+			break;
+		case OPT_TTL:
+			if (cli_num(optarg, 1, 255, "TTL", &v) < 0)
+				return EX_USAGE;
+			dp.screen_ttl = (int)v;
+			break;
+		case OPT_SPORT:
+			if (cli_num(optarg, 1, 65535 - 64 - 128, "source port", &sport) < 0)
+				return EX_USAGE;
+			break;
+		case OPT_RATE:
+			if (cli_rate(optarg, 100000, "rate", &dp.rate) < 0)
+				return EX_USAGE;
+			break;
+		case 's': sc.src = optarg; break;
+		case 'i': sc.iface = optarg; break;
+		case 'q': quiet = 1; break;
+		case OPT_JSON: json = 1; break;
+		case OPT_PCAP: sc.pcap = optarg; break;
+		case 'h':
+			fputs(diagnose_usage, stdout);
+			return 0;
+		default:
+			fputs("Try 'ecntrace --help'.\n", stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		warnx_(optind >= argc ? "no host given" : "one host only");
+		fputs("Try 'ecntrace --help'.\n", stderr);
+		return EX_USAGE;
+	}
+	if (dp.screen_ttl > dp.max_ttl) {
+		warnx_("--ttl %d is above the max TTL %d", dp.screen_ttl, dp.max_ttl);
+		return EX_USAGE;
+	}
+	if (sport < 0)
+		sport = default_sport() % 30000 + 20000;
+	dp.sport_base = (uint16_t)sport;
+	dp.conn_flows = (int)flows;
+	sc.host = argv[optind];
+	sc.keep_net_admin = flows > 0;
+	rc = session_open(&s, &sc);
+	if (rc != 0)
+		return rc;
+	dp.src = s.src;
+	dp.dst = s.dst;
+	dp.dport = (uint16_t)port;
+	dp.payload_len = client_payload(dp.dport, sc.host, payload, sizeof(payload));
+	dp.payload = payload;
+	if (!quiet && isatty(STDERR_FILENO))
+		dp.on_progress = show_progress;
+
+	engine_catch_signals();
+	if (flows > 0) {
+		(void)nftg_reap();
+		rc = nftg_install(&guard, &s.dst, dp.dport, (uint16_t)(sport + 64),
+				  (uint16_t)(sport + 64 + 2 * flows - 1), err,
+				  sizeof(err));
+		if (rc != 0) {
+			warnx_("%s", err);
+			session_close(&s);
+			return rc;
+		}
+	}
+	rc = diagnose_run(&s.e, &dp, &res, err, sizeof(err));
+	nftg_remove(&guard);
+	session_close(&s);
+	if (dp.on_progress)
+		fputs("\r\033[K", stderr);
+	if (rc != 0) {
+		warnx_("%s", err);
+		diagnose_free(&res);
+		return rc;
+	}
+	if (json)
+		diagnose_print_json(stdout, &res, sc.host);
+	else
+		diagnose_print_text(stdout, &res, sc.host);
+	rc = (int)res.status;
+	diagnose_free(&res);
+	return rc;
+}
