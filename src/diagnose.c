@@ -223,11 +223,13 @@ static int confirm_split(struct dctx *c, int fi, int e1, int e2)
 
 	if (each > 32)
 		each = 32;
-	for (int k = 0; k < each; k++) {
-		add_probe(c, &pr[n], r->flows[fi].sport, (uint8_t)e1, r->screen_ttl);
-		pr[n++].user = e1;
-		add_probe(c, &pr[n], r->flows[fi].sport, (uint8_t)e2, r->screen_ttl);
-		pr[n++].user = e2;
+	/* Identical probes go out back to back, so a round-robin balancer
+	 * (which alternation would alias) splits them too. */
+	for (int k = 0; k < 2 * each; k++) {
+		int ecn = (k / 2) % 2 ? e2 : e1;
+
+		add_probe(c, &pr[n], r->flows[fi].sport, (uint8_t)ecn, r->screen_ttl);
+		pr[n++].user = ecn;
 	}
 	rc = run_batch(c, pr, n);
 	if (rc != 0)
@@ -427,6 +429,11 @@ static int screen_dscp(struct dctx *c)
 	return rc;
 }
 
+static int ect_blackholed(const struct diag_result *r)
+{
+	return !r->trace.dest_ttl && r->have_plain_trace && r->plain.dest_ttl;
+}
+
 static int step_paths(struct dctx *c)
 {
 	struct diag_result *r = c->r;
@@ -437,8 +444,9 @@ static int step_paths(struct dctx *c)
 		need = c->p->max_flows;
 	rc = screen_flows(c, 0, need);
 	/* Flows whose four probes did not all come back prove less: add
-	 * flows until enough are whole, within the budget. */
-	for (int round = 0; rc == 0 && round < 3; round++) {
+	 * flows until enough are whole, within the budget. Not when ECT is
+	 * known to be dropped: those answers will never come. */
+	for (int round = 0; rc == 0 && round < 3 && !ect_blackholed(r); round++) {
 		full = 0;
 		for (int i = 0; i < r->nflows; i++)
 			full += r->flows[i].full;
@@ -639,14 +647,12 @@ static void judge_quotes(struct diag_result *r)
 		if (f == NULL)
 			return;
 		snprintf(f->evidence, sizeof(f->evidence),
-			 "probes sent %s; hop %d (%s) quotes %s%s, as %s %d hop%s "
-			 "after it%s",
+			 "probes sent %s; hop %d (%s) quotes %s, and so do %d of "
+			 "the %d routers after it%s%s",
 			 ecn_name(p->d.tos & 3), ttl,
 			 addr_str(&p->reply.src, a, sizeof(a)),
-			 ecn_name(p->reply.q.tos & 3),
-			 ttl > 1 && prev ? "" : " (hop 1: changed before the first router)",
-			 seen > 1 ? "do" : "does", seen - 1 < 0 ? 0 : seen - 1,
-			 seen - 1 == 1 ? "" : "s",
+			 ecn_name(p->reply.q.tos & 3), seen - 1, last - ttl,
+			 prev ? "" : "; the hop before did not answer",
 			 dscp_too ? "; DSCP changed at the same hop (remarking that clobbers ECN)" : "");
 		if (dscp_too)
 			(void)add_finding(r, NOTE_DSCP_REMARK, ttl - 1,
@@ -710,7 +716,9 @@ static void judge_connect(struct diag_result *r)
 				hop = return_hops(cr->flows[i].rst.ttl);
 		/* A middlebox answering for the target starts at the usual
 		 * initial TTL, so the RST's hop count says where it is. */
-		f = add_finding(r, CAUSE_SYN_ECN_RESET, hop, NULL,
+		const struct probe *at = hop ? trace_at(&r->trace, hop) : NULL;
+
+		f = add_finding(r, CAUSE_SYN_ECN_RESET, hop, at ? &at->reply.src : NULL,
 				1.0 - pow(0.5, cr->counts[CR_SYN_ECN_RESET] +
 						   cr->control_ok));
 		if (f)
@@ -875,9 +883,15 @@ static void verdict(struct diag_result *r)
 		return;
 	}
 	r->status = DIAG_HEALTHY;
-	snprintf(r->summary, sizeof(r->summary),
-		 "no ECN fault: the path does not depend on the ECN bits%s",
-		 r->lb == LB_PER_FLOW ? " (per-flow multipath, safe)" : "");
+	if (r->ecn_dependent)
+		snprintf(r->summary, sizeof(r->summary),
+			 "connections work: the path splits on the ECN bits at hop "
+			 "%d, but one machine answers on every branch",
+			 r->divergence_ttl);
+	else
+		snprintf(r->summary, sizeof(r->summary),
+			 "no ECN fault: the path does not depend on the ECN bits%s",
+			 r->lb == LB_PER_FLOW ? " (per-flow multipath, safe)" : "");
 }
 
 int diagnose_run(struct engine *e, const struct diag_params *p,

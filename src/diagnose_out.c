@@ -113,8 +113,8 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 		fprintf(fp, ", split at hop %d", r->divergence_ttl);
 	fprintf(fp, " (%d flows at hop %d)\n", r->nflows, r->screen_ttl);
 	if (r->nsites) {
-		fprintf(fp, "  endpoints: %d machine%s answer for %s:", r->nsites,
-			r->nsites == 1 ? "" : "s", a);
+		fprintf(fp, "  endpoints: %d machine%s for %s:", r->nsites,
+			r->nsites == 1 ? " answers" : "s answer", a);
 		for (int i = 0; i < r->nsites; i++)
 			fprintf(fp, "%s %d hops back", i ? "," : "", r->sites[i].hops);
 		fputc('\n', fp);
