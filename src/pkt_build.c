@@ -44,17 +44,15 @@ static uint32_t pseudo_sum(const struct probe_desc *p, size_t l4len)
  * Paris traceroute: pick the two bytes at l4[at] so that the checksum
  * field (at l4[ck], currently zero) can hold `want` and still verify.
  * A packet verifies when the sum of everything, checksum included, is
- * 0xffff. So the rest must sum to ~want; when that is 0 (want 0xffff) we
- * aim for 0xffff instead: 0xffff + 0xffff folds to 0xffff, which verifies,
- * and a non-zero packet can never sum to 0 anyway.
+ * 0xffff, so the rest must sum to ~want. For want 0xffff that is 0, which
+ * one's complement arithmetic gives as its other zero, 0xffff: still
+ * 0xffff + 0xffff folds to 0xffff and verifies.
  */
 static void fix_checksum(uint8_t *l4, size_t l4len, size_t at, size_t ck,
     uint32_t pseudo, uint16_t want)
 {
 	uint16_t target = (uint16_t)~want, rest, v;
 
-	if (target == 0)
-		target = 0xffff;
 	l4[at] = l4[at + 1] = 0;
 	rest = pkt_fold(pkt_sum(l4, l4len, pseudo));
 	/* one's complement subtraction: v = target - rest */

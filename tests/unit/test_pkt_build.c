@@ -548,6 +548,15 @@ static void test_udp_zero_checksum(void **state)
 	assert_true(seen);
 }
 
+/* pkt_build's answer for p, with all the room it could want. */
+static int build_rc(const struct probe_desc *p)
+{
+	uint8_t buf[PKT_MAX];
+	size_t len = sizeof(buf);
+
+	return pkt_build(p, buf, &len);
+}
+
 static void test_rejects(void **state)
 {
 	uint8_t buf[PKT_MAX];
@@ -556,7 +565,7 @@ static void test_rejects(void **state)
 
 	v4(&ok, "192.0.2.1", "198.51.100.1");
 	ok.proto = IPPROTO_UDP;
-	ok.payload_len = 10;
+	ok.payload_len = 10;		/* NULL payload: zeros */
 	len = sizeof(buf);
 	assert_int_equal(pkt_build(&ok, buf, &len), 0);
 	assert_int_equal(len, 38);
@@ -566,52 +575,59 @@ static void test_rejects(void **state)
 	assert_int_equal(pkt_build(&ok, buf, &len), 0);
 	len = 37;
 	assert_int_equal(pkt_build(&ok, buf, &len), -1);
+	assert_int_equal(len, 37);
 
 	p = ok;			/* family mismatch */
 	p.dst = mkaddr(AF_INET6, "2001:db8::1");
-	len = sizeof(buf);
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
 	p = ok;
 	p.src.family = p.dst.family = AF_UNIX;
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
 	p = ok;
 	p.proto = IPPROTO_ICMPV6;
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
 	v6(&p, "2001:db8::1", "2001:db8::2");
 	p.proto = IPPROTO_ICMP;
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
 	p.proto = IPPROTO_SCTP;
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
 	p.proto = IPPROTO_UDP;
+	assert_int_equal(build_rc(&p), 0);
 	p.flowlabel = 0x100000;
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
+	p.flowlabel = 0xfffff;
+	assert_int_equal(build_rc(&p), 0);
 
 	p = ok;			/* too big: PKT_MAX */
 	p.payload_len = PKT_MAX - 28 + 1;
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
 	p.payload_len = PKT_MAX - 28;
-	assert_int_equal(pkt_build(&p, buf, &len), 0);
+	assert_int_equal(build_rc(&p), 0);
 
 	p = ok;			/* fix_checksum needs two payload bytes */
 	p.fix_checksum = 1;
 	p.payload_len = 1;
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
 	p.payload_len = 2;
-	len = sizeof(buf);
-	assert_int_equal(pkt_build(&p, buf, &len), 0);
+	assert_int_equal(build_rc(&p), 0);
+	p.proto = IPPROTO_TCP;	/* ... and is ignored for TCP */
+	p.payload_len = 0;
+	assert_int_equal(build_rc(&p), 0);
 
 	p = ok;			/* TCP: options, flags */
 	p.proto = IPPROTO_TCP;
 	p.payload_len = 0;
 	p.tcp_optlen = PKT_MAX_TCPOPT + 1;
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
 	p.tcp_optlen = PKT_MAX_TCPOPT;
 	len = sizeof(buf);
 	assert_int_equal(pkt_build(&p, buf, &len), 0);
 	assert_int_equal(len, 80);
 	assert_int_equal(buf[32], 0xf0);	/* data offset 15 */
+	p.tcp_flags = 0x1ff;
+	assert_int_equal(build_rc(&p), 0);
 	p.tcp_flags = 0x200;
-	assert_int_equal(pkt_build(&p, buf, &len), -1);
+	assert_int_equal(build_rc(&p), -1);
 }
 
 /* Put a built probe inside an ICMP time exceeded from 203.0.113.9 /
