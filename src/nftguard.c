@@ -5,10 +5,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "nftguard.h"
+
+/* libnftables prints its own complaints when netlink refuses us; ask
+ * first, so the user sees one line of ours. */
+static int have_net_admin(void)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (caps != NULL) {
+		(void)cap_get_flag(caps, CAP_NET_ADMIN, CAP_EFFECTIVE, &v);
+		cap_free(caps);
+	}
+	return v == CAP_SET;
+}
 
 static struct nft_ctx *ctx_new(void)
 {
@@ -49,6 +64,11 @@ int nftg_install(struct nft_guard *g, const struct addr *dst, uint16_t dport,
 	int rc;
 
 	memset(g, 0, sizeof(*g));
+	if (!have_net_admin()) {
+		snprintf(err, errlen, "the connection replay needs CAP_NET_ADMIN "
+			 "for its nftables table (run as root or grant it)");
+		return EX_NOPERM;
+	}
 	snprintf(g->table, sizeof(g->table), NFTG_PREFIX "%ld", (long)getpid());
 	if (nftg_ruleset(rules, sizeof(rules), g->table, dst, dport, sport_lo,
 			 sport_hi) < 0) {
@@ -95,11 +115,11 @@ void nftg_remove(struct nft_guard *g)
 
 int nftg_reap(void)
 {
-	struct nft_ctx *ctx = ctx_new();
+	struct nft_ctx *ctx;
 	const char *out, *p;
 	int removed = 0;
 
-	if (ctx == NULL)
+	if (!have_net_admin() || (ctx = ctx_new()) == NULL)
 		return -1;
 	if (nft_run_cmd_from_buffer(ctx, "list tables inet\n") != 0) {
 		nft_ctx_free(ctx);
