@@ -409,6 +409,7 @@ int connect_run(struct engine *e, const struct connect_params *p,
 {
 	struct cstate cs = { .e = e, .p = p, .r = r };
 	int64_t t0 = now_ns(), gap = (int64_t)(1e9 / (p->rate > 0 ? p->rate : 50));
+	int64_t next_tick = t0 + 1000000000LL;
 	uint64_t sent0 = e->sent;
 	int answered = 0, synacked = 0;
 
@@ -476,6 +477,12 @@ int connect_run(struct engine *e, const struct connect_params *p,
 		}
 		if (active == 0)
 			break;
+		if (p->on_tick && now >= next_tick) {
+			p->on_tick(NULL, r->nflows - active, r->nflows);
+			next_tick = now + 1000000000LL;
+		}
+		if (p->on_tick && next_tick < wake)
+			wake = next_tick;
 		rc = engine_recv(e, buf, &len, &t, wake - now);
 		if (rc < 0) {
 			snprintf(err, errlen, "receive: %m");

@@ -68,6 +68,8 @@ struct connect_params {
 	double rate;                 /* new flows per second */
 	const uint8_t *payload;
 	size_t payload_len;
+	/* Progress, about once a second; may be NULL. */
+	void (*on_tick)(void *ctx, size_t done, size_t total);
 };
 
 struct connect_result {

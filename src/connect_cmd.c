@@ -11,6 +11,7 @@
 #include "ecntrace.h"
 #include "nftguard.h"
 #include "session.h"
+#include "term.h"
 
 static const char connect_usage[] =
 "usage: ecntrace connect [options] HOST\n"
@@ -22,7 +23,7 @@ static const char connect_usage[] =
 "  -4, -6            use IPv4 or IPv6 only\n"
 "  -p PORT           destination port (default 80)\n"
 "      --flows N     ECN flows (1-64, default 7: a 2-way split is seen\n"
-"                    with 99%% confidence); as many control flows\n"
+"                    with 99% confidence); as many control flows\n"
 "      --sport PORT  first source port (default from the pid)\n"
 "      --mode M      classic (default), accecn, l4s (ECT(1) data),\n"
 "                    ce (CE-marked data), plain (no ECN, no controls)\n"
@@ -34,6 +35,7 @@ static const char connect_usage[] =
 "  -i IFACE          interface\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --pcap FILE   write every packet sent and received to FILE\n"
+"      --quiet       no progress line on stderr\n"
 "  -h, --help        this help\n"
 "\n"
 "Needs CAP_NET_RAW and CAP_NET_ADMIN: a table of its own in nftables keeps\n"
@@ -45,7 +47,7 @@ static const char connect_usage[] =
 "71 system error, 75 interrupted, 77 no permission.\n";
 
 enum { OPT_FLOWS = 256, OPT_SPORT, OPT_MODE, OPT_PAYLOAD, OPT_RATE,
-       OPT_JSON, OPT_PCAP };
+       OPT_JSON, OPT_PCAP, OPT_QUIET };
 
 static const struct option connect_opts[] = {
 	{ "flows", required_argument, NULL, OPT_FLOWS },
@@ -55,6 +57,7 @@ static const struct option connect_opts[] = {
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -69,7 +72,7 @@ int cmd_connect(int argc, char **argv)
 	uint8_t payload[1024];
 	const char *user_payload = NULL;
 	char err[256] = "";
-	int json = 0, rc, c, mode = MODE_CLASSIC;
+	int json = 0, quiet = 0, rc, c, mode = MODE_CLASSIC;
 	long v, port = 80, sport = -1, nflows = 7;
 
 	memset(&cp, 0, sizeof(cp));
@@ -120,8 +123,9 @@ int cmd_connect(int argc, char **argv)
 		case 'i': sc.iface = optarg; break;
 		case OPT_JSON: json = 1; break;
 		case OPT_PCAP: sc.pcap = optarg; break;
+		case OPT_QUIET: quiet = 1; break;
 		case 'h':
-			printf(connect_usage);
+			fputs(connect_usage, stdout);
 			return 0;
 		default:
 			fputs("Try 'ecntrace connect --help'.\n", stderr);
@@ -170,7 +174,11 @@ int cmd_connect(int argc, char **argv)
 		session_close(&s);
 		return rc;
 	}
+	progress_init(!quiet);
+	progress_phase(NULL, "replaying connections");
+	cp.on_tick = progress_tick;
 	rc = connect_run(&s.e, &cp, &res, err, sizeof(err));
+	progress_end();
 	nftg_remove(&guard);
 	session_close(&s);
 	if (rc != 0) {

@@ -4,6 +4,7 @@
 
 #include "connect_out.h"
 #include "ecntrace.h"
+#include "term.h"
 #include "trace.h"
 
 static double ms(int64_t a, int64_t b)
@@ -66,6 +67,7 @@ void connect_print_text(FILE *f, const struct connect_result *r,
 	char a[INET6_ADDRSTRLEN], fl[16];
 	int controls = (int)r->nflows - (r->p.mode == MODE_PLAIN ? (int)r->nflows
 								     : r->p.nflows);
+	int color = use_color(f);
 
 	fprintf(f, "connect to %s (%s) port %u: %d %s flows, %d control flows\n",
 		host, addr_str(&r->p.dst, a, sizeof(a)), r->p.dport, r->p.nflows,
@@ -83,9 +85,13 @@ void connect_print_text(FILE *f, const struct connect_result *r,
 			snprintf(rt, sizeof(rt), "%d (%d hops)", c->rst.ttl,
 				 return_hops(c->rst.ttl));
 		tcp_flags_str(c->have_synack ? c->synack.tcp.flags : 0, fl, sizeof(fl));
-		fprintf(f, " %5u  %-8s %-24s %-14s %-14s %s%s\n", c->sport,
-			conn_mode_name(c->mode), conn_result_name(c->result), st, rt,
-			c->have_synack ? fl : "-", c->control ? "  (control)" : "");
+		int bad = connect_is_failure(c->result);
+
+		fprintf(f, " %5u  %-8s %s%-24s%s %-14s %-14s %s%s\n", c->sport,
+			conn_mode_name(c->mode), bad ? color_on(color, "red") : "",
+			conn_result_name(c->result), bad ? color_off(color) : "",
+			st, rt, c->have_synack ? fl : "-",
+			c->control ? "  (control)" : "");
 	}
 	fprintf(f, "summary:");
 	for (int k = 0; k < CR_COUNT; k++)

@@ -113,6 +113,7 @@ static int run_batch(struct dctx *c, struct probe *pr, size_t n)
 {
 	struct run_opts o = {
 		.rate = c->p->rate, .timeout_ns = c->p->timeout_ns,
+		.on_tick = c->p->on_tick, .ctx = c->p->ctx,
 	};
 	uint64_t before = c->e->sent;
 	int rc = engine_run(c->e, pr, n, &o, c->err, c->errlen);
@@ -150,6 +151,7 @@ static int step_trace(struct dctx *c)
 	tp.timeout_ns = c->p->timeout_ns;
 	tp.rate = c->p->rate;
 	tp.token_base = c->p->sport_base * 65536u + 40000;
+	tp.on_tick = c->p->on_tick;
 	progress(c, "tracing the path with ECT(0)");
 	rc = trace_run(c->e, &tp, &c->r->trace, c->err, c->errlen);
 	c->r->path_probes += c->r->trace.sent;
@@ -512,6 +514,7 @@ static int step_connect(struct dctx *c)
 	cp.rate = 50;
 	cp.payload = c->p->payload;
 	cp.payload_len = c->p->payload_len;
+	cp.on_tick = c->p->on_tick;
 	progress(c, "replaying the ECN connection");
 	c->r->have_conn = 1;
 	return connect_run(c->e, &cp, &c->r->conn, c->err, c->errlen);

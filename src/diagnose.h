@@ -41,6 +41,7 @@ struct diag_params {
 	size_t payload_len;
 	int screen_ttl;              /* 0: the last router before the target */
 	void (*on_progress)(void *ctx, const char *phase);
+	void (*on_tick)(void *ctx, size_t done, size_t total);
 	void *ctx;
 };
 

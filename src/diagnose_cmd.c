@@ -12,6 +12,7 @@
 #include "ecntrace.h"
 #include "nftguard.h"
 #include "session.h"
+#include "term.h"
 
 static const char diagnose_usage[] =
 "usage: ecntrace [diagnose] [options] HOST\n"
@@ -61,13 +62,6 @@ static const struct option diagnose_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
-
-static void show_progress(void *ctx, const char *phase)
-{
-	(void)ctx;
-	fprintf(stderr, "\r\033[K%s...", phase);
-	fflush(stderr);
-}
 
 int cmd_diagnose(int argc, char **argv)
 {
@@ -172,8 +166,9 @@ int cmd_diagnose(int argc, char **argv)
 	dp.dport = (uint16_t)port;
 	dp.payload_len = client_payload(dp.dport, sc.host, payload, sizeof(payload));
 	dp.payload = payload;
-	if (!quiet && isatty(STDERR_FILENO))
-		dp.on_progress = show_progress;
+	progress_init(!quiet);
+	dp.on_progress = progress_phase;
+	dp.on_tick = progress_tick;
 
 	engine_catch_signals();
 	if (flows > 0) {
@@ -190,8 +185,7 @@ int cmd_diagnose(int argc, char **argv)
 	rc = diagnose_run(&s.e, &dp, &res, err, sizeof(err));
 	nftg_remove(&guard);
 	session_close(&s);
-	if (dp.on_progress)
-		fputs("\r\033[K", stderr);
+	progress_end();
 	if (rc != 0) {
 		warnx_("%s", err);
 		diagnose_free(&res);

@@ -6,6 +6,7 @@
 #include "diagnose_out.h"
 #include "ecntrace.h"
 #include "json.h"
+#include "term.h"
 #include "trace_out.h"
 
 static const char *hop_addr(const struct finding *f, char *buf, size_t len)
@@ -97,11 +98,15 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 {
 	const struct connect_result *cr = &r->conn;
 	char a[INET6_ADDRSTRLEN], adv[512];
+	int color = use_color(fp);
 
-	fprintf(fp, "ecntrace %s (%s), TCP port %u: %s\n", host,
+	fprintf(fp, "ecntrace %s (%s), TCP port %u: %s%s%s\n", host,
 		addr_str(&r->p.dst, a, sizeof(a)), r->p.dport,
+		color_on(color, r->status == DIAG_BROKEN ? "red" :
+			 r->status == DIAG_HEALTHY ? "green" : "yellow"),
 		r->status == DIAG_BROKEN ? "BROKEN" :
-		r->status == DIAG_HEALTHY ? "HEALTHY" : "INCONCLUSIVE");
+		r->status == DIAG_HEALTHY ? "HEALTHY" : "INCONCLUSIVE",
+		color_off(color));
 	fprintf(fp, "  %s\n", r->summary);
 	for (int i = 0; i < r->ncauses; i++)
 		print_finding(fp, "cause", &r->causes[i]);
@@ -134,7 +139,8 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 	for (int i = 0; i < r->ncauses; i++) {
 		diagnose_advice(&r->causes[i], adv, sizeof(adv));
 		if (adv[0])
-			fprintf(fp, "What to do: %s\n", adv);
+			fprintf(fp, "%sWhat to do:%s %s\n", color_on(color, "bold"),
+				color_off(color), adv);
 	}
 }
 

@@ -93,7 +93,7 @@ int trace_run(struct engine *e, const struct trace_params *p,
 	int width = p->max_ttl - p->first_ttl + 1;
 	struct run_opts o = {
 		.rate = p->rate, .timeout_ns = p->timeout_ns,
-		.on_reply = on_reply, .ctx = r,
+		.on_reply = on_reply, .ctx = r, .on_tick = p->on_tick,
 	};
 	uint64_t sent0 = e->sent;
 	int64_t t0 = now_ns();

@@ -33,6 +33,8 @@ struct trace_params {
 	/* Called with each new responder while the trace runs (e.g. to
 	 * start its reverse DNS lookup); may be NULL. */
 	void (*on_responder)(const struct addr *a);
+	/* Progress, about once a second; may be NULL. */
+	void (*on_tick)(void *ctx, size_t done, size_t total);
 };
 
 struct trace_result {

@@ -11,6 +11,7 @@
 #include "ecntrace.h"
 #include "resolve.h"
 #include "session.h"
+#include "term.h"
 #include "trace_out.h"
 
 static const char trace_usage[] =
@@ -37,6 +38,7 @@ static const char trace_usage[] =
 "      --rate PPS    probes per second (default 200)\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --pcap FILE   write every probe and reply to FILE\n"
+"      --quiet       no progress line on stderr\n"
 "  -h, --help        this help\n"
 "\n"
 "Exit: 0 done, 64 usage, 68 unknown host, 69 no route or interface,\n"
@@ -44,6 +46,7 @@ static const char trace_usage[] =
 
 enum {
 	OPT_SPORT = 256, OPT_ECN, OPT_DSCP, OPT_JSON, OPT_RATE, OPT_PCAP,
+	OPT_QUIET,
 };
 
 static const struct option trace_opts[] = {
@@ -53,6 +56,7 @@ static const struct option trace_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -70,7 +74,7 @@ int cmd_trace(int argc, char **argv)
 	struct trace_result res;
 	struct session s;
 	char err[256] = "";
-	int proto = IPPROTO_TCP, json = 0, numeric = 0, rc, c;
+	int proto = IPPROTO_TCP, json = 0, numeric = 0, quiet = 0, rc, c;
 	long v, tos = -1, ecn = -1, dscp = -1, port = -1, sport = -1, label = -1;
 
 	memset(&tp, 0, sizeof(tp));
@@ -148,6 +152,7 @@ int cmd_trace(int argc, char **argv)
 			break;
 		case OPT_JSON: json = 1; break;
 		case OPT_PCAP: sc.pcap = optarg; break;
+		case OPT_QUIET: quiet = 1; break;
 		case 'h':
 			fputs(trace_usage, stdout);
 			return 0;
@@ -194,8 +199,12 @@ int cmd_trace(int argc, char **argv)
 	tp.flow.flowlabel = label > 0 ? (uint32_t)label : 0;
 	tp.token_base = random_u32();
 	tp.on_responder = numeric ? NULL : rdns_want;
+	tp.on_tick = progress_tick;
+	progress_init(!quiet);
+	progress_phase(NULL, "tracing");
 
 	rc = trace_run(&s.e, &tp, &res, err, sizeof(err));
+	progress_end();
 	session_close(&s);
 	if (rc != 0) {
 		warnx_("%s", err);

@@ -5,6 +5,7 @@
 #include "ecntrace.h"
 #include "json.h"
 #include "resolve.h"
+#include "term.h"
 #include "trace_out.h"
 
 const char *proto_name(int proto)
@@ -48,6 +49,7 @@ void trace_print_text(FILE *f, const struct trace_result *r, const char *host,
 {
 	const struct flow *fl = &r->p.flow;
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	int color = use_color(f);
 
 	fprintf(f, "trace to %s (%s), %s %s", host, addr_str(&fl->dst, a, sizeof(a)),
 		proto_name(fl->proto), addr_str(&fl->src, b, sizeof(b)));
@@ -97,7 +99,9 @@ void trace_print_text(FILE *f, const struct trace_result *r, const char *host,
 				return_hops(p->reply.ttl));
 			quote_note(p, note, sizeof(note));
 			if (note[0])
-				fprintf(f, "  %s", note);
+				fprintf(f, "  %s%s%s", strchr(note, '[') ?
+					color_on(color, "yellow") : "", note,
+					strchr(note, '[') ? color_off(color) : "");
 			for (size_t m = 0; m < p->reply.n_mpls; m++)
 				fprintf(f, "%s%u", m ? "," : "  MPLS L=",
 					p->reply.mpls[m].label);
