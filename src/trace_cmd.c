@@ -67,6 +67,20 @@ int default_sport(void)
 	return 33434 + 64 + (int)(getpid() % 16000);
 }
 
+/* One line for an option getopt rejected: c is ':' (argument missing) or
+ * '?' (unknown). A short option is named by optopt, a long one by the
+ * word it came in. */
+static void usage_error(int argc, char **argv, int c)
+{
+	const char *word = argv[optind - 1 < argc ? optind - 1 : argc - 1];
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+
+	if (optopt > 0 && optopt < 128 && strncmp(word, "--", 2) != 0)
+		word = shortopt;
+	warnx_("trace: %s '%s' (see 'ecntrace trace --help')",
+	       c == ':' ? "missing argument for" : "unknown option", word);
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	struct session_conf sc = { 0 };
@@ -84,7 +98,8 @@ int cmd_trace(int argc, char **argv)
 	tp.timeout_ns = 3000000000LL;
 	tp.rate = 200;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "46TUInq:w:f:m:p:t:l:s:i:h",
+	opterr = 0;          /* getopt's messages name "trace" and take a line */
+	while ((c = getopt_long(argc, argv, ":46TUInq:w:f:m:p:t:l:s:i:h",
 				trace_opts, NULL)) != -1) {
 		switch (c) {
 		case '4': sc.family = AF_INET; break;
@@ -157,13 +172,13 @@ int cmd_trace(int argc, char **argv)
 			fputs(trace_usage, stdout);
 			return 0;
 		default:
-			fputs("Try 'ecntrace trace --help'.\n", stderr);
+			usage_error(argc, argv, c);
 			return EX_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
-		warnx_(optind >= argc ? "trace: no host given" : "trace: one host only");
-		fputs("Try 'ecntrace trace --help'.\n", stderr);
+		warnx_("trace: %s (see 'ecntrace trace --help')",
+		       optind >= argc ? "no host given" : "one host only");
 		return EX_USAGE;
 	}
 	if (tp.first_ttl > tp.max_ttl) {
