@@ -153,7 +153,7 @@ int cmd_diagnose(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (sport < 0)
-		sport = default_sport() % 30000 + 20000;
+		sport = default_sport();
 	dp.sport_base = (uint16_t)sport;
 	dp.conn_flows = (int)flows;
 	sc.host = argv[optind];
