@@ -40,6 +40,9 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     address_family = socket.AF_INET6
     daemon_threads = True
+    # The default backlog of 5 overflows under traceroute -T, and an
+    # overflowing listener falls back to SYN cookies (see ecnlab).
+    request_queue_size = 1024
 
     def server_bind(self):
         # One socket for IPv4 and IPv6. Skip HTTPServer.server_bind: it calls

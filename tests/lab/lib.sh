@@ -64,6 +64,9 @@ lab_namespaces() { ip netns list | awk '{print $1}' | grep "^$1-" ; true; }
 # on NODE CMD...: run CMD in a node of the current lab ($LAB_NAME).
 on() { local n=$1; shift; ip netns exec "$LAB_NAME-$n" "$@"; }
 
+# uplink_if NODE: the interface of NODE that its default route uses.
+uplink_if() { on "$1" ip route show default | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }'; }
+
 # http FAMILY PORT: one HTTP GET from the client with source port PORT.
 # Prints the page (or nothing) and returns curl's exit code.
 http() {
@@ -76,7 +79,19 @@ http() {
 # listens. The capture's pid goes to CAP_PID.
 capture_start() {
 	local i
-	ip netns exec "$LAB_NAME-$1" tcpdump -l -n -t -v -i "$2" "$3" >"$4" 2>"$4.err" &
+	ip netns exec "$LAB_NAME-$1" tcpdump -Z root --immediate-mode -l -n -t -v -i "$2" "$3" >"$4" 2>"$4.err" &
+	CAP_PID=$!
+	BG_PIDS="$BG_PIDS $CAP_PID"
+	for i in $(seq 50); do
+		grep -q "listening on" "$4.err" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# capture_pcap_start NODE IFACE FILTER FILE: the same, written as pcap.
+capture_pcap_start() {
+	local i
+	ip netns exec "$LAB_NAME-$1" tcpdump -Z root --immediate-mode -U -n -i "$2" -w "$4" "$3" 2>"$4.err" &
 	CAP_PID=$!
 	BG_PIDS="$BG_PIDS $CAP_PID"
 	for i in $(seq 50); do
@@ -100,13 +115,15 @@ packets() {
 	done
 }
 
-# traceroute_path FAMILY TOS SPORT: TCP traceroute to the target from the
-# client; prints the responding addresses, hop 1 first, "*" for none.
+# traceroute_path FAMILY TOS SPORT [TCPOPT]: TCP traceroute to the target
+# from the client; prints the responding addresses, hop 1 first, "*" for
+# none. The probe is a plain SYN (-O syn; traceroute's default copies the
+# client's tcp_ecn and sends ECE+CWR) unless TCPOPT says otherwise.
 traceroute_path() {
 	local fam=-4 dst=$TARGET4 max
 	[ "$1" = 6 ] && fam=-6 dst=$TARGET6
 	max=$(echo $BRANCH_HOPS | tr ' ' '\n' | sort -n | tail -1)
-	on client traceroute $fam -T -p "$HTTP_PORT" --sport="$3" -t "$2" -n -q 1 -w 1 -m $((max + 1)) "$dst" 2>/dev/null |
+	on client traceroute $fam -T -O "${4:-syn}" -p "$HTTP_PORT" --sport="$3" -t "$2" -n -q 1 -w 1 -m $((max + 1)) "$dst" 2>/dev/null |
 		awk 'NR > 1 { printf "%s ", $2 } END { print "" }'
 }
 
