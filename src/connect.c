@@ -138,13 +138,15 @@ enum conn_result conn_classify(const struct conn_flow *f,
 			       int controls_answered, int controls_synack)
 {
 	uint16_t fl = f->synack.tcp.flags;
+	/* Only an ECN-setup SYN can be dropped or reset for being one. */
+	int ecn_syn = !f->control && f->mode != MODE_PLAIN;
 
 	if (!f->have_synack) {
 		if (f->have_rst)
-			return !f->control && controls_synack ? CR_SYN_ECN_RESET
-							     : CR_REFUSED;
-		return !f->control && controls_answered ? CR_SYN_ECN_DROPPED
-						       : CR_NO_ANSWER;
+			return ecn_syn && controls_synack ? CR_SYN_ECN_RESET
+							  : CR_REFUSED;
+		return ecn_syn && controls_answered ? CR_SYN_ECN_DROPPED
+						    : CR_NO_ANSWER;
 	}
 	if (f->have_rst && f->rst_after_data)
 		/* The same machine on the same path answers with the same
