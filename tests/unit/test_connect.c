@@ -69,6 +69,12 @@ static const struct classify_case classify_cases[] = {
 	  NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, CR_NO_ANSWER },
 	{ "control unanswered, other controls answered", MODE_PLAIN, 1,
 	  NONE, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, CR_NO_ANSWER },
+	/* --mode plain sends no ECN SYN: its flows can't lose one. connect_run
+	 * passes 1, 1 for plain runs ("nothing to compare with"). */
+	{ "plain mode flow unanswered", MODE_PLAIN, 0,
+	  NONE, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, CR_NO_ANSWER },
+	{ "plain mode flow's SYN reset", MODE_PLAIN, 0,
+	  SYN_RST, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, CR_REFUSED },
 
 	/* The handshake's verdict, data acknowledged at once. */
 	{ "SYN-ACK 0x52, ECT(0) data acked", MODE_CLASSIC, 0,
