@@ -62,6 +62,20 @@ static const struct option connect_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* One line for an option getopt rejected, as trace does: c is ':'
+ * (argument missing) or '?' (unknown). A short option is named by optopt,
+ * a long one by the word it came in. */
+static void usage_error(int argc, char **argv, int c)
+{
+	const char *word = argv[optind - 1 < argc ? optind - 1 : argc - 1];
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+
+	if (optopt > 0 && optopt < 128 && strncmp(word, "--", 2) != 0)
+		word = shortopt;
+	warnx_("connect: %s '%s' (see 'ecntrace connect --help')",
+	       c == ':' ? "missing argument for" : "unknown option", word);
+}
+
 int cmd_connect(int argc, char **argv)
 {
 	struct session_conf sc = { .keep_net_admin = 1 };
@@ -79,7 +93,8 @@ int cmd_connect(int argc, char **argv)
 	cp.timeout_ns = 1000000000LL;
 	cp.rate = 50;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "46p:w:s:i:h", connect_opts,
+	opterr = 0;          /* getopt's messages name "connect" and take a line */
+	while ((c = getopt_long(argc, argv, ":46p:w:s:i:h", connect_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case '4': sc.family = AF_INET; break;
@@ -128,14 +143,13 @@ int cmd_connect(int argc, char **argv)
 			fputs(connect_usage, stdout);
 			return 0;
 		default:
-			fputs("Try 'ecntrace connect --help'.\n", stderr);
+			usage_error(argc, argv, c);
 			return EX_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
-		warnx_(optind >= argc ? "connect: no host given"
-				      : "connect: one host only");
-		fputs("Try 'ecntrace connect --help'.\n", stderr);
+		warnx_("connect: %s (see 'ecntrace connect --help')",
+		       optind >= argc ? "no host given" : "one host only");
 		return EX_USAGE;
 	}
 	cp.nflows = (int)nflows;
