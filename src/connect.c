@@ -1,4 +1,5 @@
 /* connect: userspace TCP replay of an ECN connection. Never prints. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +86,11 @@ static size_t client_hello(const char *host, uint8_t *buf, size_t len)
 		0xc0, 0x2f, 0xc0, 0x2c, 0xc0, 0x30,
 	};
 	size_t hl = strlen(host), body, ext, n = 0;
+	uint8_t a[16];
 
-	if (hl > 200)
+	/* RFC 6066 3: no addresses in server_name; clients send none then. */
+	if (hl > 200 || inet_pton(AF_INET, host, a) == 1 ||
+	    inet_pton(AF_INET6, host, a) == 1)
 		hl = 0;
 	ext = hl ? 9 + hl : 0;
 	body = 2 + 32 + 1 + 2 + sizeof(suites) + 2 + 2 + ext;
@@ -125,10 +129,13 @@ size_t client_payload(uint16_t dport, const char *host, uint8_t *buf,
 	if (dport == 443)
 		return client_hello(host, buf, len);
 	if (dport == 80 || dport == 8080)
+		/* An IPv6 address goes in brackets (RFC 9110 7.2). */
 		n = snprintf((char *)buf, len,
-			     "GET / HTTP/1.1\r\nHost: %s\r\n"
+			     "GET / HTTP/1.1\r\nHost: %s%s%s\r\n"
 			     "User-Agent: ecntrace\r\nAccept: */*\r\n"
-			     "Connection: close\r\n\r\n", host);
+			     "Connection: close\r\n\r\n",
+			     strchr(host, ':') ? "[" : "", host,
+			     strchr(host, ':') ? "]" : "");
 	else
 		n = snprintf((char *)buf, len, "ecntrace\r\n");
 	return n > 0 && (size_t)n < len ? (size_t)n : 0;
