@@ -289,6 +289,25 @@ static void test_payload_http(void **state)
 	assert_int_equal(n, strlen(want));
 	assert_memory_equal(buf, want, strlen(want));
 
+	/* An address as the host: IPv4 as it is, IPv6 in brackets. */
+	{
+		static const char v4[] =
+			"GET / HTTP/1.1\r\nHost: 203.0.113.80\r\n"
+			"User-Agent: ecntrace\r\nAccept: */*\r\n"
+			"Connection: close\r\n\r\n";
+		static const char v6[] =
+			"GET / HTTP/1.1\r\nHost: [2001:db8:80::80]\r\n"
+			"User-Agent: ecntrace\r\nAccept: */*\r\n"
+			"Connection: close\r\n\r\n";
+
+		n = client_payload(80, "203.0.113.80", buf, sizeof(buf));
+		assert_int_equal(n, strlen(v4));
+		assert_memory_equal(buf, v4, strlen(v4));
+		n = client_payload(80, "2001:db8:80::80", buf, sizeof(buf));
+		assert_int_equal(n, strlen(v6));
+		assert_memory_equal(buf, v6, strlen(v6));
+	}
+
 	/* Other ports: one line of text. */
 	n = client_payload(25, "www.example.com", buf, sizeof(buf));
 	assert_int_equal(n, 10);
@@ -398,6 +417,16 @@ static void test_payload_tls(void **state)
 	memset(host, 'b', 201);
 	host[201] = '\0';
 	n = client_payload(443, host, buf, sizeof(buf));
+	assert_true(n > 0);
+	check_client_hello(buf, n, sni, sizeof(sni));
+	assert_string_equal(sni, "");
+
+	/* Addresses are no server names (RFC 6066 3): no SNI for them. */
+	n = client_payload(443, "203.0.113.80", buf, sizeof(buf));
+	assert_true(n > 0);
+	check_client_hello(buf, n, sni, sizeof(sni));
+	assert_string_equal(sni, "");
+	n = client_payload(443, "2001:db8:80::80", buf, sizeof(buf));
 	assert_true(n > 0);
 	check_client_hello(buf, n, sni, sizeof(sni));
 	assert_string_equal(sni, "");
