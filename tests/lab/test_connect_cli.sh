@@ -19,11 +19,11 @@ N=0
 FAILED=0
 ok() { N=$((N + 1)); echo "ok $N - $*"; }
 nok() { N=$((N + 1)); FAILED=1; echo "not ok $N - $*"; }
-skip() { N=$((N + 1)); echo "ok $N # skip $*"; }
-diag() { echo "# $*"; }
 
 [ "$(id -u)" = 0 ] || { echo "ok 1 # skip needs root (a network namespace of its own)"; exit 0; }
-command -v setpriv >/dev/null 2>&1 || { echo "ok 1 # skip setpriv is not installed"; exit 0; }
+for t in setpriv jq nft; do
+	command -v "$t" >/dev/null 2>&1 || { echo "ok 1 # skip $t is not installed"; exit 0; }
+done
 ECNTRACE=${ECNTRACE:-$ROOT/ecntrace}
 [ -x "$ECNTRACE" ] || { echo "ok 1 # skip no ecntrace binary at $ECNTRACE (make)"; exit 0; }
 SRC=${ECNTRACE_SRC:-$(dirname "$ECNTRACE")/src/connect_cmd.c}
@@ -43,7 +43,10 @@ trap 'exit 143' TERM
 # A copy nobody can read and run (the work tree may be closed to it), and
 # that a concurrent rebuild cannot change under the test.
 chmod 755 "$TMP"
-cp "$ECNTRACE" "$TMP/ecntrace" && chmod 755 "$TMP/ecntrace" || { nok "copy ecntrace"; exit 1; }
+if ! cp "$ECNTRACE" "$TMP/ecntrace" || ! chmod 755 "$TMP/ecntrace"; then
+	nok "copy ecntrace"
+	exit 1
+fi
 ET=$TMP/ecntrace
 
 NS=ccli$$
