@@ -122,7 +122,8 @@ struct quote {
 	uint16_t ip_id;              /* IPv4 */
 	uint32_t flowlabel;          /* IPv6 */
 	uint16_t ip_len;             /* total length field of the quoted header
-	                              * (IPv6: payload length field + 40) */
+	                              * (IPv6: payload length field + 40,
+	                              * at most 0xffff) */
 	uint8_t proto;
 	size_t quoted_len;           /* bytes of the quoted packet present */
 	size_t l4_len;               /* bytes of its transport header present */

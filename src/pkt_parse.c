@@ -62,7 +62,7 @@ struct iph {
  */
 static int ip_parse(const uint8_t *b, size_t len, int strict, struct iph *h)
 {
-	size_t off;
+	size_t off, total;
 	uint8_t nh;
 	int n;
 
@@ -94,12 +94,11 @@ static int ip_parse(const uint8_t *b, size_t len, int strict, struct iph *h)
 	case 6:
 		if (len < 40)
 			return -1;
-		if (strict && (size_t)get16(b + 4) + 40 > len)
+		total = (size_t)get16(b + 4) + 40;
+		if (strict && total > len)
 			return -1;
-		h->ip_len = (uint16_t)(get16(b + 4) + 40);
-		h->len = len;
-		if (h->ip_len >= 40 && h->ip_len < len)
-			h->len = h->ip_len;
+		h->ip_len = total > 0xffff ? 0xffff : (uint16_t)total;
+		h->len = total < len ? total : len;
 		h->tos = (uint8_t)(get32(b) >> 20);
 		h->flowlabel = get32(b) & 0xfffff;
 		h->ttl = b[7];

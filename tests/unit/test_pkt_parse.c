@@ -729,7 +729,7 @@ static void test_quote_ihl6(void **state)
 /* RFC 792 minimum: IP header + 8 bytes; and less than that. */
 static void test_short_quotes(void **state)
 {
-	uint8_t pkt[256];
+	uint8_t pkt[256], q[128];
 	struct pkt_reply r;
 	size_t n;
 
@@ -770,6 +770,15 @@ static void test_short_quotes(void **state)
 	assert_true(r.has_quote);
 	assert_int_equal(r.q.l4_len, 8);
 	assert_int_equal(r.q.tcp_seq, 0x7f5a7597);
+
+	/* an IPv6 quote whose length field says 65535 + 40 bytes */
+	memcpy(q, cap_v6_syn_probe, sizeof(cap_v6_syn_probe));
+	put16(q + 4, 0xffff);
+	n = mk_icmp(AF_INET6, 0, 3, 0, 0, q, sizeof(cap_v6_syn_probe), pkt);
+	assert_int_equal(parse_exact(pkt, n, &r), 0);
+	assert_int_equal(r.q.ip_len, 0xffff);
+	assert_int_equal(r.q.quoted_len, 80);
+	assert_int_equal(r.q.l4_len, 40);
 
 	/* a quote of the wrong IP version is no quote */
 	n = mk_icmp(AF_INET6, 0, 3, 0, 0, cap_v4_syn_probe, 44, pkt);
