@@ -175,7 +175,8 @@ static int screen_flows(struct dctx *c, int from, int to)
 	int rc;
 
 	for (int i = from; i < to; i++) {
-		r->flows[i].sport = (uint16_t)(c->p->sport_base + 1 + i);
+		if (r->flows[i].sport == 0)  /* else a flow chosen by the caller */
+			r->flows[i].sport = (uint16_t)(c->p->sport_base + 1 + i);
 		for (int k = 0; k < 4; k++) {
 			add_probe(c, &pr[n], r->flows[i].sport,
 				  (uint8_t)ecn_order[k], r->screen_ttl);
@@ -436,6 +437,26 @@ static int ect_blackholed(const struct diag_result *r)
 	return !r->trace.dest_ttl && r->have_plain_trace && r->plain.dest_ttl;
 }
 
+/* The first of flows [from, nflows) whose codepoints part: repeat its
+ * probes (ECN hash or per-packet balancing?). */
+static int confirm_first_split(struct dctx *c, int from)
+{
+	struct diag_result *r = c->r;
+
+	for (int i = from; i < r->nflows; i++) {
+		int e1, e2;
+
+		if (flow_split(&r->flows[i], &e1, &e2)) {
+			r->split_flow = i;
+			r->split_ecn[0] = e1;
+			r->split_ecn[1] = e2;
+			progress(c, "repeating the probes that parted");
+			return confirm_split(c, i, e1, e2);
+		}
+	}
+	return 0;
+}
+
 static int step_paths(struct dctx *c)
 {
 	struct diag_result *r = c->r;
@@ -462,20 +483,9 @@ static int step_paths(struct dctx *c)
 	}
 	if (rc != 0)
 		return rc;
-	for (int i = 0; i < r->nflows; i++) {
-		int e1, e2;
-
-		if (flow_split(&r->flows[i], &e1, &e2)) {
-			r->split_flow = i;
-			r->split_ecn[0] = e1;
-			r->split_ecn[1] = e2;
-			progress(c, "repeating the probes that parted");
-			rc = confirm_split(c, i, e1, e2);
-			if (rc != 0)
-				return rc;
-			break;
-		}
-	}
+	rc = confirm_first_split(c, 0);
+	if (rc != 0)
+		return rc;
 	if (r->lb == LB_PER_PACKET)
 		return localize_per_packet(c);
 	if (r->ecn_dependent) {
@@ -518,6 +528,35 @@ static int step_connect(struct dctx *c)
 	progress(c, "replaying the ECN connection");
 	c->r->have_conn = 1;
 	return connect_run(c->e, &cp, &c->r->conn, c->err, c->errlen);
+}
+
+/* The replay's ECT(0) data was reset by another machine, yet no screened
+ * flow parted: each flow keeps its four codepoints together with
+ * probability 1/8 on a 2-way hash, so the screen can miss what the replay
+ * proves. The reset connections' own flows are known to part: screen
+ * (at most two of) them and locate the split as usual. */
+static int rescreen_reset_flows(struct dctx *c)
+{
+	struct diag_result *r = c->r;
+	const struct connect_result *cr = &r->conn;
+	int from = r->nflows, to = from, rc;
+
+	for (size_t i = 0; i < cr->nflows && to < DIAG_MAX_FLOWS && to - from < 2; i++)
+		if (cr->flows[i].result == CR_RESET_OTHER)
+			r->flows[to++].sport = cr->flows[i].sport;
+	if (to == from)
+		return 0;
+	progress(c, "probing the flows of the reset connections");
+	rc = screen_flows(c, from, to);
+	if (rc == 0)
+		rc = confirm_first_split(c, from);
+	if (rc != 0)
+		return rc;
+	if (r->lb == LB_PER_PACKET)
+		return localize_per_packet(c);
+	if (r->ecn_dependent)
+		return localize_split(c);
+	return 0;
 }
 
 static void site_flow(struct site *s, uint16_t sport, const char *what)
@@ -924,6 +963,12 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 		rc = step_connect(&c);
 		if (rc != 0)
 			return rc;
+		if (r->conn.counts[CR_RESET_OTHER] && r->screen_ttl > 0 &&
+		    !r->ecn_dependent && r->lb != LB_PER_PACKET && !engine_stop) {
+			rc = rescreen_reset_flows(&c);
+			if (rc != 0)
+				return rc;
+		}
 	}
 	if (engine_stop) {
 		snprintf(err, errlen, "interrupted");
