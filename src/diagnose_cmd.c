@@ -11,6 +11,7 @@
 #include "diagnose_out.h"
 #include "ecntrace.h"
 #include "nftguard.h"
+#include "report.h"
 #include "session.h"
 #include "term.h"
 
@@ -39,16 +40,18 @@ static const char diagnose_usage[] =
 "  -q, --quiet       no progress on stderr\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --pcap FILE   write every packet sent and received to FILE\n"
+"      --report FILE write the diagnosis as a self-contained HTML page\n"
 "  -h, --help        this help\n"
 "\n"
 "Needs CAP_NET_RAW, and CAP_NET_ADMIN for the connection replay (see\n"
 "'ecntrace connect --help').\n"
 "\n"
 "Exit: 0 healthy, 1 broken, 2 inconclusive, 64 usage, 68 unknown host,\n"
-"69 no route, 71 system error, 75 interrupted, 77 no permission.\n";
+"69 no route, 71 system error, 73 cannot create a file, 74 cannot write\n"
+"the report, 75 interrupted, 77 no permission.\n";
 
 enum { OPT_FLOWS = 256, OPT_MAXFLOWS, OPT_TTL, OPT_SPORT, OPT_RATE,
-       OPT_JSON, OPT_PCAP };
+       OPT_JSON, OPT_PCAP, OPT_REPORT };
 
 static const struct option diagnose_opts[] = {
 	{ "flows", required_argument, NULL, OPT_FLOWS },
@@ -59,6 +62,7 @@ static const struct option diagnose_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
+	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -72,6 +76,8 @@ int cmd_diagnose(int argc, char **argv)
 	struct session s;
 	uint8_t payload[1024];
 	char err[256] = "", *end;
+	const char *report_path = NULL;
+	FILE *report = NULL;
 	int json = 0, quiet = 0, rc, c;
 	long v, port = 80, sport = -1, flows = 7;
 
@@ -135,6 +141,7 @@ int cmd_diagnose(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case OPT_JSON: json = 1; break;
 		case OPT_PCAP: sc.pcap = optarg; break;
+		case OPT_REPORT: report_path = optarg; break;
 		case 'h':
 			fputs(diagnose_usage, stdout);
 			return 0;
@@ -158,9 +165,12 @@ int cmd_diagnose(int argc, char **argv)
 	dp.conn_flows = (int)flows;
 	sc.host = argv[optind];
 	sc.keep_net_admin = flows > 0;
+	/* Before session_open, which drops the privileges creating it may need. */
+	if (report_path && (report = report_open(report_path)) == NULL)
+		return EX_CANTCREAT;
 	rc = session_open(&s, &sc);
 	if (rc != 0)
-		return rc;
+		goto discard;
 	dp.src = s.src;
 	dp.dst = s.dst;
 	dp.dport = (uint16_t)port;
@@ -179,7 +189,7 @@ int cmd_diagnose(int argc, char **argv)
 		if (rc != 0) {
 			warnx_("%s", err);
 			session_close(&s);
-			return rc;
+			goto discard;
 		}
 	}
 	rc = diagnose_run(&s.e, &dp, &res, err, sizeof(err));
@@ -189,13 +199,19 @@ int cmd_diagnose(int argc, char **argv)
 	if (rc != 0) {
 		warnx_("%s", err);
 		diagnose_free(&res);
-		return rc;
+		goto discard;
 	}
 	if (json)
 		diagnose_print_json(stdout, &res, sc.host);
 	else
 		diagnose_print_text(stdout, &res, sc.host);
 	rc = (int)res.status;
+	if (report && report_write(report, report_path, &res, sc.host) != 0)
+		rc = EX_IOERR;
 	diagnose_free(&res);
+	return rc;
+discard:
+	if (report)
+		report_discard(report, report_path);
 	return rc;
 }
