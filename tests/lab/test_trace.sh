@@ -96,60 +96,87 @@ tos_ecn=(not-ect ect1 ect0 ce)   # ECN codepoint name by TOS 0..3
 # ------------------------------------------------------------------------
 # compare SCENARIO FAMILY: ecntrace and traceroute list the same hops.
 #
-# In seed each (port, TOS) gets its own source port (PORT + 100*TOS): a
-# flow that reached a site with an ECT TOS leaves that site holding the
-# connection in SYN-RECV, because the client kernel's RST for the SYN-ACK is
-# Not-ECT and the balancer sends it to the other site. A later trace of the
-# same 4-tuple to that site gets a challenge ACK that no probe can be matched
-# to (its ack number is the server's, not ours), while traceroute counts any
-# TCP segment from the target. Fresh ports keep the comparison about paths.
-# single has one path, so there every TOS shares the port.
+# Per source port, ecntrace traces the flow with each codepoint first, then
+# traceroute does. Order matters in seed: the client kernel answers each
+# SYN-ACK with a Not-ECT RST, which the balancer may send to the other
+# site, so the site an ECT SYN reached would keep a half-open connection
+# and answer the next SYN of that 4-tuple with a challenge ACK that matches
+# no probe. ecntrace sends its own RST with the probe's TOS (it follows the
+# probe) and leaves nothing behind, which this test checks at the sites and
+# by tracing ECT(0) and ECT(1) a second time; traceroute does leave such
+# connections, but nothing runs on that port after it.
 compare() {
-	local scen=$1 fam=$2 tos s sport a b bad seen_next="" all_ok=1 k
-	local ports="40011 40127 40333 40469 41501"
+	local scen=$1 fam=$2 tos s a b seen_next="" k next dest want nexts hops
+	local ports="40011 40127 40333 40469 41501" repeat_bad="" leftover=""
+	local -a bad=("" "" "" "")
+	local -A first_dest
 
-	for tos in 0 1 2 3; do
-		bad=""
-		for s in $ports; do
-			sport=$s
-			[ "$scen" = seed ] && sport=$((s + 100 * tos))
-			if ! et "$fam" "$TMP/et.json" --sport "$sport" -p 80 -t "$tos"; then
-				bad="$bad sport=$sport:exit-$?"
-				sed 's/^/# /' "$TMP/et.json.err"
+	for s in $ports; do
+		for tos in 0 1 2 3 2 1; do
+			if ! et "$fam" "$TMP/et.$tos.json" --sport "$s" -p 80 -t "$tos"; then
+				bad[$tos]="${bad[$tos]} sport=$s:exit-$?"
+				sed 's/^/# /' "$TMP/et.$tos.json.err"
 				continue
 			fi
-			a=$(et_hops "$TMP/et.json")
-			b=$(tr_hops "$fam" -T -p 80 --sport="$sport" -t "$tos")
+			dest=$(jq -r '.dest_ttl' "$TMP/et.$tos.json")
+			if [ -z "${first_dest[$s.$tos]:-}" ]; then
+				first_dest[$s.$tos]=$dest
+			elif [ "$dest" != "${first_dest[$s.$tos]}" ]; then
+				repeat_bad="$repeat_bad sport=$s/tos=$tos:${first_dest[$s.$tos]}->$dest"
+			fi
+		done
+		# no connection of this flow left half-open at any site
+		for k in $SITE_NODES; do
+			if ip netns exec "$NS_PREFIX$k" ss -Htan state syn-recv "( dport = :$s )" |
+			   grep -q .; then
+				leftover="$leftover $k:$s"
+			fi
+		done
+		for tos in 0 1 2 3; do
+			[ -s "$TMP/et.$tos.json" ] || continue
+			a=$(et_hops "$TMP/et.$tos.json")
+			b=$(tr_hops "$fam" -T -p 80 --sport="$s" -t "$tos")
 			if [ "$a" != "$b" ]; then
-				bad="$bad sport=$sport"
-				diag "IPv$fam sport $sport tos $tos: ecntrace:   $a"
-				diag "IPv$fam sport $sport tos $tos: traceroute: $b"
+				bad[$tos]="${bad[$tos]} sport=$s"
+				diag "IPv$fam sport $s tos $tos: ecntrace:   $a"
+				diag "IPv$fam sport $s tos $tos: traceroute: $b"
 			fi
 			[ "$scen" = seed ] || continue
 			# The lab's own answer: the hop after the balancer is the
 			# first router of a branch, and the target answers at that
 			# branch's depth.
-			local next dest want="" nexts hops
-			next=$(hop "$TMP/et.json" $((BALANCER_HOP + 1)) addr)
-			dest=$(jq -r '.dest_ttl' "$TMP/et.json")
+			next=$(hop "$TMP/et.$tos.json" $((BALANCER_HOP + 1)) addr)
+			dest=$(jq -r '.dest_ttl' "$TMP/et.$tos.json")
 			if [ "$fam" = 6 ]; then nexts=$BRANCH_NEXT6; else nexts=$BRANCH_NEXT4; fi
-			hops=$BRANCH_HOPS
+			hops=$BRANCH_HOPS want=""
 			for k in $(seq "$BRANCHES"); do
 				[ "$(nth "$nexts" "$k")" = "$next" ] && want=$(nth "$hops" "$k")
 			done
 			if [ -z "$want" ] || [ "$dest" != "$want" ]; then
-				bad="$bad sport=$sport:branch"
-				diag "IPv$fam sport $sport tos $tos: hop $((BALANCER_HOP + 1)) is $next, target at $dest; branches $nexts at depths $hops"
+				bad[$tos]="${bad[$tos]} sport=$s:branch"
+				diag "IPv$fam sport $s tos $tos: hop $((BALANCER_HOP + 1)) is $next, target at $dest; branches $nexts at depths $hops"
 			fi
 			case " $seen_next " in *" $next "*) ;; *) seen_next="$seen_next $next" ;; esac
 		done
-		if [ -z "$bad" ]; then
-			ok "$scen IPv$fam tos $tos (${tos_ecn[$tos]}): ecntrace lists traceroute -T's hop per TTL, ports $ports"
+		rm -f "$TMP"/et.?.json
+	done
+	for tos in 0 1 2 3; do
+		if [ -z "${bad[$tos]}" ]; then
+			ok "$scen IPv$fam tos $tos (${tos_ecn[$tos]}): ecntrace lists traceroute -T's hop per TTL, sports $ports"
 		else
-			nok "$scen IPv$fam tos $tos (${tos_ecn[$tos]}): differs for$bad"
-			all_ok=0
+			nok "$scen IPv$fam tos $tos (${tos_ecn[$tos]}): differs for${bad[$tos]}"
 		fi
 	done
+	if [ -z "$repeat_bad" ]; then
+		ok "$scen IPv$fam: tracing a flow again (ect1, ect0) finds the target at the same TTL"
+	else
+		nok "$scen IPv$fam: a second trace of the same flow differs:$repeat_bad"
+	fi
+	if [ -z "$leftover" ]; then
+		ok "$scen IPv$fam: ecntrace left no half-open connection at the sites ($SITE_NODES)"
+	else
+		nok "$scen IPv$fam: half-open connections left at:$leftover"
+	fi
 	if [ "$scen" = seed ]; then
 		# With the TOS in the hash, 20 flows that cover all four
 		# codepoints take both branches; if not, the test proved little.
@@ -159,7 +186,6 @@ compare() {
 			nok "seed IPv$fam: all flows took one branch ($seen_next ), the balancer's TOS hash was not exercised"
 		fi
 	fi
-	return $((1 - all_ok))
 }
 
 # ------------------------------------------------------------------------
