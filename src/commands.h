@@ -8,6 +8,8 @@
 int cmd_trace(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_diagnose(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* Shared small helpers. */
 int default_sport(void);

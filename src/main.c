@@ -20,14 +20,18 @@ static const char usage[] =
 "                    showing the ECN value each hop received\n"
 "  connect HOST      replay the ECN connection in userspace and show which\n"
 "                    machine answered each flow\n"
+"  analyze FILE      find the same signatures in a capture (tcpdump -w):\n"
+"                    ECN connections reset by another machine, and more\n"
+"  watch             the same, captured live (-i IFACE, default any)\n"
 "\n"
 "Run 'ecntrace COMMAND --help' for a command's options.\n"
 "  -h, --help        this help\n"
 "  -V, --version     version\n"
 "\n"
 "Exit codes: 0 success (diagnosis: healthy), 1 broken, 2 inconclusive,\n"
-"64 usage, 68 unknown host, 69 no route or interface, 70 internal error,\n"
-"71 system error, 75 interrupted, 77 no permission.\n";
+"64 usage, 65 bad capture file, 66 no such file, 68 unknown host,\n"
+"69 no route or interface, 70 internal error, 71 system error,\n"
+"75 interrupted, 77 no permission.\n";
 
 int main(int argc, char **argv)
 {
@@ -50,6 +54,10 @@ int main(int argc, char **argv)
 		return cmd_connect(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "diagnose"))
 		return cmd_diagnose(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "analyze"))
+		return cmd_analyze(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "watch"))
+		return cmd_watch(argc - 1, argv + 1);
 	/* No command: the full diagnosis of HOST. */
 	return cmd_diagnose(argc, argv);
 }

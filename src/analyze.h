@@ -1,0 +1,152 @@
+/*
+ * analyze: find the ECN failure signatures in captured TCP traffic.
+ *
+ * Fed IP packets one at a time (buffer at the IP header, capture time),
+ * it follows each TCP connection from its first SYN (the SYN's sender is
+ * the client) and records what the story's tcpdump showed: whether the
+ * SYN asked for ECN, the SYN-ACK's TTL and flags, the ECN codepoint of the
+ * client's data, an RST and its TTL, retransmissions and ACKs. Finished
+ * connections are classified with connect's result names. Pure: no
+ * printing, no I/O; finished connections go to a callback.
+ */
+#ifndef ECNTRACE_ANALYZE_H
+#define ECNTRACE_ANALYZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connect.h"
+#include "pkt.h"
+
+/* Results: enum conn_result, plus one of our own for connections that
+ * never asked for ECN. */
+#define AR_NOT_ECN CR_COUNT
+#define AR_COUNT (CR_COUNT + 1)
+
+/* Default bound of the connection table. */
+#define AN_TABLE_DEFAULT 4096
+
+enum an_setup {
+	SETUP_NONE = 0,              /* plain SYN */
+	SETUP_CLASSIC,               /* RFC 3168: ECE+CWR */
+	SETUP_ACCECN,                /* RFC 9768: AE+CWR+ECE */
+};
+
+struct an_conn {
+	struct addr client, server;
+	uint16_t sport, dport;       /* client's port, server's port */
+	int64_t t_first, t_last;     /* capture times, ns since the epoch */
+	uint64_t packets;
+
+	/* The handshake. */
+	enum an_setup setup;         /* what the first SYN asked for */
+	uint32_t client_isn;
+	int64_t t_syn;
+	uint8_t syn_ecn;             /* IP ECN field of the first SYN */
+	int syns, ecn_syns;          /* SYNs sent, of them ECN-setup SYNs */
+	int fallback;                /* a plain SYN followed ECN-setup SYNs */
+	int syn_rst;                 /* RST before any SYN-ACK */
+	int syn_rst_to_plain;        /* ... and it answered a plain SYN */
+	int have_synack, synacks;
+	int synack_to_plain;         /* first SYN-ACK came after the fallback */
+	int64_t t_synack;
+	uint8_t synack_ttl, synack_tos;
+	uint16_t synack_ip_id;
+	struct tcp_seg synack;       /* flags, window, options */
+	uint32_t server_isn;
+
+	/* The client's data. */
+	int have_data;
+	int64_t t_data;
+	uint8_t data_ecn;            /* IP ECN field of the first data segment */
+	uint32_t data_seq, data_end; /* first data segment's sequence range */
+	uint32_t snd_max;            /* highest sequence sent + 1 */
+	int data_segs, data_retx;
+	int ect_data;                /* some client data was ECT or CE */
+	int retx_not_ect;            /* the first segment, ECT, resent Not-ECT */
+	int data_acked;              /* the first segment was acknowledged */
+	int acked_after_retx;        /* ... only after the Not-ECT resend */
+	uint32_t acked;              /* highest ACK from the server */
+	int have_acked;
+
+	/* ECN feedback and marks. */
+	int ece_acks;                /* server ACKs with ECE (classic) */
+	int accecn_ce;               /* server's ACE counter moved (AccECN) */
+	int ce_seen;                 /* a CE-marked data segment was captured */
+
+	/* The reset. */
+	int have_rst, rsts;
+	int64_t t_rst;
+	uint8_t rst_ttl, rst_tos;
+	uint16_t rst_flags, rst_ip_id;
+	int rst_ts;                  /* the RST carried a timestamp option */
+	int rst_after_data;          /* client data outstanding, none acked */
+	int rst_after_ect;           /* ... and that data was ECT */
+	int rst_seq_is_ack;          /* RST's seq = the ACK of the client's
+	                              * last segment: a host with no state */
+	int client_rst, client_fin, server_fin;
+
+	int result;                  /* enum conn_result or AR_NOT_ECN */
+	int fault;                   /* the result is an ECN fault */
+	int evicted;                 /* pushed out of a full table */
+};
+
+/* Called once per connection when it is finished: replaced by a new
+ * connection on the same ports, evicted, or at analyzer_finish(). */
+typedef void (*an_done_cb)(void *ctx, const struct an_conn *c);
+
+struct an_slot;
+struct an_dst;
+
+struct analyzer {
+	size_t cap;                  /* connection table bound */
+	struct an_slot *slots;
+	int32_t *bucket;             /* hash index into slots, -1 = empty */
+	size_t nbuckets;
+	int32_t free_head;
+	int32_t lru_head, lru_tail;  /* most recently active first */
+	size_t active;
+	uint64_t seq;                /* creation order */
+	struct an_dst *dsts;         /* per server:port SYN outcomes */
+	size_t ndsts;
+	an_done_cb done;
+	void *ctx;
+	/* counters */
+	uint64_t packets;            /* everything fed in */
+	uint64_t skipped;            /* malformed or truncated in a header */
+	uint64_t snapped;            /* cut by the snap length, headers whole */
+	uint64_t not_tcp;            /* IP but not TCP (or a later fragment) */
+	uint64_t untracked;          /* TCP of connections whose SYN we missed */
+	uint64_t connections, ecn_connections, faults, evicted;
+	uint64_t counts[AR_COUNT];
+};
+
+/* cap: most connections followed at once (0: AN_TABLE_DEFAULT). done may
+ * be NULL. Returns 0, or -1 if out of memory. */
+int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx);
+/*
+ * One packet: buf starts at the IP header, len bytes captured of
+ * wire_len (wire_len > len when the snap length cut it; pass len if
+ * unknown). ts_ns: capture time. Returns 0 if used, 1 if ignored (not
+ * TCP, or not part of a connection we follow), -1 if skipped as malformed.
+ */
+int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
+		    size_t wire_len, int64_t ts_ns);
+/* Classify every connection still open, in the order they started, and
+ * hand each to the callback. */
+void analyzer_finish(struct analyzer *a);
+void analyzer_free(struct analyzer *a);
+
+/* Classify one connection from what it saw. Pure. The two hints say what
+ * other connections to the same server and port saw: plain SYNs answered
+ * with a SYN-ACK, plain SYNs reset. */
+int an_classify(const struct an_conn *c, int dst_plain_synack,
+		int dst_plain_reset);
+/* Does this result say ECN broke (or harmed) the connection? */
+int an_is_fault(int result);
+/* conn_result_name(), and "not-ecn". */
+const char *an_result_name(int result);
+/* "none", "classic", "accecn". */
+const char *an_setup_name(enum an_setup s);
+
+#endif

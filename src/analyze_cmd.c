@@ -1,0 +1,644 @@
+/*
+ * ecntrace analyze FILE / ecntrace watch: the signatures connect looks
+ * for, found in captured traffic: options, reading, rendering.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "analyze.h"
+#include "capture.h"
+#include "cli.h"
+#include "commands.h"
+#include "connect_out.h"
+#include "ecntrace.h"
+#include "engine.h"
+#include "json.h"
+#include "priv.h"
+#include "term.h"
+#include "trace.h"
+
+static const char analyze_usage[] =
+"usage: ecntrace analyze [options] FILE\n"
+"\n"
+"Find the ECN failure signatures in a capture (pcap or pcapng, from\n"
+"tcpdump -w; '-' reads standard input): per TCP connection, whether the\n"
+"SYN asked for ECN, the SYN-ACK's TTL, the ECN codepoint of the data, and\n"
+"an RST from another machine (another TTL than the SYN-ACK's) after\n"
+"ECT data; ECN SYNs dropped or reset, ECT data lost.\n"
+"\n"
+"      --json        one JSON object (schema ecntrace/1)\n"
+"      --all         list every connection, not only those with an ECN fault\n"
+"  -h, --help        this help\n"
+"\n"
+"Link types: Ethernet (VLAN, MPLS, PPPoE), Linux cooked (SLL, SLL2), raw\n"
+"IP, BSD loopback.\n"
+"\n"
+"Exit: 0 no ECN fault, 1 some connections show one, 64 usage,\n"
+"65 not a capture (or an unsupported link type), 66 no such file.\n";
+
+static const char watch_usage[] =
+"usage: ecntrace watch [options]\n"
+"\n"
+"Capture TCP live and find the ECN failure signatures, as 'analyze' does\n"
+"for a file; report when stopped (Ctrl-C, -c, --duration).\n"
+"\n"
+"  -i IFACE          interface (default: any)\n"
+"  -c N              stop after N TCP packets (1-1000000000)\n"
+"      --duration SEC  stop after SEC seconds (at most 31536000)\n"
+"      --json        one JSON object (schema ecntrace/1)\n"
+"      --all         list every connection, not only those with an ECN fault\n"
+"  -h, --help        this help\n"
+"\n"
+"Needs CAP_NET_RAW; privileges are dropped once the capture is open.\n"
+"\n"
+"Exit: 0 no ECN fault, 1 some connections show one, 64 usage,\n"
+"69 no such interface, 71 system error, 77 no permission.\n";
+
+enum { OPT_JSON = 256, OPT_ALL, OPT_DURATION };
+
+static const struct option analyze_opts[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option watch_opts[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Connections kept for the listing, beyond which they are only counted. */
+#define LIST_MAX 100000
+/* Distinct (SYN-ACK TTL, RST TTL) pairs kept for the summary. */
+#define PAIRS_MAX 8
+
+struct ttl_pair {
+	uint8_t synack, rst;
+	uint64_t count;
+};
+
+struct report {
+	const char *command, *source;
+	int all, json;
+	struct analyzer an;
+	struct capture *cap;
+	struct an_conn *list;
+	size_t n, cap_n;
+	uint64_t not_listed;
+	struct ttl_pair pairs[PAIRS_MAX];
+	size_t npairs;
+	uint64_t pairs_other;
+	/* The server of the faults, if they all share one. */
+	struct addr fault_server;
+	int fault_servers;           /* 0 none yet, 1 one, 2 several */
+	int read_error;              /* the file ended in the middle */
+	int interrupted;
+	uint64_t drops;
+};
+
+/* One line for an option getopt rejected (see trace_cmd.c). */
+static void usage_error(const char *cmd, int argc, char **argv, int c)
+{
+	const char *word = argv[optind - 1 < argc ? optind - 1 : argc - 1];
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+
+	if (optopt > 0 && optopt < 128 && strncmp(word, "--", 2) != 0)
+		word = shortopt;
+	warnx_("%s: %s '%s' (see 'ecntrace %s --help')", cmd,
+	       c == ':' ? "missing argument for" : "unknown option", word, cmd);
+}
+
+static void on_done(void *ctx, const struct an_conn *c)
+{
+	struct report *r = ctx;
+
+	if (c->result == CR_RESET_OTHER) {
+		size_t i;
+
+		for (i = 0; i < r->npairs; i++)
+			if (r->pairs[i].synack == c->synack_ttl &&
+			    r->pairs[i].rst == c->rst_ttl)
+				break;
+		if (i < r->npairs) {
+			r->pairs[i].count++;
+		} else if (r->npairs < PAIRS_MAX) {
+			r->pairs[r->npairs].synack = c->synack_ttl;
+			r->pairs[r->npairs].rst = c->rst_ttl;
+			r->pairs[r->npairs++].count = 1;
+		} else {
+			r->pairs_other++;
+		}
+	}
+	if (c->fault) {
+		if (r->fault_servers == 0) {
+			r->fault_server = c->server;
+			r->fault_servers = 1;
+		} else if (!addr_eq(&r->fault_server, &c->server)) {
+			r->fault_servers = 2;
+		}
+	}
+	if (!r->all && !c->fault)
+		return;
+	if (r->n == r->cap_n) {
+		size_t ncap = r->cap_n ? 2 * r->cap_n : 64;
+		struct an_conn *nl;
+
+		if (r->n >= LIST_MAX ||
+		    (nl = realloc(r->list, ncap * sizeof(*nl))) == NULL) {
+			r->not_listed++;
+			return;
+		}
+		r->list = nl;
+		r->cap_n = ncap;
+	}
+	r->list[r->n++] = *c;
+}
+
+static int by_start(const void *x, const void *y)
+{
+	const struct an_conn *a = x, *b = y;
+
+	if (a->t_first != b->t_first)
+		return a->t_first < b->t_first ? -1 : 1;
+	return a->sport < b->sport ? -1 : a->sport > b->sport;
+}
+
+static double ms(int64_t a, int64_t b)
+{
+	return (double)(b - a) / 1e6;
+}
+
+/* "192.0.2.1:80" or "[2001:db8::1]:80" */
+static const char *endpoint(const struct addr *a, uint16_t port, char *buf,
+			    size_t len)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	addr_str(a, s, sizeof(s));
+	snprintf(buf, len, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", s, port);
+	return buf;
+}
+
+static void clock_str(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	snprintf(buf, len, "%02d:%02d:%02d.%06ld", tm.tm_hour, tm.tm_min,
+		 tm.tm_sec, (long)(ns % 1000000000 / 1000));
+}
+
+static const char *fault_host(const struct report *r, char *buf, size_t len)
+{
+	if (r->fault_servers != 1)
+		return "HOST";
+	return addr_str(&r->fault_server, buf, len);
+}
+
+/* ------------------------------------------------------------- text */
+
+static void print_text(FILE *f, struct report *r)
+{
+	const struct analyzer *a = &r->an;
+	char cl[64], sv[64], t[32], st[24], rt[24], ra[24], host[INET6_ADDRSTRLEN];
+	int wc = 6, ws = 6, color = use_color(f);
+	uint64_t frames = 0, not_ip = 0, bad_link = 0;
+
+	capture_counts(r->cap, &frames, &not_ip, &bad_link);
+	fprintf(f, "%s: %llu packets", r->source, (unsigned long long)frames);
+	if (a->skipped + bad_link)
+		fprintf(f, " (%llu skipped as malformed)",
+			(unsigned long long)(a->skipped + bad_link));
+	fprintf(f, ", %llu TCP connection%s, %llu asked for ECN\n",
+		(unsigned long long)a->connections, a->connections == 1 ? "" : "s",
+		(unsigned long long)a->ecn_connections);
+
+	for (size_t i = 0; i < r->n; i++) {
+		int l1 = (int)strlen(endpoint(&r->list[i].client,
+				     r->list[i].sport, cl, sizeof(cl)));
+		int l2 = (int)strlen(endpoint(&r->list[i].server,
+				     r->list[i].dport, sv, sizeof(sv)));
+
+		wc = l1 > wc ? l1 : wc;
+		ws = l2 > ws ? l2 : ws;
+	}
+	if (r->n > 0)
+		fprintf(f, " %-15s  %-*s  %-*s  %-24s %-13s %-13s %-7s %s\n",
+			"start", wc, "client", ws, "server", "result",
+			"synack ttl", "rst ttl", "data", "rst after data");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct an_conn *c = &r->list[i];
+
+		clock_str(c->t_first, t, sizeof(t));
+		snprintf(st, sizeof(st), "-");
+		snprintf(rt, sizeof(rt), "-");
+		snprintf(ra, sizeof(ra), "-");
+		if (c->have_synack)
+			snprintf(st, sizeof(st), "%u (%d hops)", c->synack_ttl,
+				 return_hops(c->synack_ttl));
+		if (c->have_rst)
+			snprintf(rt, sizeof(rt), "%u (%d hops)", c->rst_ttl,
+				 return_hops(c->rst_ttl));
+		if (c->have_rst && c->rst_after_data)
+			snprintf(ra, sizeof(ra), "%.1f ms", ms(c->t_data, c->t_rst));
+		fprintf(f, " %-15s  %-*s  %-*s  %s%-24s%s %-13s %-13s %-7s %s\n", t,
+			wc, endpoint(&c->client, c->sport, cl, sizeof(cl)),
+			ws, endpoint(&c->server, c->dport, sv, sizeof(sv)),
+			c->fault ? color_on(color, "red") : "",
+			an_result_name(c->result), c->fault ? color_off(color) : "",
+			st, rt, c->have_data ? ecn_name(c->data_ecn) : "-", ra);
+	}
+	if (r->not_listed)
+		fprintf(f, " (%llu more not listed)\n",
+			(unsigned long long)r->not_listed);
+	if (a->connections > 0 && a->faults == 0)
+		fprintf(f, "no ECN faults\n");
+
+	fprintf(f, "summary:");
+	for (int k = 0, n = 0; k < AR_COUNT; k++)
+		if (a->counts[k])
+			fprintf(f, "%s %llu %s", n++ ? "," : "",
+				(unsigned long long)a->counts[k], an_result_name(k));
+	if (a->connections == 0)
+		fprintf(f, " no TCP connection with its SYN in the capture");
+	if (a->evicted)
+		fprintf(f, "; %llu evicted from a full table",
+			(unsigned long long)a->evicted);
+	if (r->drops)
+		fprintf(f, "; %llu packets dropped by the kernel",
+			(unsigned long long)r->drops);
+	fputc('\n', f);
+
+	if (a->counts[CR_RESET_OTHER]) {
+		fprintf(f, "%llu of %llu ECN connections were reset by another "
+			"machine: ", (unsigned long long)a->counts[CR_RESET_OTHER],
+			(unsigned long long)a->ecn_connections);
+		for (size_t i = 0; i < r->npairs; i++)
+			fprintf(f, "%sSYN-ACK TTL %u, RST TTL %u", i ? "; " : "",
+				r->pairs[i].synack, r->pairs[i].rst);
+		if (r->npairs > 1 || r->pairs_other) {
+			/* Several pairs: say how often each came. */
+			fprintf(f, " (");
+			for (size_t i = 0; i < r->npairs; i++)
+				fprintf(f, "%s%llu", i ? "/" : "",
+					(unsigned long long)r->pairs[i].count);
+			if (r->pairs_other)
+				fprintf(f, "/%llu other", (unsigned long long)r->pairs_other);
+			fprintf(f, " connections)");
+		}
+		fprintf(f, " \u2014 the ECN-marked data took another path (see "
+			"'ecntrace %s')\n", fault_host(r, host, sizeof(host)));
+	}
+	if (a->counts[CR_RESET_SAME])
+		fprintf(f, "%llu of %llu ECN connections were reset after ECT data "
+			"by the machine that answered the SYN (same TTL)\n",
+			(unsigned long long)a->counts[CR_RESET_SAME],
+			(unsigned long long)a->ecn_connections);
+	if (a->counts[CR_ECT_DATA_LOST] || a->counts[CR_DATA_UNACKED])
+		fprintf(f, "%llu of %llu ECN connections lost their ECT data "
+			"(%llu got through resent Not-ECT): something drops "
+			"ECN-marked packets (see 'ecntrace %s')\n",
+			(unsigned long long)(a->counts[CR_ECT_DATA_LOST] +
+					     a->counts[CR_DATA_UNACKED]),
+			(unsigned long long)a->ecn_connections,
+			(unsigned long long)a->counts[CR_ECT_DATA_LOST],
+			fault_host(r, host, sizeof(host)));
+	if (a->counts[CR_SYN_ECN_DROPPED] || a->counts[CR_SYN_ECN_RESET])
+		fprintf(f, "%llu of %llu ECN-setup SYNs were dropped or reset "
+			"where plain SYNs get through\n",
+			(unsigned long long)(a->counts[CR_SYN_ECN_DROPPED] +
+					     a->counts[CR_SYN_ECN_RESET]),
+			(unsigned long long)a->ecn_connections);
+}
+
+/* ------------------------------------------------------------- JSON */
+
+static void json_conn(struct json *j, const struct an_conn *c)
+{
+	char a[INET6_ADDRSTRLEN], fl[16];
+	const struct tcp_seg *s = &c->synack;
+
+	json_open_obj(j, NULL);
+	json_str(j, "client", addr_str(&c->client, a, sizeof(a)));
+	json_str(j, "server", addr_str(&c->server, a, sizeof(a)));
+	json_int(j, "sport", c->sport);
+	json_int(j, "dport", c->dport);
+	json_int(j, "family", c->client.family == AF_INET ? 4 : 6);
+	json_str(j, "result", an_result_name(c->result));
+	json_bool(j, "fault", c->fault);
+	json_num(j, "start", (double)c->t_first / 1e9, 6);
+	json_str(j, "ecn_setup", an_setup_name(c->setup));
+	json_int(j, "syns", c->syns);
+	json_int(j, "ecn_syns", c->ecn_syns);
+	json_bool(j, "fallback", c->fallback);
+	if (c->have_synack) {
+		json_int(j, "synack_ttl", c->synack_ttl);
+		json_int(j, "synack_hops", return_hops(c->synack_ttl));
+		tcp_flags_str(s->flags, fl, sizeof(fl));
+		json_str(j, "synack_flags", fl);
+		json_str(j, "synack_ecn", ecn_name(c->synack_tos & 3));
+		json_int(j, "synack_window", s->window);
+		json_int(j, "synack_ip_id", c->synack_ip_id);
+		if (s->have_mss)
+			json_int(j, "synack_mss", s->mss);
+		else
+			json_null(j, "synack_mss");
+		if (s->have_wscale)
+			json_int(j, "synack_wscale", s->wscale);
+		else
+			json_null(j, "synack_wscale");
+		json_bool(j, "synack_sack", s->sack_ok);
+		json_bool(j, "synack_ts", s->have_ts);
+		json_num(j, "synack_ms", ms(c->t_syn, c->t_synack), 3);
+		json_bool(j, "synack_to_plain_syn", c->synack_to_plain);
+	} else {
+		json_null(j, "synack_ttl");
+		json_null(j, "synack_hops");
+	}
+	if (c->have_data) {
+		json_str(j, "data_ecn", ecn_name(c->data_ecn));
+		json_int(j, "data_segments", c->data_segs);
+		json_int(j, "data_retransmissions", c->data_retx);
+		json_bool(j, "data_acked", c->data_acked);
+		json_bool(j, "resent_not_ect", c->retx_not_ect);
+		json_bool(j, "acked_after_resend", c->acked_after_retx);
+	} else {
+		json_null(j, "data_ecn");
+	}
+	json_int(j, "ece_acks", c->ece_acks);
+	json_bool(j, "ce_seen", c->ce_seen || c->accecn_ce);
+	if (c->have_rst) {
+		json_int(j, "rst_ttl", c->rst_ttl);
+		json_int(j, "rst_hops", return_hops(c->rst_ttl));
+		tcp_flags_str(c->rst_flags, fl, sizeof(fl));
+		json_str(j, "rst_flags", fl);
+		json_str(j, "rst_ecn", ecn_name(c->rst_tos & 3));
+		json_str(j, "rst_after", c->syn_rst ? "syn" :
+			 c->rst_after_data ? "data" : "other");
+		json_bool(j, "rst_after_ect", c->rst_after_ect);
+		json_bool(j, "rst_seq_is_ack", c->rst_seq_is_ack);
+		json_bool(j, "rst_ts", c->rst_ts);
+		json_int(j, "rst_ip_id", c->rst_ip_id);
+		if (c->rst_after_data)
+			json_num(j, "rst_ms_after_data", ms(c->t_data, c->t_rst), 3);
+		else
+			json_null(j, "rst_ms_after_data");
+	} else {
+		json_null(j, "rst_ttl");
+		json_null(j, "rst_hops");
+	}
+	json_int(j, "packets", (long long)c->packets);
+	json_num(j, "duration_ms", ms(c->t_first, c->t_last), 3);
+	json_bool(j, "evicted", c->evicted);
+	json_close_obj(j);
+}
+
+static void print_json(FILE *f, struct report *r)
+{
+	const struct analyzer *a = &r->an;
+	char host[INET6_ADDRSTRLEN];
+	const char *dn = capture_link_name(r->cap);
+	uint64_t frames = 0, not_ip = 0, bad_link = 0;
+	struct json j;
+
+	capture_counts(r->cap, &frames, &not_ip, &bad_link);
+	json_init(&j, f);
+	json_open_obj(&j, NULL);
+	json_str(&j, "schema", ECNTRACE_SCHEMA);
+	json_str(&j, "command", r->command);
+	json_str(&j, "source", r->source);
+	json_str(&j, "link_type", dn);
+	json_int(&j, "packets", (long long)frames);
+	json_int(&j, "skipped", (long long)(a->skipped + bad_link));
+	json_int(&j, "not_ip", (long long)not_ip);
+	json_int(&j, "not_tcp", (long long)a->not_tcp);
+	json_int(&j, "untracked", (long long)a->untracked);
+	json_int(&j, "snapped", (long long)a->snapped);
+	json_bool(&j, "all", r->all);
+	json_open_arr(&j, "connections");
+	for (size_t i = 0; i < r->n; i++)
+		json_conn(&j, &r->list[i]);
+	json_close_arr(&j);
+	json_open_obj(&j, "summary");
+	json_int(&j, "connections", (long long)a->connections);
+	json_int(&j, "ecn_connections", (long long)a->ecn_connections);
+	json_int(&j, "faults", (long long)a->faults);
+	json_open_obj(&j, "results");
+	for (int k = 0; k < AR_COUNT; k++)
+		if (a->counts[k])
+			json_int(&j, an_result_name(k), (long long)a->counts[k]);
+	json_close_obj(&j);
+	json_open_arr(&j, "reset_ttls");
+	for (size_t i = 0; i < r->npairs; i++) {
+		json_open_obj(&j, NULL);
+		json_int(&j, "synack_ttl", r->pairs[i].synack);
+		json_int(&j, "rst_ttl", r->pairs[i].rst);
+		json_int(&j, "count", (long long)r->pairs[i].count);
+		json_close_obj(&j);
+	}
+	json_close_arr(&j);
+	if (r->fault_servers == 1)
+		json_str(&j, "fault_server", fault_host(r, host, sizeof(host)));
+	else
+		json_null(&j, "fault_server");
+	json_int(&j, "evicted", (long long)a->evicted);
+	json_int(&j, "not_listed", (long long)r->not_listed);
+	json_bool(&j, "read_error", r->read_error);
+	if (!strcmp(r->command, "watch")) {
+		json_int(&j, "drops", (long long)r->drops);
+		json_bool(&j, "interrupted", r->interrupted);
+	}
+	json_close_obj(&j);
+	json_close_obj(&j);
+	json_end(&j);
+}
+
+/* ------------------------------------------------------------ running */
+
+static int report_init(struct report *r, const char *cmd)
+{
+	memset(r, 0, sizeof(*r));
+	r->command = cmd;
+	if (analyzer_init(&r->an, 0, on_done, r) < 0) {
+		warnx_("out of memory");
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+/* Finish, print, free; the exit code. */
+static int report_end(struct report *r)
+{
+	int rc;
+
+	analyzer_finish(&r->an);
+	qsort(r->list, r->n, sizeof(*r->list), by_start);
+	if (r->json)
+		print_json(stdout, r);
+	else
+		print_text(stdout, r);
+	rc = r->an.faults ? EXIT_BROKEN : EXIT_HEALTHY;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warnx_("writing the report failed");
+		rc = EX_IOERR;
+	}
+	analyzer_free(&r->an);
+	capture_close(r->cap);
+	free(r->list);
+	return rc;
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+	struct report r;
+	struct cap_pkt p;
+	char err[512] = "";
+	int json = 0, all = 0, c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", analyze_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON: json = 1; break;
+		case OPT_ALL: all = 1; break;
+		case 'h':
+			fputs(analyze_usage, stdout);
+			return 0;
+		default:
+			usage_error("analyze", argc, argv, c);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		warnx_(optind >= argc ? "analyze: no capture file given (see "
+					"'ecntrace analyze --help')"
+				      : "analyze: one capture file only (see "
+					"'ecntrace analyze --help')");
+		return EX_USAGE;
+	}
+	if ((rc = report_init(&r, "analyze")) != 0)
+		return rc;
+	r.json = json;
+	r.all = all;
+	r.source = argv[optind];
+	rc = capture_open_file(&r.cap, r.source, err, sizeof(err));
+	if (rc != 0) {
+		warnx_("%s", err);
+		analyzer_free(&r.an);
+		return rc;
+	}
+	while ((rc = capture_next(r.cap, &p, 0, err, sizeof(err))) == 1)
+		(void)analyzer_packet(&r.an, p.ip, p.len, p.wire_len, p.ts_ns);
+	if (rc == -1) {
+		/* A capture cut short (tcpdump killed): what came before
+		 * still counts. */
+		warnx_("%s; the report covers the packets before it", err);
+		r.read_error = 1;
+	}
+	return report_end(&r);
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	struct report r;
+	struct cap_pkt p;
+	const char *iface = NULL;
+	char err[512] = "";
+	int json = 0, all = 0, c, rc;
+	long count = 0;
+	int64_t duration = 0, t_end = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":i:c:h", watch_opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': iface = optarg; break;
+		case 'c':
+			if (cli_num(optarg, 1, 1000000000, "packet count", &count) < 0)
+				return EX_USAGE;
+			break;
+		case OPT_DURATION:
+			if (cli_secs(optarg, 31536000, "duration", &duration) < 0)
+				return EX_USAGE;
+			break;
+		case OPT_JSON: json = 1; break;
+		case OPT_ALL: all = 1; break;
+		case 'h':
+			fputs(watch_usage, stdout);
+			return 0;
+		default:
+			usage_error("watch", argc, argv, c);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		warnx_("watch: unexpected argument '%s' (see 'ecntrace watch "
+		       "--help')", argv[optind]);
+		return EX_USAGE;
+	}
+	if ((rc = report_init(&r, "watch")) != 0)
+		return rc;
+	r.json = json;
+	r.all = all;
+	r.source = iface ? iface : "any";
+	rc = capture_open_live(&r.cap, iface, err, sizeof(err));
+	if (rc != 0) {
+		warnx_("%s", err);
+		analyzer_free(&r.an);
+		return rc;
+	}
+	/* The capture is open: nothing else needs privilege. */
+	if (priv_drop(0) < 0) {
+		warnx_("cannot drop privileges");
+		capture_close(r.cap);
+		analyzer_free(&r.an);
+		return EX_OSERR;
+	}
+	engine_catch_signals();
+	if (duration)
+		t_end = now_ns() + duration;
+	for (;;) {
+		int64_t wait = 200000000;    /* wake up to look at the clock */
+		uint64_t frames, not_ip, bad_link;
+
+		if (engine_stop) {
+			r.interrupted = 1;
+			break;
+		}
+		capture_counts(r.cap, &frames, &not_ip, &bad_link);
+		if (count && frames >= (uint64_t)count)
+			break;
+		if (duration) {
+			int64_t left = t_end - now_ns();
+
+			if (left <= 0)
+				break;
+			if (left < wait)
+				wait = left;
+		}
+		rc = capture_next(r.cap, &p, wait, err, sizeof(err));
+		if (rc == 1) {
+			(void)analyzer_packet(&r.an, p.ip, p.len, p.wire_len,
+					      p.ts_ns);
+		} else if (rc < 0) {
+			warnx_("%s", rc == -1 ? err : "capture ended");
+			r.read_error = 1;
+			break;
+		}
+	}
+	r.drops = capture_drops(r.cap);
+	rc = report_end(&r);
+	return r.read_error && rc == EXIT_HEALTHY ? EX_OSERR : rc;
+}

@@ -1,0 +1,386 @@
+/* capture: libpcap files and live interfaces, link headers removed. */
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+
+#include "capture.h"
+
+#define LIVE_SNAPLEN 512             /* headers; payload lengths come from
+				      * the IP header */
+#define MAX_TAGS 4                   /* VLAN tags, MPLS labels walked */
+
+struct capture {
+	pcap_t *p;
+	int dlt;
+	int live;
+	int fd;                      /* live: selectable descriptor */
+	int nano;                    /* timestamps in ns, not us */
+	uint64_t frames, not_ip, bad_link;
+	char name[128];
+};
+
+static uint16_t get16(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+int capture_dlt_ok(int dlt)
+{
+	switch (dlt) {
+	case DLT_EN10MB: case DLT_LINUX_SLL: case DLT_LINUX_SLL2:
+	case DLT_RAW: case DLT_IPV4: case DLT_IPV6: case DLT_NULL:
+	case DLT_LOOP:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * From an EtherType at b[off - 2]: walk VLAN tags (802.1Q, 802.1ad, the
+ * old 0x9100), MPLS labels and a PPPoE session header to IPv4 or IPv6.
+ */
+static int ethertype_ip(const uint8_t *b, size_t n, size_t off, size_t *ip)
+{
+	uint16_t type = get16(b + off - 2);
+
+	for (int i = 0; i <= MAX_TAGS; i++) {
+		switch (type) {
+		case 0x0800:
+		case 0x86dd:
+			*ip = off;
+			return 0;
+		case 0x8100: case 0x88a8: case 0x9100:
+			if (n - off < 4)
+				return -1;
+			type = get16(b + off + 2);
+			off += 4;
+			break;
+		case 0x8847:         /* MPLS unicast: labels to bottom of stack */
+			for (int k = 0;; k++) {
+				if (n - off < 4 || k == 8)
+					return -1;
+				off += 4;
+				if (b[off - 2] & 1)
+					break;
+			}
+			if (n - off < 1)
+				return -1;
+			if (b[off] >> 4 != 4 && b[off] >> 4 != 6)
+				return 1;
+			*ip = off;
+			return 0;
+		case 0x8864:         /* PPPoE session, then a PPP protocol */
+			if (n - off < 8)
+				return -1;
+			type = get16(b + off + 6);
+			off += 8;
+			if (type == 0x0021 || type == 0x0057) {
+				*ip = off;
+				return 0;
+			}
+			return 1;
+		default:
+			return 1;
+		}
+	}
+	return 1;                    /* more tags than any real frame */
+}
+
+int capture_link_ip(int dlt, const uint8_t *f, size_t n, size_t *off)
+{
+	uint32_t fam;
+
+	switch (dlt) {
+	case DLT_RAW: case DLT_IPV4: case DLT_IPV6:
+		*off = 0;
+		return 0;
+	case DLT_EN10MB:
+		if (n < 14)
+			return -1;
+		return ethertype_ip(f, n, 14, off);
+	case DLT_LINUX_SLL:
+		/* packet type, ARPHRD type, address length, 8 address
+		 * bytes, protocol. */
+		if (n < 16)
+			return -1;
+		return ethertype_ip(f, n, 16, off);
+	case DLT_LINUX_SLL2:
+		/* protocol, reserved, ifindex, ARPHRD type, packet type,
+		 * address length, 8 address bytes. */
+		if (n < 20)
+			return -1;
+		if (get16(f) != 0x0800 && get16(f) != 0x86dd)
+			return 1;
+		*off = 20;
+		return 0;
+	case DLT_NULL: case DLT_LOOP:
+		/* The address family, in the writer's byte order (DLT_NULL)
+		 * or network order (DLT_LOOP): read it either way. */
+		if (n < 4)
+			return -1;
+		fam = (uint32_t)f[0] | (uint32_t)f[1] << 8 |
+		      (uint32_t)f[2] << 16 | (uint32_t)f[3] << 24;
+		if (fam > 0xffff)
+			fam = __builtin_bswap32(fam);
+		/* AF_INET; AF_INET6 of Linux, NetBSD/OpenBSD, FreeBSD,
+		 * Darwin. */
+		if (fam != 2 && fam != 10 && fam != 24 && fam != 28 && fam != 30)
+			return 1;
+		*off = 4;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static struct capture *cap_new(const char *name)
+{
+	struct capture *c = calloc(1, sizeof(*c));
+
+	if (c != NULL) {
+		snprintf(c->name, sizeof(c->name), "%s", name);
+		c->fd = -1;
+	}
+	return c;
+}
+
+int capture_open_stream(struct capture **cp, FILE *f, const char *name,
+			char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c = cap_new(name);
+
+	*cp = NULL;
+	if (c == NULL) {
+		fclose(f);
+		snprintf(err, errlen, "out of memory");
+		return EX_OSERR;
+	}
+	c->p = pcap_fopen_offline_with_tstamp_precision(f,
+			PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (c->p == NULL) {
+		fclose(f);
+		free(c);
+		/* libpcap's reason ends without a period; keep one line. */
+		ebuf[strcspn(ebuf, "\n")] = '\0';
+		snprintf(err, errlen, "%s: not a pcap or pcapng capture (%s)",
+			 name, ebuf);
+		return EX_DATAERR;
+	}
+	c->nano = pcap_get_tstamp_precision(c->p) == PCAP_TSTAMP_PRECISION_NANO;
+	c->dlt = pcap_datalink(c->p);
+	if (!capture_dlt_ok(c->dlt)) {
+		const char *dn = pcap_datalink_val_to_name(c->dlt);
+
+		snprintf(err, errlen, "%s: link type %s (%d) is not supported",
+			 name, dn ? dn : "unknown", c->dlt);
+		capture_close(c);
+		return EX_DATAERR;
+	}
+	*cp = c;
+	return 0;
+}
+
+int capture_open_file(struct capture **cp, const char *path, char *err,
+		      size_t errlen)
+{
+	struct stat st;
+	FILE *f;
+
+	*cp = NULL;
+	if (!strcmp(path, "-"))
+		return capture_open_stream(cp, stdin, "standard input", err,
+					   errlen);
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return EX_NOINPUT;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		snprintf(err, errlen, "%s: is a directory", path);
+		return EX_NOINPUT;
+	}
+	return capture_open_stream(cp, f, path, err, errlen);
+}
+
+int capture_open_live(struct capture **cp, const char *iface, char *err,
+		      size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct bpf_program prog;
+	struct capture *c;
+	const char *dev = iface ? iface : "any";
+	int rc;
+
+	*cp = NULL;
+	c = cap_new(dev);
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return EX_OSERR;
+	}
+	c->live = 1;
+	c->p = pcap_create(dev, ebuf);
+	if (c->p == NULL) {
+		snprintf(err, errlen, "capture on %s: %s", dev, ebuf);
+		free(c);
+		return EX_OSERR;
+	}
+	if (pcap_set_snaplen(c->p, LIVE_SNAPLEN) != 0 ||
+	    pcap_set_promisc(c->p, 0) != 0 ||
+	    pcap_set_immediate_mode(c->p, 1) != 0) {
+		snprintf(err, errlen, "capture on %s: %s", dev,
+			 pcap_geterr(c->p));
+		capture_close(c);
+		return EX_OSERR;
+	}
+	/* Nanoseconds if the platform has them; microseconds do too. */
+	(void)pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_NANO);
+	rc = pcap_activate(c->p);
+	if (rc < 0) {
+		switch (rc) {
+		case PCAP_ERROR_PERM_DENIED:
+			snprintf(err, errlen, "capture on %s: permission denied "
+				 "(run as root or grant CAP_NET_RAW)", dev);
+			rc = EX_NOPERM;
+			break;
+		case PCAP_ERROR_NO_SUCH_DEVICE:
+			snprintf(err, errlen, "interface %s: no such device", dev);
+			rc = EX_UNAVAILABLE;
+			break;
+		case PCAP_ERROR_IFACE_NOT_UP:
+			snprintf(err, errlen, "interface %s is down", dev);
+			rc = EX_UNAVAILABLE;
+			break;
+		default:
+			snprintf(err, errlen, "capture on %s: %s", dev,
+				 pcap_geterr(c->p));
+			rc = EX_OSERR;
+			break;
+		}
+		err[strcspn(err, "\n")] = '\0';
+		capture_close(c);
+		return rc;
+	}
+	c->nano = pcap_get_tstamp_precision(c->p) == PCAP_TSTAMP_PRECISION_NANO;
+	c->dlt = pcap_datalink(c->p);
+	if (!capture_dlt_ok(c->dlt)) {
+		const char *dn = pcap_datalink_val_to_name(c->dlt);
+
+		snprintf(err, errlen, "interface %s: link type %s (%d) is not "
+			 "supported", dev, dn ? dn : "unknown", c->dlt);
+		capture_close(c);
+		return EX_UNAVAILABLE;
+	}
+	if (pcap_compile(c->p, &prog, "tcp", 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "capture on %s: filter: %s", dev,
+			 pcap_geterr(c->p));
+		capture_close(c);
+		return EX_OSERR;
+	}
+	rc = pcap_setfilter(c->p, &prog);
+	pcap_freecode(&prog);
+	if (rc < 0 || pcap_setnonblock(c->p, 1, ebuf) < 0 ||
+	    (c->fd = pcap_get_selectable_fd(c->p)) < 0) {
+		snprintf(err, errlen, "capture on %s: %s", dev,
+			 rc < 0 ? pcap_geterr(c->p) : ebuf[0] ? ebuf
+			 : "no selectable descriptor");
+		capture_close(c);
+		return EX_OSERR;
+	}
+	*cp = c;
+	return 0;
+}
+
+int capture_next(struct capture *c, struct cap_pkt *p, int64_t timeout_ns,
+		 char *err, size_t errlen)
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int polled = 0;
+
+	for (;;) {
+		size_t off;
+		int rc = pcap_next_ex(c->p, &h, &data);
+
+		if (rc == PCAP_ERROR_BREAK)
+			return -2;
+		if (rc < 0) {
+			snprintf(err, errlen, "%s: %s", c->name, pcap_geterr(c->p));
+			err[strcspn(err, "\n")] = '\0';
+			return -1;
+		}
+		if (rc == 0) {
+			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+			int ms;
+
+			/* Only a live capture gets here: nothing yet. Wait
+			 * once; a signal cuts the wait short. */
+			if (!c->live || polled || timeout_ns <= 0)
+				return 0;
+			ms = (int)((timeout_ns + 999999) / 1000000);
+			if (poll(&pfd, 1, ms) <= 0)
+				return 0;
+			polled = 1;
+			continue;
+		}
+		c->frames++;
+		rc = capture_link_ip(c->dlt, data, h->caplen, &off);
+		if (rc != 0) {
+			if (rc < 0)
+				c->bad_link++;
+			else
+				c->not_ip++;
+			continue;
+		}
+		p->ip = data + off;
+		p->len = h->caplen - off;
+		p->wire_len = h->len > h->caplen ? h->len - off : p->len;
+		p->ts_ns = (int64_t)h->ts.tv_sec * 1000000000 +
+			   (int64_t)h->ts.tv_usec * (c->nano ? 1 : 1000);
+		return 1;
+	}
+}
+
+void capture_counts(const struct capture *c, uint64_t *frames,
+		    uint64_t *not_ip, uint64_t *bad_link)
+{
+	*frames = c->frames;
+	*not_ip = c->not_ip;
+	*bad_link = c->bad_link;
+}
+
+uint64_t capture_drops(struct capture *c)
+{
+	struct pcap_stat st;
+
+	if (!c->live || pcap_stats(c->p, &st) < 0)
+		return 0;
+	return st.ps_drop;
+}
+
+int capture_datalink(const struct capture *c)
+{
+	return c->dlt;
+}
+
+const char *capture_link_name(const struct capture *c)
+{
+	const char *n = pcap_datalink_val_to_name(c->dlt);
+
+	return n ? n : "unknown";
+}
+
+void capture_close(struct capture *c)
+{
+	if (c == NULL)
+		return;
+	if (c->p != NULL)
+		pcap_close(c->p);
+	free(c);
+}

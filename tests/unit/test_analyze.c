@@ -1,0 +1,1261 @@
+/*
+ * analyze: the analyzer over synthetic connections built with pkt_build()
+ * (the story's tcpdump exactly, and every other signature), fed directly
+ * or written to pcap files of each link type and read back through the
+ * capture layer; truncation, the bounded table, port reuse, bad files,
+ * and the command's exit codes and output.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "analyze.h"
+#include "capture.h"
+#include "commands.h"
+#include "ecntrace.h"
+#include "pkt.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* TCP flags as tcpdump shows them. */
+#define S_ TH_SYN
+#define SEW (TH_SYN | TH_ECE | TH_CWR)
+#define SAEW (TH_SYN | TH_AE | TH_ECE | TH_CWR)
+#define SA (TH_SYN | TH_ACK)
+#define SAE (TH_SYN | TH_ACK | TH_ECE)
+#define A_ TH_ACK
+#define PA (TH_PSH | TH_ACK)
+#define FA (TH_FIN | TH_ACK)
+#define R_ TH_RST
+#define RA (TH_RST | TH_ACK)
+
+#define C 1                          /* client to server */
+#define S 0                          /* server to client */
+
+/* The story's sequence numbers and first timestamp (12:21:47.816359). */
+#define CI 3345293502u
+#define SI 1936951409u
+#define T0 1573471307816359000LL
+
+struct seg {
+	int dir;
+	uint16_t flags;
+	uint8_t tos, ttl;
+	uint32_t seq, ack;
+	uint16_t plen;
+	int64_t t_us;                /* after T0 */
+};
+
+struct flow {
+	int v6;
+	uint16_t cport, sport;
+};
+
+static const struct flow story_flow = { 0, 34420, 80 };
+static const struct flow story_flow6 = { 1, 34420, 80 };
+
+/* The story's five packets, as its tcpdump shows them. */
+static const struct seg story[] = {
+	{ C, SEW, 0x00, 64, CI, 0, 0, 0 },
+	{ S, SAE, 0x00, 58, SI, CI + 1, 0, 7036 },
+	{ C, A_, 0x00, 64, CI + 1, SI + 1, 0, 7120 },
+	{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7306 },
+	{ S, R_, 0x02, 60, SI + 1, 0, 0, 9126 },
+};
+
+static void set_addrs(const struct flow *f, struct addr *c, struct addr *s)
+{
+	memset(c, 0, sizeof(*c));
+	memset(s, 0, sizeof(*s));
+	c->family = s->family = f->v6 ? AF_INET6 : AF_INET;
+	if (f->v6) {
+		inet_pton(AF_INET6, "2001:db8:c::130", &c->u.v6);
+		inet_pton(AF_INET6, "2001:db8:80::13", &s->u.v6);
+	} else {
+		inet_pton(AF_INET, "192.0.2.130", &c->u.v4);
+		inet_pton(AF_INET, "203.0.113.13", &s->u.v4);
+	}
+}
+
+/* One segment of flow f as an IP packet. */
+static size_t build(const struct flow *f, const struct seg *g, uint8_t *buf,
+		    size_t cap)
+{
+	static const uint8_t syn_opts[] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10,
+		0xfd, 0x3e, 0x92, 0x04, 0, 0, 0, 0, 1, 3, 3, 7 };
+	static const uint8_t synack_opts[] = { 2, 4, 0x05, 0x78, 1, 1, 4, 2,
+		1, 3, 3, 10 };
+	static uint8_t payload[PKT_MAX];
+	struct probe_desc d;
+	struct addr c, s;
+	size_t len = cap;
+
+	memset(&d, 0, sizeof(d));
+	memset(payload, 'x', sizeof(payload));
+	set_addrs(f, &c, &s);
+	d.src = g->dir == C ? c : s;
+	d.dst = g->dir == C ? s : c;
+	d.ttl = g->ttl;
+	d.tos = g->tos;
+	d.ip_id = (uint16_t)(25687 + g->t_us);
+	d.dont_frag = 1;
+	d.proto = IPPROTO_TCP;
+	d.sport = g->dir == C ? f->cport : f->sport;
+	d.dport = g->dir == C ? f->sport : f->cport;
+	d.seq = g->seq;
+	d.ack = g->ack;
+	d.tcp_flags = g->flags;
+	d.window = g->flags & TH_RST ? 0 : g->dir == C ? 64240 : 29200;
+	if ((g->flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+		memcpy(d.tcp_opts, syn_opts, sizeof(syn_opts));
+		d.tcp_optlen = sizeof(syn_opts);
+	} else if (g->flags & TH_SYN) {
+		memcpy(d.tcp_opts, synack_opts, sizeof(synack_opts));
+		d.tcp_optlen = sizeof(synack_opts);
+	}
+	d.payload = payload;
+	d.payload_len = g->plen;
+	assert_int_equal(pkt_build(&d, buf, &len), 0);
+	return len;
+}
+
+/* ------------------------------------------------ feeding the analyzer */
+
+#define MAXDONE 64
+
+struct done {
+	struct an_conn c[MAXDONE];
+	size_t n;
+};
+
+static void on_done(void *ctx, const struct an_conn *c)
+{
+	struct done *d = ctx;
+
+	assert_true(d->n < MAXDONE);
+	d->c[d->n++] = *c;
+}
+
+static void feed(struct analyzer *a, const struct flow *f,
+		 const struct seg *segs, size_t n, int64_t t_base)
+{
+	uint8_t buf[PKT_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = build(f, &segs[i], buf, sizeof(buf));
+
+		assert_int_equal(analyzer_packet(a, buf, len, len,
+				 T0 + t_base + segs[i].t_us * 1000), 0);
+	}
+}
+
+/* Run one connection through a fresh analyzer; its record in *out. */
+static void run_one(const struct flow *f, const struct seg *segs, size_t n,
+		    struct an_conn *out)
+{
+	static struct done d;
+	struct analyzer a;
+
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	feed(&a, f, segs, n, 0);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(a.connections, 1);
+	assert_int_equal(a.packets, n);
+	assert_int_equal(a.skipped, 0);
+	assert_int_equal(a.counts[d.c[0].result], 1);
+	*out = d.c[0];
+	analyzer_free(&a);
+}
+
+static void assert_story(const struct an_conn *c, int v6)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	assert_int_equal(c->result, CR_RESET_OTHER);
+	assert_string_equal(an_result_name(c->result), "reset-by-other-endpoint");
+	assert_true(c->fault);
+	assert_int_equal(c->setup, SETUP_CLASSIC);
+	assert_string_equal(addr_str(&c->client, a, sizeof(a)),
+			    v6 ? "2001:db8:c::130" : "192.0.2.130");
+	assert_string_equal(addr_str(&c->server, a, sizeof(a)),
+			    v6 ? "2001:db8:80::13" : "203.0.113.13");
+	assert_int_equal(c->sport, 34420);
+	assert_int_equal(c->dport, 80);
+	assert_int_equal(c->syns, 1);
+	assert_int_equal(c->ecn_syns, 1);
+	assert_false(c->fallback);
+	assert_true(c->have_synack);
+	assert_int_equal(c->synack_ttl, 58);
+	assert_int_equal(c->synack.flags, SAE);
+	assert_int_equal(c->synack.window, 29200);
+	assert_true(c->synack.have_mss);
+	assert_int_equal(c->synack.mss, 1400);
+	assert_int_equal(c->synack.wscale, 10);
+	assert_true(c->synack.sack_ok);
+	assert_false(c->synack.have_ts);
+	assert_true(c->have_data);
+	assert_int_equal(c->data_ecn, ECN_ECT0);
+	assert_int_equal(c->data_seq, CI + 1);
+	assert_int_equal(c->data_end, CI + 78);
+	assert_false(c->data_acked);
+	assert_true(c->have_rst);
+	assert_int_equal(c->rst_ttl, 60);
+	assert_int_equal(c->rst_flags, R_);
+	assert_true(c->rst_after_data);
+	assert_true(c->rst_after_ect);
+	assert_true(c->rst_seq_is_ack);
+	assert_false(c->syn_rst);
+	assert_int_equal(c->t_first, T0);
+	assert_int_equal(c->t_synack - c->t_syn, 7036000);
+	assert_int_equal(c->t_rst - c->t_data, 1820000);
+	assert_int_equal(c->packets, 5);
+}
+
+static void test_story(void **state)
+{
+	struct an_conn c;
+
+	(void)state;
+	run_one(&story_flow, story, N(story), &c);
+	assert_story(&c, 0);
+}
+
+static void test_story_v6(void **state)
+{
+	struct an_conn c;
+
+	(void)state;
+	run_one(&story_flow6, story, N(story), &c);
+	assert_story(&c, 1);
+}
+
+/* The same with the RST at the SYN-ACK's TTL: the same machine. */
+static void test_reset_same(void **state)
+{
+	struct seg s[N(story)];
+	struct an_conn c;
+
+	(void)state;
+	memcpy(s, story, sizeof(s));
+	s[4].ttl = 58;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, CR_RESET_SAME);
+	assert_string_equal(an_result_name(c.result), "reset-same-endpoint");
+	assert_true(c.fault);
+	assert_int_equal(c.rst_ttl, 58);
+}
+
+/* A reset of Not-ECT data says nothing about ECN; nor does one after
+ * the data was acknowledged. */
+static void test_reset_not_about_ecn(void **state)
+{
+	struct seg s[N(story)];
+	static const struct seg acked[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 14000 },
+		{ S, R_, 0, 60, SI + 1, 0, 0, 20000 },
+	};
+	struct an_conn c;
+
+	(void)state;
+	memcpy(s, story, sizeof(s));
+	s[3].tos = 0x00;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, CR_OK);
+	assert_false(c.fault);
+	assert_true(c.rst_after_data);
+	assert_false(c.rst_after_ect);
+
+	run_one(&story_flow, acked, N(acked), &c);
+	assert_int_equal(c.result, CR_OK);
+	assert_true(c.have_rst);
+	assert_false(c.rst_after_data);
+	assert_true(c.data_acked);
+}
+
+static void test_plain_and_ok(void **state)
+{
+	static const struct seg plain[] = {
+		{ C, S_, 0, 64, CI, 0, 0, 0 },
+		{ S, SA, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 14000 },
+		{ S, R_, 0, 60, SI + 1, 0, 0, 20000 },
+	};
+	static const struct seg ok[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 14000 },
+		{ S, PA, 0x02, 58, SI + 1, CI + 78, 300, 15000 },
+		{ C, FA, 0, 64, CI + 78, SI + 301, 0, 15100 },
+		{ S, FA, 0, 58, SI + 301, CI + 79, 0, 22000 },
+	};
+	struct an_conn c;
+
+	(void)state;
+	run_one(&story_flow, plain, N(plain), &c);
+	assert_int_equal(c.result, AR_NOT_ECN);
+	assert_string_equal(an_result_name(c.result), "not-ecn");
+	assert_int_equal(c.setup, SETUP_NONE);
+	assert_false(c.fault);
+
+	run_one(&story_flow, ok, N(ok), &c);
+	assert_int_equal(c.result, CR_OK);
+	assert_string_equal(an_result_name(c.result), "ok");
+	assert_false(c.fault);
+	assert_true(c.data_acked);
+	assert_false(c.acked_after_retx);
+	assert_true(c.client_fin);
+	assert_true(c.server_fin);
+	assert_int_equal(c.ece_acks, 0);
+}
+
+static void test_syn_ecn_reset(void **state)
+{
+	static const struct seg rst[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, RA, 0, 61, 0, CI + 1, 0, 5000 },
+	};
+	static const struct seg plain_rst[] = {
+		{ C, S_, 0, 64, 1000, 0, 0, 0 },
+		{ S, RA, 0, 61, 0, 1001, 0, 5000 },
+	};
+	struct an_conn c;
+	struct done d;
+	struct analyzer a;
+	struct flow other = story_flow;
+
+	(void)state;
+	run_one(&story_flow, rst, N(rst), &c);
+	assert_int_equal(c.result, CR_SYN_ECN_RESET);
+	assert_string_equal(an_result_name(c.result), "syn-ecn-reset");
+	assert_true(c.fault);
+	assert_true(c.syn_rst);
+	assert_false(c.syn_rst_to_plain);
+	assert_int_equal(c.rst_ttl, 61);
+
+	/* A plain SYN to the same port was reset too: a closed port. */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	other.cport = 40000;
+	feed(&a, &other, plain_rst, N(plain_rst), 0);
+	feed(&a, &story_flow, rst, N(rst), 100000000);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(d.c[0].result, AR_NOT_ECN);
+	assert_int_equal(d.c[1].result, CR_REFUSED);
+	assert_false(d.c[1].fault);
+	assert_int_equal(a.faults, 0);
+	analyzer_free(&a);
+}
+
+static void test_syn_ecn_dropped(void **state)
+{
+	/* Linux-like fallback: two ECN SYNs unanswered, a plain SYN gets
+	 * the SYN-ACK. */
+	static const struct seg dropped[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ C, SEW, 0, 64, CI, 0, 0, 1000000 },
+		{ C, S_, 0, 64, CI, 0, 0, 3000000 },
+		{ S, SA, 0, 58, SI, CI + 1, 0, 3007000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 3007100 },
+		{ C, PA, 0, 64, CI + 1, SI + 1, 77, 3007300 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 3014000 },
+	};
+	static const struct seg silent[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ C, SEW, 0, 64, CI, 0, 0, 1000000 },
+	};
+	static const struct seg plain_ok[] = {
+		{ C, S_, 0, 64, 1000, 0, 0, 0 },
+		{ S, SA, 0, 58, SI, 1001, 0, 7000 },
+	};
+	struct an_conn c;
+	struct done d;
+	struct analyzer a;
+	struct flow other = story_flow;
+
+	(void)state;
+	run_one(&story_flow, dropped, N(dropped), &c);
+	assert_int_equal(c.result, CR_SYN_ECN_DROPPED);
+	assert_string_equal(an_result_name(c.result), "syn-ecn-dropped");
+	assert_true(c.fault);
+	assert_int_equal(c.syns, 3);
+	assert_int_equal(c.ecn_syns, 2);
+	assert_true(c.fallback);
+	assert_true(c.synack_to_plain);
+	assert_int_equal(c.synacks, 1);
+
+	/* ECN SYNs unanswered and nothing else known: no answer, no fault. */
+	run_one(&story_flow, silent, N(silent), &c);
+	assert_int_equal(c.result, CR_NO_ANSWER);
+	assert_false(c.fault);
+
+	/* ... but plain SYNs to the same port got SYN-ACKs. */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	other.cport = 40000;
+	feed(&a, &other, plain_ok, N(plain_ok), 0);
+	feed(&a, &story_flow, silent, N(silent), 100000000);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(d.c[1].result, CR_SYN_ECN_DROPPED);
+	analyzer_free(&a);
+}
+
+static void test_ect_data_lost(void **state)
+{
+	static const struct seg lost[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ C, PA, 0x00, 64, CI + 1, SI + 1, 77, 220000 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 227000 },
+	};
+	struct seg s[N(lost)];
+	struct an_conn c;
+
+	(void)state;
+	run_one(&story_flow, lost, N(lost), &c);
+	assert_int_equal(c.result, CR_ECT_DATA_LOST);
+	assert_string_equal(an_result_name(c.result), "ect-data-lost");
+	assert_true(c.fault);
+	assert_int_equal(c.data_retx, 1);
+	assert_int_equal(c.data_segs, 2);
+	assert_true(c.retx_not_ect);
+	assert_true(c.acked_after_retx);
+
+	/* Acknowledged before the resend: a spurious retransmission. */
+	memcpy(s, lost, sizeof(s));
+	s[5].t_us = 200000;
+	{
+		struct seg t = s[4];
+
+		s[4] = s[5];
+		s[5] = t;
+	}
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, CR_OK);
+	assert_false(c.acked_after_retx);
+
+	/* Resent ECT (not what RFC 3168 does): not this signature. */
+	memcpy(s, lost, sizeof(s));
+	s[4].tos = 0x02;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, CR_OK);
+	assert_false(c.retx_not_ect);
+}
+
+static void test_data_unacked(void **state)
+{
+	static const struct seg unacked[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ C, PA, 0x00, 64, CI + 1, SI + 1, 77, 220000 },
+		{ C, RA, 0, 64, CI + 78, SI + 1, 0, 900000 },
+	};
+	struct an_conn c;
+
+	(void)state;
+	run_one(&story_flow, unacked, N(unacked), &c);
+	assert_int_equal(c.result, CR_DATA_UNACKED);
+	assert_true(c.fault);
+	assert_true(c.client_rst);
+	/* The capture ending right after the data is no evidence. */
+	run_one(&story_flow, unacked, 4, &c);
+	assert_int_equal(c.result, CR_OK);
+}
+
+/* The handshake's verdict, classic and AccECN. */
+static void test_handshake_verdicts(void **state)
+{
+	static const struct {
+		const char *name;
+		uint16_t syn, synack, ack;
+		uint8_t data_tos;
+		int want;
+	} cases[] = {
+		{ "SYN-ACK without ECE", SEW, SA, A_, 0x02, CR_ECN_DECLINED },
+		{ "SYN-ACK with ECE+CWR", SEW, SAE | TH_CWR, A_, 0x02,
+		  CR_BROKEN_REFLECTOR },
+		{ "ACK with ECE", SEW, SAE, A_ | TH_ECE, 0x02, CR_CE_MARKED },
+		{ "CE-marked data", SEW, SAE, A_, 0x03, CR_CE_MARKED },
+		{ "AccECN, SYN arrived Not-ECT, ACE 5", SAEW, SA | TH_CWR,
+		  A_ | TH_AE | TH_ECE, 0x02, CR_OK },
+		{ "AccECN, ACE moved", SAEW, SA | TH_CWR, A_ | TH_AE | TH_CWR,
+		  0x02, CR_CE_MARKED },
+		{ "AccECN SYN, SYN-ACK 000", SAEW, SA, A_, 0x02, CR_ECN_DECLINED },
+		{ "AccECN SYN, SYN-ACK 111", SAEW, SA | TH_AE | TH_CWR | TH_ECE,
+		  A_, 0x02, CR_BROKEN_REFLECTOR },
+		{ "AccECN SYN, classic server (001)", SAEW, SAE, A_, 0x02, CR_OK },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(cases); i++) {
+		struct seg s[] = {
+			{ C, cases[i].syn, 0, 64, CI, 0, 0, 0 },
+			{ S, cases[i].synack, 0, 58, SI, CI + 1, 0, 7000 },
+			{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+			{ C, PA, cases[i].data_tos, 64, CI + 1, SI + 1, 77, 7300 },
+			{ S, cases[i].ack, 0, 58, SI + 1, CI + 78, 0, 14000 },
+		};
+		struct an_conn c;
+
+		run_one(&story_flow, s, N(s), &c);
+		if (c.result != cases[i].want)
+			fail_msg("%s: got %s, want %s", cases[i].name,
+				 an_result_name(c.result),
+				 an_result_name(cases[i].want));
+		assert_false(c.fault);
+	}
+}
+
+/* ------------------------------------------------------- truncation */
+
+static void test_truncated(void **state)
+{
+	struct analyzer a;
+	struct done d;
+	uint8_t buf[PKT_MAX];
+	size_t len;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	feed(&a, &story_flow, story, 3, 0);
+
+	/* Cut inside the TCP header, whatever the wire length says. */
+	len = build(&story_flow, &story[3], buf, sizeof(buf));
+	assert_int_equal(len, 117);
+	assert_int_equal(analyzer_packet(&a, buf, 30, 30, T0), -1);
+	assert_int_equal(analyzer_packet(&a, buf, 30, len, T0), -1);
+	assert_int_equal(analyzer_packet(&a, buf, 10, len, T0), -1);
+	assert_int_equal(analyzer_packet(&a, buf, 0, 0, T0), -1);
+	/* Whole headers, but the IP length says more than there is and
+	 * nothing says the snap length cut it. */
+	assert_int_equal(analyzer_packet(&a, buf, 60, 60, T0), -1);
+	/* A wire length shorter than the IP length claims: malformed. */
+	assert_int_equal(analyzer_packet(&a, buf, 60, 100, T0), -1);
+	/* Not IP at all. */
+	buf[0] = 0x55;
+	assert_int_equal(analyzer_packet(&a, buf, len, len, T0), -1);
+	assert_int_equal(a.skipped, 7);
+	assert_int_equal(a.snapped, 0);
+
+	/* Cut by the snap length after 20 payload bytes: still the first
+	 * data segment, all 77 bytes of it. */
+	len = build(&story_flow, &story[3], buf, sizeof(buf));
+	assert_int_equal(analyzer_packet(&a, buf, 60, len,
+					 T0 + story[3].t_us * 1000), 0);
+	assert_int_equal(a.snapped, 1);
+	len = build(&story_flow, &story[4], buf, sizeof(buf));
+	assert_int_equal(analyzer_packet(&a, buf, len, len,
+					 T0 + story[4].t_us * 1000), 0);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.c[0].data_end, CI + 78);
+	assert_int_equal(d.c[0].result, CR_RESET_OTHER);
+	assert_int_equal(a.packets, 12);
+	analyzer_free(&a);
+}
+
+/* Non-TCP packets and TCP of connections whose SYN we never saw. */
+static void test_ignored(void **state)
+{
+	struct analyzer a;
+	struct probe_desc p;
+	uint8_t buf[PKT_MAX];
+	size_t len = sizeof(buf);
+
+	(void)state;
+	assert_int_equal(analyzer_init(&a, 0, NULL, NULL), 0);
+	memset(&p, 0, sizeof(p));
+	set_addrs(&story_flow, &p.src, &p.dst);
+	p.ttl = 64;
+	p.proto = IPPROTO_UDP;
+	p.sport = 1234;
+	p.dport = 53;
+	assert_int_equal(pkt_build(&p, buf, &len), 0);
+	assert_int_equal(analyzer_packet(&a, buf, len, len, T0), 1);
+	len = build(&story_flow, &story[3], buf, sizeof(buf));
+	assert_int_equal(analyzer_packet(&a, buf, len, len, T0), 1);
+	/* A SYN-ACK whose SYN we missed starts nothing. */
+	len = build(&story_flow, &story[1], buf, sizeof(buf));
+	assert_int_equal(analyzer_packet(&a, buf, len, len, T0), 1);
+	assert_int_equal(a.not_tcp, 1);
+	assert_int_equal(a.untracked, 2);
+	assert_int_equal(a.connections, 0);
+	analyzer_finish(&a);
+	analyzer_free(&a);
+}
+
+/* ------------------------------------------------------------ table */
+
+static void test_table_bound(void **state)
+{
+	static struct done d;
+	struct analyzer a;
+	struct flow f = story_flow;
+	struct seg syn = { C, SEW, 0, 64, CI, 0, 0, 0 };
+	uint8_t buf[PKT_MAX];
+	size_t len;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 4, on_done, &d), 0);
+	/* Ports 1000..1003 fill the table. */
+	for (int i = 0; i < 4; i++) {
+		f.cport = (uint16_t)(1000 + i);
+		feed(&a, &f, &syn, 1, i * 1000000LL);
+	}
+	/* 1000 is active again, so 1001 is the one quiet for longest. */
+	f.cport = 1000;
+	feed(&a, &f, &syn, 1, 5000000);
+	assert_int_equal(d.n, 0);
+	f.cport = 1004;
+	feed(&a, &f, &syn, 1, 6000000);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.c[0].sport, 1001);
+	assert_true(d.c[0].evicted);
+	assert_int_equal(a.evicted, 1);
+	/* Ten more: the table never holds more than four. */
+	for (int i = 0; i < 10; i++) {
+		f.cport = (uint16_t)(2000 + i);
+		feed(&a, &f, &syn, 1, (10 + i) * 1000000LL);
+		assert_true(a.active <= 4);
+	}
+	assert_int_equal(a.evicted, 11);
+	/* A SYN-ACK for an evicted connection is not tracked. */
+	f.cport = 1001;
+	len = build(&f, &story[1], buf, sizeof(buf));
+	assert_int_equal(analyzer_packet(&a, buf, len, len, T0), 1);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 15);
+	assert_int_equal(a.connections, 15);
+	assert_int_equal(a.counts[CR_NO_ANSWER], 15);
+	/* The four still in the table come last, oldest first. */
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(d.c[11 + i].sport, 2006 + i);
+		assert_false(d.c[11 + i].evicted);
+	}
+	analyzer_free(&a);
+}
+
+/* The same ports, a new initial sequence number: a new connection. */
+static void test_port_reuse(void **state)
+{
+	static const struct seg again[] = {
+		{ C, SEW, 0, 64, CI + 5000000, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI + 77, CI + 5000001, 0, 7000 },
+		{ C, A_, 0, 64, CI + 5000001, SI + 78, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 5000001, SI + 78, 77, 7300 },
+		{ S, A_, 0, 58, SI + 78, CI + 5000078, 0, 14000 },
+	};
+	struct done d;
+	struct analyzer a;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	feed(&a, &story_flow, story, N(story), 0);
+	assert_int_equal(d.n, 0);
+	feed(&a, &story_flow, again, N(again), 2000000000LL);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.c[0].result, CR_RESET_OTHER);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(d.c[1].result, CR_OK);
+	assert_int_equal(d.c[1].packets, 5);
+	assert_int_equal(a.connections, 2);
+	assert_int_equal(a.ecn_connections, 2);
+	assert_int_equal(a.faults, 1);
+	analyzer_free(&a);
+}
+
+/* ------------------------------------------------------ link layers */
+
+/* Wrap an IP packet in a link header of type dlt. */
+static size_t wrap(int dlt, const uint8_t *ip, size_t len, int to_client,
+		   uint8_t *out)
+{
+	static const uint8_t mac_c[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	static const uint8_t mac_s[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+	uint16_t et = (ip[0] >> 4) == 6 ? 0x86dd : 0x0800;
+	size_t h;
+
+	switch (dlt) {
+	case DLT_EN10MB:             /* 802.1Q tag, VLAN 100, priority 0 */
+		memcpy(out, to_client ? mac_c : mac_s, 6);
+		memcpy(out + 6, to_client ? mac_s : mac_c, 6);
+		out[12] = 0x81, out[13] = 0x00, out[14] = 0x00, out[15] = 100;
+		out[16] = et >> 8, out[17] = et & 0xff;
+		h = 18;
+		break;
+	case DLT_LINUX_SLL:
+		memset(out, 0, 16);
+		out[1] = to_client ? 0 : 4;      /* host / outgoing */
+		out[3] = 1;                      /* ARPHRD_ETHER */
+		out[5] = 6;
+		memcpy(out + 6, to_client ? mac_s : mac_c, 6);
+		out[14] = et >> 8, out[15] = et & 0xff;
+		h = 16;
+		break;
+	case DLT_LINUX_SLL2:
+		memset(out, 0, 20);
+		out[0] = et >> 8, out[1] = et & 0xff;
+		out[7] = 3;                      /* ifindex */
+		out[9] = 1;
+		out[10] = to_client ? 0 : 4;
+		out[11] = 6;
+		memcpy(out + 12, to_client ? mac_s : mac_c, 6);
+		h = 20;
+		break;
+	case DLT_NULL:                   /* host order: little-endian here */
+		out[0] = (ip[0] >> 4) == 6 ? 10 : 2, out[1] = out[2] = out[3] = 0;
+		h = 4;
+		break;
+	default:
+		h = 0;
+		break;
+	}
+	memcpy(out + h, ip, len);
+	return h + len;
+}
+
+/* Write segs as a pcap file of link type dlt; snap cuts each frame. */
+static void write_pcap(const char *path, int dlt, const struct flow *f,
+		       const struct seg *segs, size_t n, size_t snap)
+{
+	pcap_t *p = pcap_open_dead_with_tstamp_precision(dlt, 65535,
+			PCAP_TSTAMP_PRECISION_NANO);
+	pcap_dumper_t *w;
+	uint8_t ip[PKT_MAX], frame[PKT_MAX + 64];
+
+	assert_non_null(p);
+	w = pcap_dump_open(p, path);
+	assert_non_null(w);
+	for (size_t i = 0; i < n; i++) {
+		struct pcap_pkthdr h;
+		size_t len = build(f, &segs[i], ip, sizeof(ip));
+		int64_t t = T0 + segs[i].t_us * 1000;
+
+		len = wrap(dlt, ip, len, segs[i].dir == S, frame);
+		memset(&h, 0, sizeof(h));
+		h.ts.tv_sec = (time_t)(t / 1000000000);
+		h.ts.tv_usec = (suseconds_t)(t % 1000000000); /* ns file */
+		h.len = (bpf_u_int32)len;
+		h.caplen = (bpf_u_int32)(snap && snap < len ? snap : len);
+		pcap_dump((u_char *)w, &h, frame);
+	}
+	pcap_dump_close(w);
+	pcap_close(p);
+}
+
+static char tmpdir[64];
+
+static int setup_tmp(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_analyze.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_tmp(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *tmp_path(const char *name)
+{
+	static char p[4][128];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", tmpdir, name);
+	return p[k];
+}
+
+/* Read a capture file through the capture layer into the analyzer. */
+static void read_file(const char *path, struct done *d, struct analyzer *a)
+{
+	struct capture *c;
+	struct cap_pkt p;
+	char err[256];
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(analyzer_init(a, 0, on_done, d), 0);
+	assert_int_equal(capture_open_file(&c, path, err, sizeof(err)), 0);
+	while ((rc = capture_next(c, &p, 0, err, sizeof(err))) == 1)
+		analyzer_packet(a, p.ip, p.len, p.wire_len, p.ts_ns);
+	assert_int_equal(rc, -2);
+	capture_close(c);
+	analyzer_finish(a);
+}
+
+static void test_link_files(void **state)
+{
+	static const int dlts[] = { DLT_RAW, DLT_EN10MB, DLT_LINUX_SLL,
+				    DLT_LINUX_SLL2, DLT_NULL };
+	static struct done d;
+	struct analyzer a;
+
+	(void)state;
+	for (size_t i = 0; i < N(dlts); i++) {
+		for (int v6 = 0; v6 <= 1; v6++) {
+			const char *path = tmp_path("link.pcap");
+
+			write_pcap(path, dlts[i], v6 ? &story_flow6 : &story_flow,
+				   story, N(story), 0);
+			read_file(path, &d, &a);
+			assert_int_equal(a.packets, 5);
+			assert_int_equal(a.skipped, 0);
+			assert_int_equal(d.n, 1);
+			assert_story(&d.c[0], v6);
+			analyzer_free(&a);
+		}
+	}
+}
+
+/* Snap length 54 on Ethernet+VLAN: the SYNs' options are cut (skipped),
+ * the rest keep their headers. */
+static void test_snapped_file(void **state)
+{
+	static struct done d;
+	struct analyzer a;
+	const char *path = tmp_path("snap.pcap");
+
+	(void)state;
+	write_pcap(path, DLT_EN10MB, &story_flow, story, N(story), 18 + 40);
+	read_file(path, &d, &a);
+	assert_int_equal(a.packets, 5);
+	assert_int_equal(a.skipped, 2);      /* SYN and SYN-ACK: options cut */
+	assert_int_equal(a.snapped, 1);      /* the data segment */
+	assert_int_equal(a.connections, 0);  /* no SYN, nothing followed */
+	assert_int_equal(a.untracked, 3);
+	analyzer_free(&a);
+
+	write_pcap(path, DLT_EN10MB, &story_flow, story, N(story), 18 + 60);
+	read_file(path, &d, &a);
+	assert_int_equal(a.skipped, 0);
+	assert_int_equal(a.snapped, 1);
+	assert_int_equal(d.n, 1);
+	assert_story(&d.c[0], 0);
+	analyzer_free(&a);
+}
+
+static void test_link_ip(void **state)
+{
+	static const struct {
+		const char *name;
+		int dlt;
+		uint8_t frame[40];
+		size_t len;
+		int rc;
+		size_t off;
+	} cases[] = {
+		{ "ether IPv4", DLT_EN10MB, { [12] = 0x08, [13] = 0x00, [14] = 0x45 },
+		  34, 0, 14 },
+		{ "ether IPv6", DLT_EN10MB, { [12] = 0x86, [13] = 0xdd, [14] = 0x60 },
+		  54, 0, 14 },
+		{ "ether VLAN", DLT_EN10MB, { [12] = 0x81, [13] = 0x00, [15] = 5,
+		  [16] = 0x08, [17] = 0x00 }, 38, 0, 18 },
+		{ "ether QinQ", DLT_EN10MB, { [12] = 0x88, [13] = 0xa8, [15] = 5,
+		  [16] = 0x81, [17] = 0x00, [19] = 7, [20] = 0x86, [21] = 0xdd },
+		  40, 0, 22 },
+		{ "ether MPLS, 2 labels", DLT_EN10MB, { [12] = 0x88, [13] = 0x47,
+		  [16] = 0x00, [20] = 0x01, [22] = 0x45 }, 40, 0, 22 },
+		{ "ether PPPoE IPv4", DLT_EN10MB, { [12] = 0x88, [13] = 0x64,
+		  [20] = 0x00, [21] = 0x21, [22] = 0x45 }, 40, 0, 22 },
+		{ "ether PPPoE LCP", DLT_EN10MB, { [12] = 0x88, [13] = 0x64,
+		  [20] = 0xc0, [21] = 0x21 }, 40, 1, 0 },
+		{ "ether ARP", DLT_EN10MB, { [12] = 0x08, [13] = 0x06 }, 40, 1, 0 },
+		{ "ether 802.3 length", DLT_EN10MB, { [12] = 0x00, [13] = 0x40 },
+		  40, 1, 0 },
+		{ "ether short", DLT_EN10MB, { [12] = 0x08 }, 13, -1, 0 },
+		{ "ether VLAN cut", DLT_EN10MB, { [12] = 0x81, [13] = 0x00 }, 16,
+		  -1, 0 },
+		{ "SLL IPv4", DLT_LINUX_SLL, { [14] = 0x08, [15] = 0x00 }, 36, 0, 16 },
+		{ "SLL VLAN", DLT_LINUX_SLL, { [14] = 0x81, [15] = 0x00,
+		  [18] = 0x86, [19] = 0xdd }, 40, 0, 20 },
+		{ "SLL ARP", DLT_LINUX_SLL, { [14] = 0x08, [15] = 0x06 }, 40, 1, 0 },
+		{ "SLL short", DLT_LINUX_SLL, { 0 }, 15, -1, 0 },
+		{ "SLL2 IPv6", DLT_LINUX_SLL2, { [0] = 0x86, [1] = 0xdd }, 40, 0, 20 },
+		{ "SLL2 IPv4", DLT_LINUX_SLL2, { [0] = 0x08, [1] = 0x00 }, 40, 0, 20 },
+		{ "SLL2 ARP", DLT_LINUX_SLL2, { [0] = 0x08, [1] = 0x06 }, 40, 1, 0 },
+		{ "SLL2 short", DLT_LINUX_SLL2, { [0] = 0x08 }, 19, -1, 0 },
+		{ "NULL AF_INET little-endian", DLT_NULL, { 2, 0, 0, 0 }, 24, 0, 4 },
+		{ "NULL AF_INET6 (FreeBSD) big-endian", DLT_NULL, { 0, 0, 0, 28 },
+		  24, 0, 4 },
+		{ "LOOP AF_INET6 (OpenBSD)", DLT_LOOP, { 0, 0, 0, 24 }, 24, 0, 4 },
+		{ "NULL other family", DLT_NULL, { 7, 0, 0, 0 }, 24, 1, 0 },
+		{ "NULL short", DLT_NULL, { 2 }, 3, -1, 0 },
+		{ "RAW", DLT_RAW, { 0x45 }, 20, 0, 0 },
+		{ "IPV6", DLT_IPV6, { 0x60 }, 40, 0, 0 },
+		{ "802.11: not ours", DLT_IEEE802_11, { 0 }, 40, 1, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(cases); i++) {
+		size_t off = 999;
+		int rc = capture_link_ip(cases[i].dlt, cases[i].frame,
+					 cases[i].len, &off);
+
+		if (rc != cases[i].rc || (rc == 0 && off != cases[i].off))
+			fail_msg("%s: rc %d off %zu, want rc %d off %zu",
+				 cases[i].name, rc, off, cases[i].rc, cases[i].off);
+	}
+	assert_true(capture_dlt_ok(DLT_EN10MB));
+	assert_true(capture_dlt_ok(DLT_LINUX_SLL2));
+	assert_true(capture_dlt_ok(DLT_IPV4));
+	assert_true(capture_dlt_ok(DLT_LOOP));
+	assert_false(capture_dlt_ok(DLT_IEEE802_11));
+	assert_false(capture_dlt_ok(DLT_PPP));
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_bad_files(void **state)
+{
+	struct capture *c = (struct capture *)1;
+	char err[256];
+	const char *text = tmp_path("notes.txt");
+	const char *wifi = tmp_path("wifi.pcap");
+	const char *cut = tmp_path("cut.pcap");
+	static struct done d;
+	struct analyzer a;
+	struct cap_pkt p;
+	struct stat st;
+	pcap_t *dead;
+	pcap_dumper_t *w;
+	int rc;
+
+	(void)state;
+	assert_int_equal(capture_open_file(&c, tmp_path("missing.pcap"), err,
+					   sizeof(err)), EX_NOINPUT);
+	assert_null(c);
+	assert_non_null(strstr(err, "No such file"));
+	assert_int_equal(capture_open_file(&c, tmpdir, err, sizeof(err)),
+			 EX_NOINPUT);
+	write_text(text, "GET / HTTP/1.1\r\nHost: example\r\n\r\n");
+	assert_int_equal(capture_open_file(&c, text, err, sizeof(err)),
+			 EX_DATAERR);
+	assert_null(c);
+	assert_non_null(strstr(err, "not a pcap or pcapng capture"));
+	assert_null(strchr(err, '\n'));
+	write_text(text, "");
+	assert_int_equal(capture_open_file(&c, text, err, sizeof(err)),
+			 EX_DATAERR);
+
+	dead = pcap_open_dead(DLT_IEEE802_11, 65535);
+	w = pcap_dump_open(dead, wifi);
+	assert_non_null(w);
+	pcap_dump_close(w);
+	pcap_close(dead);
+	assert_int_equal(capture_open_file(&c, wifi, err, sizeof(err)),
+			 EX_DATAERR);
+	assert_non_null(strstr(err, "link type IEEE802_11 (105) is not supported"));
+
+	/* A file cut inside its last record: the packets before it count. */
+	write_pcap(cut, DLT_RAW, &story_flow, story, N(story), 0);
+	assert_int_equal(stat(cut, &st), 0);
+	assert_int_equal(truncate(cut, st.st_size - 10), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	assert_int_equal(capture_open_file(&c, cut, err, sizeof(err)), 0);
+	while ((rc = capture_next(c, &p, 0, err, sizeof(err))) == 1)
+		analyzer_packet(&a, p.ip, p.len, p.wire_len, p.ts_ns);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err, "truncated"));
+	assert_int_equal(a.packets, 4);
+	capture_close(c);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 1);
+	analyzer_free(&a);
+}
+
+/* ----------------------------------------------------------- command */
+
+/* Run a command with stdout and stderr into files; returns its exit
+ * code, the output in out (NUL-terminated) and stderr's lines count. */
+static int run_cmd(int (*cmd)(int, char **), char **argv, char *out,
+		   size_t outlen, int *err_lines, char *errbuf, size_t errlen)
+{
+	int argc = 0, rc, o, e, so, se;
+	const char *po = tmp_path("stdout"), *pe = tmp_path("stderr");
+	FILE *f;
+	size_t n;
+
+	while (argv[argc])
+		argc++;
+	fflush(stdout);
+	fflush(stderr);
+	so = dup(1);
+	se = dup(2);
+	o = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	e = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(so >= 0 && se >= 0 && o >= 0 && e >= 0);
+	dup2(o, 1);
+	dup2(e, 2);
+	rc = cmd(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(so, 1);
+	dup2(se, 2);
+	close(so), close(se), close(o), close(e);
+
+	f = fopen(po, "r");
+	n = fread(out, 1, outlen - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	f = fopen(pe, "r");
+	n = fread(errbuf, 1, errlen - 1, f);
+	errbuf[n] = '\0';
+	fclose(f);
+	*err_lines = 0;
+	for (char *q = errbuf; *q; q++)
+		*err_lines += *q == '\n';
+	return rc;
+}
+
+static void test_cmd_analyze(void **state)
+{
+	static char out[16384], err[1024];
+	static const struct seg ok[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 14000 },
+	};
+	char *story_path = strdup(tmp_path("story.pcap"));
+	char *ok_path = strdup(tmp_path("ok.pcap"));
+	char *text_path = strdup(tmp_path("text.txt"));
+	char *missing = strdup(tmp_path("missing.pcap"));
+	int lines;
+
+	(void)state;
+	write_pcap(story_path, DLT_LINUX_SLL2, &story_flow, story, N(story), 0);
+	write_pcap(ok_path, DLT_RAW, &story_flow, ok, N(ok), 0);
+	write_text(text_path, "not a capture\n");
+
+	{
+		char *argv[] = { "analyze", "--json", story_path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 1);
+		assert_int_equal(lines, 0);
+		assert_non_null(strstr(out, "{\"schema\":\"ecntrace/1\","
+				       "\"command\":\"analyze\",\"source\":"));
+		assert_non_null(strstr(out, "\"link_type\":\"LINUX_SLL2\","
+				       "\"packets\":5,\"skipped\":0,"));
+		assert_non_null(strstr(out, "\"connections\":[{\"client\":"
+				       "\"192.0.2.130\",\"server\":\"203.0.113.13\","
+				       "\"sport\":34420,\"dport\":80,\"family\":4,"
+				       "\"result\":\"reset-by-other-endpoint\","
+				       "\"fault\":true,"));
+		assert_non_null(strstr(out, "\"synack_ttl\":58,\"synack_hops\":7,"
+				       "\"synack_flags\":\"S.E\""));
+		assert_non_null(strstr(out, "\"rst_ttl\":60,\"rst_hops\":5,"
+				       "\"rst_flags\":\"R\""));
+		assert_non_null(strstr(out, "\"rst_after\":\"data\",\"rst_after_ect\":true,"
+				       "\"rst_seq_is_ack\":true"));
+		assert_non_null(strstr(out, "\"rst_ms_after_data\":1.820"));
+		assert_non_null(strstr(out, "\"summary\":{\"connections\":1,"
+				       "\"ecn_connections\":1,\"faults\":1,\"results\":"
+				       "{\"reset-by-other-endpoint\":1},\"reset_ttls\":"
+				       "[{\"synack_ttl\":58,\"rst_ttl\":60,\"count\":1}],"
+				       "\"fault_server\":\"203.0.113.13\""));
+		assert_string_equal(out + strlen(out) - 2, "}\n");
+	}
+	{
+		char *argv[] = { "analyze", story_path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 1);
+		assert_non_null(strstr(out, "5 packets, 1 TCP connection, "
+				       "1 asked for ECN\n"));
+		assert_non_null(strstr(out, "192.0.2.130:34420"));
+		assert_non_null(strstr(out, "reset-by-other-endpoint"));
+		assert_non_null(strstr(out, "58 (7 hops)"));
+		assert_non_null(strstr(out, "60 (5 hops)"));
+		assert_non_null(strstr(out, "1.8 ms"));
+		assert_non_null(strstr(out, "summary: 1 reset-by-other-endpoint\n"));
+		assert_non_null(strstr(out, "1 of 1 ECN connections were reset by "
+				       "another machine: SYN-ACK TTL 58, RST TTL 60 "
+				       "\u2014 the ECN-marked data took another path "
+				       "(see 'ecntrace 203.0.113.13')\n"));
+	}
+	{
+		char *argv[] = { "analyze", "--json", ok_path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "\"connections\":[],"));
+		assert_non_null(strstr(out, "\"results\":{\"ok\":1}"));
+	}
+	{
+		char *argv[] = { "analyze", "--all", "--json", ok_path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "\"result\":\"ok\",\"fault\":false"));
+		assert_non_null(strstr(out, "\"rst_ttl\":null"));
+	}
+	{
+		char *argv[] = { "analyze", ok_path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "no ECN faults\nsummary: 1 ok\n"));
+	}
+
+	/* Bad input: one line on stderr, nothing on stdout. */
+	{
+		char *argv[] = { "analyze", missing, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_NOINPUT);
+		assert_int_equal(lines, 1);
+		assert_string_equal(out, "");
+		assert_non_null(strstr(err, "ecntrace: "));
+	}
+	{
+		char *argv[] = { "analyze", text_path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_DATAERR);
+		assert_int_equal(lines, 1);
+		assert_string_equal(out, "");
+	}
+	{
+		char *argv[] = { "analyze", "--bogus", ok_path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_USAGE);
+		assert_int_equal(lines, 1);
+		assert_string_equal(err, "ecntrace: analyze: unknown option "
+			"'--bogus' (see 'ecntrace analyze --help')\n");
+	}
+	{
+		char *argv[] = { "analyze", NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_USAGE);
+		assert_int_equal(lines, 1);
+	}
+	{
+		char *argv[] = { "analyze", ok_path, story_path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_USAGE);
+		assert_int_equal(lines, 1);
+	}
+	{
+		char *argv[] = { "analyze", "--help", NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "--json"));
+		assert_non_null(strstr(out, "--all"));
+		assert_non_null(strstr(out, "--help"));
+	}
+	{
+		char *argv[] = { "watch", "-c", "0", NULL };
+
+		assert_int_equal(run_cmd(cmd_watch, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_USAGE);
+		assert_int_equal(lines, 1);
+	}
+	{
+		char *argv[] = { "watch", "--duration", "x", NULL };
+
+		assert_int_equal(run_cmd(cmd_watch, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_USAGE);
+		assert_int_equal(lines, 1);
+	}
+	{
+		char *argv[] = { "watch", "-i", NULL };
+
+		assert_int_equal(run_cmd(cmd_watch, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_USAGE);
+		assert_string_equal(err, "ecntrace: watch: missing argument for "
+			"'-i' (see 'ecntrace watch --help')\n");
+	}
+	{
+		char *argv[] = { "watch", "--help", NULL };
+
+		assert_int_equal(run_cmd(cmd_watch, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		for (size_t i = 0; i < 6; i++)
+			assert_non_null(strstr(out, (const char *[]){ "-i IFACE",
+				"-c N", "--duration SEC", "--json", "--all",
+				"--help" }[i]));
+	}
+	free(story_path);
+	free(ok_path);
+	free(text_path);
+	free(missing);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_story),
+		cmocka_unit_test(test_story_v6),
+		cmocka_unit_test(test_reset_same),
+		cmocka_unit_test(test_reset_not_about_ecn),
+		cmocka_unit_test(test_plain_and_ok),
+		cmocka_unit_test(test_syn_ecn_reset),
+		cmocka_unit_test(test_syn_ecn_dropped),
+		cmocka_unit_test(test_ect_data_lost),
+		cmocka_unit_test(test_data_unacked),
+		cmocka_unit_test(test_handshake_verdicts),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_ignored),
+		cmocka_unit_test(test_table_bound),
+		cmocka_unit_test(test_port_reuse),
+		cmocka_unit_test(test_link_ip),
+		cmocka_unit_test(test_link_files),
+		cmocka_unit_test(test_snapped_file),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_cmd_analyze),
+	};
+
+	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}
