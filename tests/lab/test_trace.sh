@@ -93,6 +93,17 @@ nth() { echo "$1" | awk -v n="$2" '{ print $n }'; }
 
 tos_ecn=(not-ect ect1 ect0 ce)   # ECN codepoint name by TOS 0..3
 
+# half_open NAMESPACE FAMILY SPORT: true if a server socket there is in
+# SYN-RECV with the client's FAMILY address and SPORT as its peer (an IPv4
+# peer of a dual-stack listener shows as [::ffff:a.b.c.d]).
+half_open() {
+	local peer
+	if [ "$2" = 6 ]; then peer=$CLIENT6; else peer=$CLIENT4; fi
+	ip netns exec "$1" ss -Htan state syn-recv |
+		awk -v want="$peer:$3" '{ p = $4; gsub(/[][]/, "", p); sub(/^::ffff:/, "", p)
+		     if (p == want) found = 1 } END { exit !found }'
+}
+
 # ------------------------------------------------------------------------
 # compare SCENARIO FAMILY: ecntrace and traceroute list the same hops.
 #
@@ -127,8 +138,7 @@ compare() {
 		done
 		# no connection of this flow left half-open at any site
 		for k in $SITE_NODES; do
-			if ip netns exec "$NS_PREFIX$k" ss -Htan state syn-recv "( dport = :$s )" |
-			   grep -q .; then
+			if half_open "$NS_PREFIX$k" "$fam" "$s"; then
 				leftover="$leftover $k:$s"
 			fi
 		done
