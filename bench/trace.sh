@@ -11,10 +11,11 @@
 # Probes sent: ecntrace's own count (--json stats.probes_sent), and for
 # both tools the SYNs of that flow a tcpdump in the client namespace saw
 # leave ("wire"), so the two counts are made the same way.
-# TOS 0 on purpose: the client kernel's RST for each SYN-ACK is Not-ECT,
-# so with an ECT TOS it would reach the other anycast site and leave the
-# one the probes reached holding a half-open connection, which changes what
-# the next run sees (see tests/lab/test_trace.sh).
+# TOS 0 on purpose: the client kernel's RST for traceroute's SYN-ACKs is
+# Not-ECT, so with an ECT TOS it could reach the other anycast site and
+# leave the one the probes reached holding a half-open connection, which
+# changes what the next run sees (ecntrace sends its own RST with the
+# probe's TOS; see tests/lab/test_trace.sh). Only SYNs count as probes.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 
