@@ -33,6 +33,7 @@ static const char *const path_color[3] = { "#2563eb", "#ea580c", "#7c3aed" };
 #define TRUNK_COLOR "#64748b"
 #define FAULT_COLOR "#dc2626"
 #define SITE_COLOR "#059669"
+#define NOTE_COLOR "#d97706"
 
 /* Text into HTML: markup characters as entities, control characters
  * dropped. */
@@ -82,6 +83,17 @@ static const struct {
 	[NOTE_TARGET_NOT_REACHED] = { "Target not reached", NULL },
 	[NOTE_DSCP_REMARK] = { "DSCP remarked together with ECN", NULL },
 };
+
+/* Causes break connections (red); notes only explain (amber). */
+static int is_note(const struct finding *f)
+{
+	return f->kind >= NOTE_DSCP_HASH;
+}
+
+static const char *finding_color(const struct finding *f)
+{
+	return is_note(f) ? NOTE_COLOR : FAULT_COLOR;
+}
 
 static const char *finding_title(enum cause_kind k)
 {
@@ -149,14 +161,17 @@ static int site_of(const struct diag_result *r, int hops)
 	return 0;
 }
 
-/* "site 2 · 5 hops back" or "target · 5 hops back". */
+/* "site 2 · 5 hops back", "target · 5 hops back", or just "2 hops back"
+ * for a machine none of the target's SYN-ACKs came from. */
 static void site_words(const struct diag_result *r, int hops, char *buf,
 		       size_t len)
 {
-	int site = r->nsites > 1 ? site_of(r, hops) : 0;
+	int site = site_of(r, hops);
 
-	if (site)
+	if (site && r->nsites > 1)
 		snprintf(buf, len, "site %d \xc2\xb7 %d hops back", site, hops);
+	else if (r->nsites && !site)
+		snprintf(buf, len, "%d hops back", hops);
 	else
 		snprintf(buf, len, "target \xc2\xb7 %d hops back", hops);
 }
@@ -228,6 +243,8 @@ static const char page_css[] =
 "letter-spacing:.05em;font-weight:600}\n"
 "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
 "tr.fault td{background:#fef2f2}\n"
+"tr.note td{background:#fffbeb}\n"
+".tagnote{color:#b45309;font-weight:600}\n"
 ".q{display:inline-block;min-width:64px;text-align:center;padding:0 8px;"
 "border-radius:4px;font-size:12.5px;font-weight:600}\n"
 ".q.same{background:#d1fae5;color:#065f46}\n"
@@ -869,9 +886,8 @@ static void map_draw_node(FILE *fp, const struct diag_result *r,
 		fill = "#eff6ff";
 		stroke = "#93c5fd";
 	} else if (n->fault) {
-		fill = "#fef2f2";
-		stroke = FAULT_COLOR;
-		sub = FAULT_COLOR;
+		fill = is_note(n->fault) ? "#fffbeb" : "#fef2f2";
+		stroke = sub = finding_color(n->fault);
 	} else if (is_target(r, &n->who)) {
 		fill = "#ecfdf5";
 		stroke = SITE_COLOR;
@@ -881,8 +897,8 @@ static void map_draw_node(FILE *fp, const struct diag_result *r,
 	} else if (n->paths && !(n->paths & (n->paths - 1))) {
 		stroke = edge_color(n->paths);
 	}
-	fprintf(fp, "<g class=\"node\" data-ttl=\"%d\"%s>\n", n->ttl,
-		n->fault ? " data-fault=\"1\"" : "");
+	fprintf(fp, "<g class=\"node\" data-ttl=\"%d\" data-path=\"%u\"%s>\n",
+		n->ttl, n->paths, n->fault ? " data-fault=\"1\"" : "");
 	fprintf(fp, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"8\" "
 		"fill=\"%s\" stroke=\"%s\" stroke-width=\"%s\"%s/>\n", x - w / 2,
 		y - h / 2, w, h, fill, stroke, n->fault ? "2.5" : "1.5",
@@ -906,7 +922,7 @@ static void map_draw_node(FILE *fp, const struct diag_result *r,
 		fprintf(fp, "<circle cx=\"%d\" cy=\"%d\" r=\"10\" fill=\"%s\"/>"
 			"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" "
 			"font-weight=\"700\" fill=\"#fff\">!</text>\n", x + w / 2,
-			y - h / 2, FAULT_COLOR, x + w / 2, y - h / 2 + 5);
+			y - h / 2, finding_color(n->fault), x + w / 2, y - h / 2 + 5);
 	fputs("</g>\n", fp);
 }
 
@@ -947,9 +963,10 @@ static void map_legend(FILE *fp, const struct map *m, const struct diag_result *
 	if (m->npaths > 1)
 		fputs("<li><span class=\"sw\" style=\"background:" TRUNK_COLOR
 		      "\"></span>shared by every probe</li>\n", fp);
-	fputs("<li><span class=\"sw dash\"></span>hops not traced</li>\n"
-	      "<li><span class=\"sw\" style=\"background:" FAULT_COLOR
-	      "\"></span>the router the verdict names</li>\n</ul>\n", fp);
+	fprintf(fp, "<li><span class=\"sw dash\"></span>hops not traced</li>\n"
+		"<li><span class=\"sw\" style=\"background:%s\"></span>the router "
+		"%s names</li>\n</ul>\n", r->ncauses ? FAULT_COLOR : NOTE_COLOR,
+		r->ncauses ? "the verdict" : "a note");
 }
 
 static void map_caption(FILE *fp, const struct map *m, const struct diag_result *r)
@@ -963,6 +980,10 @@ static void map_caption(FILE *fp, const struct map *m, const struct diag_result 
 		fputs("</span> and <span class=\"mono\">", fp);
 		esc_addr(fp, &r->split_at[1].addr);
 		fputs("</span>. ", fp);
+	} else if (r->have_plain_trace && !r->trace.dest_ttl && r->plain.dest_ttl) {
+		fprintf(fp, "ECT(0) probes get no answer beyond hop %d, where the "
+			"same flow sent Not-ECT goes on to the target. ",
+			trace_rows(&r->trace) - 1);
 	} else if (r->lb == LB_PER_PACKET) {
 		fprintf(fp, "Identical probes of one flow take different next hops "
 			"at hop %d. ", r->divergence_ttl);
@@ -1075,12 +1096,21 @@ static struct tl_msg tl_sent(int to, int64_t t, const char *what,
 	return m;
 }
 
-/* The packets of flow f, in order, as connect sent and saw them. */
+/* An RST that arrived before the data went out answered the third ACK. */
+static int rst_before_data(const struct conn_flow *f)
+{
+	return f->have_synack && f->have_rst && f->rst_after_data &&
+	       f->t_answer < f->t_data;
+}
+
+/* The packets of flow f, in order, as connect sent and saw them. The
+ * machine a packet reached is the one whose answer came back to it. */
 static int tl_messages(const struct conn_flow *f, size_t payload_len,
 		       struct tl_msg *m)
 {
-	int n = 0, other = f->result == CR_RESET_OTHER;
-	int data_to = other ? LANE_OTHER : LANE_SYNACK;
+	int n = 0, early = rst_before_data(f);
+	int rst_lane = f->result == CR_RESET_OTHER ? LANE_OTHER : LANE_SYNACK;
+	int reset = f->have_rst && f->rst_after_data;
 	uint16_t syn = f->mode == MODE_PLAIN ? TH_SYN :
 		       f->mode == MODE_ACCECN ? TH_SYN | TH_ECE | TH_CWR | TH_AE :
 		       TH_SYN | TH_ECE | TH_CWR;
@@ -1094,13 +1124,15 @@ static int tl_messages(const struct conn_flow *f, size_t payload_len,
 		return n;
 	}
 	m[n++] = tl_reply(LANE_SYNACK, f->t_synack, "SYN-ACK", "synack", &f->synack);
-	m[n++] = tl_sent(LANE_SYNACK, f->t_data, "ACK", "ack", TH_ACK, ECN_NOT_ECT,
-			 f->iss + 1, f->irs + 1, 502, 0);
-	m[n++] = tl_sent(data_to, f->t_data, "data", "data", TH_ACK | TH_PSH,
-			 f->data_tos, f->iss + 1, f->irs + 1, 502, payload_len);
-	if (f->have_rst && f->rst_after_data) {
-		m[n++] = tl_reply(other ? LANE_OTHER : LANE_SYNACK, f->t_answer,
-				  "RST", "rst", &f->rst);
+	m[n++] = tl_sent(early ? rst_lane : LANE_SYNACK, 0, "ACK", "ack",
+			 TH_ACK, ECN_NOT_ECT, f->iss + 1, f->irs + 1, 502, 0);
+	if (early)
+		m[n++] = tl_reply(rst_lane, f->t_answer, "RST", "rst", &f->rst);
+	m[n++] = tl_sent(reset && !early ? rst_lane : LANE_SYNACK, f->t_data,
+			 "data", "data", TH_ACK | TH_PSH, f->data_tos, f->iss + 1,
+			 f->irs + 1, 502, payload_len);
+	if (reset && !early) {
+		m[n++] = tl_reply(rst_lane, f->t_answer, "RST", "rst", &f->rst);
 	} else if (f->data_acked) {
 		if (f->acked_after_retx)
 			m[n++] = tl_sent(LANE_SYNACK, 0, "retransmission", "retx",
@@ -1226,7 +1258,7 @@ static void tl_capture(FILE *fp, const struct tl_msg *m, int n,
 		       const struct diag_result *r)
 {
 	int v6 = cr->p.dst.family == AF_INET6;
-	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], fl[16], where[64];
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], fl[16];
 
 	addr_str(&cr->p.src, src, sizeof(src));
 	addr_str(&cr->p.dst, dst, sizeof(dst));
@@ -1254,13 +1286,10 @@ static void tl_capture(FILE *fp, const struct tl_msg *m, int n,
 		if (m[i].has_ack)
 			fprintf(fp, ", ack %u", m[i].ack);
 		fprintf(fp, ", win %u, length %zu", m[i].win, m[i].len);
-		if (in) {
-			site_words(r, return_hops(m[i].ttl), where, sizeof(where));
-			fputs("  <span class=\"c\"># ", fp);
-			esc(fp, where);
-			fputs("</span>", fp);
-		}
-		fputs("</span>", fp);
+		if (in)
+			fprintf(fp, "  <span class=\"c\"># %d hops back</span>",
+				return_hops(m[i].ttl));
+		fputs("\n</span>", fp);
 	}
 	fputs("</pre>\n", fp);
 }
@@ -1269,17 +1298,30 @@ static void tl_caption(FILE *fp, const struct conn_flow *f)
 {
 	fprintf(fp, "<p class=\"lead\">One connection of the replay: source port "
 		"%u, result <b>%s</b>. ", f->sport, conn_result_name(f->result));
-	if (f->result == CR_RESET_OTHER)
-		fprintf(fp, "The handshake (Not-ECT) is answered from %d hops away "
-			"(SYN-ACK TTL %d); the reset to the ECT(0) data comes from %d "
-			"hops away (RST TTL %d): another machine behind the same address, "
-			"which has no state for the connection. Which machine got a "
-			"packet is inferred from the hop count of its answer.</p>\n",
-			return_hops(f->synack.ttl), f->synack.ttl,
+	if (f->result == CR_SYN_ECN_RESET && f->have_rst)
+		fprintf(fp, "The RST carries the target's address but comes from "
+			"%d hops away (RST TTL %d): something on the path answers for "
+			"the target. ", return_hops(f->rst.ttl), f->rst.ttl);
+	if (f->result != CR_RESET_OTHER) {
+		fprintf(fp, "Times are from the first SYN%s; hop counts come from "
+			"the reply TTLs.</p>\n", f->have_synack ?
+			" (the third ACK's is not recorded)" : "");
+		return;
+	}
+	fprintf(fp, "The handshake (Not-ECT) is answered from %d hops away "
+		"(SYN-ACK TTL %d); ", return_hops(f->synack.ttl), f->synack.ttl);
+	if (rst_before_data(f))
+		fprintf(fp, "an RST from %d hops away (RST TTL %d) arrived before "
+			"the data was even sent, so it answered the Not-ECT third ACK",
 			return_hops(f->rst.ttl), f->rst.ttl);
 	else
-		fputs("Times are from the first SYN; hop counts come from the "
-		      "reply TTLs.</p>\n", fp);
+		fprintf(fp, "the RST to the %s data comes from %d hops away (RST "
+			"TTL %d)", ecn_label[f->data_tos & 3], return_hops(f->rst.ttl),
+			f->rst.ttl);
+	fputs(": another machine behind the same address, with no state for "
+	      "the connection. Which machine got a packet is inferred from the "
+	      "hop count of its answer; the third ACK's time is not recorded."
+	      "</p>\n", fp);
 }
 
 static void report_timeline(FILE *fp, const struct diag_result *r)
@@ -1288,7 +1330,9 @@ static void report_timeline(FILE *fp, const struct diag_result *r)
 	struct tl_msg m[TL_MAX];
 	int n, lanes, height;
 
-	fputs("<section id=\"connection\">\n<h2>The failing connection</h2>\n", fp);
+	fprintf(fp, "<section id=\"connection\">\n<h2>%s</h2>\n",
+		f && connect_is_failure(f->result) ? "The failing connection"
+						   : "A replayed connection");
 	if (f == NULL) {
 		fputs("<p class=\"lead\">No connection was replayed (--flows 0).</p>\n"
 		      "</section>\n", fp);
@@ -1311,14 +1355,18 @@ static void report_timeline(FILE *fp, const struct diag_result *r)
 
 /* ------------------------------------------------------------ hop table */
 
-/* The cause that names the router at this hop, or NULL. */
+/* The finding that names the router at this hop (causes first), or NULL. */
 static const struct finding *hop_fault(const struct diag_result *r, int ttl,
 				       const struct addr *a)
 {
-	for (int i = 0; i < r->ncauses; i++)
-		if (r->causes[i].hop == ttl && r->causes[i].addr.family &&
-		    addr_eq(&r->causes[i].addr, a))
-			return &r->causes[i];
+	for (int i = 0; i < r->ncauses + r->nnotes; i++) {
+		const struct finding *f = i < r->ncauses ? &r->causes[i]
+							 : &r->notes[i - r->ncauses];
+
+		if (f->hop == ttl && f->addr.family && addr_eq(&f->addr, a) &&
+		    finding_text[f->kind].tag)
+			return f;
+	}
 	return NULL;
 }
 
@@ -1354,8 +1402,8 @@ static void hop_row(FILE *fp, const struct diag_result *r,
 	const struct probe *p = trace_answer(t, ttl);
 	const struct finding *f = p ? hop_fault(r, ttl, &p->reply.src) : NULL;
 
-	fprintf(fp, "<tr%s><td class=\"n\">%d</td>", f ? " class=\"fault\"" : "",
-		ttl);
+	fprintf(fp, "<tr%s><td class=\"n\">%d</td>", !f ? "" : is_note(f) ?
+		" class=\"note\"" : " class=\"fault\"", ttl);
 	if (p == NULL) {
 		fputs("<td class=\"mono\">*</td><td class=\"muted\" colspan=\"6\">"
 		      "no reply</td></tr>\n", fp);
@@ -1364,9 +1412,8 @@ static void hop_row(FILE *fp, const struct diag_result *r,
 	fputs("<td class=\"mono\">", fp);
 	esc_addr(fp, &p->reply.src);
 	if (f) {
-		fputs(" <span class=\"chg\">", fp);
-		esc(fp, finding_text[f->kind].tag ? finding_text[f->kind].tag
-						 : cause_name(f->kind));
+		fprintf(fp, " <span class=\"%s\">", is_note(f) ? "tagnote" : "chg");
+		esc(fp, finding_text[f->kind].tag);
 		fputs("</span>", fp);
 	}
 	fprintf(fp, "</td><td class=\"n\">%.3f ms</td><td class=\"n\">%d "
@@ -1384,8 +1431,19 @@ static void hop_table(FILE *fp, const struct diag_result *r,
 	      "<th class=\"n\">RTT</th><th class=\"n\">Reply TTL</th>"
 	      "<th>Quoted TOS</th><th>Quoted ECN</th><th>Change</th></tr></thead>\n"
 	      "<tbody>\n", fp);
-	for (int ttl = t->p.first_ttl; ttl <= t->stop_ttl; ttl++)
+	int last = trace_rows(t);
+
+	/* Silence after the last answer is one row, not thirty. */
+	if (t->stop_ttl - last >= 1 && last > t->p.first_ttl && !trace_answer(t, last))
+		last--;
+	if (t->stop_ttl - last < 2)
+		last = t->stop_ttl;
+	for (int ttl = t->p.first_ttl; ttl <= last; ttl++)
 		hop_row(fp, r, t, ttl);
+	if (last < t->stop_ttl)
+		fprintf(fp, "<tr><td class=\"n\">%d&#8211;%d</td><td class=\"mono\">*"
+			"</td><td class=\"muted\" colspan=\"6\">no reply</td></tr>\n",
+			last + 1, t->stop_ttl);
 	fputs("</tbody>\n</table>\n", fp);
 }
 
