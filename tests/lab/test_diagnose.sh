@@ -15,9 +15,11 @@
 need_lab
 command -v jq >/dev/null 2>&1 || skip_all "jq is not installed"
 [ -x "$LAB_ROOT/ecntrace" ] || skip_all "ecntrace is not built (make)"
-# A private copy: others may rebuild ./ecntrace while this runs.
-cp "$LAB_ROOT/ecntrace" "$TMP/ecntrace" || skip_all "cannot copy ecntrace"
-ECNTRACE=$TMP/ecntrace
+# Private copies of the binary and the lab: the tree is shared, and a
+# rebuild or an edit in the middle of a run must not change its answers.
+cp "$LAB_ROOT/ecntrace" "$TMP/ecntrace" && cp -r "$LAB_ROOT/lab" "$TMP/lab" ||
+	skip_all "cannot copy ecntrace and lab/"
+ECNTRACE=$TMP/ecntrace ECNLAB=$TMP/lab/ecnlab
 
 SPORT=${DIAG_SPORT:-31000}
 SCENARIOS=${LAB_SCENARIOS:-"seed fixed perpacket deep dscp unicast single bleach cemark ectdrop synreset"}
