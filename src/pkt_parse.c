@@ -18,7 +18,6 @@
 #define NH_ROUTING 43
 #define NH_FRAGMENT 44
 #define NH_AH 51
-#define NH_NONE 59
 #define NH_DSTOPTS 60
 #define MAX_EXTHDRS 8
 
