@@ -15,27 +15,28 @@ SCENARIOS=${LAB_SCENARIOS:-$("$ECNLAB" list | awk '{ print $1 }')}
 
 target() { [ "$1" = 6 ] && echo "$TARGET6" || echo "$TARGET4"; }
 balancer() { [ "$1" = 6 ] && echo "$BALANCER6" || echo "$BALANCER4"; }
-next_hops() { [ "$1" = 6 ] && echo "$BRANCH_NEXT6" || echo "$BRANCH_NEXT4"; }
 max_hop() { echo $BRANCH_HOPS | tr ' ' '\n' | sort -n | tail -1; }
-# The hop right after the split: first hop of a branch.
-split_hop() {
-	if [ -n "$BALANCER_HOP" ]; then echo "$BALANCER_HOP"
-	else echo $(($(nth "$BRANCH_HOPS" 1) - 1)); fi
-}
+
+# pos WORD WORDS...: 1-based position of WORD among WORDS, empty if absent
+# (pure bash: path_checks calls it hundreds of times).
+pos() { local w=$1 i=0 x; shift; for x in "$@"; do i=$((i + 1)); [ "$x" = "$w" ] && { echo $i; return; }; done; }
 
 # branch_of FAMILY PATH: the branch a traceroute path took, checked against
 # the env facts; prints the branch number, or "bad:<why>".
 branch_of() {
-	local fam=$1 path=$2 k last h
-	if [ -n "$BALANCER_HOP" ] && [ "$(nth "$path" "$BALANCER_HOP")" != "$(balancer "$fam")" ]; then
-		echo "bad:hop-$BALANCER_HOP-is-$(nth "$path" "$BALANCER_HOP")"; return
+	local fam=$1 k h p=($2) hops=($BRANCH_HOPS) next split
+	if [ "$fam" = 6 ]; then next=($BRANCH_NEXT6); else next=($BRANCH_NEXT4); fi
+	if [ -n "$BALANCER_HOP" ] && [ "${p[BALANCER_HOP - 1]:-}" != "$(balancer "$fam")" ]; then
+		echo "bad:hop-$BALANCER_HOP-is-${p[BALANCER_HOP - 1]:-none}"; return
 	fi
 	if [ "$BRANCHES" = 1 ]; then k=1
-	else k=$(index_of "$(nth "$path" $(($(split_hop) + 1)))" "$(next_hops "$fam")"); fi
+	else
+		split=${BALANCER_HOP:-$((hops[0] - 1))}
+		k=$(pos "${p[split]:-}" "${next[@]}")
+	fi
 	[ -n "$k" ] || { echo "bad:unknown-branch"; return; }
-	h=$(index_of "$(target "$fam")" "$path")
-	last=$(echo $path | wc -w)
-	if [ "$h" != "$(nth "$BRANCH_HOPS" "$k")" ] || [ "$h" != "$last" ]; then
+	h=$(pos "$(target "$fam")" "${p[@]}")
+	if [ "$h" != "${hops[k - 1]}" ] || [ "$h" != "${#p[@]}" ]; then
 		echo "bad:branch-$k-ends-at-${h:-never}"; return
 	fi
 	echo "$k"
@@ -45,15 +46,17 @@ branch_of() {
 # (DSCP only), both families; consistency with env and the policy's
 # sensitivity to ECN and DSCP.
 path_checks() {
-	local fam tos p k bad n_ecn n_dscp seen path toses="0 2 128" n
+	local fam tos p k bad n_ecn n_dscp seen path toses="0 2 128" n ports=$PORTS
 	# ECT probes vanish in an ECT black hole: the modifier checks cover that.
 	case " $MODIFIER " in *" drop-ect "*) toses="0 128";; esac
-	n=$(($(echo $toses | wc -w) * PORTS))
+	# One path: a few flows show it; balancing needs the full PORTS.
+	[ "$BRANCHES" = 1 ] && ports=4
+	n=$(($(echo $toses | wc -w) * ports))
 	for fam in 4 6; do
 		bad="" n_ecn=0 n_dscp=0 seen=""
 		declare -A br=()
 		for tos in $toses; do
-			for p in $(seq 41001 $((41000 + PORTS))); do
+			for p in $(seq 41001 $((41000 + ports))); do
 				path=$(traceroute_path "$fam" "$tos" "$p")
 				k=$(branch_of "$fam" "$path")
 				case $k in bad:*) bad="$bad [tos $tos sport $p: ${k#bad:}: $path]";; esac
@@ -61,7 +64,7 @@ path_checks() {
 				[ "$tos" = 0 ] && case " $seen " in *" $k "*|*" bad:"*) ;; *) seen="$seen $k";; esac
 			done
 		done
-		for p in $(seq 41001 $((41000 + PORTS))); do
+		for p in $(seq 41001 $((41000 + ports))); do
 			[ -n "${br[2.$p]:-}" ] && [ "${br[0.$p]}" != "${br[2.$p]}" ] && n_ecn=$((n_ecn + 1))
 			[ "${br[0.$p]}" != "${br[128.$p]}" ] && n_dscp=$((n_dscp + 1))
 		done
@@ -71,13 +74,13 @@ path_checks() {
 		[ -z "$bad" ] || diag "$bad"
 		check "$S IPv$fam: flows reach all $BRANCHES branches (seen:$seen)" [ "$(echo $seen | wc -w)" = "$BRANCHES" ]
 		case $HASH in
-		tos) check "$S IPv$fam: only ECN differs -> other path for $n_ecn/$PORTS flows (need > 0)" [ $n_ecn -gt 0 ]
-			check "$S IPv$fam: whole traffic class hashed: only DSCP differs -> other path for $n_dscp/$PORTS flows (need > 0)" [ $n_dscp -gt 0 ];;
-		ecn) check "$S IPv$fam: only ECN differs -> other path for $n_ecn/$PORTS flows (need > 0)" [ $n_ecn -gt 0 ]
-			check "$S IPv$fam: only DSCP differs -> other path for $n_dscp/$PORTS flows (need 0)" [ $n_dscp = 0 ];;
-		dscp) check "$S IPv$fam: only ECN differs -> other path for $n_ecn/$PORTS flows (need 0)" [ $n_ecn = 0 ]
-			check "$S IPv$fam: only DSCP differs -> other path for $n_dscp/$PORTS flows (need > 0)" [ $n_dscp -gt 0 ];;
-		*) check "$S IPv$fam: TOS never changes the path ($n_ecn ECN, $n_dscp DSCP of $PORTS flows; need 0)" \
+		tos) check "$S IPv$fam: only ECN differs -> other path for $n_ecn/$ports flows (need > 0)" [ $n_ecn -gt 0 ]
+			check "$S IPv$fam: whole traffic class hashed: only DSCP differs -> other path for $n_dscp/$ports flows (need > 0)" [ $n_dscp -gt 0 ];;
+		ecn) check "$S IPv$fam: only ECN differs -> other path for $n_ecn/$ports flows (need > 0)" [ $n_ecn -gt 0 ]
+			check "$S IPv$fam: only DSCP differs -> other path for $n_dscp/$ports flows (need 0)" [ $n_dscp = 0 ];;
+		dscp) check "$S IPv$fam: only ECN differs -> other path for $n_ecn/$ports flows (need 0)" [ $n_ecn = 0 ]
+			check "$S IPv$fam: only DSCP differs -> other path for $n_dscp/$ports flows (need > 0)" [ $n_dscp -gt 0 ];;
+		*) check "$S IPv$fam: TOS never changes the path ($n_ecn ECN, $n_dscp DSCP of $ports flows; need 0)" \
 			all '[ $n_ecn = 0 ]' '[ $n_dscp = 0 ]';;
 		esac
 	done
