@@ -188,7 +188,9 @@ static socklen_t to_sockaddr(const struct addr *a, struct sockaddr_storage *ss)
 	return sizeof(*sin6);
 }
 
-int engine_send(struct engine *e, const struct probe_desc *d, int64_t *sent_ns)
+/* Build and send; counts nothing. */
+static int send_desc(struct engine *e, const struct probe_desc *d,
+		     int64_t *sent_ns)
 {
 	uint8_t buf[PKT_MAX];
 	size_t len = sizeof(buf);
@@ -202,10 +204,44 @@ int engine_send(struct engine *e, const struct probe_desc *d, int64_t *sent_ns)
 	*sent_ns = now_ns();
 	if (sendto(e->send_fd, buf, len, 0, (struct sockaddr *)&ss, sl) < 0)
 		return -1;
-	e->sent++;
 	if (e->pcap)
 		pcapw_write(e->pcap, buf, len, *sent_ns - e->mono_minus_real);
 	return 0;
+}
+
+int engine_send(struct engine *e, const struct probe_desc *d, int64_t *sent_ns)
+{
+	if (send_desc(e, d, sent_ns) < 0)
+		return -1;
+	e->sent++;
+	return 0;
+}
+
+/*
+ * A SYN probe the target answered leaves a half-open connection there.
+ * The host's own RST is Not-ECT: where a router hashes the ECN bits it
+ * can reach another server, and the one we reached would answer the next
+ * probe of this flow with a challenge ACK that matches nothing. An RST of
+ * the probe's own flow and TOS takes the probe's path and clears it.
+ */
+static void close_synack(struct engine *e, const struct probe *p)
+{
+	struct probe_desc d = p->d;
+	int64_t t;
+
+	if (p->d.proto != IPPROTO_TCP || !(p->d.tcp_flags & TH_SYN) ||
+	    p->reply.kind != REPLY_TCP ||
+	    (p->reply.tcp.flags & (TH_SYN | TH_ACK | TH_RST)) != (TH_SYN | TH_ACK))
+		return;
+	d.tcp_flags = TH_RST;
+	d.seq = p->reply.tcp.ack;
+	d.ack = 0;
+	d.window = 0;
+	d.tcp_optlen = 0;
+	d.payload = NULL;
+	d.payload_len = 0;
+	if (send_desc(e, &d, &t) == 0)
+		e->resets++;
 }
 
 int engine_recv(struct engine *e, uint8_t *buf, size_t *len,
@@ -414,6 +450,7 @@ int engine_run(struct engine *e, struct probe *probes, size_t n,
 		probes[i].reply = r;
 		probes[i].recv_ns = rns;
 		probes[i].state = PROBE_ANSWERED;
+		close_synack(e, &probes[i]);
 		if (o->on_reply)
 			o->on_reply(o->ctx, probes, n, (size_t)i);
 	}

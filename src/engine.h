@@ -23,7 +23,8 @@ struct engine {
 	int recv_fd;                 /* AF_PACKET, SOCK_DGRAM, filtered */
 	int64_t mono_minus_real;     /* to convert kernel stamps, ns */
 	struct pcap_writer *pcap;    /* every probe and reply, or NULL */
-	uint64_t sent, received;     /* counters */
+	uint64_t sent, received;     /* probes sent, packets received */
+	uint64_t resets;             /* RSTs closing SYN-ACKed probes */
 };
 
 enum probe_state {

@@ -65,49 +65,16 @@ struct probe *trace_probe(const struct trace_result *r, int ttl, int q)
 	return &r->probes[(size_t)q * (size_t)width + (size_t)(ttl - r->p.first_ttl)];
 }
 
-/* What on_reply needs besides the result: the engine, to answer SYN-ACKs. */
-struct trace_ctx {
-	struct trace_result *r;
-	struct engine *e;
-	uint64_t resets;             /* sent by reset_target, not probes */
-};
-
-/*
- * Close the half-open connection a SYN-ACK leaves at the target with an
- * RST of the same flow and TOS, so that it takes the probe's path. The
- * kernel's own RST is Not-ECT: where a router hashes the ECN bits it can
- * reach another server, and the one we reached then answers the next
- * trace of this flow with a challenge ACK no probe can be matched to
- * (the target shows as '*').
- */
-static void reset_target(struct trace_ctx *c, const struct probe *p)
-{
-	struct probe_desc d = p->d;
-	int64_t sent_ns;
-
-	d.tcp_flags = TH_RST;
-	d.seq = p->reply.tcp.ack;
-	d.ack = 0;
-	d.window = 0;
-	d.tcp_optlen = 0;
-	if (engine_send(c->e, &d, &sent_ns) == 0)
-		c->resets++;
-}
-
 /* After the target (or an unreachable) answers at some TTL, probes
  * beyond it would only reach the target again: cancel the unsent ones. */
 static void on_reply(void *ctx, struct probe *probes, size_t n, size_t i)
 {
-	struct trace_ctx *c = ctx;
-	struct trace_result *r = c->r;
+	struct trace_result *r = ctx;
 	const struct pkt_reply *rep = &probes[i].reply;
 	int ttl = probes[i].user;
 
 	if (r->p.on_responder)
 		r->p.on_responder(&rep->src);
-	if (rep->kind == REPLY_TCP && !(rep->tcp.flags & TH_RST) &&
-	    (rep->tcp.flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
-		reset_target(c, &probes[i]);
 	if (!addr_eq(&rep->src, &r->p.flow.dst) && rep->kind != REPLY_UNREACH)
 		return;
 	if (addr_eq(&rep->src, &r->p.flow.dst) &&
@@ -124,10 +91,9 @@ int trace_run(struct engine *e, const struct trace_params *p,
 	      struct trace_result *r, char *err, size_t errlen)
 {
 	int width = p->max_ttl - p->first_ttl + 1;
-	struct trace_ctx c = { .r = r, .e = e };
 	struct run_opts o = {
 		.rate = p->rate, .timeout_ns = p->timeout_ns,
-		.on_reply = on_reply, .ctx = &c, .on_tick = p->on_tick,
+		.on_reply = on_reply, .ctx = r, .on_tick = p->on_tick,
 	};
 	uint64_t sent0 = e->sent;
 	int64_t t0 = now_ns();
@@ -156,7 +122,7 @@ int trace_run(struct engine *e, const struct trace_params *p,
 	}
 	rc = engine_run(e, r->probes, r->nprobes, &o, err, errlen);
 	r->duration_ns = now_ns() - t0;
-	r->sent = e->sent - sent0 - c.resets;
+	r->sent = e->sent - sent0;
 	if (r->stop_ttl == 0)
 		r->stop_ttl = p->max_ttl;
 	return rc;
