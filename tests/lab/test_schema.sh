@@ -1,8 +1,9 @@
 #!/bin/bash
 # JSON as a contract: real outputs of ecntrace trace (TCP, UDP, ICMP over
-# IPv4 and IPv6), connect (classic, ce, accecn, l4s, plain) and diagnose
+# IPv4 and IPv6), connect (classic, ce, accecn, l4s, plain), diagnose
 # (seed, fixed, ectdrop, synreset, bleach; IPv4 and IPv6; also without the
-# connection replay) validate against doc/ecntrace-schema.json, both as
+# connection replay), analyze (a tcpdump capture of the story's failing
+# connections, faults only and --all) and watch (the same, live) validate against doc/ecntrace-schema.json, both as
 # published (open objects) and strict (every object closed, so a member the
 # writers emit without documenting it fails). Then the schema must reject
 # each real document with one required member deleted, top level and nested,
@@ -21,12 +22,12 @@ SCHEMA=$LAB_ROOT/doc/ecntrace-schema.json
 OUT=$TMP/docs
 mkdir -p "$OUT"
 
-# validate [--strict] FILE...: 0 valid, 1 invalid (errors on stdout), 2 bad
-# schema or file.
+# validate [--strict] [--each] FILE...: 0 valid, 1 invalid (errors on
+# stdout), 2 bad schema or file; --each: a "valid|invalid FILE" line each.
 validate() {
-	local strict=
-	if [ "$1" = --strict ]; then strict=--strict; shift; fi
-	/usr/bin/python3 "$LAB_ROOT/tests/schema_validate.py" $strict "$SCHEMA" "$@"
+	local flags=
+	while [ "$1" = --strict ] || [ "$1" = --each ]; do flags="$flags $1"; shift; done
+	/usr/bin/python3 "$LAB_ROOT/tests/schema_validate.py" $flags "$SCHEMA" "$@"
 }
 
 check "the schema is a valid JSON Schema draft 2020-12 document" \
@@ -85,6 +86,33 @@ if lab_up sc$$ seed; then
 	run connect_ce4 connect -4 --mode ce --flows 3 -p "$HTTP_PORT" "$TARGET4" && conforms connect_ce4
 	run connect_l4s6 connect -6 --mode l4s --flows 2 -p "$HTTP_PORT" "$TARGET6" && conforms connect_l4s6
 	run connect_plain4 connect -4 --mode plain --flows 2 -p "$HTTP_PORT" "$TARGET4" && conforms connect_plain4
+	# The kernel's own ECN connections, captured by tcpdump and watched
+	# live: about half are reset by the other site.
+	on client timeout 60 "$ECNTRACE" watch -i "$CLIENT_IF" --duration 5 --json \
+		>"$OUT/watch.json" 2>"$OUT/watch.err" &
+	WATCH_PID=$!
+	BG_PIDS="$BG_PIDS $WATCH_PID"
+	if capture_pcap_start client "$CLIENT_IF" tcp "$TMP/story.pcap"; then
+		sleep 1
+		for i in $(seq 1 12); do
+			http 4 $((43000 + i)) >/dev/null
+			http 6 $((43000 + i)) >/dev/null
+		done
+		capture_stop
+		run analyze analyze "$TMP/story.pcap" && conforms analyze
+		run analyze_all analyze --all "$TMP/story.pcap" && conforms analyze_all
+		check "analyze finds reset-by-other-endpoint connections in the capture (exit $(cat "$OUT/analyze.rc"))" \
+			all '[ "$(jq ".summary.results[\"reset-by-other-endpoint\"] // 0" "$OUT/analyze_all.json" 2>/dev/null)" -gt 0 ]'
+	else
+		nok "tcpdump starts in the client"
+	fi
+	wait "$WATCH_PID"
+	echo $? >"$OUT/watch.rc"
+	if [ "$(jq -s length "$OUT/watch.json" 2>/dev/null)" = 1 ]; then
+		conforms watch
+	else
+		nok "watch --json writes one JSON document: $(head -c 200 "$OUT/watch.err")"
+	fi
 	lab sc$$ down >/dev/null 2>&1
 else
 	nok "seed lab comes up"
@@ -145,37 +173,56 @@ promised "diagnose anycast" '."$defs".diagnose.properties.anycast' sites
 promised "diagnose stats" '."$defs".diagnose.properties.stats' probes_sent path_probes duration_ms
 
 # rejects DOC DESC JQ-FILTER: the document changed by the filter must fail
-# validation (exit 1, not a crash).
+# validation. The mutants are queued and judged together by judge_mutants
+# (one validator run for all of them).
+MUT=$TMP/mutants
+mkdir -p "$MUT"
+NMUT=0
 rejects() {
-	local f=$OUT/$1.json rc=0
-	if ! jq -e "$3" "$f" >"$TMP/mut.json" 2>/dev/null && [ ! -s "$TMP/mut.json" ]; then
+	local f=$OUT/$1.json m
+	NMUT=$((NMUT + 1))
+	m=$MUT/$(printf '%04d' $NMUT).json
+	if ! jq "$3" "$f" >"$m" 2>/dev/null || [ ! -s "$m" ]; then
+		rm -f "$m"
 		nok "$1: cannot apply $3"
 		return
 	fi
-	validate "$TMP/mut.json" >/dev/null || rc=$?
-	check "$1 $2 fails validation" all '[ $rc = 1 ]'
+	echo "$1 $2" >"$m.desc"
 }
-# rejects_each_required DOC DEF: delete each required top-level member of
+judge_mutants() {
+	local line v m
+	ls "$MUT"/*.json >/dev/null 2>&1 || return 0
+	validate --each "$MUT"/*.json >"$MUT/verdicts" 2>&1 ||
+		{ nok "the validator runs on the mutants: $(head -c 200 "$MUT/verdicts")"; return; }
+	for m in "$MUT"/*.json; do
+		v=$(awk -v f="$m" '$2 == f { print $1 }' "$MUT/verdicts")
+		check "$(cat "$m.desc") fails validation" all '[ "$v" = invalid ]'
+	done
+}
+# rejects_each_required DOC [DEF]: delete each required top-level member of
 # the command's definition, one at a time.
 rejects_each_required() {
-	local f=$OUT/$1.json m rc passed="" n=0
-	for m in $(jq -r ".\"\$defs\".$2.required[]" "$SCHEMA"); do
+	local f=$OUT/$1.json m passed="" n=0 dir=$TMP/req-$1
+	mkdir -p "$dir"
+	for m in $(jq -r ".\"\$defs\".${2:-${1%%_*}}.required[]" "$SCHEMA"); do
 		n=$((n + 1))
-		rc=0
-		jq "del(.\"$m\")" "$f" >"$TMP/mut.json"
-		validate "$TMP/mut.json" >/dev/null || rc=$?
-		[ $rc = 1 ] || passed="$passed $m"
+		jq "del(.\"$m\")" "$f" >"$dir/$m.json"
+	done
+	validate --each "$dir"/*.json >"$dir/verdicts" 2>&1
+	for m in $(jq -r ".\"\$defs\".${2:-${1%%_*}}.required[]" "$SCHEMA"); do
+		grep -qx "invalid $dir/$m.json" "$dir/verdicts" || passed="$passed $m"
 	done
 	check "$1 without any one of its $n required members fails validation${passed:+ (accepted without:$passed)}" \
 		all '[ $n -ge 9 ]' '[ -z "$passed" ]'
 }
 
-for d in trace_T4 connect_classic4 diagnose_seed4; do
+for d in trace_T4 connect_classic4 diagnose_seed4 analyze watch; do
 	if [ ! -f "$OUT/$d.json" ]; then
 		nok "$d: no valid real document to mutate"
 		continue
 	fi
-	rejects_each_required "$d" "${d%%_*}"
+	case $d in analyze|watch) def=capture;; *) def=${d%%_*};; esac
+	rejects_each_required "$d" "$def"
 	jq '.x_unknown = 1' "$OUT/$d.json" >"$TMP/mut.json"
 	rc_open=0 rc_strict=0
 	validate "$TMP/mut.json" >/dev/null || rc_open=$?
@@ -232,3 +279,16 @@ if [ -f "$OUT/diagnose_seed4.json" ]; then
 	rejects diagnose_seed4 "with family 5" '.family = 5'
 	rejects diagnose_seed4 "with confidence 99" '.verdict.causes[0].confidence = 99'
 fi
+if [ -f "$OUT/analyze.json" ]; then
+	for p in .connections[0].result .connections[0].client .connections[0].synack_ttl \
+		 .connections[0].rst_ttl .connections[0].rst_after .connections[0].data_ecn \
+		 .summary.faults .summary.results .summary.reset_ttls[0].rst_ttl; do
+		rejects analyze "without $p" "del($p)"
+	done
+	rejects analyze "with result \"fine\"" '.connections[0].result = "fine"'
+	rejects analyze "with ecn_setup \"l4s\"" '.connections[0].ecn_setup = "l4s"'
+fi
+if [ -f "$OUT/watch.json" ]; then
+	rejects watch "without summary.drops" 'del(.summary.drops)'
+fi
+judge_mutants
