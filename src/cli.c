@@ -1,6 +1,7 @@
 /* Option parsing helpers. */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,4 +97,17 @@ uint32_t random_u32(void)
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
 		v = (uint32_t)time(NULL) ^ (uint32_t)getpid() * 2654435761u;
 	return v;
+}
+
+void cli_bad_option(const char *cmd, int argc, char **argv, int c)
+{
+	const char *word = argv[optind - 1 < argc ? optind - 1 : argc - 1];
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+
+	if (optopt > 0 && optopt < 128 && strncmp(word, "--", 2) != 0)
+		word = shortopt;
+	warnx_("%s%s%s '%s' (see 'ecntrace %s%s--help')", cmd ? cmd : "",
+	       cmd ? ": " : "",
+	       c == ':' ? "missing argument for" : "unknown option", word,
+	       cmd ? cmd : "", cmd ? " " : "");
 }

@@ -62,20 +62,6 @@ static const struct option connect_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* One line for an option getopt rejected, as trace does: c is ':'
- * (argument missing) or '?' (unknown). A short option is named by optopt,
- * a long one by the word it came in. */
-static void usage_error(int argc, char **argv, int c)
-{
-	const char *word = argv[optind - 1 < argc ? optind - 1 : argc - 1];
-	char shortopt[3] = { '-', (char)optopt, '\0' };
-
-	if (optopt > 0 && optopt < 128 && strncmp(word, "--", 2) != 0)
-		word = shortopt;
-	warnx_("connect: %s '%s' (see 'ecntrace connect --help')",
-	       c == ':' ? "missing argument for" : "unknown option", word);
-}
-
 int cmd_connect(int argc, char **argv)
 {
 	struct session_conf sc = { .keep_net_admin = 1 };
@@ -143,7 +129,7 @@ int cmd_connect(int argc, char **argv)
 			fputs(connect_usage, stdout);
 			return 0;
 		default:
-			usage_error(argc, argv, c);
+			cli_bad_option("connect", argc, argv, c);
 			return EX_USAGE;
 		}
 	}

@@ -88,7 +88,8 @@ int cmd_diagnose(int argc, char **argv)
 	dp.timeout_ns = 1000000000LL;
 	dp.rate = 200;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "46p:c:m:w:s:i:qh", diagnose_opts,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":46p:c:m:w:s:i:qh", diagnose_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case '4': sc.family = AF_INET; break;
@@ -146,13 +147,13 @@ int cmd_diagnose(int argc, char **argv)
 			fputs(diagnose_usage, stdout);
 			return 0;
 		default:
-			fputs("Try 'ecntrace --help'.\n", stderr);
+			cli_bad_option(NULL, argc, argv, c);
 			return EX_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
-		warnx_(optind >= argc ? "no host given" : "one host only");
-		fputs("Try 'ecntrace --help'.\n", stderr);
+		warnx_("%s (see 'ecntrace --help')",
+		       optind >= argc ? "no host given" : "one host only");
 		return EX_USAGE;
 	}
 	if (dp.screen_ttl > dp.max_ttl) {

@@ -36,7 +36,8 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fputs(usage, stderr);
+		warnx_("no host given (usage: ecntrace [COMMAND] [options] HOST; "
+		       "see 'ecntrace --help')");
 		return EX_USAGE;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

@@ -68,20 +68,6 @@ int default_sport(void)
 	return 20000 + (int)(getpid() % 12000);
 }
 
-/* One line for an option getopt rejected: c is ':' (argument missing) or
- * '?' (unknown). A short option is named by optopt, a long one by the
- * word it came in. */
-static void usage_error(int argc, char **argv, int c)
-{
-	const char *word = argv[optind - 1 < argc ? optind - 1 : argc - 1];
-	char shortopt[3] = { '-', (char)optopt, '\0' };
-
-	if (optopt > 0 && optopt < 128 && strncmp(word, "--", 2) != 0)
-		word = shortopt;
-	warnx_("trace: %s '%s' (see 'ecntrace trace --help')",
-	       c == ':' ? "missing argument for" : "unknown option", word);
-}
-
 int cmd_trace(int argc, char **argv)
 {
 	struct session_conf sc = { 0 };
@@ -173,7 +159,7 @@ int cmd_trace(int argc, char **argv)
 			fputs(trace_usage, stdout);
 			return 0;
 		default:
-			usage_error(argc, argv, c);
+			cli_bad_option("trace", argc, argv, c);
 			return EX_USAGE;
 		}
 	}
@@ -197,13 +183,25 @@ int cmd_trace(int argc, char **argv)
 		tos = (tos & 3L) | (dscp << 2);
 
 	sc.host = argv[optind];
-	if (label >= 0 && sc.family == 0) {
-		/* A flow label only makes sense for IPv6: ask for it. */
-		sc.family = AF_INET6;
+	if (label >= 0 && parse_addr(sc.host, AF_INET, &s.dst) == 0) {
+		warnx_("a flow label (-l) needs IPv6, and %s is IPv4", sc.host);
+		return EX_USAGE;
 	}
 	rc = session_open(&s, &sc);
 	if (rc != 0)
 		return rc;
+	if (label >= 0 && s.dst.family != AF_INET6) {
+		warnx_("a flow label (-l) needs IPv6, and %s is IPv4", sc.host);
+		session_close(&s);
+		return EX_USAGE;
+	}
+	if (proto == IPPROTO_UDP && s.dst.family == AF_INET6 &&
+	    (tp.max_ttl - tp.first_ttl + 1) * tp.nqueries > 512) {
+		/* UDP over IPv6 tells probes apart by their length. */
+		warnx_("UDP over IPv6 sends at most 512 probes: lower -m or -q");
+		session_close(&s);
+		return EX_USAGE;
+	}
 	if (proto == IPPROTO_ICMP && s.dst.family == AF_INET6)
 		proto = IPPROTO_ICMPV6;
 	tp.flow.src = s.src;
