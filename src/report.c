@@ -697,6 +697,19 @@ static void map_edges(struct map *m)
 	}
 }
 
+/* The first column from `from` on with no node of node i's row yet. */
+static int map_free_col(const struct map *m, int i, int from)
+{
+	for (int col = from;; col++) {
+		int busy = 0;
+
+		for (int j = 0; j < i; j++)
+			busy |= m->node[j].col == col && m->node[j].ttl == m->node[i].ttl;
+		if (!busy)
+			return col;
+	}
+}
+
 /* Shared nodes in the middle, branch p in its own column, extra
  * responders in further columns, never two in one cell. */
 static void map_columns(struct map *m)
@@ -719,17 +732,9 @@ static void map_columns(struct map *m)
 				if (b == 1u << p)
 					n->col = m->col_of[p];
 		} else {
-			int col = main_cols, busy = 1;
-
-			for (; busy; col += busy) {
-				busy = 0;
-				for (int j = 0; j < i; j++)
-					busy |= m->node[j].col == col &&
-						m->node[j].ttl == n->ttl;
-			}
-			n->col = col;
-			if (col + 1 > m->ncols)
-				m->ncols = col + 1;
+			n->col = map_free_col(m, i, main_cols);
+			if (n->col + 1 > m->ncols)
+				m->ncols = n->col + 1;
 		}
 	}
 }
@@ -760,7 +765,6 @@ static struct map *map_build(const struct diag_result *r)
 #define MAP_LEFT 78                  /* room for the hop labels */
 #define MAP_GAP 40
 #define MAP_TOP 34
-#define MAP_ROW 86
 
 /* Up to three lines of text for a node. */
 static void node_lines(const struct diag_result *r, const struct map_node *n,
@@ -826,9 +830,10 @@ static int col_x(int col, int w)
 	return MAP_LEFT + col * (w + MAP_GAP) + w / 2;
 }
 
-static int row_y(int ttl)
+/* Rows close up on long paths, as far as three-line boxes allow. */
+static int row_y(const struct map *m, int ttl)
 {
-	return MAP_TOP + ttl * MAP_ROW;
+	return MAP_TOP + ttl * (m->rows > 12 ? 72 : 86);
 }
 
 static const char *edge_color(unsigned mask)
@@ -842,7 +847,7 @@ static const char *edge_color(unsigned mask)
 static void map_draw_rows(FILE *fp, const struct map *m, int width)
 {
 	for (int ttl = 0; ttl <= m->rows; ttl++) {
-		int y = row_y(ttl);
+		int y = row_y(m, ttl);
 
 		fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 			"stroke=\"#eef2f7\"/>\n", MAP_LEFT - 10, y, width - 8, y);
@@ -861,8 +866,8 @@ static void map_draw_edges(FILE *fp, const struct map *m,
 	for (int i = 0; i < m->nedges; i++) {
 		const struct map_edge *e = &m->edge[i];
 		const struct map_node *a = &m->node[e->from], *b = &m->node[e->to];
-		int x1 = col_x(a->col, w), y1 = row_y(a->ttl) + node_height(r, a) / 2;
-		int x2 = col_x(b->col, w), y2 = row_y(b->ttl) - node_height(r, b) / 2;
+		int x1 = col_x(a->col, w), y1 = row_y(m, a->ttl) + node_height(r, a) / 2;
+		int x2 = col_x(b->col, w), y2 = row_y(m, b->ttl) - node_height(r, b) / 2;
 		int ym = (y1 + y2) / 2;
 
 		fprintf(fp, "<path d=\"M%d %d C%d %d %d %d %d %d\" fill=\"none\" "
@@ -873,11 +878,12 @@ static void map_draw_edges(FILE *fp, const struct map *m,
 	}
 }
 
-static void map_draw_node(FILE *fp, const struct diag_result *r,
-			  const struct map_node *n, int w)
+static void map_draw_node(FILE *fp, const struct map *m,
+			  const struct diag_result *r, const struct map_node *n,
+			  int w)
 {
 	char l[3][96];
-	int h = node_height(r, n), x = col_x(n->col, w), y = row_y(n->ttl);
+	int h = node_height(r, n), x = col_x(n->col, w), y = row_y(m, n->ttl);
 	const char *fill = "#ffffff", *stroke = TRUNK_COLOR, *sub = "#64748b";
 	int dashed = !n->who.answered || n->role == NODE_EXTRA || n->inferred;
 
@@ -926,47 +932,61 @@ static void map_draw_node(FILE *fp, const struct diag_result *r,
 	fputs("</g>\n", fp);
 }
 
-/* One line of the legend per coloured path. */
+/* "flow sport 40100: Not-ECT, ECT(1)": the split flow's codepoints that
+ * took branch p (those whose responder at the screen TTL is branch p's). */
+static void map_branch_label(FILE *fp, const struct map *m,
+			     const struct diag_result *r, int p)
+{
+	const struct diag_flow *fl = &r->flows[r->split_flow];
+	const struct responder *mine = &fl->by_ecn[r->split_ecn[p]];
+	int first = 1;
+
+	fprintf(fp, "flow sport %u: ", fl->sport);
+	for (int k = 0; k < 4; k++) {
+		const struct responder *x = &fl->by_ecn[ecn_order[k]];
+
+		if (ecn_order[k] == r->split_ecn[p] || same_responder(x, mine)) {
+			fprintf(fp, "%s<b>%s</b>", first ? "" : ", ",
+				ecn_label[ecn_order[k]]);
+			first = 0;
+		}
+	}
+	if (m->follows == p + 1)
+		fprintf(fp, " \xc2\xb7 also the ECT(0) trace (sport %u)",
+			r->trace.p.flow.sport);
+}
+
+/* One line of the legend per coloured path, then the line styles. */
 static void map_legend(FILE *fp, const struct map *m, const struct diag_result *r)
 {
+	int split = r->ecn_dependent && r->divergence_ttl > 0;
+	const struct finding *shown = NULL;
+
 	fputs("<ul class=\"legend\">\n", fp);
 	for (int p = 0; p < m->npaths; p++) {
 		fprintf(fp, "<li><span class=\"sw\" style=\"background:%s\"></span>",
 			path_color[p]);
-		if (r->ecn_dependent && r->divergence_ttl > 0 && p < 2) {
-			const struct diag_flow *fl = &r->flows[r->split_flow];
-			const struct responder *mine = &fl->by_ecn[r->split_ecn[p]];
-			int first = 1;
-
-			fprintf(fp, "flow sport %u: ", fl->sport);
-			for (int k = 0; k < 4; k++) {
-				const struct responder *x = &fl->by_ecn[ecn_order[k]];
-
-				if (ecn_order[k] == r->split_ecn[p] ||
-				    same_responder(x, mine)) {
-					fprintf(fp, "%s<b>%s</b>", first ? "" : ", ",
-						ecn_label[ecn_order[k]]);
-					first = 0;
-				}
-			}
-			if (m->follows == p + 1)
-				fprintf(fp, " \xc2\xb7 also the ECT(0) trace (sport %u)",
-					r->trace.p.flow.sport);
-		} else if (p == 2 || !r->have_plain_trace || p == 0) {
+		if (split && p < 2)
+			map_branch_label(fp, m, r, p);
+		else if (!split && p == 1)
+			fputs("<b>Not-ECT</b> trace, same flow", fp);
+		else
 			fprintf(fp, "<b>ECT(0)</b> trace, flow sport %u",
 				r->trace.p.flow.sport);
-		} else {
-			fprintf(fp, "<b>Not-ECT</b> trace, same flow");
-		}
 		fputs("</li>\n", fp);
 	}
 	if (m->npaths > 1)
 		fputs("<li><span class=\"sw\" style=\"background:" TRUNK_COLOR
 		      "\"></span>shared by every probe</li>\n", fp);
-	fprintf(fp, "<li><span class=\"sw dash\"></span>hops not traced</li>\n"
-		"<li><span class=\"sw\" style=\"background:%s\"></span>the router "
-		"%s names</li>\n</ul>\n", r->ncauses ? FAULT_COLOR : NOTE_COLOR,
-		r->ncauses ? "the verdict" : "a note");
+	fputs("<li><span class=\"sw dash\"></span>hops not traced</li>\n", fp);
+	for (int i = 1; i < m->nnodes; i++)
+		if (m->node[i].fault && (!shown || !is_note(m->node[i].fault)))
+			shown = m->node[i].fault;
+	if (shown)
+		fprintf(fp, "<li><span class=\"sw\" style=\"background:%s\"></span>"
+			"the router %s names</li>\n", finding_color(shown),
+			is_note(shown) ? "a note" : "the verdict");
+	fputs("</ul>\n", fp);
 }
 
 static void map_caption(FILE *fp, const struct map *m, const struct diag_result *r)
@@ -987,9 +1007,18 @@ static void map_caption(FILE *fp, const struct map *m, const struct diag_result 
 	} else if (r->lb == LB_PER_PACKET) {
 		fprintf(fp, "Identical probes of one flow take different next hops "
 			"at hop %d. ", r->divergence_ttl);
+	} else if (r->nflows == 0) {
+		fputs("The target was not reached, so no flow was probed with "
+		      "every codepoint: whether the path depends on ECN is unknown. ",
+		      fp);
 	} else {
-		fputs("The path does not depend on the ECN bits. ", fp);
+		fprintf(fp, "No flow's codepoints parted at hop %d (%d flows): the "
+			"path does not depend on the ECN bits. ", r->screen_ttl,
+			r->nflows);
 	}
+	if (r->have_plain_trace && m->npaths > 1 && !r->ecn_dependent)
+		fputs("The Not-ECT trace was taken because the ECT(0) one did not "
+		      "reach the target. ", fp);
 	if (r->nsites > 1)
 		fputs("One address, several machines: each is drawn at the hop "
 		      "count of its replies. ", fp);
@@ -1020,14 +1049,14 @@ static void report_paths(FILE *fp, const struct diag_result *r)
 	map_legend(fp, m, r);
 	w = map_node_width(m, r);
 	width = MAP_LEFT + m->ncols * (w + MAP_GAP) + 4;
-	height = row_y(m->rows) + 60;
+	height = row_y(m, m->rows) + 60;
 	fprintf(fp, "<svg id=\"paths-map\" viewBox=\"0 0 %d %d\" width=\"%d\" "
 		"height=\"%d\" role=\"img\" aria-label=\"paths by ECN codepoint\">\n",
 		width, height, width, height);
 	map_draw_rows(fp, m, width);
 	map_draw_edges(fp, m, r, w);
 	for (int i = 0; i < m->nnodes; i++)
-		map_draw_node(fp, r, &m->node[i], w);
+		map_draw_node(fp, m, r, &m->node[i], w);
 	fputs("</svg>\n", fp);
 	map_caption(fp, m, r);
 	fputs("</section>\n", fp);

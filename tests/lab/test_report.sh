@@ -49,11 +49,12 @@ browser() {
 	return $rc
 }
 
-# render PAGE PNG: screenshot at 1200x1800; console messages go to PNG.console.
+# render PAGE PNG: screenshot at 1200x1800; the page's console messages go
+# to PNG.console (Chromium's own chrome:// pages log there too: not ours).
 render() {
 	browser --enable-logging=stderr --v=0 --window-size=1200,1800 \
 		--screenshot="$2" "file://$1" >/dev/null 2>"$2.log"
-	grep ':CONSOLE' "$2.log" >"$2.console"
+	grep ':CONSOLE' "$2.log" | grep -F "source: file://" >"$2.console"
 	true
 }
 
