@@ -443,10 +443,16 @@ static int confirm_first_split(struct dctx *c, int from)
 {
 	struct diag_result *r = c->r;
 
-	for (int i = from; i < r->nflows; i++) {
-		int e1, e2;
+	/* The story's pair first: a flow whose Not-ECT and ECT(0) part is the
+	 * best evidence; any other pair of codepoints will do otherwise. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = from; i < r->nflows; i++) {
+			int e1 = ECN_NOT_ECT, e2 = ECN_ECT0;
 
-		if (flow_split(&r->flows[i], &e1, &e2)) {
+			if (pass == 0 ? !responder_differs(&r->flows[i].by_ecn[e1],
+							   &r->flows[i].by_ecn[e2])
+				      : !flow_split(&r->flows[i], &e1, &e2))
+				continue;
 			r->split_flow = i;
 			r->split_ecn[0] = e1;
 			r->split_ecn[1] = e2;
