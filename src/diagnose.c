@@ -846,9 +846,14 @@ static void judge_paths(struct diag_result *r)
 					 "; %d of %d ECN connections were reset by "
 					 "another machine (SYN-ACK TTL %d, RST TTL %d)",
 					 resets, cr->p.nflows, sa, rs);
-			else
+			else if (cr->counts[CR_OK] == cr->p.nflows)
 				snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
 					 "; all %d ECN connections worked", cr->p.nflows);
+			else
+				snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+					 "; no ECN connection was reset by another "
+					 "machine (%d of %d worked)", cr->counts[CR_OK],
+					 cr->p.nflows);
 		}
 	}
 	if (r->lb == LB_PER_PACKET &&
