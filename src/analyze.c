@@ -425,9 +425,13 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 	uint16_t fl = t->flags;
 
 	if (fl & TH_RST) {
-		if (c->rsts++ > 0)
+		/* Keep the first RST, unless it answered a SYN and this is
+		 * the first since the SYN-ACK: that one tells about the data. */
+		c->rsts++;
+		if (c->have_rst && (c->rst_post_synack || !c->have_synack))
 			return;
 		c->have_rst = 1;
+		c->rst_post_synack = c->have_synack;
 		c->t_rst = ts;
 		c->rst_ttl = r->ttl;
 		c->rst_tos = r->tos;

@@ -45,7 +45,7 @@ struct an_conn {
 	uint8_t syn_ecn;             /* IP ECN field of the first SYN */
 	int syns, ecn_syns;          /* SYNs sent, of them ECN-setup SYNs */
 	int fallback;                /* a plain SYN followed ECN-setup SYNs */
-	int syn_rst;                 /* RST before any SYN-ACK */
+	int syn_rst;                 /* an RST before any SYN-ACK */
 	int syn_rst_to_plain;        /* ... and it answered a plain SYN */
 	int have_synack, synacks;
 	int synack_to_plain;         /* first SYN-ACK came after the fallback */
@@ -74,8 +74,10 @@ struct an_conn {
 	int accecn_ce;               /* server's ACE counter moved (AccECN) */
 	int ce_seen;                 /* a CE-marked data segment was captured */
 
-	/* The reset. */
+	/* The reset: the first one, or the first after the SYN-ACK if an
+	 * earlier one answered a SYN. */
 	int have_rst, rsts;
+	int rst_post_synack;         /* it came after the SYN-ACK */
 	int64_t t_rst;
 	uint8_t rst_ttl, rst_tos;
 	uint16_t rst_flags, rst_ip_id;

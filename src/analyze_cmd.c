@@ -285,19 +285,16 @@ static void print_text(FILE *f, struct report *r)
 		fprintf(f, "%llu of %llu ECN connections were reset by another "
 			"machine: ", (unsigned long long)a->counts[CR_RESET_OTHER],
 			(unsigned long long)a->ecn_connections);
-		for (size_t i = 0; i < r->npairs; i++)
+		/* Several pairs (two paths: each way round): how often each. */
+		for (size_t i = 0; i < r->npairs; i++) {
 			fprintf(f, "%sSYN-ACK TTL %u, RST TTL %u", i ? "; " : "",
 				r->pairs[i].synack, r->pairs[i].rst);
-		if (r->npairs > 1 || r->pairs_other) {
-			/* Several pairs: say how often each came. */
-			fprintf(f, " (");
-			for (size_t i = 0; i < r->npairs; i++)
-				fprintf(f, "%s%llu", i ? "/" : "",
-					(unsigned long long)r->pairs[i].count);
-			if (r->pairs_other)
-				fprintf(f, "/%llu other", (unsigned long long)r->pairs_other);
-			fprintf(f, " connections)");
+			if (r->npairs > 1 || r->pairs_other)
+				fprintf(f, " (%llu)", (unsigned long long)r->pairs[i].count);
 		}
+		if (r->pairs_other)
+			fprintf(f, "; other TTLs (%llu)",
+				(unsigned long long)r->pairs_other);
 		fprintf(f, " \u2014 the ECN-marked data took another path (see "
 			"'ecntrace %s')\n", fault_host(r, host, sizeof(host)));
 	}
@@ -316,11 +313,15 @@ static void print_text(FILE *f, struct report *r)
 			(unsigned long long)a->counts[CR_ECT_DATA_LOST],
 			fault_host(r, host, sizeof(host)));
 	if (a->counts[CR_SYN_ECN_DROPPED] || a->counts[CR_SYN_ECN_RESET])
-		fprintf(f, "%llu of %llu ECN-setup SYNs were dropped or reset "
-			"where plain SYNs get through\n",
+		fprintf(f, "%llu of %llu ECN connections had their ECN-setup SYN "
+			"reset (%llu) or dropped (%llu): something refuses ECN "
+			"negotiation (see 'ecntrace %s')\n",
 			(unsigned long long)(a->counts[CR_SYN_ECN_DROPPED] +
 					     a->counts[CR_SYN_ECN_RESET]),
-			(unsigned long long)a->ecn_connections);
+			(unsigned long long)a->ecn_connections,
+			(unsigned long long)a->counts[CR_SYN_ECN_RESET],
+			(unsigned long long)a->counts[CR_SYN_ECN_DROPPED],
+			fault_host(r, host, sizeof(host)));
 }
 
 /* ------------------------------------------------------------- JSON */
@@ -385,7 +386,7 @@ static void json_conn(struct json *j, const struct an_conn *c)
 		tcp_flags_str(c->rst_flags, fl, sizeof(fl));
 		json_str(j, "rst_flags", fl);
 		json_str(j, "rst_ecn", ecn_name(c->rst_tos & 3));
-		json_str(j, "rst_after", c->syn_rst ? "syn" :
+		json_str(j, "rst_after", !c->rst_post_synack ? "syn" :
 			 c->rst_after_data ? "data" : "other");
 		json_bool(j, "rst_after_ect", c->rst_after_ect);
 		json_bool(j, "rst_seq_is_ack", c->rst_seq_is_ack);
@@ -484,7 +485,8 @@ static int report_end(struct report *r)
 	int rc;
 
 	analyzer_finish(&r->an);
-	qsort(r->list, r->n, sizeof(*r->list), by_start);
+	if (r->n > 1)
+		qsort(r->list, r->n, sizeof(*r->list), by_start);
 	if (r->json)
 		print_json(stdout, r);
 	else

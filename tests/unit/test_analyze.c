@@ -355,6 +355,28 @@ static void test_syn_ecn_reset(void **state)
 	assert_false(c.syn_rst_to_plain);
 	assert_int_equal(c.rst_ttl, 61);
 
+	/* The SYN reset, the same SYN again answered, then the story: the
+	 * RST that counts is the one after the data. */
+	{
+		static const struct seg s[] = {
+			{ C, SEW, 0, 64, CI, 0, 0, 0 },
+			{ S, RA, 0, 61, 0, CI + 1, 0, 5000 },
+			{ C, SEW, 0, 64, CI, 0, 0, 1000000 },
+			{ S, SAE, 0, 58, SI, CI + 1, 0, 1007000 },
+			{ C, A_, 0, 64, CI + 1, SI + 1, 0, 1007100 },
+			{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 1007300 },
+			{ S, R_, 0x02, 60, SI + 1, 0, 0, 1009100 },
+			{ S, R_, 0x02, 62, SI + 1, 0, 0, 1009200 },
+		};
+
+		run_one(&story_flow, s, N(s), &c);
+		assert_int_equal(c.result, CR_RESET_OTHER);
+		assert_int_equal(c.rst_ttl, 60);
+		assert_int_equal(c.rsts, 3);
+		assert_true(c.syn_rst);
+		assert_true(c.rst_post_synack);
+	}
+
 	/* A plain SYN to the same port was reset too: a closed port. */
 	memset(&d, 0, sizeof(d));
 	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
@@ -746,12 +768,16 @@ static size_t wrap(int dlt, const uint8_t *ip, size_t len, int to_client,
 	return h + len;
 }
 
+/* Files in microseconds (classic pcap) instead of nanoseconds. */
+static int write_usec;
+
 /* Write segs as a pcap file of link type dlt; snap cuts each frame. */
 static void write_pcap(const char *path, int dlt, const struct flow *f,
 		       const struct seg *segs, size_t n, size_t snap)
 {
 	pcap_t *p = pcap_open_dead_with_tstamp_precision(dlt, 65535,
-			PCAP_TSTAMP_PRECISION_NANO);
+			write_usec ? PCAP_TSTAMP_PRECISION_MICRO
+				   : PCAP_TSTAMP_PRECISION_NANO);
 	pcap_dumper_t *w;
 	uint8_t ip[PKT_MAX], frame[PKT_MAX + 64];
 
@@ -766,7 +792,8 @@ static void write_pcap(const char *path, int dlt, const struct flow *f,
 		len = wrap(dlt, ip, len, segs[i].dir == S, frame);
 		memset(&h, 0, sizeof(h));
 		h.ts.tv_sec = (time_t)(t / 1000000000);
-		h.ts.tv_usec = (suseconds_t)(t % 1000000000); /* ns file */
+		h.ts.tv_usec = (suseconds_t)(t % 1000000000 /
+					     (write_usec ? 1000 : 1));
 		h.len = (bpf_u_int32)len;
 		h.caplen = (bpf_u_int32)(snap && snap < len ? snap : len);
 		pcap_dump((u_char *)w, &h, frame);
@@ -843,6 +870,15 @@ static void test_link_files(void **state)
 			analyzer_free(&a);
 		}
 	}
+	/* Microsecond timestamps (the story's are whole microseconds). */
+	write_usec = 1;
+	write_pcap(tmp_path("usec.pcap"), DLT_RAW, &story_flow, story,
+		   N(story), 0);
+	write_usec = 0;
+	read_file(tmp_path("usec.pcap"), &d, &a);
+	assert_int_equal(d.n, 1);
+	assert_story(&d.c[0], 0);
+	analyzer_free(&a);
 }
 
 /* Snap length 54 on Ethernet+VLAN: the SYNs' options are cut (skipped),
@@ -1143,6 +1179,33 @@ static void test_cmd_analyze(void **state)
 		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
 					 &lines, err, sizeof(err)), 0);
 		assert_non_null(strstr(out, "no ECN faults\nsummary: 1 ok\n"));
+	}
+
+	/* Two ways round: each TTL pair with its count. */
+	{
+		struct seg two[2 * N(story)];
+		char *two_path = strdup(tmp_path("two.pcap"));
+		char *argv[] = { "analyze", two_path, NULL };
+
+		memcpy(two, story, sizeof(story));
+		memcpy(two + N(story), story, sizeof(story));
+		for (size_t i = N(story); i < N(two); i++) {
+			two[i].t_us += 1000000;
+			if (two[i].dir == C)
+				two[i].seq += 1000000;
+			else if (two[i].ack)
+				two[i].ack += 1000000;
+		}
+		two[N(story) + 1].ttl = 60;
+		two[N(story) + 4].ttl = 58;
+		write_pcap(two_path, DLT_RAW, &story_flow, two, N(two), 0);
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 1);
+		assert_non_null(strstr(out, "summary: 2 reset-by-other-endpoint\n"
+				       "2 of 2 ECN connections were reset by another "
+				       "machine: SYN-ACK TTL 58, RST TTL 60 (1); "
+				       "SYN-ACK TTL 60, RST TTL 58 (1) \u2014 "));
+		free(two_path);
 	}
 
 	/* Bad input: one line on stderr, nothing on stdout. */

@@ -1,0 +1,187 @@
+#!/bin/bash
+# `ecntrace analyze` and `ecntrace watch` on the kernel's own TCP in the lab.
+# In `seed` (the story's network) curl makes connections with ECN on while
+# tcpdump captures in the client; analyze reports reset-by-other-endpoint
+# for exactly the source ports whose curl was reset, each with a SYN-ACK TTL
+# other than its RST TTL, and exits 1; IPv4 and IPv6. watch, run live in the
+# client beside curl, reports the same. In `fixed` nothing is reported and
+# analyze exits 0. Bad input: a missing file 66, a text file 65, an unknown
+# option 64, one line on stderr each.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+need_lab
+command -v jq >/dev/null 2>&1 || skip_all "jq is not installed"
+ECNTRACE=${ECNTRACE:-$LAB_ROOT/ecntrace}
+[ -x "$ECNTRACE" ] || skip_all "no ecntrace binary at $ECNTRACE (make)"
+
+N=16      # connections per family
+OUT=$TMP/out.json
+
+# run_curls FAMILY FIRSTPORT: N connections from ports FIRSTPORT+1..N, one
+# after the other; RESET = ports whose curl saw "reset by peer", FAILS = every
+# port that failed.
+run_curls() {
+	local i p
+	RESET="" FAILS=""
+	for i in $(seq 1 $N); do
+		p=$(($2 + i))
+		if ! http "$1" "$p" >/dev/null; then
+			FAILS="$FAILS $p"
+			grep -q "reset by peer" "$TMP/curl.err" && RESET="$RESET $p"
+		fi
+	done
+	RESET=$(echo $RESET) FAILS=$(echo $FAILS)
+}
+# sorted WORDS: one line, numerically sorted.
+sorted() { echo "$@" | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ' | sed 's/ $//'; }
+# q FILTER [FILE]: jq -r on a document.
+q() { jq -r "$1" "${2:-$OUT}" 2>/dev/null; }
+# The source ports a document reports with RESULT, sorted.
+ports_with() { sorted "$(q ".connections[] | select(.result == \"$1\") | .sport" "${2:-$OUT}" | tr '\n' ' ')"; }
+# Ports reset by another machine whose SYN-ACK and RST TTLs are equal or missing.
+same_ttls() { q '[.connections[] | select(.result == "reset-by-other-endpoint") | select(.synack_ttl == null or .rst_ttl == null or .synack_ttl == .rst_ttl) | .sport] | join(" ")' "${1:-$OUT}"; }
+
+name=la$$
+if ! lab_up "$name" seed 1; then
+	nok "seed lab comes up"
+	exit 1
+fi
+ok "seed lab comes up: sites answer at hops $BRANCH_HOPS"
+on client sysctl -qw net.ipv4.tcp_ecn=1
+
+for fam in 4 6; do
+	base=$((41000 + fam * 100))
+	cap=$TMP/seed$fam.pcap
+	if ! capture_pcap_start client "$CLIENT_IF" "tcp port $HTTP_PORT" "$cap"; then
+		nok "IPv$fam: tcpdump starts in the client"
+		continue
+	fi
+	run_curls "$fam" "$base"
+	capture_stop
+	diag "IPv$fam: curl reset on ports: ${RESET:-none}; failed: ${FAILS:-none}"
+	check "IPv$fam: some of $N curls with ECN on were reset (${RESET:-none}), and only reset" \
+		all '[ -n "$RESET" ]' '[ "$RESET" = "$FAILS" ]'
+
+	rc=0
+	"$ECNTRACE" analyze --json "$cap" >"$OUT" 2>"$OUT.err" || rc=$?
+	check "IPv$fam analyze exits 1 with a JSON document and nothing on stderr (exit $rc)" \
+		all '[ $rc = 1 ]' 'jq -e . "$OUT" >/dev/null' '[ ! -s "$OUT.err" ]'
+	got=$(ports_with reset-by-other-endpoint)
+	want=$(sorted "$RESET")
+	check "IPv$fam analyze: reset-by-other-endpoint exactly on the curls reset ($got)" \
+		[ "$got" = "$want" ]
+	[ "$got" = "$want" ] || diag "analyze says: $got; curl says: $want"
+	bad=$(same_ttls)
+	ex=$(q '.connections[] | select(.result == "reset-by-other-endpoint") | "SYN-ACK TTL \(.synack_ttl), RST TTL \(.rst_ttl), data \(.data_ecn)"' | head -1)
+	check "IPv$fam analyze: every such RST came with another TTL than its SYN-ACK ($ex)" \
+		all '[ -z "$bad" ]' '[ -n "$ex" ]'
+	nconn=$(q '.summary.connections')
+	necn=$(q '.summary.ecn_connections')
+	nother=$(q '[.connections[] | select(.result != "reset-by-other-endpoint")] | length')
+	check "IPv$fam analyze: $N connections, all asked for ECN, no other fault listed ($nconn, $necn, $nother)" \
+		all '[ "$nconn" = $N ]' '[ "$necn" = $N ]' '[ "$nother" = 0 ]'
+	nok_=$(q '.summary.results.ok // 0')
+	nreset=$(echo $RESET | wc -w)
+	check "IPv$fam analyze: the rest are ok ($nok_ + $nreset = $N)" [ $((nok_ + nreset)) = $N ]
+
+	"$ECNTRACE" analyze "$cap" >"$TMP/text" 2>&1
+	line=$(grep "were reset by another machine" "$TMP/text")
+	check "IPv$fam analyze text: '$line'" \
+		all '[ -n "$line" ]' 'grep -q "^$nreset of $N ECN connections were reset by another machine: SYN-ACK TTL [0-9]*, RST TTL [0-9]*" "$TMP/text"'
+done
+
+# watch: live in the client while curl runs.
+for fam in 4 6; do
+	base=$((43000 + fam * 100))
+	wout=$TMP/watch$fam.json
+	# Not through on(): $! must be ecntrace itself (ip netns exec execs it).
+	ip netns exec "$LAB_NAME-client" "$ECNTRACE" watch -i "$CLIENT_IF" --duration 5 --json >"$wout" 2>"$wout.err" &
+	wpid=$!
+	BG_PIDS="$BG_PIDS $wpid"
+	sleep 1
+	run_curls "$fam" "$base"
+	wrc=0
+	wait "$wpid" || wrc=$?
+	got=$(ports_with reset-by-other-endpoint "$wout")
+	want=$(sorted "$RESET")
+	check "IPv$fam watch --duration 5 exits 1 after about 5 s with JSON (exit $wrc)" \
+		all '[ $wrc = 1 ]' 'jq -e ".command == \"watch\" and .source == \"$CLIENT_IF\"" "$wout" >/dev/null'
+	check "IPv$fam watch: reset-by-other-endpoint exactly on the curls reset ($got)" \
+		all '[ -n "$want" ]' '[ "$got" = "$want" ]'
+	[ "$got" = "$want" ] || diag "watch says: $got; curl says: $want; stderr: $(cat "$wout.err")"
+	check "IPv$fam watch: SYN-ACK and RST TTLs differ for each" [ -z "$(same_ttls "$wout")" ]
+done
+
+# watch stops on SIGINT and still reports (--duration 60 only bounds the
+# test should the signal go astray).
+wout=$TMP/watch-int.json
+ip netns exec "$LAB_NAME-client" "$ECNTRACE" watch -i "$CLIENT_IF" --duration 60 --json >"$wout" 2>"$wout.err" &
+wpid=$!
+BG_PIDS="$BG_PIDS $wpid"
+sleep 1
+run_curls 4 44000
+kill -INT "$wpid" 2>/dev/null
+wrc=0
+for i in $(seq 50); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.1; done
+wait "$wpid" || wrc=$?
+check "watch stops on SIGINT and reports (exit $wrc, interrupted $(q .summary.interrupted "$wout"))" \
+	all '[ $wrc = 1 ]' '[ "$(q .summary.interrupted "$wout")" = true ]' \
+	'[ "$(ports_with reset-by-other-endpoint "$wout")" = "$(sorted "$RESET")" ]'
+
+rc=0
+on client "$ECNTRACE" watch -i nosuchif0 --duration 1 >"$TMP/o" 2>"$TMP/e" || rc=$?
+check "watch on a missing interface: exit 69, one line ($(head -1 "$TMP/e"))" \
+	all '[ $rc = 69 ]' '[ "$(wc -l <"$TMP/e")" = 1 ]' '[ ! -s "$TMP/o" ]'
+if command -v setpriv >/dev/null 2>&1; then
+	rc=0
+	on client setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		"$ECNTRACE" watch -i "$CLIENT_IF" --duration 1 >"$TMP/o" 2>"$TMP/e" || rc=$?
+	check "watch without CAP_NET_RAW: exit 77, one line ($(head -1 "$TMP/e"))" \
+		all '[ $rc = 77 ]' '[ "$(wc -l <"$TMP/e")" = 1 ]' '[ ! -s "$TMP/o" ]'
+else
+	skip "setpriv is not installed"
+fi
+
+lab "$name" down
+check "seed lab is gone" [ -z "$(lab_namespaces "$name")" ]
+
+# The fix: nothing to report.
+name=lb$$
+if lab_up "$name" fixed; then
+	on client sysctl -qw net.ipv4.tcp_ecn=1
+	for fam in 4 6; do
+		cap=$TMP/fixed$fam.pcap
+		capture_pcap_start client "$CLIENT_IF" "tcp port $HTTP_PORT" "$cap" || nok "fixed: tcpdump starts"
+		run_curls "$fam" $((45000 + fam * 100))
+		capture_stop
+		rc=0
+		"$ECNTRACE" analyze --json "$cap" >"$OUT" 2>"$OUT.err" || rc=$?
+		nok_=$(q '.summary.results.ok // 0')
+		check "fixed, IPv$fam: curls all work (${FAILS:-no failures}); analyze exits 0, lists nothing, $nok_/$N ok" \
+			all '[ -z "$FAILS" ]' '[ $rc = 0 ]' '[ "$(q ".connections | length")" = 0 ]' \
+			'[ "$(q .summary.faults)" = 0 ]' '[ "$nok_" = $N ]'
+		"$ECNTRACE" analyze "$cap" >"$TMP/text" 2>&1
+		check "fixed, IPv$fam text: no ECN faults, no reset line" \
+			all 'grep -q "^no ECN faults$" "$TMP/text"' '! grep -q "reset by another machine" "$TMP/text"'
+	done
+	lab "$name" down
+	check "fixed lab is gone" [ -z "$(lab_namespaces "$name")" ]
+else
+	nok "fixed lab comes up"
+fi
+
+# Bad input: one line on stderr, nothing on stdout, the documented code.
+bad_input() { # DESC WANT ARGS...
+	local d=$1 want=$2 rc=0
+	shift 2
+	"$ECNTRACE" "$@" >"$TMP/o" 2>"$TMP/e" || rc=$?
+	check "$d: exit $rc (want $want), one line on stderr ($(head -1 "$TMP/e"))" \
+		all "[ $rc = $want ]" '[ "$(wc -l <"$TMP/e")" = 1 ]' '[ ! -s "$TMP/o" ]'
+}
+echo "GET / HTTP/1.1" >"$TMP/notes.txt"
+bad_input "analyze a missing file" 66 analyze "$TMP/no-such.pcap"
+bad_input "analyze a text file" 65 analyze "$TMP/notes.txt"
+bad_input "analyze an unknown option" 64 analyze --frobnicate "$TMP/notes.txt"
+bad_input "analyze without a file" 64 analyze
+bad_input "watch with a stray argument" 64 watch eth0
+exit $TAP_FAILED
