@@ -11,6 +11,7 @@ PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 COMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+DATADIR  ?= $(PREFIX)/share/ecntrace
 DESTDIR  ?=
 
 CC       ?= cc
@@ -97,10 +98,13 @@ install: ecntrace
 	install -m 0755 ecntrace $(DESTDIR)$(BINDIR)/ecntrace
 	install -m 0644 doc/ecntrace.1 $(DESTDIR)$(MANDIR)/man1/ecntrace.1
 	install -m 0644 doc/ecntrace.bash-completion $(DESTDIR)$(COMPDIR)/ecntrace
+	install -d $(DESTDIR)$(DATADIR)
+	install -m 0644 doc/ecntrace-schema.json $(DESTDIR)$(DATADIR)/ecntrace-schema.json
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ecntrace $(DESTDIR)$(MANDIR)/man1/ecntrace.1 \
-	      $(DESTDIR)$(COMPDIR)/ecntrace
+	      $(DESTDIR)$(COMPDIR)/ecntrace $(DESTDIR)$(DATADIR)/ecntrace-schema.json
+	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 
 clean:
 	rm -rf build ecntrace

@@ -7,9 +7,12 @@
 #include "term.h"
 #include "trace.h"
 
+/* Milliseconds from a to b. Receive times are kernel stamps moved to our
+ * clock by an offset measured once; at lab distances the rounding of that
+ * offset can exceed the interval, so never report less than zero. */
 static double ms(int64_t a, int64_t b)
 {
-	return (double)(b - a) / 1e6;
+	return b > a ? (double)(b - a) / 1e6 : 0.0;
 }
 
 /* "SEW" style flag letters, as tcpdump prints them, plus A for AE. */
@@ -161,10 +164,13 @@ void connect_json_body(struct json *j, const struct connect_result *r)
 			json_str(j, "rst_after", c->rst_after_data ? "data" : "syn");
 			json_bool(j, "rst_ts", c->rst.tcp.have_ts);
 			json_int(j, "rst_ip_id", c->rst.ip_id);
-			json_num(j, "rst_ms_after_data",
-				 c->rst_after_data ? ms(c->t_data, c->t_answer) : 0, 3);
+			if (c->rst_after_data)
+				json_num(j, "rst_ms_after_data", ms(c->t_data, c->t_answer), 3);
+			else
+				json_null(j, "rst_ms_after_data");
 		} else {
 			json_null(j, "rst_ttl");
+			json_null(j, "rst_hops");
 		}
 		json_bool(j, "data_acked", c->data_acked);
 		if (c->data_acked) {
@@ -192,12 +198,14 @@ void connect_print_json(FILE *f, const struct connect_result *r,
 			const char *host)
 {
 	struct json j;
+	char a[INET6_ADDRSTRLEN];
 
 	json_init(&j, f);
 	json_open_obj(&j, NULL);
 	json_str(&j, "schema", ECNTRACE_SCHEMA);
 	json_str(&j, "command", "connect");
 	json_str(&j, "target", host);
+	json_str(&j, "addr", addr_str(&r->p.dst, a, sizeof(a)));
 	json_int(&j, "family", r->p.dst.family == AF_INET ? 4 : 6);
 	connect_json_body(&j, r);
 	json_open_obj(&j, "stats");

@@ -88,6 +88,7 @@ static struct responder responder_of(const struct probe *p)
 	s.answered = 1;
 	s.addr = p->reply.src;
 	s.kind = p->reply.kind;
+	s.reply = reply_name(&p->reply);
 	if (s.kind != REPLY_TIME_EXCEEDED)
 		s.hops = return_hops(p->reply.ttl);
 	return s;
@@ -565,13 +566,14 @@ static int rescreen_reset_flows(struct dctx *c)
 	return 0;
 }
 
-static void site_flow(struct site *s, uint16_t sport, const char *what)
+static void site_flow(struct site *s, uint16_t sport, int ecn, int rst)
 {
-	size_t n = strlen(s->flows);
-
-	if (n + 24 < sizeof(s->flows))
-		snprintf(s->flows + n, sizeof(s->flows) - n, "%s%u %s",
-			 n ? ", " : "", sport, what);
+	if (s->nflows < (int)(sizeof(s->flows) / sizeof(s->flows[0]))) {
+		s->flows[s->nflows].sport = sport;
+		s->flows[s->nflows].ecn = (uint8_t)ecn;
+		s->flows[s->nflows].rst = (uint8_t)rst;
+		s->nflows++;
+	}
 }
 
 /* Step 5: the machines behind the address, told apart by the hop count
@@ -610,7 +612,7 @@ static void count_sites(struct diag_result *r)
 		if (s == NULL)
 			continue;
 		s->synacks++;
-		site_flow(s, f->sport, "not-ect");
+		site_flow(s, f->sport, ECN_NOT_ECT, 0);
 	}
 	for (size_t i = 0; i < cr->nflows; i++) {
 		const struct conn_flow *f = &cr->flows[i];
@@ -629,7 +631,7 @@ static void count_sites(struct diag_result *r)
 		if (s == NULL)
 			continue;
 		s->rsts++;
-		site_flow(s, f->sport, ecn_name(f->data_tos & 3));
+		site_flow(s, f->sport, f->data_tos & 3, 1);
 	}
 }
 
@@ -694,14 +696,21 @@ static void judge_quotes(struct diag_result *r)
 				seen >= 2 ? 0.99 : 0.95);
 		if (f == NULL)
 			return;
-		snprintf(f->evidence, sizeof(f->evidence),
-			 "probes sent %s; hop %d (%s) quotes %s, and so do %d of "
-			 "the %d routers after it%s%s",
-			 ecn_name(p->d.tos & 3), ttl,
-			 addr_str(&p->reply.src, a, sizeof(a)),
-			 ecn_name(p->reply.q.tos & 3), seen - 1, last - ttl,
-			 prev ? "" : "; the hop before did not answer",
-			 dscp_too ? "; DSCP changed at the same hop (remarking that clobbers ECN)" : "");
+		int n = snprintf(f->evidence, sizeof(f->evidence),
+				 "probes sent %s; hop %d (%s) quotes %s",
+				 ecn_name(p->d.tos & 3), ttl,
+				 addr_str(&p->reply.src, a, sizeof(a)),
+				 ecn_name(p->reply.q.tos & 3));
+
+		if (last > ttl && n > 0 && (size_t)n < sizeof(f->evidence))
+			n += snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+				      ", and so do %d of the %d routers after it",
+				      seen - 1, last - ttl);
+		if (n > 0 && (size_t)n < sizeof(f->evidence))
+			snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+				 "%s%s", prev ? "" : "; the hop before did not answer",
+				 dscp_too ? "; DSCP changed at the same hop "
+				 "(remarking that clobbers ECN)" : "");
 		if (dscp_too)
 			(void)add_finding(r, NOTE_DSCP_REMARK, ttl - 1,
 					  prev ? &prev->reply.src : NULL, 0.95);

@@ -48,6 +48,7 @@ struct diag_params {
 /* What answered one probe, reduced to what identifies a path. */
 struct responder {
 	int answered;
+	const char *reply;           /* reply_name() of the answer */
 	struct addr addr;
 	enum reply_kind kind;
 	int hops;                    /* return hops, for the target's replies */
@@ -91,7 +92,14 @@ struct site {
 	int synacks, rsts;
 	uint16_t window, mss;
 	int wscale, sack, ts;
-	char flows[160];             /* "40100 not-ect, 40101 ect0, ..." */
+	/* The connections it answered: the source port, and the ECN codepoint
+	 * of the segment it answered (Not-ECT SYN, or the data). */
+	struct {
+		uint16_t sport;
+		uint8_t ecn;
+		uint8_t rst;             /* answered with an RST */
+	} flows[2 * 64];
+	int nflows;
 };
 
 enum lb_kind { LB_NONE = 0, LB_PER_FLOW, LB_PER_PACKET };

@@ -152,9 +152,7 @@ static void json_responder(struct json *j, const char *key,
 	json_open_obj(j, key);
 	if (s->answered) {
 		json_str(j, "addr", addr_str(&s->addr, a, sizeof(a)));
-		json_str(j, "reply", s->kind == REPLY_TIME_EXCEEDED ? "time-exceeded" :
-			 s->kind == REPLY_TCP ? "tcp" : s->kind == REPLY_UNREACH ?
-			 "unreachable" : "other");
+		json_str(j, "reply", s->reply ? s->reply : "other");
 		if (s->hops)
 			json_int(j, "return_hops", s->hops);
 	} else {
@@ -271,7 +269,15 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 			json_int(&j, "mss", s->mss);
 			json_bool(&j, "timestamps", s->ts);
 		}
-		json_str(&j, "flows", s->flows);
+		json_open_arr(&j, "flows");
+		for (int k = 0; k < s->nflows; k++) {
+			json_open_obj(&j, NULL);
+			json_int(&j, "sport", s->flows[k].sport);
+			json_str(&j, "ecn", ecn_name(s->flows[k].ecn));
+			json_str(&j, "answer", s->flows[k].rst ? "rst" : "syn-ack");
+			json_close_obj(&j);
+		}
+		json_close_arr(&j);
 		json_close_obj(&j);
 	}
 	json_close_arr(&j);

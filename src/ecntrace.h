@@ -19,6 +19,9 @@
  *   69 EX_UNAVAILABLE no route, interface missing
  *   70 EX_SOFTWARE internal error
  *   71 EX_OSERR    a system call failed
+ *   73 EX_CANTCREAT cannot create an output file (--pcap, --report)
+ *   74 EX_IOERR    cannot write an output file
+ *   75 EX_TEMPFAIL interrupted by SIGINT, SIGTERM or SIGHUP
  *   77 EX_NOPERM   not allowed to open raw sockets (needs CAP_NET_RAW)
  */
 #define EXIT_HEALTHY 0

@@ -158,7 +158,13 @@ int engine_open(struct engine *e, int family, const char *iface,
 	}
 	while (recv(e->recv_fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
 		;
-	e->mono_minus_real = now_ns() - real_ns();
+	/* Real time read between two monotonic reads: the offset is good to
+	 * the few tens of nanoseconds the reads take. */
+	{
+		int64_t m1 = now_ns(), rt = real_ns(), m2 = now_ns();
+
+		e->mono_minus_real = m1 + (m2 - m1) / 2 - rt;
+	}
 	return 0;
 }
 

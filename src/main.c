@@ -31,7 +31,8 @@ static const char usage[] =
 "Exit codes: 0 success (diagnosis: healthy), 1 broken, 2 inconclusive,\n"
 "64 usage, 65 bad capture file, 66 no such file, 68 unknown host,\n"
 "69 no route or interface, 70 internal error, 71 system error,\n"
-"75 interrupted, 77 no permission.\n";
+"73 cannot create an output file, 74 cannot write one, 75 interrupted,\n"
+"77 no permission.\n";
 
 int main(int argc, char **argv)
 {

@@ -19,9 +19,11 @@ const char *proto_name(int proto)
 	}
 }
 
+/* Never below zero: see ms() in connect_out.c. */
 static double rtt_ms(const struct probe *p)
 {
-	return (double)(p->recv_ns - p->sent_ns) / 1e6;
+	return p->recv_ns > p->sent_ns ? (double)(p->recv_ns - p->sent_ns) / 1e6
+				       : 0.0;
 }
 
 /* The quoted-TOS annotation of one reply: "ect0", "not-ect bleached",
