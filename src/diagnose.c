@@ -864,6 +864,28 @@ static void judge_paths(struct diag_result *r)
 					 "machine (%d of %d worked)", cr->counts[CR_OK],
 					 cr->p.nflows);
 		}
+	} else if (resets > 0 && r->lb != LB_PER_PACKET &&
+		   cr->control_ok == (int)cr->nflows - cr->p.nflows) {
+		/* The replay proves what no probe located (the routers after
+		 * the split may not answer): ECT(0) data reached another
+		 * machine than its handshake, and plain connections work. */
+		int sa = 0, rs = 0;
+
+		for (size_t i = 0; i < cr->nflows; i++)
+			if (cr->flows[i].result == CR_RESET_OTHER) {
+				sa = cr->flows[i].synack.ttl;
+				rs = cr->flows[i].rst.ttl;
+			}
+		f = add_finding(r, CAUSE_ECN_HASH, 0, NULL,
+				1.0 - pow(0.5, resets + cr->control_ok));
+		if (f)
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%d of %d ECN connections were reset by another "
+				 "machine after their ECT(0) data (SYN-ACK TTL %d, RST "
+				 "TTL %d) while %d of %d plain connections worked; no "
+				 "path probe showed where the path splits",
+				 resets, cr->p.nflows, sa, rs, cr->control_ok,
+				 (int)cr->nflows - cr->p.nflows);
 	}
 	if (r->lb == LB_PER_PACKET &&
 	    (f = add_finding(r, CAUSE_PER_PACKET_LB, r->divergence_ttl - 1,
@@ -908,6 +930,15 @@ static void verdict(struct diag_result *r)
 			addr_str(&c->addr, a, sizeof(a));
 		switch (c->kind) {
 		case CAUSE_ECN_HASH:
+			if (c->hop == 0) {
+				snprintf(r->summary, sizeof(r->summary),
+					 "ECN-dependent ECMP: a connection's ECT(0) data "
+					 "reaches another machine than its Not-ECT handshake "
+					 "and is reset; a router whose hop the probes could "
+					 "not locate puts the ECN bits into its "
+					 "load-balancing hash");
+				break;
+			}
 			snprintf(r->summary, sizeof(r->summary),
 				 "ECN-dependent ECMP: the router at hop %d (%s) puts the "
 				 "ECN bits into its load-balancing hash, so a connection's "

@@ -24,6 +24,15 @@ void diagnose_advice(const struct finding *f, char *buf, size_t len)
 
 	switch (f->kind) {
 	case CAUSE_ECN_HASH:
+		if (f->hop == 0) {
+			snprintf(buf, len,
+				 "A router on the path (the probes could not locate "
+				 "it) must leave the ECN bits, or the whole TOS byte, "
+				 "out of its ECMP hash (RFC 2474 sec. 3, RFC 2991). "
+				 "Meanwhile the client avoids the failure by not "
+				 "requesting ECN: sysctl -w net.ipv4.tcp_ecn=2");
+			break;
+		}
 		snprintf(buf, len,
 			 "The router at hop %d (%s) must leave the ECN bits, or the "
 			 "whole TOS byte, out of its ECMP hash (RFC 2474 sec. 3, "
