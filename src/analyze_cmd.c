@@ -200,6 +200,14 @@ static void clock_str(int64_t ns, char *buf, size_t len)
 		 tm.tm_sec, (long)(ns % 1000000000 / 1000));
 }
 
+/* "58 (7 hops)" */
+static void ttl_str(uint8_t ttl, char *buf, size_t len)
+{
+	int h = return_hops(ttl);
+
+	snprintf(buf, len, "%u (%d hop%s)", ttl, h, h == 1 ? "" : "s");
+}
+
 static const char *fault_host(const struct report *r, char *buf, size_t len)
 {
 	if (r->fault_servers != 1)
@@ -217,7 +225,8 @@ static void print_text(FILE *f, struct report *r)
 	uint64_t frames = 0, not_ip = 0, bad_link = 0;
 
 	capture_counts(r->cap, &frames, &not_ip, &bad_link);
-	fprintf(f, "%s: %llu packets", r->source, (unsigned long long)frames);
+	fprintf(f, "%s%s: %llu packets", strcmp(r->command, "watch") ? ""
+		: "interface ", r->source, (unsigned long long)frames);
 	if (a->skipped + bad_link)
 		fprintf(f, " (%llu skipped as malformed)",
 			(unsigned long long)(a->skipped + bad_link));
@@ -246,11 +255,9 @@ static void print_text(FILE *f, struct report *r)
 		snprintf(rt, sizeof(rt), "-");
 		snprintf(ra, sizeof(ra), "-");
 		if (c->have_synack)
-			snprintf(st, sizeof(st), "%u (%d hops)", c->synack_ttl,
-				 return_hops(c->synack_ttl));
+			ttl_str(c->synack_ttl, st, sizeof(st));
 		if (c->have_rst)
-			snprintf(rt, sizeof(rt), "%u (%d hops)", c->rst_ttl,
-				 return_hops(c->rst_ttl));
+			ttl_str(c->rst_ttl, rt, sizeof(rt));
 		if (c->have_rst && c->rst_after_data)
 			snprintf(ra, sizeof(ra), "%.1f ms", ms(c->t_data, c->t_rst));
 		fprintf(f, " %-15s  %-*s  %-*s  %s%-24s%s %-13s %-13s %-7s %s\n", t,
@@ -276,6 +283,9 @@ static void print_text(FILE *f, struct report *r)
 	if (a->evicted)
 		fprintf(f, "; %llu evicted from a full table",
 			(unsigned long long)a->evicted);
+	if (a->untracked)
+		fprintf(f, "; %llu packets of connections whose SYN was not "
+			"captured", (unsigned long long)a->untracked);
 	if (r->drops)
 		fprintf(f, "; %llu packets dropped by the kernel",
 			(unsigned long long)r->drops);
