@@ -89,8 +89,10 @@ fuzz: deps
 	  clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -o build/fuzz/$$n $$f $(LIBSRC) $(LDLIBS) || exit 1; \
 	  mkdir -p build/fuzz/$$n.corpus; \
-	  build/fuzz/$$n -max_total_time=$(FUZZSECS) -max_len=2048 \
-	    build/fuzz/$$n.corpus tests/fuzz/corpus || exit 1; \
+	  seeds=tests/fuzz/corpus_$${n#fuzz_}; \
+	  [ -d $$seeds ] || seeds=tests/fuzz/corpus; \
+	  build/fuzz/$$n -max_total_time=$(FUZZSECS) -max_len=4096 \
+	    build/fuzz/$$n.corpus $$seeds || exit 1; \
 	done
 
 install: ecntrace

@@ -372,7 +372,7 @@ static void json_conn(struct json *j, const struct an_conn *c)
 			json_null(j, "synack_wscale");
 		json_bool(j, "synack_sack", s->sack_ok);
 		json_bool(j, "synack_ts", s->have_ts);
-		json_num(j, "synack_ms", ms(c->t_syn, c->t_synack), 3);
+		json_num(j, "synack_rtt_ms", ms(c->t_syn, c->t_synack), 3);
 		json_bool(j, "synack_to_plain_syn", c->synack_to_plain);
 	} else {
 		json_null(j, "synack_ttl");
@@ -384,7 +384,7 @@ static void json_conn(struct json *j, const struct an_conn *c)
 		json_int(j, "data_retransmissions", c->data_retx);
 		json_bool(j, "data_acked", c->data_acked);
 		json_bool(j, "resent_not_ect", c->retx_not_ect);
-		json_bool(j, "acked_after_resend", c->acked_after_retx);
+		json_bool(j, "acked_after_retransmission", c->acked_after_retx);
 	} else {
 		json_null(j, "data_ecn");
 	}
