@@ -5,7 +5,8 @@
 # traceroute per source port (-t 0 and -t 2); their SYN-ACK and RST hop
 # counts are those two paths' lengths, and every control flow works. In
 # `fixed` every flow is ok. Then one scenario per failure: synreset,
-# ectdrop, cemark, bleach (with --mode ce), and AccECN against Linux. IPv4
+# ectdrop, cemark, bleach (with --mode ce and --mode accecn), and AccECN
+# against Linux (classic only) and the lab's AccECN responder. IPv4
 # and IPv6. After every run the client holds no ecntrace_ nft table and no
 # site holds a connection from the client.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -201,6 +202,12 @@ if lab_up "$name" cemark; then
 		scenario_run cemark "$fam" $((46500 + fam * 100)) ce-marked --mode accecn
 		check "cemark IPv$fam --mode accecn: the SYN-ACK says classic-only (ACE 001)" \
 			[ "$(q '[.flows[] | select(.control | not) | select(.accecn_syn_arrived != "classic-only" or .accecn_ace != 1)] | length')" = 0 ]
+		# The lab's userspace AccECN responder (lab/accecn_responder.py)
+		# reflects the SYN's codepoint: the CE the router set shows in
+		# the SYN-ACK itself.
+		scenario_run cemark "$fam" $((46700 + fam * 100)) ce-marked --mode accecn -p "$ACCECN_PORT"
+		check "cemark IPv$fam --mode accecn -p $ACCECN_PORT: the SYN-ACK says the SYN arrived CE (ACE 110)" \
+			[ "$(q '[.flows[] | select(.control | not) | select(.accecn_syn_arrived != "ce" or .accecn_ace != 6)] | length')" = 0 ]
 	done
 else
 	nok "cemark lab comes up"
@@ -213,6 +220,11 @@ if lab_up "$name" bleach; then
 		scenario_run bleach "$fam" $((46000 + fam * 100)) ecn-bleached --mode ce
 		check "bleach IPv$fam --mode ce: CE data sent, no ECE came back" \
 			[ "$(q '[.flows[] | select(.control | not) | select(.data_ecn != "ce" or .ack_ece != false)] | length')" = 0 ]
+		# AccECN in one handshake: the SYN went out ECT(0), the
+		# responder says it arrived Not-ECT (ACE 010).
+		scenario_run bleach "$fam" $((46500 + fam * 100)) ecn-bleached --mode accecn -p "$ACCECN_PORT"
+		check "bleach IPv$fam --mode accecn -p $ACCECN_PORT: the SYN-ACK says the SYN arrived Not-ECT (ACE 010)" \
+			[ "$(q '[.flows[] | select(.control | not) | select(.accecn_syn_arrived != "not-ect" or .accecn_ace != 2)] | length')" = 0 ]
 	done
 else
 	nok "bleach lab comes up"
@@ -225,6 +237,9 @@ if lab_up "$name" single; then
 		scenario_run single "$fam" $((46500 + fam * 100)) ok --mode accecn
 		check "single IPv$fam --mode accecn: classic-only, ECT(0) data, no ECE" \
 			[ "$(q '[.flows[] | select(.control | not) | select(.accecn_syn_arrived != "classic-only" or .synack_flags != "S.E" or .data_ecn != "ect0" or .ack_ece != false)] | length')" = 0 ]
+		scenario_run single "$fam" $((46700 + fam * 100)) ok --mode accecn -p "$ACCECN_PORT"
+		check "single IPv$fam --mode accecn -p $ACCECN_PORT: the SYN arrived ECT(0) (ACE 100)" \
+			[ "$(q '[.flows[] | select(.control | not) | select(.accecn_syn_arrived != "ect0" or .accecn_ace != 4)] | length')" = 0 ]
 	done
 else
 	nok "single lab comes up"
