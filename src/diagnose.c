@@ -842,6 +842,10 @@ static void judge_paths(struct diag_result *r)
 				 fl->sport, ecn_name(r->split_ecn[0]), a,
 				 ecn_name(r->split_ecn[1]), b, r->divergence_ttl,
 				 r->repeats_agreed, r->repeats);
+		if (!r->have_conn && n > 0 && (size_t)n < sizeof(f->evidence))
+			snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+				 "; no connection was replayed (--flows 0), so whether "
+				 "another machine answers the ECT(0) data is not known");
 		if (r->have_conn && n > 0 && (size_t)n < sizeof(f->evidence)) {
 			int sa = 0, rs = 0;
 

@@ -184,7 +184,10 @@ int cmd_diagnose(int argc, char **argv)
 	engine_catch_signals();
 	if (flows > 0) {
 		(void)nftg_reap();
-		rc = nftg_install(&guard, &s.dst, dp.dport, (uint16_t)(sport + 64),
+		/* The path probes' ports too: ecntrace closes what they open
+		 * with RSTs of the probe's own ECN, and the host's Not-ECT RST
+		 * would only wander to another server. */
+		rc = nftg_install(&guard, &s.dst, dp.dport, (uint16_t)sport,
 				  (uint16_t)(sport + 64 + 2 * flows - 1), err,
 				  sizeof(err));
 		if (rc != 0) {
