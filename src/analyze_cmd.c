@@ -355,23 +355,7 @@ static void json_conn(struct json *j, const struct an_conn *c)
 	json_int(j, "ecn_syns", c->ecn_syns);
 	json_bool(j, "fallback", c->fallback);
 	if (c->have_synack) {
-		json_int(j, "synack_ttl", c->synack_ttl);
-		json_int(j, "synack_hops", return_hops(c->synack_ttl));
-		tcp_flags_str(s->flags, fl, sizeof(fl));
-		json_str(j, "synack_flags", fl);
-		json_str(j, "synack_ecn", ecn_name(c->synack_tos & 3));
-		json_int(j, "synack_window", s->window);
-		json_int(j, "synack_ip_id", c->synack_ip_id);
-		if (s->have_mss)
-			json_int(j, "synack_mss", s->mss);
-		else
-			json_null(j, "synack_mss");
-		if (s->have_wscale)
-			json_int(j, "synack_wscale", s->wscale);
-		else
-			json_null(j, "synack_wscale");
-		json_bool(j, "synack_sack", s->sack_ok);
-		json_bool(j, "synack_ts", s->have_ts);
+		json_synack(j, s, c->synack_ttl, c->synack_tos, c->synack_ip_id);
 		json_num(j, "synack_rtt_ms", ms(c->t_syn, c->t_synack), 3);
 		json_bool(j, "synack_to_plain_syn", c->synack_to_plain);
 	} else {

@@ -106,9 +106,32 @@ void connect_print_text(FILE *f, const struct connect_result *r,
 		(double)r->duration_ns / 1e6);
 }
 
-void connect_json_body(struct json *j, const struct connect_result *r)
+void json_synack(struct json *j, const struct tcp_seg *s, uint8_t ttl,
+		 uint8_t tos, uint16_t ip_id)
 {
 	char fl[16];
+
+	json_int(j, "synack_ttl", ttl);
+	json_int(j, "synack_hops", return_hops(ttl));
+	tcp_flags_str(s->flags, fl, sizeof(fl));
+	json_str(j, "synack_flags", fl);
+	json_str(j, "synack_ecn", ecn_name(tos & 3));
+	json_int(j, "synack_window", s->window);
+	json_int(j, "synack_ip_id", ip_id);
+	if (s->have_mss)
+		json_int(j, "synack_mss", s->mss);
+	else
+		json_null(j, "synack_mss");
+	if (s->have_wscale)
+		json_int(j, "synack_wscale", s->wscale);
+	else
+		json_null(j, "synack_wscale");
+	json_bool(j, "synack_sack", s->sack_ok);
+	json_bool(j, "synack_ts", s->have_ts);
+}
+
+void connect_json_body(struct json *j, const struct connect_result *r)
+{
 	int controls = (int)r->nflows - (r->p.mode == MODE_PLAIN ? (int)r->nflows
 								     : r->p.nflows);
 
@@ -127,23 +150,8 @@ void connect_json_body(struct json *j, const struct connect_result *r)
 		if (c->have_synack) {
 			const struct tcp_seg *s = &c->synack.tcp;
 
-			json_int(j, "synack_ttl", c->synack.ttl);
-			json_int(j, "synack_hops", return_hops(c->synack.ttl));
-			tcp_flags_str(s->flags, fl, sizeof(fl));
-			json_str(j, "synack_flags", fl);
-			json_str(j, "synack_ecn", ecn_name(c->synack.tos & 3));
-			json_int(j, "synack_window", s->window);
-			json_int(j, "synack_ip_id", c->synack.ip_id);
-			if (s->have_mss)
-				json_int(j, "synack_mss", s->mss);
-			else
-				json_null(j, "synack_mss");
-			if (s->have_wscale)
-				json_int(j, "synack_wscale", s->wscale);
-			else
-				json_null(j, "synack_wscale");
-			json_bool(j, "synack_sack", s->sack_ok);
-			json_bool(j, "synack_ts", s->have_ts);
+			json_synack(j, s, c->synack.ttl, c->synack.tos,
+				    c->synack.ip_id);
 			json_num(j, "synack_rtt_ms", ms(c->t_syn, c->t_synack), 3);
 			json_str(j, "data_ecn", ecn_name(c->data_tos & 3));
 		} else {

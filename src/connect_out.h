@@ -17,6 +17,10 @@ void connect_print_text(FILE *f, const struct connect_result *r,
 			const char *host);
 void connect_print_json(FILE *f, const struct connect_result *r,
 			const char *host);
+/* The synack_* members of a flow: TTL, hops, flags, ECN, window, IP ID,
+ * MSS, window scale, SACK, timestamps (connect and analyze share them). */
+void json_synack(struct json *j, const struct tcp_seg *s, uint8_t ttl,
+		 uint8_t tos, uint16_t ip_id);
 /* Members "dport", "mode", "flows", "summary", for embedding. */
 void connect_json_body(struct json *j, const struct connect_result *r);
 
