@@ -200,6 +200,53 @@ static int screen_flows(struct dctx *c, int from, int to)
 	return rc;
 }
 
+/* Ask again for the codepoints of screened flows that got no answer
+ * (rate-limited ICMP, usually): cheaper than new flows, which the same
+ * routers would limit too. Returns the number of probes sent. */
+static int screen_fill(struct dctx *c, size_t *answered)
+{
+	struct diag_result *r = c->r;
+	struct probe pr[4 * DIAG_MAX_FLOWS];
+	size_t n = 0;
+	int rc;
+
+	*answered = 0;
+	for (int i = 0; i < r->nflows; i++) {
+		int some = 0;
+
+		/* A flow with no answer at all meets a silent router, not a
+		 * rate limit: asking again would only wait. */
+		for (int k = 0; k < 4; k++)
+			some |= r->flows[i].by_ecn[k].answered;
+		for (int k = 0; k < 4 && some && !r->flows[i].full; k++) {
+			int e = ecn_order[k];
+
+			if (r->flows[i].by_ecn[e].answered)
+				continue;
+			add_probe(c, &pr[n], r->flows[i].sport, (uint8_t)e,
+				  r->screen_ttl);
+			pr[n++].user = i * 4 + e;
+		}
+	}
+	if (n == 0)
+		return 0;
+	rc = run_batch(c, pr, n);
+	for (size_t k = 0; k < n; k++) {
+		struct diag_flow *f = &r->flows[pr[k].user / 4];
+
+		if (pr[k].state == PROBE_ANSWERED) {
+			f->by_ecn[pr[k].user % 4] = responder_of(&pr[k]);
+			(*answered)++;
+		}
+	}
+	for (int i = 0; i < r->nflows; i++) {
+		r->flows[i].full = 1;
+		for (int k = 0; k < 4; k++)
+			r->flows[i].full &= r->flows[i].by_ecn[k].answered;
+	}
+	return rc;
+}
+
 /* One flow, one pair of codepoints that part: which? */
 static int flow_split(const struct diag_flow *f, int *e1, int *e2)
 {
@@ -216,39 +263,50 @@ static int flow_split(const struct diag_flow *f, int *e1, int *e2)
 
 /* Re-send the two differing probes; identical probes must agree for a
  * hash, and a per-packet balancer makes them disagree. */
+#define CONFIRM_ROUNDS 5
+#define FILL_ROUNDS 3
+
 static int confirm_split(struct dctx *c, int fi, int e1, int e2)
 {
 	struct diag_result *r = c->r;
 	int need = repeats_needed(c->p->confidence);
-	int each = (need + 1) / 2;
-	struct probe pr[64];
-	size_t n = 0;
 	int rc, disagreed = 0;
 
-	if (each > 32)
-		each = 32;
-	/* Identical probes go out back to back, so a round-robin balancer
-	 * (which alternation would alias) splits them too. */
-	for (int k = 0; k < 2 * each; k++) {
-		int ecn = (k / 2) % 2 ? e2 : e1;
+	/* Rounds, because routers rate-limit their ICMP (Linux: a burst of
+	 * six, then one a second): what a round loses, the next one asks
+	 * again, after the previous round's wait has let the limit refill. */
+	for (int round = 0; round < CONFIRM_ROUNDS && !disagreed &&
+			    r->repeats_agreed < need; round++) {
+		int each = (need - r->repeats_agreed + 1) / 2;
+		struct probe pr[64];
+		size_t n = 0;
 
-		add_probe(c, &pr[n], r->flows[fi].sport, (uint8_t)ecn, r->screen_ttl);
-		pr[n++].user = ecn;
-	}
-	rc = run_batch(c, pr, n);
-	if (rc != 0)
-		return rc;
-	for (size_t k = 0; k < n; k++) {
-		struct responder s = responder_of(&pr[k]);
-		const struct responder *orig = &r->flows[fi].by_ecn[pr[k].user];
+		if (each > 32)
+			each = 32;
+		/* Identical probes go out back to back, so a round-robin
+		 * balancer (which alternation would alias) splits them too. */
+		for (int k = 0; k < 2 * each; k++) {
+			int ecn = (k / 2) % 2 ? e2 : e1;
 
-		if (!s.answered)
-			continue;
-		r->repeats++;
-		if (responder_differs(&s, orig))
-			disagreed = 1;
-		else
-			r->repeats_agreed++;
+			add_probe(c, &pr[n], r->flows[fi].sport, (uint8_t)ecn,
+				  r->screen_ttl);
+			pr[n++].user = ecn;
+		}
+		rc = run_batch(c, pr, n);
+		if (rc != 0)
+			return rc;
+		for (size_t k = 0; k < n; k++) {
+			struct responder s = responder_of(&pr[k]);
+			const struct responder *orig = &r->flows[fi].by_ecn[pr[k].user];
+
+			if (!s.answered)
+				continue;
+			r->repeats++;
+			if (responder_differs(&s, orig))
+				disagreed = 1;
+			else
+				r->repeats_agreed++;
+		}
 	}
 	if (disagreed) {
 		r->lb = LB_PER_PACKET;
@@ -476,11 +534,23 @@ static int step_paths(struct dctx *c)
 	/* Flows whose four probes did not all come back prove less: add
 	 * flows until enough are whole, within the budget. Not when ECT is
 	 * known to be dropped: those answers will never come. */
-	for (int round = 0; rc == 0 && round < 3 && !ect_blackholed(r); round++) {
+	for (int round = 0, fills = 0; rc == 0 && round < 3 + FILL_ROUNDS &&
+					 !ect_blackholed(r); round++) {
+		size_t got;
+
 		full = 0;
 		for (int i = 0; i < r->nflows; i++)
 			full += r->flows[i].full;
-		if (full >= need || r->nflows >= c->p->max_flows)
+		if (full >= need)
+			break;
+		if (fills >= 0 && fills < FILL_ROUNDS) {
+			rc = screen_fill(c, &got);
+			/* Nothing came back: stop asking, add flows instead. */
+			fills = got ? fills + 1 : -1;
+			if (got)
+				continue;
+		}
+		if (r->nflows >= c->p->max_flows)
 			break;
 		int more = need - full;
 
