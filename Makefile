@@ -3,7 +3,7 @@
 #   make            build ./ecntrace
 #   make check      install missing packages, run every test (unit, ASan+UBSan, lab)
 #   make demo       the lab's broken network and its diagnosis
-#   make fuzz       run the fuzz targets for a bounded time
+#   make fuzz       run the fuzz targets for FUZZSECS seconds each
 #   make install PREFIX=/usr/local
 #   make clean
 
@@ -34,7 +34,6 @@ ASANOBJ  := $(LIBSRC:%.c=build/asan/%.o)
 UNIT     := $(sort $(wildcard tests/unit/test_*.c))
 UNITBIN  := $(UNIT:tests/unit/%.c=build/tests/%)
 ASANBIN  := $(UNIT:tests/unit/%.c=build/asan/tests/%)
-FUZZ     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZSECS ?= 60
 
 .PHONY: all deps check unit lab demo fuzz install uninstall clean
@@ -69,7 +68,8 @@ deps:
 # cleanly without it. tests/run.sh prints the closing "N passed, N failed".
 check: deps
 	@$(MAKE) --no-print-directory ecntrace build/asan/ecntrace $(UNITBIN) $(ASANBIN)
-	@sh tests/run.sh $(UNITBIN) $(ASANBIN) $(sort $(wildcard tests/lab/test_*.sh))
+	@sh tests/run.sh $(UNITBIN) $(ASANBIN) tests/fuzz/run.sh \
+		$(sort $(wildcard tests/lab/test_*.sh))
 
 unit: ecntrace $(UNITBIN) $(ASANBIN)
 	@sh tests/run.sh $(UNITBIN) $(ASANBIN)
@@ -81,19 +81,10 @@ demo: deps
 	@$(MAKE) --no-print-directory ecntrace
 	@sh lab/demo.sh
 
-# libFuzzer needs clang; each target runs for FUZZSECS seconds.
+# libFuzzer needs clang; each target runs for FUZZSECS seconds (make check
+# runs them for 10).
 fuzz: deps
-	@mkdir -p build/fuzz
-	@for f in $(FUZZ); do \
-	  n=$$(basename $$f .c); \
-	  clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -o build/fuzz/$$n $$f $(LIBSRC) $(LDLIBS) || exit 1; \
-	  mkdir -p build/fuzz/$$n.corpus; \
-	  seeds=tests/fuzz/corpus_$${n#fuzz_}; \
-	  [ -d $$seeds ] || seeds=tests/fuzz/corpus; \
-	  build/fuzz/$$n -max_total_time=$(FUZZSECS) -max_len=4096 \
-	    build/fuzz/$$n.corpus $$seeds || exit 1; \
-	done
+	@FUZZ_SECS=$(FUZZSECS) sh tests/run.sh tests/fuzz/run.sh
 
 install: ecntrace
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPDIR)
