@@ -339,6 +339,7 @@ static void on_segment(struct cstate *cs, struct conn_flow *f,
 				((s->flags & TH_CWR) ? 2 : 0) |
 				((s->flags & TH_ECE) ? 1 : 0);
 		f->data_tos = data_tos(f);
+		f->t_ack = now_ns();
 		(void)send_seg(cs, f, TH_ACK, f->iss + 1, ECN_NOT_ECT, 0);
 		/* The time before sending: an answer's kernel timestamp can
 		 * be earlier than our clock read after the send returns. */
@@ -387,6 +388,7 @@ static void on_timeout(struct cstate *cs, struct conn_flow *f, int64_t now)
 		return;
 	case ST_DATA_SENT:
 		/* RFC 3168 6.1.5: a retransmission goes Not-ECT. */
+		f->t_retx = now_ns();
 		(void)send_seg(cs, f, TH_ACK, f->iss + 1, ECN_NOT_ECT, 1);
 		f->data_tries++;
 		f->state = ST_RETX_SENT;

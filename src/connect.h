@@ -45,7 +45,7 @@ struct conn_flow {
 	uint16_t ip_id;              /* next IPv4 ID of this flow */
 	uint32_t iss, irs;
 	int64_t start_ns, deadline_ns;
-	int64_t t_syn, t_synack, t_data, t_answer; /* CLOCK_MONOTONIC */
+	int64_t t_syn, t_synack, t_ack, t_data, t_retx, t_answer; /* CLOCK_MONOTONIC */
 	uint8_t data_tos;            /* IP TOS of the first data segment */
 	/* what came back */
 	int have_synack;

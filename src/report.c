@@ -1153,7 +1153,7 @@ static int tl_messages(const struct conn_flow *f, size_t payload_len,
 		return n;
 	}
 	m[n++] = tl_reply(LANE_SYNACK, f->t_synack, "SYN-ACK", "synack", &f->synack);
-	m[n++] = tl_sent(early ? rst_lane : LANE_SYNACK, 0, "ACK", "ack",
+	m[n++] = tl_sent(early ? rst_lane : LANE_SYNACK, f->t_ack, "ACK", "ack",
 			 TH_ACK, ECN_NOT_ECT, f->iss + 1, f->irs + 1, 502, 0);
 	if (early)
 		m[n++] = tl_reply(rst_lane, f->t_answer, "RST", "rst", &f->rst);
@@ -1164,7 +1164,7 @@ static int tl_messages(const struct conn_flow *f, size_t payload_len,
 		m[n++] = tl_reply(rst_lane, f->t_answer, "RST", "rst", &f->rst);
 	} else if (f->data_acked) {
 		if (f->acked_after_retx)
-			m[n++] = tl_sent(LANE_SYNACK, 0, "retransmission", "retx",
+			m[n++] = tl_sent(LANE_SYNACK, f->t_retx, "retransmission", "retx",
 					 TH_ACK | TH_PSH, ECN_NOT_ECT, f->iss + 1,
 					 f->irs + 1, 502, payload_len);
 		m[n++] = tl_reply(LANE_SYNACK, f->t_answer, "ACK", "data-ack", &f->ack);
@@ -1332,9 +1332,8 @@ static void tl_caption(FILE *fp, const struct conn_flow *f)
 			"%d hops away (RST TTL %d): something on the path answers for "
 			"the target. ", return_hops(f->rst.ttl), f->rst.ttl);
 	if (f->result != CR_RESET_OTHER) {
-		fprintf(fp, "Times are from the first SYN%s; hop counts come from "
-			"the reply TTLs.</p>\n", f->have_synack ?
-			" (the third ACK's is not recorded)" : "");
+		fputs("Times are from the first SYN; hop counts come from the "
+		      "reply TTLs.</p>\n", fp);
 		return;
 	}
 	fprintf(fp, "The handshake (Not-ECT) is answered from %d hops away "
@@ -1349,8 +1348,7 @@ static void tl_caption(FILE *fp, const struct conn_flow *f)
 			f->rst.ttl);
 	fputs(": another machine behind the same address, with no state for "
 	      "the connection. Which machine got a packet is inferred from the "
-	      "hop count of its answer; the third ACK's time is not recorded."
-	      "</p>\n", fp);
+	      "hop count of its answer.</p>\n", fp);
 }
 
 static void report_timeline(FILE *fp, const struct diag_result *r)
