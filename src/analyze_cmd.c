@@ -17,6 +17,7 @@
 #include "ecntrace.h"
 #include "engine.h"
 #include "json.h"
+#include "pcapout.h"
 #include "priv.h"
 #include "term.h"
 #include "trace.h"
@@ -51,14 +52,16 @@ static const char watch_usage[] =
 "      --duration SEC  stop after SEC seconds (at most 31536000)\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --all         list every connection, not only those with an ECN fault\n"
+"      --pcap FILE   also write the captured TCP packets to FILE\n"
 "  -h, --help        this help\n"
 "\n"
 "Needs CAP_NET_RAW; privileges are dropped once the capture is open.\n"
 "\n"
 "Exit: 0 no ECN fault, 1 some connections show one, 64 usage,\n"
-"69 no such interface, 71 system error, 77 no permission.\n";
+"69 no such interface, 71 system error, 73 cannot create the pcap file,\n"
+"77 no permission.\n";
 
-enum { OPT_JSON = 256, OPT_ALL, OPT_DURATION };
+enum { OPT_JSON = 256, OPT_ALL, OPT_DURATION, OPT_PCAP };
 
 static const struct option analyze_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -71,6 +74,7 @@ static const struct option watch_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -103,18 +107,6 @@ struct report {
 	int interrupted;
 	uint64_t drops;
 };
-
-/* One line for an option getopt rejected (see trace_cmd.c). */
-static void usage_error(const char *cmd, int argc, char **argv, int c)
-{
-	const char *word = argv[optind - 1 < argc ? optind - 1 : argc - 1];
-	char shortopt[3] = { '-', (char)optopt, '\0' };
-
-	if (optopt > 0 && optopt < 128 && strncmp(word, "--", 2) != 0)
-		word = shortopt;
-	warnx_("%s: %s '%s' (see 'ecntrace %s --help')", cmd,
-	       c == ':' ? "missing argument for" : "unknown option", word, cmd);
-}
 
 static void on_done(void *ctx, const struct an_conn *c)
 {
@@ -513,7 +505,7 @@ int cmd_analyze(int argc, char **argv)
 			fputs(analyze_usage, stdout);
 			return 0;
 		default:
-			usage_error("analyze", argc, argv, c);
+			cli_bad_option("analyze", argc, argv, c);
 			return EX_USAGE;
 		}
 	}
@@ -550,7 +542,8 @@ int cmd_watch(int argc, char **argv)
 {
 	struct report r;
 	struct cap_pkt p;
-	const char *iface = NULL;
+	struct pcap_writer *pw = NULL;
+	const char *iface = NULL, *pcap_path = NULL;
 	char err[512] = "";
 	int json = 0, all = 0, c, rc;
 	long count = 0;
@@ -571,11 +564,12 @@ int cmd_watch(int argc, char **argv)
 			break;
 		case OPT_JSON: json = 1; break;
 		case OPT_ALL: all = 1; break;
+		case OPT_PCAP: pcap_path = optarg; break;
 		case 'h':
 			fputs(watch_usage, stdout);
 			return 0;
 		default:
-			usage_error("watch", argc, argv, c);
+			cli_bad_option("watch", argc, argv, c);
 			return EX_USAGE;
 		}
 	}
@@ -595,8 +589,16 @@ int cmd_watch(int argc, char **argv)
 		analyzer_free(&r.an);
 		return rc;
 	}
-	/* The capture is open: nothing else needs privilege. */
+	if (pcap_path != NULL &&
+	    (pw = pcapw_open(pcap_path, err, sizeof(err))) == NULL) {
+		warnx_("%s: %s", pcap_path, err);
+		capture_close(r.cap);
+		analyzer_free(&r.an);
+		return EX_CANTCREAT;
+	}
+	/* The capture and the file are open: nothing else needs privilege. */
 	if (priv_drop(0) < 0) {
+		pcapw_close(pw);
 		warnx_("cannot drop privileges");
 		capture_close(r.cap);
 		analyzer_free(&r.an);
@@ -626,6 +628,7 @@ int cmd_watch(int argc, char **argv)
 		}
 		rc = capture_next(r.cap, &p, wait, err, sizeof(err));
 		if (rc == 1) {
+			pcapw_write(pw, p.ip, p.len, p.ts_ns);
 			(void)analyzer_packet(&r.an, p.ip, p.len, p.wire_len,
 					      p.ts_ns);
 		} else if (rc < 0) {
@@ -635,6 +638,7 @@ int cmd_watch(int argc, char **argv)
 		}
 	}
 	r.drops = capture_drops(r.cap);
+	pcapw_close(pw);
 	rc = report_end(&r);
 	return r.read_error && rc == EXIT_HEALTHY ? EX_OSERR : rc;
 }

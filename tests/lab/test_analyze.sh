@@ -95,7 +95,8 @@ for fam in 4 6; do
 	base=$((43000 + fam * 100))
 	wout=$TMP/watch$fam.json
 	# Not through on(): $! must be ecntrace itself (ip netns exec execs it).
-	ip netns exec "$LAB_NAME-client" "$ECNTRACE" watch -i "$CLIENT_IF" --duration 5 --json >"$wout" 2>"$wout.err" &
+	ip netns exec "$LAB_NAME-client" "$ECNTRACE" watch -i "$CLIENT_IF" --duration 5 --json \
+		--pcap "$TMP/watch$fam.pcap" >"$wout" 2>"$wout.err" &
 	wpid=$!
 	BG_PIDS="$BG_PIDS $wpid"
 	sleep 1
@@ -110,6 +111,12 @@ for fam in 4 6; do
 		all '[ -n "$want" ]' '[ "$got" = "$want" ]'
 	[ "$got" = "$want" ] || diag "watch says: $got; curl says: $want; stderr: $(cat "$wout.err")"
 	check "IPv$fam watch: SYN-ACK and RST TTLs differ for each" [ -z "$(same_ttls "$wout")" ]
+	# --pcap keeps what it watched: tcpdump reads it, and analyze finds
+	# the same resets in it.
+	"$ECNTRACE" analyze --json "$TMP/watch$fam.pcap" >"$TMP/wa$fam.json" 2>/dev/null
+	check "IPv$fam watch --pcap: tcpdump reads the file, analyze finds the same resets in it" \
+		all 'tcpdump -nr "$TMP/watch$fam.pcap" 2>/dev/null | grep -q "Flags \[R\]"' \
+		'[ "$(ports_with reset-by-other-endpoint "$TMP/wa$fam.json")" = "$want" ]'
 done
 
 # watch stops on SIGINT and still reports (--duration 60 only bounds the
