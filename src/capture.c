@@ -297,6 +297,22 @@ int capture_open_live(struct capture **cp, const char *iface, char *err,
 	return 0;
 }
 
+/* A file's time stamp in nanoseconds. pcapng carries 64-bit stamps of
+ * any resolution, so a crafted file can name any second: clamp to what
+ * int64_t nanoseconds hold (up to the year 2262). */
+static int64_t ts_ns(int64_t sec, int64_t frac, int nano)
+{
+	const int64_t max_sec = INT64_MAX / 1000000000 - 1;
+
+	if (sec < 0)
+		sec = 0;
+	if (sec > max_sec)
+		sec = max_sec;
+	if (frac < 0 || frac > 999999999)
+		frac = 0;
+	return sec * 1000000000 + (nano ? frac : frac % 1000000 * 1000);
+}
+
 int capture_next(struct capture *c, struct cap_pkt *p, int64_t timeout_ns,
 		 char *err, size_t errlen)
 {
@@ -341,8 +357,7 @@ int capture_next(struct capture *c, struct cap_pkt *p, int64_t timeout_ns,
 		p->ip = data + off;
 		p->len = h->caplen - off;
 		p->wire_len = h->len > h->caplen ? h->len - off : p->len;
-		p->ts_ns = (int64_t)h->ts.tv_sec * 1000000000 +
-			   (int64_t)h->ts.tv_usec * (c->nano ? 1 : 1000);
+		p->ts_ns = ts_ns(h->ts.tv_sec, h->ts.tv_usec, c->nano);
 		return 1;
 	}
 }

@@ -34,7 +34,10 @@ for f in tests/fuzz/fuzz_*.c; do
 	seeds=tests/fuzz/corpus_${t#fuzz_}
 	[ -d "$seeds" ] || seeds=tests/fuzz/corpus
 	mkdir -p "$out/$t.corpus"
+	# A fixed seed: the same build explores the same inputs in the same
+	# order; findings land in build/fuzz/, not in the tree.
 	if "$out/$t" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 \
+		-seed=1 -artifact_prefix="$out/$t-" \
 		"$out/$t.corpus" "$seeds" >"$out/$t.log" 2>&1; then
 		runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" | grep -o '[0-9]*$')
 		echo "ok $n - $t: ${runs:-?} inputs in ${secs}s, no crash, leak or UB"
