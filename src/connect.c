@@ -50,16 +50,17 @@ const char *conn_result_name(enum conn_result c)
 static const char *const mode_names[] = {
 	[MODE_CLASSIC] = "classic", [MODE_ACCECN] = "accecn",
 	[MODE_L4S] = "l4s", [MODE_CE] = "ce", [MODE_PLAIN] = "plain",
+	[MODE_ALL_ECT] = "all-ect",
 };
 
 const char *conn_mode_name(enum conn_mode m)
 {
-	return m <= MODE_PLAIN ? mode_names[m] : "?";
+	return m < MODE_COUNT ? mode_names[m] : "?";
 }
 
 int conn_mode_parse(const char *s)
 {
-	for (int m = 0; m <= MODE_PLAIN; m++)
+	for (int m = 0; m < MODE_COUNT; m++)
 		if (!strcmp(s, mode_names[m]))
 			return m;
 	return -1;
@@ -262,8 +263,17 @@ static int send_seg(struct cstate *cs, struct conn_flow *f, uint16_t flags,
 
 static uint8_t syn_tos(const struct conn_flow *f)
 {
-	/* AccECN mode marks the SYN so the SYN-ACK can tell what arrived. */
-	return f->mode == MODE_ACCECN ? ECN_ECT0 : ECN_NOT_ECT;
+	/* AccECN mode marks the SYN so the SYN-ACK can tell what arrived;
+	 * all-ect marks everything. */
+	return f->mode == MODE_ACCECN || f->mode == MODE_ALL_ECT ? ECN_ECT0
+								 : ECN_NOT_ECT;
+}
+
+/* The TOS of our pure ACKs, retransmission and closing RST: Not-ECT as
+ * RFC 3168 says, but ECT(0) in all-ect mode, to stay on the data's path. */
+static uint8_t ctl_tos(const struct conn_flow *f)
+{
+	return f->mode == MODE_ALL_ECT ? ECN_ECT0 : ECN_NOT_ECT;
 }
 
 static uint16_t syn_flags(const struct conn_flow *f)
@@ -283,6 +293,8 @@ static uint8_t data_tos(const struct conn_flow *f)
 
 	if (f->mode == MODE_PLAIN)
 		return ECN_NOT_ECT;
+	if (f->mode == MODE_ALL_ECT)
+		return ECN_ECT0;
 	if (f->mode == MODE_ACCECN)
 		agreed = (fl & (TH_AE | TH_CWR | TH_ECE)) != 0 &&
 			 (fl & (TH_AE | TH_CWR | TH_ECE)) != (TH_AE | TH_CWR | TH_ECE);
@@ -308,7 +320,7 @@ static void finish(struct cstate *cs, struct conn_flow *f)
 		uint32_t seq = f->iss + 1 +
 			       (f->data_acked ? (uint32_t)cs->p->payload_len : 0);
 
-		(void)send_seg(cs, f, TH_RST, seq, ECN_NOT_ECT, 0);
+		(void)send_seg(cs, f, TH_RST, seq, ctl_tos(f), 0);
 	}
 	f->state = ST_DONE;
 }
@@ -340,7 +352,7 @@ static void on_segment(struct cstate *cs, struct conn_flow *f,
 				((s->flags & TH_ECE) ? 1 : 0);
 		f->data_tos = data_tos(f);
 		f->t_ack = now_ns();
-		(void)send_seg(cs, f, TH_ACK, f->iss + 1, ECN_NOT_ECT, 0);
+		(void)send_seg(cs, f, TH_ACK, f->iss + 1, ctl_tos(f), 0);
 		/* The time before sending: an answer's kernel timestamp can
 		 * be earlier than our clock read after the send returns. */
 		f->t_data = now_ns();
@@ -389,7 +401,7 @@ static void on_timeout(struct cstate *cs, struct conn_flow *f, int64_t now)
 	case ST_DATA_SENT:
 		/* RFC 3168 6.1.5: a retransmission goes Not-ECT. */
 		f->t_retx = now_ns();
-		(void)send_seg(cs, f, TH_ACK, f->iss + 1, ECN_NOT_ECT, 1);
+		(void)send_seg(cs, f, TH_ACK, f->iss + 1, ctl_tos(f), 1);
 		f->data_tries++;
 		f->state = ST_RETX_SENT;
 		f->deadline_ns = now + cs->p->timeout_ns;
@@ -406,13 +418,14 @@ static struct conn_flow *flow_of(struct connect_result *r,
 				 const struct pkt_reply *rep)
 {
 	const struct connect_params *p = &r->p;
-	unsigned idx;
 
 	if (rep->kind != REPLY_TCP || !addr_eq(&rep->src, &p->dst) ||
 	    !addr_eq(&rep->dst, &p->src) || rep->tcp.sport != p->dport)
 		return NULL;
-	idx = (unsigned)(uint16_t)(rep->tcp.dport - p->sport_base);
-	return idx < r->nflows ? &r->flows[idx] : NULL;
+	for (size_t i = 0; i < r->nflows; i++)
+		if (r->flows[i].sport == rep->tcp.dport)
+			return &r->flows[i];
+	return NULL;
 }
 
 int connect_run(struct engine *e, const struct connect_params *p,
@@ -427,7 +440,7 @@ int connect_run(struct engine *e, const struct connect_params *p,
 	memset(r, 0, sizeof(*r));
 	r->p = *p;
 	r->nflows = 2 * (size_t)p->nflows;
-	if (p->mode == MODE_PLAIN)
+	if (p->mode == MODE_PLAIN || p->no_controls)
 		r->nflows = (size_t)p->nflows;
 	r->flows = calloc(r->nflows, sizeof(*r->flows));
 	if (r->flows == NULL) {
@@ -440,7 +453,8 @@ int connect_run(struct engine *e, const struct connect_params *p,
 		struct conn_flow *f = &r->flows[i];
 		size_t k = i < (size_t)p->nflows ? 2 * i : 2 * (i - (size_t)p->nflows) + 1;
 
-		f->sport = (uint16_t)(p->sport_base + i);
+		f->sport = p->sports && i < (size_t)p->nflows ? p->sports[i]
+							     : (uint16_t)(p->sport_base + i);
 		f->control = i >= (size_t)p->nflows;
 		f->mode = f->control ? MODE_PLAIN : p->mode;
 		f->iss = random_u32();
@@ -522,7 +536,7 @@ int connect_run(struct engine *e, const struct connect_params *p,
 		answered += f->have_synack || f->have_rst;
 		synacked += f->have_synack;
 	}
-	if (p->mode == MODE_PLAIN)
+	if (p->mode == MODE_PLAIN || p->no_controls)
 		answered = synacked = 1;     /* nothing to compare with */
 	for (size_t i = 0; i < r->nflows; i++) {
 		struct conn_flow *f = &r->flows[i];

@@ -17,6 +17,11 @@ enum conn_mode {
 	MODE_L4S,                    /* classic setup, ECT(1) data */
 	MODE_CE,                     /* classic setup, CE-marked data */
 	MODE_PLAIN,                  /* no ECN */
+	MODE_ALL_ECT,                /* classic setup, every segment ECT(0),
+				      * the SYN included: a path that depends
+				      * on ECN keeps the whole connection on
+				      * one branch */
+	MODE_COUNT
 };
 
 enum conn_result {
@@ -68,6 +73,9 @@ struct connect_params {
 	double rate;                 /* new flows per second */
 	const uint8_t *payload;
 	size_t payload_len;
+	/* nflows source ports to use instead of sport_base..; may be NULL */
+	const uint16_t *sports;
+	int no_controls;             /* only the ECN flows */
 	/* Progress, about once a second; may be NULL. */
 	void (*on_tick)(void *ctx, size_t done, size_t total);
 };

@@ -26,7 +26,8 @@ static const char connect_usage[] =
 "                    with 99% confidence); as many control flows\n"
 "      --sport PORT  first source port (default from the pid)\n"
 "      --mode M      classic (default), accecn, l4s (ECT(1) data),\n"
-"                    ce (CE-marked data), plain (no ECN, no controls)\n"
+"                    ce (CE-marked data), plain (no ECN, no controls),\n"
+"                    all-ect (every segment ECT(0), the SYN included)\n"
 "  -w SEC            wait for each answer (default 1)\n"
 "      --payload S   first data segment (default: an HTTP request for 80,\n"
 "                    a TLS ClientHello for 443)\n"
@@ -101,7 +102,7 @@ int cmd_connect(int argc, char **argv)
 		case OPT_MODE:
 			mode = conn_mode_parse(optarg);
 			if (mode < 0) {
-				warnx_("unknown mode '%s' (classic, accecn, l4s, ce, plain)",
+				warnx_("unknown mode '%s' (classic, accecn, l4s, ce, plain, all-ect)",
 				       optarg);
 				return EX_USAGE;
 			}

@@ -32,6 +32,7 @@ static const char *const cause_names[CAUSE_KIND_COUNT] = {
 	[CAUSE_ECT_BLACKHOLE] = "ect-blackhole",
 	[CAUSE_SYN_ECN_DROP] = "syn-ecn-drop",
 	[CAUSE_SYN_ECN_RESET] = "syn-ecn-reset",
+	[CAUSE_ECT_RESET] = "ect-reset",
 	[NOTE_DSCP_HASH] = "dscp-hash",
 	[NOTE_SAFE_MULTIPATH] = "safe-multipath",
 	[NOTE_ECN_PATH_ONE_SITE] = "ecn-dependent-path-one-site",
@@ -612,6 +613,79 @@ static int step_connect(struct dctx *c)
  * probability 1/8 on a 2-way hash, so the screen can miss what the replay
  * proves. The reset connections' own flows are known to part: screen
  * (at most two of) them and locate the split as usual. */
+/* Did the all-ECT(0) replay of this source port deliver its data? Then
+ * the RST its first connection got came from another machine. */
+static int proven_other(const struct diag_result *r, uint16_t sport)
+{
+	if (!r->have_ect_check)
+		return 0;
+	for (size_t i = 0; i < r->ect_check.nflows; i++)
+		if (r->ect_check.flows[i].sport == sport)
+			return r->ect_check.flows[i].data_acked &&
+			       !r->ect_check.flows[i].have_rst;
+	return 0;
+}
+
+/* Step 4b: the ECN connections reset after their data, replayed on the
+ * same source ports with every segment ECT(0), the SYN included. If the
+ * ECN bits steer the path, the whole connection now stays on the ECT(0)
+ * branch and works: the first one failed only because its handshake and
+ * its data went different ways. A middlebox (or a server) that resets
+ * ECT segments resets this one too. This tells two machines apart even
+ * when their replies come back with the same hop count. */
+static int step_ect_check(struct dctx *c)
+{
+	struct diag_result *r = c->r;
+	const struct connect_result *cr = &r->conn;
+	struct connect_params cp;
+	uint16_t sports[16];
+	int n = 0, rc;
+
+	for (size_t i = 0; i < cr->nflows && n < 16; i++) {
+		const struct conn_flow *f = &cr->flows[i];
+
+		if (!f->control && f->have_rst && f->rst_after_data)
+			sports[n++] = f->sport;
+	}
+	if (n == 0)
+		return 0;
+	memset(&cp, 0, sizeof(cp));
+	cp.src = c->p->src;
+	cp.dst = c->p->dst;
+	cp.dport = c->p->dport;
+	cp.sport_base = sports[0];
+	cp.sports = sports;
+	cp.nflows = n;
+	cp.no_controls = 1;
+	cp.mode = MODE_ALL_ECT;
+	cp.timeout_ns = c->p->timeout_ns;
+	cp.rate = 50;
+	cp.payload = c->p->payload;
+	cp.payload_len = c->p->payload_len;
+	cp.on_tick = c->p->on_tick;
+	progress(c, "replaying the reset connections entirely ECT(0)");
+	r->have_ect_check = 1;
+	rc = connect_run(c->e, &cp, &r->ect_check, c->err, c->errlen);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < r->ect_check.nflows; i++) {
+		const struct conn_flow *f = &r->ect_check.flows[i];
+
+		if (f->data_acked && !f->have_rst)
+			r->ect_check_ok++;
+		else if (f->have_rst && f->rst_after_data)
+			r->ect_check_reset++;
+	}
+	return 0;
+}
+
+/* The all-ECT(0) replay was reset too, and never delivered: the ECT(0)
+ * path itself resets data, so an RST is no sign of another machine. */
+static int ect_path_resets(const struct diag_result *r)
+{
+	return r->have_ect_check && r->ect_check_reset > 0 && r->ect_check_ok == 0;
+}
+
 static int rescreen_reset_flows(struct dctx *c)
 {
 	struct diag_result *r = c->r;
@@ -619,7 +693,8 @@ static int rescreen_reset_flows(struct dctx *c)
 	int from = r->nflows, to = from, rc;
 
 	for (size_t i = 0; i < cr->nflows && to < DIAG_MAX_FLOWS && to - from < 2; i++)
-		if (cr->flows[i].result == CR_RESET_OTHER)
+		if (cr->flows[i].result == CR_RESET_OTHER ||
+		    proven_other(r, cr->flows[i].sport))
 			r->flows[to++].sport = cr->flows[i].sport;
 	if (to == from)
 		return 0;
@@ -633,6 +708,46 @@ static int rescreen_reset_flows(struct dctx *c)
 		return localize_per_packet(c);
 	if (r->ecn_dependent)
 		return localize_split(c);
+	/* No probe parts the flow, yet its handshake and its data end at
+	 * different machines: they part after the last router before the
+	 * target, which answered both codepoints alike. That router is the
+	 * one that splits them. */
+	if (r->ect_check_ok && r->screen_ttl > 0) {
+		const struct diag_flow *f = &r->flows[from];
+		const struct responder *a = &f->by_ecn[ECN_NOT_ECT];
+		const struct responder *b = &f->by_ecn[ECN_ECT0];
+
+		if (a->answered && b->answered && !responder_differs(a, b) &&
+		    a->kind == REPLY_TIME_EXCEEDED) {
+			const struct conn_flow *cf = NULL;
+
+			for (size_t i = 0; i < cr->nflows && !cf; i++)
+				if (cr->flows[i].sport == f->sport)
+					cf = &cr->flows[i];
+			r->split_inferred = 1;
+			r->ecn_dependent = 1;
+			r->lb = LB_PER_FLOW;
+			r->split_flow = from;
+			r->split_ecn[0] = ECN_NOT_ECT;
+			r->split_ecn[1] = ECN_ECT0;
+			r->divergence_ttl = r->screen_ttl + 1;
+			r->balancer = *a;
+			/* The branches end at the target: the machine that sent
+			 * the SYN-ACK and the one that reset the data. */
+			if (cf != NULL) {
+				struct responder t = {
+					.answered = 1, .addr = r->p.dst,
+					.kind = REPLY_TCP, .reply = "syn-ack",
+					.hops = return_hops(cf->synack.ttl),
+				};
+
+				r->split_at[0] = t;
+				t.reply = "rst";
+				t.hops = return_hops(cf->rst.ttl);
+				r->split_at[1] = t;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -688,15 +803,23 @@ static void count_sites(struct diag_result *r)
 		const struct conn_flow *f = &cr->flows[i];
 		struct site *s = NULL;
 
-		if (!f->have_rst || !f->rst_after_data)
+		int other;
+
+		/* Where the ECT(0) path itself resets, an RST is not a site. */
+		if (!f->have_rst || !f->rst_after_data || ect_path_resets(r))
 			continue;
+		/* Same hop count as a SYN-ACK site, but proven another
+		 * machine: keep it apart. */
+		other = f->result == CR_RESET_SAME && proven_other(r, f->sport);
 		for (int k = 0; k < r->nsites && !s; k++)
-			if (r->sites[k].hops == return_hops(f->rst.ttl))
+			if (r->sites[k].hops == return_hops(f->rst.ttl) &&
+			    r->sites[k].by_behaviour == other)
 				s = &r->sites[k];
 		if (s == NULL && r->nsites < DIAG_MAX_SITES) {
 			s = &r->sites[r->nsites++];
 			s->hops = return_hops(f->rst.ttl);
 			s->wscale = -1;
+			s->by_behaviour = other;
 		}
 		if (s == NULL)
 			continue;
@@ -893,8 +1016,9 @@ static void judge_paths(struct diag_result *r)
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
 	int resets = r->have_conn ? cr->counts[CR_RESET_OTHER] : 0;
 
-	if (r->ecn_dependent) {
-		int fault = !r->have_conn || resets > 0 || r->nsites > 1;
+	if (r->ecn_dependent && !r->split_inferred) {
+		int fault = !r->have_conn || resets > 0 || r->nsites > 1 ||
+			    r->ect_check_ok > 0;
 		const struct diag_flow *fl = &r->flows[r->split_flow];
 
 		f = add_finding(r, fault ? CAUSE_ECN_HASH : NOTE_ECN_PATH_ONE_SITE,
@@ -938,28 +1062,74 @@ static void judge_paths(struct diag_result *r)
 					 "machine (%d of %d worked)", cr->counts[CR_OK],
 					 cr->p.nflows);
 		}
-	} else if (resets > 0 && r->lb != LB_PER_PACKET &&
+	} else if ((r->ect_check_ok > 0 || (resets > 0 && !ect_path_resets(r))) &&
+		   r->lb != LB_PER_PACKET &&
 		   cr->control_ok == (int)cr->nflows - cr->p.nflows) {
 		/* The replay proves what no probe located (the routers after
-		 * the split may not answer): ECT(0) data reached another
-		 * machine than its handshake, and plain connections work. */
-		int sa = 0, rs = 0;
+		 * the split may not answer, or the split is at the last
+		 * router): ECT(0) data reached another machine than its
+		 * handshake, and plain connections work. */
+		int sa = 0, rs = 0, n, bad = resets + cr->counts[CR_RESET_SAME];
 
 		for (size_t i = 0; i < cr->nflows; i++)
-			if (cr->flows[i].result == CR_RESET_OTHER) {
+			if (cr->flows[i].result == CR_RESET_OTHER ||
+			    cr->flows[i].result == CR_RESET_SAME) {
 				sa = cr->flows[i].synack.ttl;
 				rs = cr->flows[i].rst.ttl;
 			}
-		f = add_finding(r, CAUSE_ECN_HASH, 0, NULL,
-				1.0 - pow(0.5, resets + cr->control_ok));
+		f = add_finding(r, CAUSE_ECN_HASH,
+				r->split_inferred ? r->divergence_ttl - 1 : 0,
+				r->split_inferred ? &r->balancer.addr : NULL,
+				1.0 - pow(0.5, bad + r->ect_check_ok + cr->control_ok));
+		if (f == NULL)
+			return;
+		n = snprintf(f->evidence, sizeof(f->evidence),
+			     "%d of %d ECN connections were reset after their "
+			     "ECT(0) data (SYN-ACK TTL %d, RST TTL %d) while %d of %d "
+			     "plain connections worked",
+			     bad, cr->p.nflows, sa, rs, cr->control_ok,
+			     (int)cr->nflows - cr->p.nflows);
+		if (r->ect_check_ok && n > 0 && (size_t)n < sizeof(f->evidence))
+			n += snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+				      "; the same flows sent entirely ECT(0), SYN "
+				      "included, worked (%d of %d): the ECT(0) path "
+				      "works, it only ends at another machine",
+				      r->ect_check_ok, (int)r->ect_check.nflows);
+		if (n > 0 && (size_t)n < sizeof(f->evidence) && r->split_inferred)
+			snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+				 "; the router at hop %d, the last before the target, "
+				 "answers both codepoints alike, so it is the one "
+				 "that parts them", r->divergence_ttl - 1);
+		else if (n > 0 && (size_t)n < sizeof(f->evidence))
+			snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+				 "; no path probe showed where the path splits");
+	}
+	if (ect_path_resets(r) &&
+	    cr->control_ok == (int)cr->nflows - cr->p.nflows) {
+		/* Whoever resets starts at the usual initial TTL: the RST's hop
+		 * count says how far it is, short of the server or not. */
+		const struct conn_flow *x = NULL;
+		const struct probe *at = NULL;
+		int hop = 0;
+
+		for (size_t i = 0; i < r->ect_check.nflows && !x; i++)
+			if (r->ect_check.flows[i].have_rst &&
+			    r->ect_check.flows[i].have_synack)
+				x = &r->ect_check.flows[i];
+		if (x && return_hops(x->rst.ttl) < return_hops(x->synack.ttl)) {
+			hop = return_hops(x->rst.ttl);
+			at = trace_at(&r->trace, hop);
+		}
+		f = add_finding(r, CAUSE_ECT_RESET, hop, at ? &at->reply.src : NULL,
+				1.0 - pow(0.5, r->ect_check_reset + cr->control_ok));
 		if (f)
 			snprintf(f->evidence, sizeof(f->evidence),
-				 "%d of %d ECN connections were reset by another "
-				 "machine after their ECT(0) data (SYN-ACK TTL %d, RST "
-				 "TTL %d) while %d of %d plain connections worked; no "
-				 "path probe showed where the path splits",
-				 resets, cr->p.nflows, sa, rs, cr->control_ok,
-				 (int)cr->nflows - cr->p.nflows);
+				 "ECT(0) data is reset even when the whole connection, "
+				 "SYN included, is ECT(0) (%d of %d), while plain "
+				 "connections work; the RST comes from %s",
+				 r->ect_check_reset, (int)r->ect_check.nflows,
+				 hop ? "a hop short of the server" :
+				 "as far away as the server");
 	}
 	if (r->lb == LB_PER_PACKET &&
 	    (f = add_finding(r, CAUSE_PER_PACKET_LB, r->divergence_ttl - 1,
@@ -1088,8 +1258,16 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 		rc = step_connect(&c);
 		if (rc != 0)
 			return rc;
-		if (r->conn.counts[CR_RESET_OTHER] && r->screen_ttl > 0 &&
-		    !r->ecn_dependent && r->lb != LB_PER_PACKET && !engine_stop) {
+		if ((r->conn.counts[CR_RESET_OTHER] || r->conn.counts[CR_RESET_SAME]) &&
+		    r->conn.control_ok == (int)r->conn.nflows - r->conn.p.nflows &&
+		    !engine_stop) {
+			rc = step_ect_check(&c);
+			if (rc != 0)
+				return rc;
+		}
+		if ((r->conn.counts[CR_RESET_OTHER] || r->ect_check_ok) &&
+		    r->screen_ttl > 0 && !r->ecn_dependent &&
+		    r->lb != LB_PER_PACKET && !engine_stop) {
 			rc = rescreen_reset_flows(&c);
 			if (rc != 0)
 				return rc;
@@ -1113,4 +1291,6 @@ void diagnose_free(struct diag_result *r)
 		trace_free(&r->plain);
 	if (r->have_conn)
 		connect_free(&r->conn);
+	if (r->have_ect_check)
+		connect_free(&r->ect_check);
 }

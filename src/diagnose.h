@@ -69,6 +69,7 @@ enum cause_kind {
 	CAUSE_ECT_BLACKHOLE,
 	CAUSE_SYN_ECN_DROP,
 	CAUSE_SYN_ECN_RESET,
+	CAUSE_ECT_RESET,             /* ECT data reset even on a consistent path */
 	/* notes */
 	NOTE_DSCP_HASH,
 	NOTE_SAFE_MULTIPATH,
@@ -92,6 +93,9 @@ struct site {
 	int synacks, rsts;
 	uint16_t window, mss;
 	int wscale, sack, ts;
+	/* Told from a machine at the same hop count by behaviour: it reset
+	 * ECT(0) data that the same flow, sent entirely ECT(0), delivered. */
+	int by_behaviour;
 	/* The connections it answered: the source port, and the ECN codepoint
 	 * of the segment it answered (Not-ECT SYN, or the data). */
 	struct {
@@ -126,6 +130,13 @@ struct diag_result {
 	double path_confidence;
 	int have_conn;
 	struct connect_result conn;
+	/* The reset connections replayed with every segment ECT(0) (SYN
+	 * included), on the same source ports: a path that depends on ECN
+	 * then keeps the connection on one branch. */
+	int have_ect_check;
+	struct connect_result ect_check;
+	int ect_check_ok, ect_check_reset;
+	int split_inferred;          /* the replay located the split, not probes */
 	struct site sites[DIAG_MAX_SITES];
 	int nsites;
 	struct finding causes[DIAG_MAX_CAUSES];

@@ -78,6 +78,19 @@ void diagnose_advice(const struct finding *f, char *buf, size_t len)
 			 "connections start slowly. Find it with 'ecntrace trace "
 			 "--ecn not-ect' and report it.");
 		break;
+	case CAUSE_ECT_RESET:
+		if (f->hop > 0)
+			snprintf(buf, len,
+				 "The device at hop %d (%s) answers ECT-marked data with "
+				 "RST; its operator must let ECT(0) and ECT(1) through "
+				 "(RFC 3168, RFC 8311). Meanwhile: sysctl -w "
+				 "net.ipv4.tcp_ecn=2", f->hop, ad);
+		else
+			snprintf(buf, len,
+				 "The server, or something as far away, answers "
+				 "ECT-marked data with RST; report it to the site. "
+				 "Meanwhile: sysctl -w net.ipv4.tcp_ecn=2");
+		break;
 	case CAUSE_SYN_ECN_RESET:
 		snprintf(buf, len,
 			 "A middlebox about %d hops away resets ECN-setup SYNs "
@@ -97,7 +110,11 @@ static void print_finding(FILE *fp, const char *label, const struct finding *f)
 	fprintf(fp, "  %s %s", label, cause_name(f->kind));
 	if (f->hop > 0)
 		fprintf(fp, " at hop %d (%s)", f->hop, hop_addr(f, a, sizeof(a)));
-	fprintf(fp, ", confidence %.1f%%\n", f->confidence * 100);
+	/* A probability bound is never certainty: past 99.9% say so. */
+	if (f->confidence < 1.0 && f->confidence > 0.999)
+		fprintf(fp, ", confidence >99.9%%\n");
+	else
+		fprintf(fp, ", confidence %.1f%%\n", f->confidence * 100);
 	if (f->evidence[0])
 		fprintf(fp, "    %s\n", f->evidence);
 }
@@ -130,7 +147,9 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 		fprintf(fp, "  endpoints: %d machine%s for %s:", r->nsites,
 			r->nsites == 1 ? " answers" : "s answer", a);
 		for (int i = 0; i < r->nsites; i++)
-			fprintf(fp, "%s %d hops back", i ? "," : "", r->sites[i].hops);
+			fprintf(fp, "%s %d hops back%s", i ? "," : "", r->sites[i].hops,
+				r->sites[i].by_behaviour ?
+				" (told apart by what it resets)" : "");
 		fputc('\n', fp);
 	}
 	if (r->have_conn) {
@@ -271,6 +290,7 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 
 		json_open_obj(&j, NULL);
 		json_int(&j, "return_hops", s->hops);
+		json_str(&j, "told_apart_by", s->by_behaviour ? "behaviour" : "fingerprint");
 		json_int(&j, "synacks", s->synacks);
 		json_int(&j, "rsts", s->rsts);
 		if (s->synacks) {
@@ -295,6 +315,31 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 	json_open_obj(&j, "connection");
 	if (r->have_conn)
 		connect_json_body(&j, &r->conn);
+	if (r->have_ect_check) {
+		json_open_obj(&j, "all_ect");
+		json_int(&j, "delivered", r->ect_check_ok);
+		json_int(&j, "reset", r->ect_check_reset);
+		json_open_arr(&j, "flows");
+		for (size_t i = 0; i < r->ect_check.nflows; i++) {
+			const struct conn_flow *f = &r->ect_check.flows[i];
+
+			json_open_obj(&j, NULL);
+			json_int(&j, "sport", f->sport);
+			json_str(&j, "result", conn_result_name(f->result));
+			json_bool(&j, "data_acked", f->data_acked);
+			if (f->have_synack)
+				json_int(&j, "synack_ttl", f->synack.ttl);
+			else
+				json_null(&j, "synack_ttl");
+			if (f->have_rst)
+				json_int(&j, "rst_ttl", f->rst.ttl);
+			else
+				json_null(&j, "rst_ttl");
+			json_close_obj(&j);
+		}
+		json_close_arr(&j);
+		json_close_obj(&j);
+	}
 	json_close_obj(&j);
 
 	json_open_obj(&j, "stats");

@@ -76,6 +76,7 @@ static const struct {
 	[CAUSE_ECT_BLACKHOLE] = { "ECT-marked packets dropped", "ECT dropped after it" },
 	[CAUSE_SYN_ECN_DROP] = { "ECN-setup SYNs dropped", "drops ECN-setup SYNs" },
 	[CAUSE_SYN_ECN_RESET] = { "ECN-setup SYNs reset", "resets ECN-setup SYNs" },
+	[CAUSE_ECT_RESET] = { "ECT data reset", "resets ECT-marked data" },
 	[NOTE_DSCP_HASH] = { "Load-balancing hash includes DSCP", NULL },
 	[NOTE_SAFE_MULTIPATH] = { "Per-flow multipath, safe for ECN", NULL },
 	[NOTE_ECN_PATH_ONE_SITE] = { "Path depends on ECN, but one machine answers", "hashes on the ECN bits" },

@@ -191,7 +191,7 @@ chk_comp_values() {
 # What the parsers accept, by name.
 ecn_names() { sed -n 's/.*ecn_names\[4\] = {\(.*\)};/\1/p' "$SRC/pkt_names.c" | grep -oE '"[a-z0-9-]+"' | tr -d '"'; }
 dscp_names() { awk '/dscp_tab\[\] = \{/ { on = 1; next } on && /^};/ { exit } on' "$SRC/pkt_names.c" | grep -oE '"[a-z0-9]+"' | tr -d '"'; }
-mode_names() { awk '/mode_names\[\] = \{/ { on = 1; next } on && /^};/ { exit } on' "$SRC/connect.c" | grep -oE '"[a-z0-9]+"' | tr -d '"'; }
+mode_names() { awk '/mode_names\[\] = \{/ { on = 1; next } on && /^};/ { exit } on' "$SRC/connect.c" | grep -oE '"[a-z0-9-]+"' | tr -d '"'; }
 
 # verify DESC CHECK ARGS...: a TAP line; what the check printed as comments.
 verify() {
