@@ -481,10 +481,11 @@ static void test_mode_names(void **state)
 	static const struct { const char *s; int m; } t[] = {
 		{ "classic", MODE_CLASSIC }, { "accecn", MODE_ACCECN },
 		{ "l4s", MODE_L4S }, { "ce", MODE_CE }, { "plain", MODE_PLAIN },
+		{ "all-ect", MODE_ALL_ECT },
 	};
 	static const char *const bad[] = {
 		"", "Classic", "CLASSIC", "classic ", " ce", "l4", "l4s1",
-		"plainx", "accECN", "0", "none", "ect0",
+		"plainx", "accECN", "0", "none", "ect0", "all_ect", "allect",
 	};
 
 	for (size_t i = 0; i < N(t); i++) {
@@ -495,7 +496,7 @@ static void test_mode_names(void **state)
 		if (conn_mode_parse(bad[i]) != -1)
 			fail_msg("conn_mode_parse('%s') = %d, want -1", bad[i],
 				 conn_mode_parse(bad[i]));
-	assert_string_equal(conn_mode_name((enum conn_mode)(MODE_PLAIN + 1)), "?");
+	assert_string_equal(conn_mode_name(MODE_COUNT), "?");
 }
 
 static void test_result_names(void **state)
