@@ -324,20 +324,58 @@ static int confirm_split(struct dctx *c, int fi, int e1, int e2)
 static int probe_pair(struct dctx *c, int fi, int e1, int e2, int ttl,
 		      struct responder *a, struct responder *b)
 {
-	struct probe pr[2];
-	int rc;
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	/* Ask again only for what did not come: a rate-limited router
+	 * answers one of the two often enough. */
+	for (int tries = 0; tries < 3 && !(a->answered && b->answered); tries++) {
+		struct probe pr[2];
+		struct responder *slot[2];
+		size_t n = 0;
+		int rc;
 
-	for (int tries = 0; tries < 2; tries++) {
-		add_probe(c, &pr[0], c->r->flows[fi].sport, (uint8_t)e1, ttl);
-		add_probe(c, &pr[1], c->r->flows[fi].sport, (uint8_t)e2, ttl);
-		rc = run_batch(c, pr, 2);
+		if (!a->answered) {
+			add_probe(c, &pr[n], c->r->flows[fi].sport, (uint8_t)e1, ttl);
+			slot[n++] = a;
+		}
+		if (!b->answered) {
+			add_probe(c, &pr[n], c->r->flows[fi].sport, (uint8_t)e2, ttl);
+			slot[n++] = b;
+		}
+		rc = run_batch(c, pr, n);
 		if (rc != 0)
 			return rc;
-		*a = responder_of(&pr[0]);
-		*b = responder_of(&pr[1]);
-		if (a->answered && b->answered)
-			break;
+		for (size_t k = 0; k < n; k++)
+			*slot[k] = responder_of(&pr[k]);
 	}
+	return 0;
+}
+
+/* The first TTL in [lo, hi) at which flow fi's codepoints part, probing
+ * every TTL of the interval (they part at hi). TTLs that do not answer
+ * just before it go into split_unknown_from: the split may lie there. */
+static int scan_split(struct dctx *c, int fi, int e1, int e2, int lo, int hi)
+{
+	struct diag_result *r = c->r;
+	int first = hi, last_same = lo - 1;
+	struct responder a, b;
+
+	for (int t = lo; t < hi; t++) {
+		int rc = probe_pair(c, fi, e1, e2, t, &a, &b);
+
+		if (rc != 0)
+			return rc;
+		if (responder_differs(&a, &b)) {
+			first = t;
+			r->split_at[0] = a;
+			r->split_at[1] = b;
+			break;
+		}
+		if (a.answered && b.answered)
+			last_same = t;
+	}
+	r->divergence_ttl = first;
+	r->split_unknown_from = last_same < first - 1 ? last_same + 1 : 0;
 	return 0;
 }
 
@@ -364,13 +402,26 @@ static int localize_split(struct dctx *c)
 			hi = mid;
 			r->split_at[0] = a;
 			r->split_at[1] = b;
-		} else {
+		} else if (a.answered && b.answered) {
 			lo = mid + 1;
+		} else {
+			/* A silent hop says neither: bisection would guess. Walk
+			 * the rest of the interval instead, and keep what stays
+			 * unknown as the margin of the answer. */
+			rc = scan_split(c, fi, e1, e2, lo, hi);
+			if (rc != 0)
+				return rc;
+			lo = r->divergence_ttl;
+			break;
 		}
 	}
 	r->divergence_ttl = lo;
-	if (lo > 1) {
-		rc = probe_pair(c, fi, e1, e2, lo - 1, &a, &b);
+	/* The router before the split; when silent hops only bound it, the
+	 * last router both codepoints reached, the best candidate. */
+	int before = r->split_unknown_from ? r->split_unknown_from - 1 : lo - 1;
+
+	if (before >= 1) {
+		rc = probe_pair(c, fi, e1, e2, before, &a, &b);
 		if (rc != 0)
 			return rc;
 		r->balancer = a.answered ? a : b;
@@ -492,6 +543,15 @@ static int screen_dscp(struct dctx *c)
 	return rc;
 }
 
+static int screen_silent(const struct diag_result *r)
+{
+	for (int i = 0; i < r->nflows; i++)
+		for (int k = 0; k < 4; k++)
+			if (r->flows[i].by_ecn[k].answered)
+				return 0;
+	return 1;
+}
+
 static int ect_blackholed(const struct diag_result *r)
 {
 	return !r->trace.dest_ttl && r->have_plain_trace && r->plain.dest_ttl;
@@ -532,6 +592,15 @@ static int step_paths(struct dctx *c)
 	if (need > c->p->max_flows)
 		need = c->p->max_flows;
 	rc = screen_flows(c, 0, need);
+	/* Not one answer at this TTL: its routers are silent. One hop
+	 * further the target (or the next routers) may speak. */
+	for (int moves = 0; rc == 0 && moves < 3 && screen_silent(r) &&
+			    r->screen_ttl < c->p->max_ttl; moves++) {
+		memset(r->flows, 0, sizeof(r->flows));
+		r->nflows = 0;
+		r->screen_ttl++;
+		rc = screen_flows(c, 0, need);
+	}
 	/* Flows whose four probes did not all come back prove less: add
 	 * flows until enough are whole, within the budget. Not when ECT is
 	 * known to be dropped: those answers will never come. */
@@ -1022,7 +1091,8 @@ static void judge_paths(struct diag_result *r)
 		const struct diag_flow *fl = &r->flows[r->split_flow];
 
 		f = add_finding(r, fault ? CAUSE_ECN_HASH : NOTE_ECN_PATH_ONE_SITE,
-				r->divergence_ttl - 1,
+				r->split_unknown_from ? r->split_unknown_from - 1
+						      : r->divergence_ttl - 1,
 				r->balancer.answered ? &r->balancer.addr : NULL,
 				r->path_confidence);
 		if (f == NULL)
@@ -1036,6 +1106,14 @@ static void judge_paths(struct diag_result *r)
 				 fl->sport, ecn_name(r->split_ecn[0]), a,
 				 ecn_name(r->split_ecn[1]), b, r->divergence_ttl,
 				 r->repeats_agreed, r->repeats);
+		if (r->split_unknown_from && n > 0 && (size_t)n < sizeof(f->evidence))
+			n += snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+				      "; hops %d to %d did not answer both codepoints, so "
+				      "the router that parts them is the last one that "
+				      "answered both alike, at hop %d, or a silent one up "
+				      "to hop %d",
+				      r->split_unknown_from, r->divergence_ttl - 1,
+				      r->split_unknown_from - 1, r->divergence_ttl - 1);
 		if (!r->have_conn && n > 0 && (size_t)n < sizeof(f->evidence))
 			snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
 				 "; no connection was replayed (--flows 0), so whether "

@@ -122,6 +122,9 @@ struct diag_result {
 	int ecn_dependent;
 	int dscp_dependent;
 	int divergence_ttl;          /* first TTL where the codepoints part, 0 none */
+	/* Hops from here to divergence_ttl - 1 did not answer both
+	 * codepoints: the split may lie anywhere among them. 0: exact. */
+	int split_unknown_from;
 	int split_flow;              /* index in flows[] that showed it */
 	int split_ecn[2];            /* the two codepoints */
 	struct responder split_at[2];/* their responders at divergence_ttl */

@@ -244,6 +244,10 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 		json_int(&j, "divergence_hop", r->divergence_ttl);
 	else
 		json_null(&j, "divergence_hop");
+	if (r->split_unknown_from)
+		json_int(&j, "split_unknown_from", r->split_unknown_from);
+	else
+		json_null(&j, "split_unknown_from");
 	json_num(&j, "confidence", r->path_confidence, 4);
 	json_int(&j, "screen_ttl", r->screen_ttl);
 	json_int(&j, "repeats", r->repeats);

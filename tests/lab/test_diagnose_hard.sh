@@ -7,7 +7,10 @@
 # apart by behaviour (the same flow sent entirely ECT(0) works). In
 # `ectreset` a firewall resets ECT-marked data: the all-ECT(0) replay is
 # reset too, so the cause is ect-reset at the firewall's hop, never
-# ecn-hash. IPv4 and IPv6.
+# ecn-hash. In `deep-silent` the router right after the split sends no
+# time exceeded: the split is bounded (the router that parts the
+# codepoints is the balancer, or that silent hop) and the cause names the
+# last router both codepoints reached. IPv4 and IPv6.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 need_lab
@@ -49,6 +52,22 @@ hash_case equidistant
 hash_case lastrouter "$LAB_ROOT/tests/lab/scenarios"
 check "lastrouter: the split is put after the last router (divergence hop $(q .paths.divergence_hop))" \
 	[ "$(q .paths.divergence_hop)" = $((BALANCER_HOP + 1)) ]
+
+if ECNLAB_SCENARIOS=$LAB_ROOT/tests/lab/scenarios lab_up "$name" deep-silent; then
+	for fam in 4 6; do
+		diagnose "$fam"
+		check "deep-silent IPv$fam: ecn-hash at hop $BALANCER_HOP ($(balancer $fam)), the last router both codepoints reach ($(q '[.verdict.causes[].kind, .verdict.causes[0].hop, .verdict.causes[0].addr] | @csv'))" \
+			all '[ $RC = 1 ]' "[ \"\$(q '[.verdict.causes[].kind] | join(\",\")')\" = ecn-hash ]" \
+			"[ \"\$(q '.verdict.causes[0].hop')\" = $BALANCER_HOP ]" \
+			"[ \"\$(q '.verdict.causes[0].addr')\" = $(balancer $fam) ]"
+		check "deep-silent IPv$fam: the split is bounded, not pinned (unknown from hop $(q .paths.split_unknown_from), parts at hop $(q .paths.divergence_hop))" \
+			all "[ \"\$(q .paths.split_unknown_from)\" = $((BALANCER_HOP + 1)) ]" \
+			"[ \"\$(q .paths.divergence_hop)\" -gt $((BALANCER_HOP + 1)) ]" \
+			"q .verdict.causes[0].evidence | grep -q 'or a silent one'"
+	done
+else
+	nok "deep-silent lab comes up"
+fi
 
 if lab_up "$name" ectreset; then
 	for fam in 4 6; do
