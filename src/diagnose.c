@@ -1086,7 +1086,10 @@ static void judge_paths(struct diag_result *r)
 	int resets = r->have_conn ? cr->counts[CR_RESET_OTHER] : 0;
 
 	if (r->ecn_dependent && !r->split_inferred) {
-		int fault = !r->have_conn || resets > 0 || r->nsites > 1 ||
+		/* A replay that got no handshake at all (closed port) says
+		 * nothing about the machines: judge as if there were none. */
+		int replayed = r->have_conn && r->nsites > 0;
+		int fault = !replayed || resets > 0 || r->nsites > 1 ||
 			    r->ect_check_ok > 0;
 		const struct diag_flow *fl = &r->flows[r->split_flow];
 
@@ -1114,11 +1117,14 @@ static void judge_paths(struct diag_result *r)
 				      "to hop %d",
 				      r->split_unknown_from, r->divergence_ttl - 1,
 				      r->split_unknown_from - 1, r->divergence_ttl - 1);
-		if (!r->have_conn && n > 0 && (size_t)n < sizeof(f->evidence))
+		if (!replayed && n > 0 && (size_t)n < sizeof(f->evidence))
 			snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+				 r->have_conn ?
+				 "; no replayed connection got a SYN-ACK, so whether "
+				 "another machine answers the ECT(0) data is not known" :
 				 "; no connection was replayed (--flows 0), so whether "
 				 "another machine answers the ECT(0) data is not known");
-		if (r->have_conn && n > 0 && (size_t)n < sizeof(f->evidence)) {
+		if (replayed && n > 0 && (size_t)n < sizeof(f->evidence)) {
 			int sa = 0, rs = 0;
 
 			for (size_t i = 0; i < cr->nflows; i++)
@@ -1284,9 +1290,14 @@ static void verdict(struct diag_result *r)
 	if (!reached || (r->have_conn && controls > 0 && cr->control_ok == 0)) {
 		r->status = DIAG_INCONCLUSIVE;
 		(void)add_finding(r, NOTE_TARGET_NOT_REACHED, 0, NULL, 1.0);
-		snprintf(r->summary, sizeof(r->summary),
-			 "the target did not answer on TCP port %u, with or without "
-			 "ECN; nothing to compare", r->p.dport);
+		if (r->have_conn && cr->counts[CR_REFUSED] > 0)
+			snprintf(r->summary, sizeof(r->summary),
+				 "the target refused TCP port %u (an RST to every SYN, "
+				 "with or without ECN); nothing to compare", r->p.dport);
+		else
+			snprintf(r->summary, sizeof(r->summary),
+				 "the target did not answer on TCP port %u, with or "
+				 "without ECN; nothing to compare", r->p.dport);
 		return;
 	}
 	if (r->path_confidence + 1e-12 < r->p.confidence) {
