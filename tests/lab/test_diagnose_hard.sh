@@ -69,6 +69,22 @@ else
 	nok "deep-silent lab comes up"
 fi
 
+# A closed port: every SYN is refused, so the replay tells nothing about
+# the machines; the path evidence still stands.
+if lab_up "$name" seed; then
+	RC=0
+	on client timeout 120 "$BIN" -q --json -p 82 "$TARGET4" >"$TMP/d.json" 2>/dev/null || RC=$?
+	check "seed, closed port 82: still ecn-hash at hop $BALANCER_HOP (exit $RC; $(q '[.verdict.causes[].kind] | join(",")'))" \
+		all '[ $RC = 1 ]' "[ \"\$(q '[.verdict.causes[].kind] | join(\",\")')\" = ecn-hash ]" \
+		"[ \"\$(q '.verdict.causes[0].hop')\" = $BALANCER_HOP ]"
+fi
+if lab_up "$name" single; then
+	RC=0
+	on client timeout 120 "$BIN" -q --json -p 82 "$TARGET4" >"$TMP/d.json" 2>/dev/null || RC=$?
+	check "single, closed port 82: inconclusive, the summary says refused (exit $RC; $(q .verdict.summary))" \
+		all '[ $RC = 2 ]' "q .verdict.summary | grep -q refused"
+fi
+
 if lab_up "$name" ectreset; then
 	for fam in 4 6; do
 		diagnose "$fam"
