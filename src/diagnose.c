@@ -655,8 +655,9 @@ static int step_paths(struct dctx *c)
 	return screen_dscp(c);
 }
 
-/* Step 4: the connection replay. */
-static int step_connect(struct dctx *c)
+/* What every replay of the diagnosis shares. */
+static struct connect_params replay_params(const struct dctx *c,
+					   enum conn_mode mode)
 {
 	struct connect_params cp;
 
@@ -664,14 +665,22 @@ static int step_connect(struct dctx *c)
 	cp.src = c->p->src;
 	cp.dst = c->p->dst;
 	cp.dport = c->p->dport;
-	cp.sport_base = (uint16_t)(c->p->sport_base + 64);
-	cp.nflows = c->p->conn_flows;
-	cp.mode = MODE_CLASSIC;
+	cp.mode = mode;
 	cp.timeout_ns = c->p->timeout_ns;
 	cp.rate = 50;
 	cp.payload = c->p->payload;
 	cp.payload_len = c->p->payload_len;
 	cp.on_tick = c->p->on_tick;
+	return cp;
+}
+
+/* Step 4: the connection replay. */
+static int step_connect(struct dctx *c)
+{
+	struct connect_params cp = replay_params(c, MODE_CLASSIC);
+
+	cp.sport_base = (uint16_t)(c->p->sport_base + 64);
+	cp.nflows = c->p->conn_flows;
 	progress(c, "replaying the ECN connection");
 	c->r->have_conn = 1;
 	return connect_run(c->e, &cp, &c->r->conn, c->err, c->errlen);
@@ -718,20 +727,11 @@ static int step_ect_check(struct dctx *c)
 	}
 	if (n == 0)
 		return 0;
-	memset(&cp, 0, sizeof(cp));
-	cp.src = c->p->src;
-	cp.dst = c->p->dst;
-	cp.dport = c->p->dport;
+	cp = replay_params(c, MODE_ALL_ECT);
 	cp.sport_base = sports[0];
 	cp.sports = sports;
 	cp.nflows = n;
 	cp.no_controls = 1;
-	cp.mode = MODE_ALL_ECT;
-	cp.timeout_ns = c->p->timeout_ns;
-	cp.rate = 50;
-	cp.payload = c->p->payload;
-	cp.payload_len = c->p->payload_len;
-	cp.on_tick = c->p->on_tick;
 	progress(c, "replaying the reset connections entirely ECT(0)");
 	r->have_ect_check = 1;
 	rc = connect_run(c->e, &cp, &r->ect_check, c->err, c->errlen);
