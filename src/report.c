@@ -1284,8 +1284,7 @@ static void tl_draw_msg(FILE *fp, const struct tl_msg *m, int i, int lanes,
 
 /* The same packets as tcpdump -v would print them. */
 static void tl_capture(FILE *fp, const struct tl_msg *m, int n,
-		       const struct connect_result *cr, const struct conn_flow *f,
-		       const struct diag_result *r)
+		       const struct connect_result *cr, const struct conn_flow *f)
 {
 	int v6 = cr->p.dst.family == AF_INET6;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], fl[16];
@@ -1377,7 +1376,7 @@ static void report_timeline(FILE *fp, const struct diag_result *r)
 	for (int i = 0; i < n; i++)
 		tl_draw_msg(fp, &m[i], i, lanes, f->t_syn);
 	fputs("</svg>\n", fp);
-	tl_capture(fp, m, n, &r->conn, f, r);
+	tl_capture(fp, m, n, &r->conn, f);
 	fputs("</section>\n", fp);
 }
 
