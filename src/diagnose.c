@@ -704,6 +704,12 @@ static int proven_other(const struct diag_result *r, uint16_t sport)
 	return 0;
 }
 
+int diag_reset_by_other(const struct diag_result *r, const struct conn_flow *f)
+{
+	return f->result == CR_RESET_OTHER ||
+	       (f->result == CR_RESET_SAME && proven_other(r, f->sport));
+}
+
 /* Step 4b: the ECN connections reset after their data, replayed on the
  * same source ports with every segment ECT(0), the SYN included. If the
  * ECN bits steer the path, the whole connection now stays on the ECT(0)

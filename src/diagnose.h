@@ -160,6 +160,11 @@ const char *cause_name(enum cause_kind k);
 const char *lb_name(enum lb_kind k);
 const char *diag_status_name(enum diag_status s);
 
+/* Was the RST to flow f's data sent by another machine than its SYN-ACK?
+ * By a different hop count, or, at the same hop count, because the same
+ * flow sent entirely ECT(0) delivered its data. */
+int diag_reset_by_other(const struct diag_result *r, const struct conn_flow *f);
+
 /* Probes that must agree to say "not per-packet balancing" with this
  * confidence against a 2-way per-packet balancer: ceil(log2(1/(1-c))). */
 int repeats_needed(double confidence);

@@ -153,21 +153,28 @@ static int is_target(const struct diag_result *r, const struct responder *s)
 	return s->answered && s->kind == REPLY_TCP && addr_eq(&s->addr, &r->p.dst);
 }
 
-/* The anycast site (1-based) whose replies travel this many hops, or 0. */
-static int site_of(const struct diag_result *r, int hops)
+/* The anycast site (1-based) whose replies travel this many hops, or 0.
+ * other: the machine that reset the data, which may share its hop count
+ * with the SYN-ACK's site and then stands apart by behaviour. */
+static int site_of(const struct diag_result *r, int hops, int other)
 {
+	for (int i = 0; i < r->nsites && other; i++)
+		if (r->sites[i].hops == hops && r->sites[i].by_behaviour)
+			return i + 1;
 	for (int i = 0; i < r->nsites; i++)
-		if (r->sites[i].hops == hops)
+		if (r->sites[i].hops == hops && !r->sites[i].by_behaviour)
 			return i + 1;
 	return 0;
 }
 
 /* "site 2 · 5 hops back", "target · 5 hops back", or just "2 hops back"
- * for a machine none of the target's SYN-ACKs came from. */
-static void site_words(const struct diag_result *r, int hops, char *buf,
-		       size_t len)
+ * for a machine none of the target's SYN-ACKs came from. site: 1-based,
+ * or 0 to look it up by hop count. */
+static void site_words(const struct diag_result *r, int site, int hops,
+		       char *buf, size_t len)
 {
-	int site = site_of(r, hops);
+	if (site == 0)
+		site = site_of(r, hops, 0);
 
 	if (site && r->nsites > 1)
 		snprintf(buf, len, "site %d \xc2\xb7 %d hops back", site, hops);
@@ -175,6 +182,16 @@ static void site_words(const struct diag_result *r, int hops, char *buf,
 		snprintf(buf, len, "%d hops back", hops);
 	else
 		snprintf(buf, len, "target \xc2\xb7 %d hops back", hops);
+}
+
+/* A confidence as a percentage; a bound short of certainty never shows
+ * as 100%. */
+static void pct(FILE *fp, double c)
+{
+	if (c < 1.0 && c > 0.999)
+		fputs("&gt;99.9%", fp);
+	else
+		fprintf(fp, "%.1f%%", c * 100);
 }
 
 /* ------------------------------------------------------------ page frame */
@@ -356,9 +373,15 @@ static void verdict_facts(FILE *fp, const struct diag_result *r)
 		fputs("not replayed", fp);
 	fputs("</dd></div>\n", fp);
 	verdict_fact(fp, "Path verdict confidence");
-	fprintf(fp, "%.1f%% (%d flows at hop %d, %d of %d repeats agreed)"
-		"</dd></div>\n</dl>\n", r->path_confidence * 100, r->nflows,
-		r->screen_ttl, r->repeats_agreed, r->repeats);
+	pct(fp, r->path_confidence);
+	if (r->split_inferred)
+		fprintf(fp, " (%d flows at hop %d; the split shown by %d of %d "
+			"all-ECT(0) replays)</dd></div>\n</dl>\n", r->nflows,
+			r->screen_ttl, r->ect_check_ok, (int)r->ect_check.nflows);
+	else
+		fprintf(fp, " (%d flows at hop %d, %d of %d repeats agreed)"
+			"</dd></div>\n</dl>\n", r->nflows, r->screen_ttl,
+			r->repeats_agreed, r->repeats);
 }
 
 static void verdict_finding(FILE *fp, const struct finding *f, int note)
@@ -376,8 +399,9 @@ static void verdict_finding(FILE *fp, const struct finding *f, int note)
 		esc_addr(fp, &f->addr);
 		fputs("</span></span>", fp);
 	}
-	fprintf(fp, "<span class=\"pill\">confidence %.1f%%</span></h3>\n",
-		f->confidence * 100);
+	fputs("<span class=\"pill\">confidence ", fp);
+	pct(fp, f->confidence);
+	fputs("</span></h3>\n", fp);
 	if (f->evidence[0]) {
 		fputs("<p><span class=\"label\">Evidence:</span> ", fp);
 		esc(fp, f->evidence);
@@ -622,7 +646,9 @@ static void map_sites(struct map *m, const struct diag_result *r)
 
 	for (int i = 1; i < m->nnodes; i++)
 		if (is_target(r, &m->node[i].who)) {
-			m->node[i].site = site_of(r, m->node[i].who.hops);
+			m->node[i].site = site_of(r, m->node[i].who.hops,
+						  m->node[i].who.reply &&
+						  !strcmp(m->node[i].who.reply, "rst"));
 			if (m->node[i].site)
 				shown[m->node[i].site - 1] = 1;
 		}
@@ -782,7 +808,7 @@ static void node_lines(const struct diag_result *r, const struct map_node *n,
 		snprintf(l[0], 96, "*");
 		snprintf(l[1], 96, "no reply");
 	} else if (is_target(r, &n->who)) {
-		site_words(r, n->who.hops, l[1], 96);
+		site_words(r, n->site, n->who.hops, l[1], 96);
 		if (n->site && r->have_conn)
 			snprintf(l[2], 96, "%d SYN-ACK, %d RST to data",
 				 r->sites[n->site - 1].synacks,
@@ -943,7 +969,13 @@ static void map_branch_label(FILE *fp, const struct map *m,
 	int first = 1;
 
 	fprintf(fp, "flow sport %u: ", fl->sport);
-	for (int k = 0; k < 4; k++) {
+	if (r->split_inferred) {
+		/* No probe parted the codepoints: the replay did. */
+		fprintf(fp, "<b>%s</b> (the %s)", ecn_label[r->split_ecn[p]],
+			p == 0 ? "handshake" : "data");
+		first = 0;
+	}
+	for (int k = 0; k < 4 && !r->split_inferred; k++) {
 		const struct responder *x = &fl->by_ecn[ecn_order[k]];
 
 		if (ecn_order[k] == r->split_ecn[p] || same_responder(x, mine)) {
@@ -993,7 +1025,13 @@ static void map_legend(FILE *fp, const struct map *m, const struct diag_result *
 static void map_caption(FILE *fp, const struct map *m, const struct diag_result *r)
 {
 	fputs("<p class=\"caption\">", fp);
-	if (r->ecn_dependent && r->divergence_ttl > 0) {
+	if (r->split_inferred) {
+		fprintf(fp, "Every router up to hop %d answers the flow's Not-ECT and "
+			"ECT(0) probes alike, yet its Not-ECT handshake and its ECT(0) "
+			"data end at two machines with one address, at the same "
+			"distance: the router at hop %d parts them. ",
+			r->divergence_ttl - 1, r->divergence_ttl - 1);
+	} else if (r->ecn_dependent && r->divergence_ttl > 0) {
 		fprintf(fp, "Probes of one flow that differ only in their ECN "
 			"bits leave hop %d for different next hops at hop %d: <span "
 			"class=\"mono\">", r->divergence_ttl - 1, r->divergence_ttl);
@@ -1088,12 +1126,13 @@ struct tl_msg {
 
 /* The flow the timeline shows: the first reset by another machine, else
  * the first failure, else the first ECN flow. */
-static const struct conn_flow *timeline_flow(const struct connect_result *cr)
+static const struct conn_flow *timeline_flow(const struct diag_result *r)
 {
+	const struct connect_result *cr = &r->conn;
 	const struct conn_flow *fail = NULL;
 
 	for (int i = 0; i < cr->p.nflows && (size_t)i < cr->nflows; i++) {
-		if (cr->flows[i].result == CR_RESET_OTHER)
+		if (diag_reset_by_other(r, &cr->flows[i]))
 			return &cr->flows[i];
 		if (fail == NULL && connect_is_failure(cr->flows[i].result))
 			fail = &cr->flows[i];
@@ -1135,11 +1174,11 @@ static int rst_before_data(const struct conn_flow *f)
 
 /* The packets of flow f, in order, as connect sent and saw them. The
  * machine a packet reached is the one whose answer came back to it. */
-static int tl_messages(const struct conn_flow *f, size_t payload_len,
+static int tl_messages(const struct conn_flow *f, int other, size_t payload_len,
 		       struct tl_msg *m)
 {
 	int n = 0, early = rst_before_data(f);
-	int rst_lane = f->result == CR_RESET_OTHER ? LANE_OTHER : LANE_SYNACK;
+	int rst_lane = other ? LANE_OTHER : LANE_SYNACK;
 	int reset = f->have_rst && f->rst_after_data;
 	uint16_t syn = f->mode == MODE_PLAIN ? TH_SYN :
 		       f->mode == MODE_ACCECN ? TH_SYN | TH_ECE | TH_CWR | TH_AE :
@@ -1235,7 +1274,9 @@ static void tl_draw_lanes(FILE *fp, const struct diag_result *r,
 		else
 			hops = 0;
 		if (hops)
-			site_words(r, hops, words, sizeof(words));
+			site_words(r, lane == LANE_OTHER ?
+				   site_of(r, hops, diag_reset_by_other(r, f)) : 0,
+				   hops, words, sizeof(words));
 		fprintf(fp, "<line x1=\"%d\" y1=\"56\" x2=\"%d\" y2=\"%d\" "
 			"stroke=\"#cbd5e1\" stroke-width=\"2\" stroke-dasharray=\"4 4\"/>\n",
 			x, x, height - 12);
@@ -1323,7 +1364,7 @@ static void tl_capture(FILE *fp, const struct tl_msg *m, int n,
 	fputs("</pre>\n", fp);
 }
 
-static void tl_caption(FILE *fp, const struct conn_flow *f)
+static void tl_caption(FILE *fp, const struct conn_flow *f, int other)
 {
 	fprintf(fp, "<p class=\"lead\">One connection of the replay: source port "
 		"%u, result <b>%s</b>. ", f->sport, conn_result_name(f->result));
@@ -1331,9 +1372,18 @@ static void tl_caption(FILE *fp, const struct conn_flow *f)
 		fprintf(fp, "The RST carries the target's address but comes from "
 			"%d hops away (RST TTL %d): something on the path answers for "
 			"the target. ", return_hops(f->rst.ttl), f->rst.ttl);
-	if (f->result != CR_RESET_OTHER) {
+	if (!other) {
 		fputs("Times are from the first SYN; hop counts come from the "
 		      "reply TTLs.</p>\n", fp);
+		return;
+	}
+	if (f->result == CR_RESET_SAME) {
+		fprintf(fp, "The handshake (Not-ECT) and the RST to the %s data both "
+			"come from %d hops away (TTL %d), but the same flow sent "
+			"entirely ECT(0) delivered its data: another machine at the "
+			"same distance, with no state for the connection, sent the "
+			"RST.</p>\n", ecn_label[f->data_tos & 3],
+			return_hops(f->synack.ttl), f->synack.ttl);
 		return;
 	}
 	fprintf(fp, "The handshake (Not-ECT) is answered from %d hops away "
@@ -1353,7 +1403,8 @@ static void tl_caption(FILE *fp, const struct conn_flow *f)
 
 static void report_timeline(FILE *fp, const struct diag_result *r)
 {
-	const struct conn_flow *f = r->have_conn ? timeline_flow(&r->conn) : NULL;
+	const struct conn_flow *f = r->have_conn ? timeline_flow(r) : NULL;
+	int other = f && diag_reset_by_other(r, f);
 	struct tl_msg m[TL_MAX];
 	int n, lanes, height;
 
@@ -1365,9 +1416,9 @@ static void report_timeline(FILE *fp, const struct diag_result *r)
 		      "</section>\n", fp);
 		return;
 	}
-	tl_caption(fp, f);
-	n = tl_messages(f, r->conn.p.payload_len, m);
-	lanes = f->result == CR_RESET_OTHER ? 3 : 2;
+	tl_caption(fp, f, other);
+	n = tl_messages(f, other, r->conn.p.payload_len, m);
+	lanes = other ? 3 : 2;
 	height = TL_TOP + n * TL_STEP + 24;
 	fprintf(fp, "<svg id=\"timeline\" viewBox=\"0 0 %d %d\" width=\"%d\" "
 		"height=\"%d\" role=\"img\" aria-label=\"connection timeline\">\n",
@@ -1496,6 +1547,17 @@ static void operator_reproduce(FILE *fp, const struct diag_result *r)
 {
 	int v6 = r->p.dst.family == AF_INET6;
 
+	if (r->split_inferred) {
+		/* traceroute shows nothing here: the routers are the same. */
+		fprintf(fp, "<p><span class=\"label\">To see it again:</span> "
+			"<code>ecntrace connect%s -p %u --sport %u --flows 1 ",
+			v6 ? " -6" : "", r->p.dport, r->flows[r->split_flow].sport);
+		esc_addr(fp, &r->p.dst);
+		fputs("</code> (the ECT(0) data is reset) and the same with "
+		      "<code>--mode all-ect</code> (it is delivered).</p>\n", fp);
+		return;
+	}
+
 	fprintf(fp, "<p><span class=\"label\">To see it with traceroute:</span> "
 		"<code>traceroute%s -T -p %u --sport=%u -t %d ", v6 ? " -6" : "",
 		r->p.dport, r->flows[r->split_flow].sport, r->split_ecn[0]);
@@ -1524,7 +1586,9 @@ static void report_operator(FILE *fp, const struct diag_result *r)
 	}
 	fputs("<b>", fp);
 	esc(fp, finding_title(f->kind));
-	fprintf(fp, "</b> (confidence %.1f%%). ", f->confidence * 100);
+	fputs("</b> (confidence ", fp);
+	pct(fp, f->confidence);
+	fputs("). ", fp);
 	diagnose_advice(f, adv, sizeof(adv));
 	esc(fp, adv);
 	fputs("</p>\n<p><span class=\"label\">Evidence:</span> ", fp);

@@ -52,6 +52,14 @@ hash_case equidistant
 hash_case lastrouter "$LAB_ROOT/tests/lab/scenarios"
 check "lastrouter: the split is put after the last router (divergence hop $(q .paths.divergence_hop))" \
 	[ "$(q .paths.divergence_hop)" = $((BALANCER_HOP + 1)) ]
+# The report draws the two machines as two sites, and the RST comes from
+# the second one in the timeline.
+chmod 755 "$TMP"
+on client "$BIN" -q --report "$TMP/lr.html" "$TARGET4" >/dev/null 2>&1
+check "lastrouter report: two sites at the same hop count, the RST from site 2" \
+	all "grep -q 'site 1 · ${BRANCH_HOPS%% *} hops back' '$TMP/lr.html'" \
+	"grep -q 'site 2 · ${BRANCH_HOPS%% *} hops back' '$TMP/lr.html'" \
+	"grep -q 'another machine at the same distance' '$TMP/lr.html'"
 
 if ECNLAB_SCENARIOS=$LAB_ROOT/tests/lab/scenarios lab_up "$name" deep-silent; then
 	for fam in 4 6; do
