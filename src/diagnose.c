@@ -1138,12 +1138,19 @@ static void judge_paths(struct diag_result *r)
 					sa = cr->flows[i].synack.ttl;
 					rs = cr->flows[i].rst.ttl;
 				}
-			if (resets)
-				snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
-					 "; %d of %d ECN connections were reset by "
-					 "another machine (SYN-ACK TTL %d, RST TTL %d)",
-					 resets, cr->p.nflows, sa, rs);
-			else if (cr->counts[CR_OK] == cr->p.nflows)
+			if (resets) {
+				n += snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
+					      "; %d of %d ECN connections were reset by "
+					      "another machine (SYN-ACK TTL %d, RST TTL %d)",
+					      resets, cr->p.nflows, sa, rs);
+				if (r->ect_check_ok && n > 0 &&
+				    (size_t)n < sizeof(f->evidence))
+					snprintf(f->evidence + n,
+						 sizeof(f->evidence) - (size_t)n,
+						 "; sent entirely ECT(0), the same flows "
+						 "worked (%d of %d)", r->ect_check_ok,
+						 (int)r->ect_check.nflows);
+			} else if (cr->counts[CR_OK] == cr->p.nflows)
 				snprintf(f->evidence + n, sizeof(f->evidence) - (size_t)n,
 					 "; all %d ECN connections worked", cr->p.nflows);
 			else
