@@ -401,10 +401,7 @@ static void print_json(FILE *f, struct report *r)
 	struct json j;
 
 	capture_counts(r->cap, &frames, &not_ip, &bad_link);
-	json_init(&j, f);
-	json_open_obj(&j, NULL);
-	json_str(&j, "schema", ECNTRACE_SCHEMA);
-	json_str(&j, "command", r->command);
+	json_begin_doc(&j, f, r->command);
 	json_str(&j, "source", r->source);
 	json_str(&j, "link_type", dn);
 	json_int(&j, "packets", (long long)frames);

@@ -208,18 +208,12 @@ void connect_print_json(FILE *f, const struct connect_result *r,
 	struct json j;
 	char a[INET6_ADDRSTRLEN];
 
-	json_init(&j, f);
-	json_open_obj(&j, NULL);
-	json_str(&j, "schema", ECNTRACE_SCHEMA);
-	json_str(&j, "command", "connect");
+	json_begin_doc(&j, f, "connect");
 	json_str(&j, "target", host);
 	json_str(&j, "addr", addr_str(&r->p.dst, a, sizeof(a)));
 	json_int(&j, "family", r->p.dst.family == AF_INET ? 4 : 6);
 	connect_json_body(&j, r);
-	json_open_obj(&j, "stats");
-	json_int(&j, "probes_sent", (long long)r->sent);
-	json_int(&j, "duration_ms", r->duration_ns / 1000000);
-	json_close_obj(&j);
+	json_stats(&j, (long long)r->sent, -1, r->duration_ns);
 	json_close_obj(&j);
 	json_end(&j);
 }

@@ -4,7 +4,6 @@
 
 #include "connect_out.h"
 #include "diagnose_out.h"
-#include "ecntrace.h"
 #include "json.h"
 #include "term.h"
 #include "trace_out.h"
@@ -220,10 +219,7 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 	struct json j;
 	char a[INET6_ADDRSTRLEN];
 
-	json_init(&j, fp);
-	json_open_obj(&j, NULL);
-	json_str(&j, "schema", ECNTRACE_SCHEMA);
-	json_str(&j, "command", "diagnose");
+	json_begin_doc(&j, fp, "diagnose");
 	json_str(&j, "target", host);
 	json_str(&j, "addr", addr_str(&r->p.dst, a, sizeof(a)));
 	json_int(&j, "family", r->p.dst.family == AF_INET ? 4 : 6);
@@ -346,11 +342,8 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 	}
 	json_close_obj(&j);
 
-	json_open_obj(&j, "stats");
-	json_int(&j, "probes_sent", (long long)r->probes_sent);
-	json_int(&j, "path_probes", (long long)r->path_probes);
-	json_int(&j, "duration_ms", r->duration_ns / 1000000);
-	json_close_obj(&j);
+	json_stats(&j, (long long)r->probes_sent, (long long)r->path_probes,
+		   r->duration_ns);
 	json_close_obj(&j);
 	json_end(&j);
 }

@@ -1,6 +1,7 @@
 /* Streaming JSON writer. */
 #include <math.h>
 
+#include "ecntrace.h"
 #include "json.h"
 
 void json_init(struct json *j, FILE *f)
@@ -100,4 +101,23 @@ void json_end(struct json *j)
 {
 	fputc('\n', j->f);
 	fflush(j->f);
+}
+
+void json_begin_doc(struct json *j, FILE *f, const char *command)
+{
+	json_init(j, f);
+	json_open_obj(j, NULL);
+	json_str(j, "schema", ECNTRACE_SCHEMA);
+	json_str(j, "command", command);
+}
+
+void json_stats(struct json *j, long long probes_sent, long long path_probes,
+		long long duration_ns)
+{
+	json_open_obj(j, "stats");
+	json_int(j, "probes_sent", probes_sent);
+	if (path_probes >= 0)
+		json_int(j, "path_probes", path_probes);
+	json_int(j, "duration_ms", duration_ns / 1000000);
+	json_close_obj(j);
 }

@@ -27,4 +27,11 @@ void json_null(struct json *j, const char *key);
 /* Finish the document with a newline. */
 void json_end(struct json *j);
 
+/* What every ecntrace/1 document starts with: the top-level object, its
+ * "schema" and its "command". */
+void json_begin_doc(struct json *j, FILE *f, const char *command);
+/* The "stats" object of a measurement; path_probes < 0 leaves it out. */
+void json_stats(struct json *j, long long probes_sent, long long path_probes,
+		long long duration_ns);
+
 #endif

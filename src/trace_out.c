@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ecntrace.h"
 #include "json.h"
 #include "resolve.h"
 #include "term.h"
@@ -228,10 +227,7 @@ void trace_print_json(FILE *f, const struct trace_result *r, const char *host,
 {
 	struct json j;
 
-	json_init(&j, f);
-	json_open_obj(&j, NULL);
-	json_str(&j, "schema", ECNTRACE_SCHEMA);
-	json_str(&j, "command", "trace");
+	json_begin_doc(&j, f, "trace");
 	json_str(&j, "target", host);
 	json_int(&j, "family", r->p.flow.dst.family == AF_INET ? 4 : 6);
 	json_flow(&j, &r->p.flow);
@@ -244,10 +240,7 @@ void trace_print_json(FILE *f, const struct trace_result *r, const char *host,
 		json_int(&j, "dest_ttl", r->dest_ttl);
 	else
 		json_null(&j, "dest_ttl");
-	json_open_obj(&j, "stats");
-	json_int(&j, "probes_sent", (long long)r->sent);
-	json_int(&j, "duration_ms", r->duration_ns / 1000000);
-	json_close_obj(&j);
+	json_stats(&j, (long long)r->sent, -1, r->duration_ns);
 	json_close_obj(&j);
 	json_end(&j);
 }
