@@ -163,11 +163,6 @@ static int by_start(const void *x, const void *y)
 	return a->sport < b->sport ? -1 : a->sport > b->sport;
 }
 
-static double ms(int64_t a, int64_t b)
-{
-	return (double)(b - a) / 1e6;
-}
-
 /* "192.0.2.1:80" or "[2001:db8::1]:80" */
 static const char *endpoint(const struct addr *a, uint16_t port, char *buf,
 			    size_t len)
@@ -251,7 +246,7 @@ static void print_text(FILE *f, struct report *r)
 		if (c->have_rst)
 			ttl_str(c->rst_ttl, rt, sizeof(rt));
 		if (c->have_rst && c->rst_after_data)
-			snprintf(ra, sizeof(ra), "%.1f ms", ms(c->t_data, c->t_rst));
+			snprintf(ra, sizeof(ra), "%.1f ms", elapsed_ms(c->t_data, c->t_rst));
 		fprintf(f, " %-15s  %-*s  %-*s  %s%-24s%s %-13s %-13s %-7s %s\n", t,
 			wc, endpoint(&c->client, c->sport, cl, sizeof(cl)),
 			ws, endpoint(&c->server, c->dport, sv, sizeof(sv)),
@@ -348,7 +343,7 @@ static void json_conn(struct json *j, const struct an_conn *c)
 	json_bool(j, "fallback", c->fallback);
 	if (c->have_synack) {
 		json_synack(j, s, c->synack_ttl, c->synack_tos, c->synack_ip_id);
-		json_num(j, "synack_rtt_ms", ms(c->t_syn, c->t_synack), 3);
+		json_num(j, "synack_rtt_ms", elapsed_ms(c->t_syn, c->t_synack), 3);
 		json_bool(j, "synack_to_plain_syn", c->synack_to_plain);
 	} else {
 		json_null(j, "synack_ttl");
@@ -379,7 +374,7 @@ static void json_conn(struct json *j, const struct an_conn *c)
 		json_bool(j, "rst_ts", c->rst_ts);
 		json_int(j, "rst_ip_id", c->rst_ip_id);
 		if (c->rst_after_data)
-			json_num(j, "rst_ms_after_data", ms(c->t_data, c->t_rst), 3);
+			json_num(j, "rst_ms_after_data", elapsed_ms(c->t_data, c->t_rst), 3);
 		else
 			json_null(j, "rst_ms_after_data");
 	} else {
@@ -387,7 +382,7 @@ static void json_conn(struct json *j, const struct an_conn *c)
 		json_null(j, "rst_hops");
 	}
 	json_int(j, "packets", (long long)c->packets);
-	json_num(j, "duration_ms", ms(c->t_first, c->t_last), 3);
+	json_num(j, "duration_ms", elapsed_ms(c->t_first, c->t_last), 3);
 	json_bool(j, "evicted", c->evicted);
 	json_close_obj(j);
 }

@@ -7,14 +7,6 @@
 #include "term.h"
 #include "trace.h"
 
-/* Milliseconds from a to b. Receive times are kernel stamps moved to our
- * clock by an offset measured once; at lab distances the rounding of that
- * offset can exceed the interval, so never report less than zero. */
-static double ms(int64_t a, int64_t b)
-{
-	return b > a ? (double)(b - a) / 1e6 : 0.0;
-}
-
 /* "SEW" style flag letters, as tcpdump prints them, plus A for AE. */
 void tcp_flags_str(uint16_t fl, char *buf, size_t len)
 {
@@ -152,7 +144,7 @@ void connect_json_body(struct json *j, const struct connect_result *r)
 
 			json_synack(j, s, c->synack.ttl, c->synack.tos,
 				    c->synack.ip_id);
-			json_num(j, "synack_rtt_ms", ms(c->t_syn, c->t_synack), 3);
+			json_num(j, "synack_rtt_ms", elapsed_ms(c->t_syn, c->t_synack), 3);
 			json_str(j, "data_ecn", ecn_name(c->data_tos & 3));
 		} else {
 			json_null(j, "synack_ttl");
@@ -173,7 +165,7 @@ void connect_json_body(struct json *j, const struct connect_result *r)
 			json_bool(j, "rst_ts", c->rst.tcp.have_ts);
 			json_int(j, "rst_ip_id", c->rst.ip_id);
 			if (c->rst_after_data)
-				json_num(j, "rst_ms_after_data", ms(c->t_data, c->t_answer), 3);
+				json_num(j, "rst_ms_after_data", elapsed_ms(c->t_data, c->t_answer), 3);
 			else
 				json_null(j, "rst_ms_after_data");
 		} else {

@@ -35,6 +35,11 @@ void engine_catch_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+double elapsed_ms(int64_t from_ns, int64_t to_ns)
+{
+	return to_ns > from_ns ? (double)(to_ns - from_ns) / 1e6 : 0.0;
+}
+
 int64_t now_ns(void)
 {
 	struct timespec ts;

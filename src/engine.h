@@ -104,6 +104,11 @@ long probe_match(const struct probe *probes, size_t n,
 
 int64_t now_ns(void);                /* CLOCK_MONOTONIC */
 
+/* Milliseconds from one time to a later one, never below zero: receive
+ * times are kernel stamps moved to our clock by an offset measured once,
+ * and at lab distances its rounding can exceed the interval. */
+double elapsed_ms(int64_t from_ns, int64_t to_ns);
+
 /* Set by a SIGINT/SIGTERM handler: runs stop at the next wake-up. */
 extern volatile sig_atomic_t engine_stop;
 /* Install that handler for SIGINT, SIGTERM and SIGHUP (no SA_RESTART, so

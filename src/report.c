@@ -1496,7 +1496,7 @@ static void hop_row(FILE *fp, const struct diag_result *r,
 	}
 	fprintf(fp, "</td><td class=\"n\">%.3f ms</td><td class=\"n\">%d "
 		"<span class=\"muted\">(%d back)</span></td>",
-		(double)(p->recv_ns - p->sent_ns) / 1e6, p->reply.ttl,
+		elapsed_ms(p->sent_ns, p->recv_ns), p->reply.ttl,
 		return_hops(p->reply.ttl));
 	hop_quote_cells(fp, p);
 	fputs("</tr>\n", fp);

@@ -18,13 +18,6 @@ const char *proto_name(int proto)
 	}
 }
 
-/* Never below zero: see ms() in connect_out.c. */
-static double rtt_ms(const struct probe *p)
-{
-	return p->recv_ns > p->sent_ns ? (double)(p->recv_ns - p->sent_ns) / 1e6
-				       : 0.0;
-}
-
 /* The quoted-TOS annotation of one reply: "ect0", "not-ect bleached",
  * plus DSCP when it was rewritten. */
 static void quote_note(const struct probe *p, char *buf, size_t len)
@@ -87,7 +80,7 @@ void trace_print_text(FILE *f, const struct trace_result *r, const char *host,
 				last = p->reply.src;
 				have_last = 1;
 			}
-			fprintf(f, "  %.3f ms", rtt_ms(p));
+			fprintf(f, "  %.3f ms", elapsed_ms(p->sent_ns, p->recv_ns));
 		}
 		/* Details from the first answered probe of this hop. */
 		for (int q = 0; q < r->p.nqueries; q++) {
@@ -198,7 +191,7 @@ void trace_json_hops(struct json *j, const struct trace_result *r, int numeric)
 			const struct probe *p = trace_probe(r, ttl, q);
 
 			if (p->state == PROBE_ANSWERED)
-				json_num(j, NULL, rtt_ms(p), 3);
+				json_num(j, NULL, elapsed_ms(p->sent_ns, p->recv_ns), 3);
 		}
 		json_close_arr(j);
 		json_open_arr(j, "probes");
@@ -208,7 +201,7 @@ void trace_json_hops(struct json *j, const struct trace_result *r, int numeric)
 			json_open_obj(j, NULL);
 			if (p->state == PROBE_ANSWERED) {
 				json_reply(j, p, numeric);
-				json_num(j, "rtt_ms", rtt_ms(p), 3);
+				json_num(j, "rtt_ms", elapsed_ms(p->sent_ns, p->recv_ns), 3);
 			} else {
 				json_null(j, "addr");
 				json_str(j, "reply", p->state == PROBE_CANCELLED ?
