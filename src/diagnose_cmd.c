@@ -130,7 +130,8 @@ int cmd_diagnose(int argc, char **argv)
 			dp.screen_ttl = (int)v;
 			break;
 		case OPT_SPORT:
-			if (cli_num(optarg, 1, 65535 - 64 - 128, "source port", &sport) < 0)
+			if (cli_num(optarg, 1, 65535 - 64 - DIAG_CONN_ROUNDS * 2 * 64,
+				    "source port", &sport) < 0)
 				return EX_USAGE;
 			break;
 		case OPT_RATE:
@@ -188,7 +189,7 @@ int cmd_diagnose(int argc, char **argv)
 		 * with RSTs of the probe's own ECN, and the host's Not-ECT RST
 		 * would only wander to another server. */
 		rc = nftg_install(&guard, &s.dst, dp.dport, (uint16_t)sport,
-				  (uint16_t)(sport + 64 + 2 * flows - 1), err,
+				  (uint16_t)(sport + diag_port_span((int)flows) - 1), err,
 				  sizeof(err));
 		if (rc != 0) {
 			warnx_("%s", err);
@@ -209,7 +210,7 @@ int cmd_diagnose(int argc, char **argv)
 		diagnose_print_json(stdout, &res, sc.host);
 	else
 		diagnose_print_text(stdout, &res, sc.host);
-	rc = (int)res.status;
+	rc = (int)res.v.status;
 	if (report && report_write(report, report_path, &res, sc.host) != 0)
 		rc = EX_IOERR;
 	diagnose_free(&res);

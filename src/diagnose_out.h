@@ -6,6 +6,10 @@
 
 #include "diagnose.h"
 
+/* Words for a diagnosis, from the findings' fields. */
+void diagnose_summary(const struct diag_result *r, char *buf, size_t len);
+void diagnose_where(const struct finding *f, char *buf, size_t len);
+void diagnose_evidence(const struct finding *f, char *buf, size_t len);
 void diagnose_advice(const struct finding *f, char *buf, size_t len);
 void diagnose_print_text(FILE *fp, const struct diag_result *r,
 			 const char *host);

@@ -158,11 +158,11 @@ static int is_target(const struct diag_result *r, const struct responder *s)
  * with the SYN-ACK's site and then stands apart by behaviour. */
 static int site_of(const struct diag_result *r, int hops, int other)
 {
-	for (int i = 0; i < r->nsites && other; i++)
-		if (r->sites[i].hops == hops && r->sites[i].by_behaviour)
+	for (int i = 0; i < r->v.nsites && other; i++)
+		if (r->v.sites[i].hops == hops && r->v.sites[i].by_behaviour)
 			return i + 1;
-	for (int i = 0; i < r->nsites; i++)
-		if (r->sites[i].hops == hops && !r->sites[i].by_behaviour)
+	for (int i = 0; i < r->v.nsites; i++)
+		if (r->v.sites[i].hops == hops && !r->v.sites[i].by_behaviour)
 			return i + 1;
 	return 0;
 }
@@ -176,9 +176,9 @@ static void site_words(const struct diag_result *r, int site, int hops,
 	if (site == 0)
 		site = site_of(r, hops, 0);
 
-	if (site && r->nsites > 1)
+	if (site && r->v.nsites > 1)
 		snprintf(buf, len, "site %d \xc2\xb7 %d hops back", site, hops);
-	else if (r->nsites && !site)
+	else if (r->v.nsites && !site)
 		snprintf(buf, len, "%d hops back", hops);
 	else
 		snprintf(buf, len, "target \xc2\xb7 %d hops back", hops);
@@ -220,6 +220,7 @@ static const char page_css[] =
 ".broken{background:#fee2e2;color:#991b1b}\n"
 ".healthy{background:#d1fae5;color:#065f46}\n"
 ".inconclusive{background:#fef3c7;color:#92400e}\n"
+".latent{background:#ffedd5;color:#9a3412}\n"
 ".summary{font-size:17px;margin:10px 0 16px}\n"
 "dl.facts{display:grid;grid-template-columns:repeat(3,1fr);gap:12px 28px;"
 "margin:0;padding:14px 0 2px;border-top:1px solid var(--line)}\n"
@@ -286,7 +287,7 @@ static void page_head(FILE *fp, const struct diag_result *r, const char *host)
 	      "<title>ecntrace: ", fp);
 	esc(fp, host);
 	fprintf(fp, " \xe2\x80\x94 %s</title>\n<style>\n%s</style>\n</head>\n"
-		"<body>\n<main>\n", diag_status_name(r->status), page_css);
+		"<body>\n<main>\n", diag_status_name(r->v.status), page_css);
 }
 
 static void page_header(FILE *fp, const struct diag_result *r,
@@ -328,21 +329,29 @@ static void verdict_fact(FILE *fp, const char *label)
 	fprintf(fp, "<div><dt>%s</dt><dd>", label);
 }
 
+static int all_ect_delivered(const struct diag_result *r)
+{
+	int ok, reset;
+
+	judge_all_ect(&r->ev, &ok, &reset);
+	return ok;
+}
+
 static void verdict_facts(FILE *fp, const struct diag_result *r)
 {
-	const struct connect_result *cr = &r->conn;
-	int split = r->divergence_ttl && (r->ecn_dependent || r->lb == LB_PER_PACKET);
+	const struct connect_result *cr = &r->ev.conn;
+	int split = r->ev.divergence_ttl && (r->v.ecn_dependent || r->v.lb == LB_PER_PACKET);
 
 	fputs("<dl class=\"facts\">\n", fp);
 	verdict_fact(fp, "Load balancing");
-	fprintf(fp, "%s%s</dd></div>\n", lb_name(r->lb),
-		r->ecn_dependent ? ", <b>depends on ECN</b>" : "");
+	fprintf(fp, "%s%s</dd></div>\n", lb_name(r->v.lb),
+		r->v.ecn_dependent ? ", <b>depends on ECN</b>" : "");
 	verdict_fact(fp, "Paths part");
 	if (split) {
-		fprintf(fp, "after hop %d", r->divergence_ttl - 1);
-		if (r->balancer.answered) {
+		fprintf(fp, "after hop %d", r->ev.divergence_ttl - 1);
+		if (r->ev.balancer.answered) {
 			fputs(" (<span class=\"mono\">", fp);
-			esc_addr(fp, &r->balancer.addr);
+			esc_addr(fp, &r->ev.balancer.addr);
 			fputs("</span>)", fp);
 		}
 	} else {
@@ -350,15 +359,15 @@ static void verdict_facts(FILE *fp, const struct diag_result *r)
 	}
 	fputs("</dd></div>\n", fp);
 	verdict_fact(fp, "Machines behind the address");
-	if (r->nsites == 0)
+	if (r->v.nsites == 0)
 		fputs("not measured", fp);
-	for (int i = 0; i < r->nsites; i++)
-		fprintf(fp, "%s%d hops back", i ? ", " : "", r->sites[i].hops);
+	for (int i = 0; i < r->v.nsites; i++)
+		fprintf(fp, "%s%d hops back", i ? ", " : "", r->v.sites[i].hops);
 	fputs("</dd></div>\n", fp);
 	verdict_fact(fp, "Connections with ECN");
-	if (!r->have_conn)
+	if (!r->ev.have_conn)
 		fputs("not replayed", fp);
-	for (int k = 0, first = 1; r->have_conn && k < CR_COUNT; k++)
+	for (int k = 0, first = 1; r->ev.have_conn && k < CR_COUNT; k++)
 		if (cr->counts[k]) {
 			fprintf(fp, "%s%d %s", first ? "" : ", ", cr->counts[k],
 				conn_result_name(k));
@@ -366,27 +375,27 @@ static void verdict_facts(FILE *fp, const struct diag_result *r)
 		}
 	fputs("</dd></div>\n", fp);
 	verdict_fact(fp, "Connections without ECN");
-	if (r->have_conn)
+	if (r->ev.have_conn)
 		fprintf(fp, "%d of %d ok", cr->control_ok,
 			(int)cr->nflows - cr->p.nflows);
 	else
 		fputs("not replayed", fp);
 	fputs("</dd></div>\n", fp);
 	verdict_fact(fp, "Path verdict confidence");
-	pct(fp, r->path_confidence);
-	if (r->split_inferred)
+	pct(fp, r->v.path_confidence);
+	if (r->ev.split_inferred)
 		fprintf(fp, " (%d flows at hop %d; the split shown by %d of %d "
-			"all-ECT(0) replays)</dd></div>\n</dl>\n", r->nflows,
-			r->screen_ttl, r->ect_check_ok, (int)r->ect_check.nflows);
+			"all-ECT(0) replays)</dd></div>\n</dl>\n", r->ev.nflows,
+			r->ev.screen_ttl, all_ect_delivered(r), (int)r->ev.ect_check.nflows);
 	else
 		fprintf(fp, " (%d flows at hop %d, %d of %d repeats agreed)"
-			"</dd></div>\n</dl>\n", r->nflows, r->screen_ttl,
-			r->repeats_agreed, r->repeats);
+			"</dd></div>\n</dl>\n", r->ev.nflows, r->ev.screen_ttl,
+			(r->ev.repeats.answered - r->ev.repeats.differed), r->ev.repeats.answered);
 }
 
 static void verdict_finding(FILE *fp, const struct finding *f, int note)
 {
-	char adv[512];
+	char adv[512], words[1024];
 
 	fprintf(fp, "<div class=\"finding%s\">\n<h3>", note ? " note" : "");
 	esc(fp, finding_title(f->kind));
@@ -402,9 +411,10 @@ static void verdict_finding(FILE *fp, const struct finding *f, int note)
 	fputs("<span class=\"pill\">confidence ", fp);
 	pct(fp, f->confidence);
 	fputs("</span></h3>\n", fp);
-	if (f->evidence[0]) {
+	diagnose_evidence(f, words, sizeof(words));
+	if (words[0]) {
 		fputs("<p><span class=\"label\">Evidence:</span> ", fp);
-		esc(fp, f->evidence);
+		esc(fp, words);
 		fputs("</p>\n", fp);
 	}
 	diagnose_advice(f, adv, sizeof(adv));
@@ -418,20 +428,22 @@ static void verdict_finding(FILE *fp, const struct finding *f, int note)
 
 static void report_verdict(FILE *fp, const struct diag_result *r)
 {
-	const char *st = diag_status_name(r->status);
+	const char *st = diag_status_name(r->v.status);
+	char sum[768];
 
 	fprintf(fp, "<section id=\"verdict\">\n<h2>Verdict</h2>\n"
 		"<p class=\"summary\"><span class=\"badge %s\">", st);
 	for (const char *c = st; *c; c++)
 		fputc(toupper((unsigned char)*c), fp);
 	fputs("</span>", fp);
-	esc(fp, r->summary);
+	diagnose_summary(r, sum, sizeof(sum));
+	esc(fp, sum);
 	fputs("</p>\n", fp);
 	verdict_facts(fp, r);
-	for (int i = 0; i < r->ncauses; i++)
-		verdict_finding(fp, &r->causes[i], 0);
-	for (int i = 0; i < r->nnotes; i++)
-		verdict_finding(fp, &r->notes[i], 1);
+	for (int i = 0; i < r->v.ncauses; i++)
+		verdict_finding(fp, &r->v.causes[i], 0);
+	for (int i = 0; i < r->v.nnotes; i++)
+		verdict_finding(fp, &r->v.notes[i], 1);
 	fputs("</section>\n", fp);
 }
 
@@ -543,11 +555,11 @@ static void map_trace(struct map *m, unsigned mask, const struct trace_result *t
  * same flow when ECT(0) got lost (they share the hops up to the hole). */
 static void map_traces(struct map *m, const struct diag_result *r)
 {
-	const struct trace_result *a = &r->trace, *b = &r->plain;
+	const struct trace_result *a = &r->ev.trace, *b = &r->ev.plain;
 	int rows_a = trace_rows(a), rows_b, parted = 0;
 
 	m->npaths = 1;
-	if (!r->have_plain_trace) {
+	if (!r->ev.have_plain_trace) {
 		map_trace(m, 1, a, 1, 0);
 		return;
 	}
@@ -574,9 +586,9 @@ static void map_traces(struct map *m, const struct diag_result *r)
  * continued with the ECT(0) trace's hops if the trace took it. */
 static void map_split(struct map *m, const struct diag_result *r)
 {
-	const struct diag_flow *fl = &r->flows[r->split_flow];
-	const struct trace_result *t = &r->trace;
-	int d = r->divergence_ttl, s = r->screen_ttl;
+	const struct diag_flow *fl = &r->ev.flows[r->ev.split_flow];
+	const struct trace_result *t = &r->ev.trace;
+	int d = r->ev.divergence_ttl, s = r->ev.screen_ttl;
 	struct responder at_d = trace_responder(t, d), at_s = trace_responder(t, s);
 
 	m->npaths = 2;
@@ -586,18 +598,18 @@ static void map_split(struct map *m, const struct diag_result *r)
 		map_put(m, 3, ttl, &x);
 	}
 	if (d > 1) {
-		struct responder b = r->balancer.answered ? r->balancer
+		struct responder b = r->ev.balancer.answered ? r->ev.balancer
 							  : trace_responder(t, d - 1);
 
 		map_put(m, 3, d - 1, &b);
 	}
 	for (int p = 0; p < 2; p++) {
-		const struct responder *end = &fl->by_ecn[r->split_ecn[p]];
+		const struct responder *end = &fl->by_ecn[r->ev.split_ecn[p]];
 
-		map_put(m, 1u << p, d, &r->split_at[p]);
+		map_put(m, 1u << p, d, &r->ev.split_at[p]);
 		if (s > d && end->answered)
 			map_put(m, 1u << p, s, end);
-		if (same_responder(&at_d, &r->split_at[p]) &&
+		if (same_responder(&at_d, &r->ev.split_at[p]) &&
 		    !(s > d && responder_differs(&at_s, end))) {
 			map_trace(m, 1u << p, t, d + 1, end->answered ? s : 0);
 			m->follows = p + 1;
@@ -613,17 +625,17 @@ static void map_split(struct map *m, const struct diag_result *r)
  * next hops of a per-flow balancer, or other sites. */
 static void map_extras(struct map *m, const struct diag_result *r)
 {
-	for (int i = 0; i < r->nflows && r->screen_ttl > 0; i++)
+	for (int i = 0; i < r->ev.nflows && r->ev.screen_ttl > 0; i++)
 		for (int k = 0; k < 4; k++) {
-			const struct responder *x = &r->flows[i].by_ecn[k];
+			const struct responder *x = &r->ev.flows[i].by_ecn[k];
 
-			if (!x->answered || map_find(m, r->screen_ttl, x) >= 0)
+			if (!x->answered || map_find(m, r->ev.screen_ttl, x) >= 0)
 				continue;
 			if (m->nextra >= MAP_EXTRA) {
 				m->extra_left++;
 				continue;
 			}
-			if (map_add(m, r->screen_ttl, x, NODE_EXTRA) >= 0)
+			if (map_add(m, r->ev.screen_ttl, x, NODE_EXTRA) >= 0)
 				m->nextra++;
 		}
 }
@@ -652,9 +664,9 @@ static void map_sites(struct map *m, const struct diag_result *r)
 			if (m->node[i].site)
 				shown[m->node[i].site - 1] = 1;
 		}
-	for (int k = 0; k < r->nsites; k++) {
+	for (int k = 0; k < r->v.nsites; k++) {
 		struct responder s = { .answered = 1, .addr = r->p.dst,
-				       .kind = REPLY_TCP, .hops = r->sites[k].hops };
+				       .kind = REPLY_TCP, .hops = r->v.sites[k].hops };
 		int row = s.hops < MAP_ROWS ? s.hops : MAP_ROWS - 1, placed = 0, n;
 
 		if (shown[k] || row < 1)
@@ -678,9 +690,9 @@ static void map_sites(struct map *m, const struct diag_result *r)
 
 static void map_faults(struct map *m, const struct diag_result *r)
 {
-	for (int c = 0; c < r->ncauses + r->nnotes; c++) {
-		const struct finding *f = c < r->ncauses ? &r->causes[c]
-							 : &r->notes[c - r->ncauses];
+	for (int c = 0; c < r->v.ncauses + r->v.nnotes; c++) {
+		const struct finding *f = c < r->v.ncauses ? &r->v.causes[c]
+							 : &r->v.notes[c - r->v.ncauses];
 
 		if (f->hop <= 0 || f->addr.family == 0 ||
 		    finding_text[f->kind].tag == NULL)
@@ -775,7 +787,7 @@ static struct map *map_build(const struct diag_result *r)
 		return NULL;
 	memset(m->at, 0xff, sizeof(m->at));   /* all -1 */
 	(void)map_add(m, 0, &me, NODE_CLIENT);
-	if (r->ecn_dependent && r->divergence_ttl > 0)
+	if (r->v.ecn_dependent && r->ev.divergence_ttl > 0)
 		map_split(m, r);
 	else
 		map_traces(m, r);
@@ -809,10 +821,10 @@ static void node_lines(const struct diag_result *r, const struct map_node *n,
 		snprintf(l[1], 96, "no reply");
 	} else if (is_target(r, &n->who)) {
 		site_words(r, n->site, n->who.hops, l[1], 96);
-		if (n->site && r->have_conn)
+		if (n->site && r->ev.have_conn)
 			snprintf(l[2], 96, "%d SYN-ACK, %d RST to data",
-				 r->sites[n->site - 1].synacks,
-				 r->sites[n->site - 1].rsts);
+				 r->v.sites[n->site - 1].synacks,
+				 r->v.sites[n->site - 1].rsts);
 	} else if (n->fault) {
 		snprintf(l[1], 96, "%s", finding_text[n->fault->kind].tag);
 	} else {
@@ -964,21 +976,21 @@ static void map_draw_node(FILE *fp, const struct map *m,
 static void map_branch_label(FILE *fp, const struct map *m,
 			     const struct diag_result *r, int p)
 {
-	const struct diag_flow *fl = &r->flows[r->split_flow];
-	const struct responder *mine = &fl->by_ecn[r->split_ecn[p]];
+	const struct diag_flow *fl = &r->ev.flows[r->ev.split_flow];
+	const struct responder *mine = &fl->by_ecn[r->ev.split_ecn[p]];
 	int first = 1;
 
 	fprintf(fp, "flow sport %u: ", fl->sport);
-	if (r->split_inferred) {
+	if (r->ev.split_inferred) {
 		/* No probe parted the codepoints: the replay did. */
-		fprintf(fp, "<b>%s</b> (the %s)", ecn_label[r->split_ecn[p]],
+		fprintf(fp, "<b>%s</b> (the %s)", ecn_label[r->ev.split_ecn[p]],
 			p == 0 ? "handshake" : "data");
 		first = 0;
 	}
-	for (int k = 0; k < 4 && !r->split_inferred; k++) {
+	for (int k = 0; k < 4 && !r->ev.split_inferred; k++) {
 		const struct responder *x = &fl->by_ecn[ecn_order[k]];
 
-		if (ecn_order[k] == r->split_ecn[p] || same_responder(x, mine)) {
+		if (ecn_order[k] == r->ev.split_ecn[p] || same_responder(x, mine)) {
 			fprintf(fp, "%s<b>%s</b>", first ? "" : ", ",
 				ecn_label[ecn_order[k]]);
 			first = 0;
@@ -986,13 +998,13 @@ static void map_branch_label(FILE *fp, const struct map *m,
 	}
 	if (m->follows == p + 1)
 		fprintf(fp, " \xc2\xb7 also the ECT(0) trace (sport %u)",
-			r->trace.p.flow.sport);
+			r->ev.trace.p.flow.sport);
 }
 
 /* One line of the legend per coloured path, then the line styles. */
 static void map_legend(FILE *fp, const struct map *m, const struct diag_result *r)
 {
-	int split = r->ecn_dependent && r->divergence_ttl > 0;
+	int split = r->v.ecn_dependent && r->ev.divergence_ttl > 0;
 	const struct finding *shown = NULL;
 
 	fputs("<ul class=\"legend\">\n", fp);
@@ -1005,7 +1017,7 @@ static void map_legend(FILE *fp, const struct map *m, const struct diag_result *
 			fputs("<b>Not-ECT</b> trace, same flow", fp);
 		else
 			fprintf(fp, "<b>ECT(0)</b> trace, flow sport %u",
-				r->trace.p.flow.sport);
+				r->ev.trace.p.flow.sport);
 		fputs("</li>\n", fp);
 	}
 	if (m->npaths > 1)
@@ -1025,43 +1037,43 @@ static void map_legend(FILE *fp, const struct map *m, const struct diag_result *
 static void map_caption(FILE *fp, const struct map *m, const struct diag_result *r)
 {
 	fputs("<p class=\"caption\">", fp);
-	if (r->split_inferred) {
+	if (r->ev.split_inferred) {
 		fprintf(fp, "Every router up to hop %d answers the flow's Not-ECT and "
 			"ECT(0) probes alike, yet its Not-ECT handshake and its ECT(0) "
 			"data end at two machines with one address, at the same "
 			"distance: the router at hop %d parts them. ",
-			r->divergence_ttl - 1, r->divergence_ttl - 1);
-	} else if (r->ecn_dependent && r->divergence_ttl > 0) {
+			r->ev.divergence_ttl - 1, r->ev.divergence_ttl - 1);
+	} else if (r->v.ecn_dependent && r->ev.divergence_ttl > 0) {
 		fprintf(fp, "Probes of one flow that differ only in their ECN "
 			"bits leave hop %d for different next hops at hop %d: <span "
-			"class=\"mono\">", r->divergence_ttl - 1, r->divergence_ttl);
-		esc_addr(fp, &r->split_at[0].addr);
+			"class=\"mono\">", r->ev.divergence_ttl - 1, r->ev.divergence_ttl);
+		esc_addr(fp, &r->ev.split_at[0].addr);
 		fputs("</span> and <span class=\"mono\">", fp);
-		esc_addr(fp, &r->split_at[1].addr);
+		esc_addr(fp, &r->ev.split_at[1].addr);
 		fputs("</span>. ", fp);
-	} else if (r->have_plain_trace && !r->trace.dest_ttl && r->plain.dest_ttl) {
+	} else if (r->ev.have_plain_trace && !r->ev.trace.dest_ttl && r->ev.plain.dest_ttl) {
 		fprintf(fp, "ECT(0) probes get no answer beyond hop %d, where the "
 			"same flow sent Not-ECT goes on to the target. ",
-			trace_rows(&r->trace) - 1);
-	} else if (r->lb == LB_PER_PACKET) {
+			trace_rows(&r->ev.trace) - 1);
+	} else if (r->v.lb == LB_PER_PACKET) {
 		fprintf(fp, "Identical probes of one flow take different next hops "
-			"at hop %d. ", r->divergence_ttl);
-	} else if (r->nflows == 0) {
+			"at hop %d. ", r->ev.divergence_ttl);
+	} else if (r->ev.nflows == 0) {
 		fputs("The target was not reached, so no flow was probed with "
 		      "every codepoint: whether the path depends on ECN is unknown. ",
 		      fp);
 	} else {
 		fprintf(fp, "No flow's codepoints parted at hop %d (%d flows): the "
-			"path does not depend on the ECN bits. ", r->screen_ttl,
-			r->nflows);
+			"path does not depend on the ECN bits. ", r->ev.screen_ttl,
+			r->ev.nflows);
 	}
-	if (r->have_plain_trace && m->npaths > 1 && !r->ecn_dependent)
+	if (r->ev.have_plain_trace && m->npaths > 1 && !r->v.ecn_dependent)
 		fputs("The Not-ECT trace was taken because the ECT(0) one did not "
 		      "reach the target. ", fp);
-	if (r->nsites > 1)
+	if (r->v.nsites > 1)
 		fputs("One address, several machines: each is drawn at the hop "
 		      "count of its replies. ", fp);
-	if (r->ecn_dependent)
+	if (r->v.ecn_dependent)
 		fputs("Which branch a codepoint takes depends on the whole flow "
 		      "(addresses and ports), so another connection may take them "
 		      "the other way round. ", fp);
@@ -1128,11 +1140,11 @@ struct tl_msg {
  * the first failure, else the first ECN flow. */
 static const struct conn_flow *timeline_flow(const struct diag_result *r)
 {
-	const struct connect_result *cr = &r->conn;
+	const struct connect_result *cr = &r->ev.conn;
 	const struct conn_flow *fail = NULL;
 
 	for (int i = 0; i < cr->p.nflows && (size_t)i < cr->nflows; i++) {
-		if (diag_reset_by_other(r, &cr->flows[i]))
+		if (diag_reset_by_other(&r->ev, &cr->flows[i]))
 			return &cr->flows[i];
 		if (fail == NULL && connect_is_failure(cr->flows[i].result))
 			fail = &cr->flows[i];
@@ -1261,7 +1273,7 @@ static int lane_x(int lane, int lanes)
 static void tl_draw_lanes(FILE *fp, const struct diag_result *r,
 			  const struct conn_flow *f, int lanes, int height)
 {
-	const struct connect_result *cr = &r->conn;
+	const struct connect_result *cr = &r->ev.conn;
 
 	for (int lane = 0; lane < lanes; lane++) {
 		char words[64] = "";
@@ -1275,7 +1287,7 @@ static void tl_draw_lanes(FILE *fp, const struct diag_result *r,
 			hops = 0;
 		if (hops)
 			site_words(r, lane == LANE_OTHER ?
-				   site_of(r, hops, diag_reset_by_other(r, f)) : 0,
+				   site_of(r, hops, diag_reset_by_other(&r->ev, f)) : 0,
 				   hops, words, sizeof(words));
 		fprintf(fp, "<line x1=\"%d\" y1=\"56\" x2=\"%d\" y2=\"%d\" "
 			"stroke=\"#cbd5e1\" stroke-width=\"2\" stroke-dasharray=\"4 4\"/>\n",
@@ -1403,8 +1415,8 @@ static void tl_caption(FILE *fp, const struct conn_flow *f, int other)
 
 static void report_timeline(FILE *fp, const struct diag_result *r)
 {
-	const struct conn_flow *f = r->have_conn ? timeline_flow(r) : NULL;
-	int other = f && diag_reset_by_other(r, f);
+	const struct conn_flow *f = r->ev.have_conn ? timeline_flow(r) : NULL;
+	int other = f && diag_reset_by_other(&r->ev, f);
 	struct tl_msg m[TL_MAX];
 	int n, lanes, height;
 
@@ -1417,7 +1429,7 @@ static void report_timeline(FILE *fp, const struct diag_result *r)
 		return;
 	}
 	tl_caption(fp, f, other);
-	n = tl_messages(f, other, r->conn.p.payload_len, m);
+	n = tl_messages(f, other, r->ev.conn.p.payload_len, m);
 	lanes = other ? 3 : 2;
 	height = TL_TOP + n * TL_STEP + 24;
 	fprintf(fp, "<svg id=\"timeline\" viewBox=\"0 0 %d %d\" width=\"%d\" "
@@ -1427,7 +1439,7 @@ static void report_timeline(FILE *fp, const struct diag_result *r)
 	for (int i = 0; i < n; i++)
 		tl_draw_msg(fp, &m[i], i, lanes, f->t_syn);
 	fputs("</svg>\n", fp);
-	tl_capture(fp, m, n, &r->conn, f);
+	tl_capture(fp, m, n, &r->ev.conn, f);
 	fputs("</section>\n", fp);
 }
 
@@ -1437,9 +1449,9 @@ static void report_timeline(FILE *fp, const struct diag_result *r)
 static const struct finding *hop_fault(const struct diag_result *r, int ttl,
 				       const struct addr *a)
 {
-	for (int i = 0; i < r->ncauses + r->nnotes; i++) {
-		const struct finding *f = i < r->ncauses ? &r->causes[i]
-							 : &r->notes[i - r->ncauses];
+	for (int i = 0; i < r->v.ncauses + r->v.nnotes; i++) {
+		const struct finding *f = i < r->v.ncauses ? &r->v.causes[i]
+							 : &r->v.notes[i - r->v.ncauses];
 
 		if (f->hop == ttl && f->addr.family && addr_eq(&f->addr, a) &&
 		    finding_text[f->kind].tag)
@@ -1531,11 +1543,11 @@ static void report_hops(FILE *fp, const struct diag_result *r)
 		"<p class=\"lead\">The ECT(0) trace (flow sport %u). A router's "
 		"ICMP error quotes the probe's IP header as the router received it, "
 		"so the quoted ECN field shows whether ECN survived to that hop.</p>\n",
-		r->trace.p.flow.sport);
-	hop_table(fp, r, &r->trace);
-	if (r->have_plain_trace) {
+		r->ev.trace.p.flow.sport);
+	hop_table(fp, r, &r->ev.trace);
+	if (r->ev.have_plain_trace) {
 		fputs("<h3 style=\"margin-top:18px\">The same flow Not-ECT</h3>\n", fp);
-		hop_table(fp, r, &r->plain);
+		hop_table(fp, r, &r->ev.plain);
 	}
 	fputs("</section>\n", fp);
 }
@@ -1547,11 +1559,11 @@ static void operator_reproduce(FILE *fp, const struct diag_result *r)
 {
 	int v6 = r->p.dst.family == AF_INET6;
 
-	if (r->split_inferred) {
+	if (r->ev.split_inferred) {
 		/* traceroute shows nothing here: the routers are the same. */
 		fprintf(fp, "<p><span class=\"label\">To see it again:</span> "
 			"<code>ecntrace connect%s -p %u --sport %u --flows 1 ",
-			v6 ? " -6" : "", r->p.dport, r->flows[r->split_flow].sport);
+			v6 ? " -6" : "", r->p.dport, r->ev.flows[r->ev.split_flow].sport);
 		esc_addr(fp, &r->p.dst);
 		fputs("</code> (the ECT(0) data is reset) and the same with "
 		      "<code>--mode all-ect</code> (it is delivered).</p>\n", fp);
@@ -1560,26 +1572,27 @@ static void operator_reproduce(FILE *fp, const struct diag_result *r)
 
 	fprintf(fp, "<p><span class=\"label\">To see it with traceroute:</span> "
 		"<code>traceroute%s -T -p %u --sport=%u -t %d ", v6 ? " -6" : "",
-		r->p.dport, r->flows[r->split_flow].sport, r->split_ecn[0]);
+		r->p.dport, r->ev.flows[r->ev.split_flow].sport, r->ev.split_ecn[0]);
 	esc_addr(fp, &r->p.dst);
 	fprintf(fp, "</code> and the same with <code>-t %d</code> (the TOS byte: "
 		"%s, then %s) show different routers from hop %d on.</p>\n",
-		r->split_ecn[1], ecn_label[r->split_ecn[0]],
-		ecn_label[r->split_ecn[1]], r->divergence_ttl);
+		r->ev.split_ecn[1], ecn_label[r->ev.split_ecn[0]],
+		ecn_label[r->ev.split_ecn[1]], r->ev.divergence_ttl);
 }
 
 static void report_operator(FILE *fp, const struct diag_result *r)
 {
-	const struct finding *f = r->ncauses ? &r->causes[0] : NULL;
-	char adv[512];
+	const struct finding *f = r->v.ncauses ? &r->v.causes[0] : NULL;
+	char adv[512], words[1024];
 
 	fputs("<section id=\"operator\" class=\"operator\">\n"
 	      "<h2>For the network operator</h2>\n<p>", fp);
 	if (f == NULL) {
-		esc(fp, r->status == DIAG_HEALTHY ? "Nothing to change: " :
+		esc(fp, r->v.status == DIAG_HEALTHY ? "Nothing to change: " :
 			"No fault can be named yet: ");
-		esc(fp, r->summary);
-		fputs(r->status == DIAG_HEALTHY ? "." : ". Run the diagnosis again, "
+		diagnose_summary(r, words, sizeof(words));
+		esc(fp, words);
+		fputs(r->v.status == DIAG_HEALTHY ? "." : ". Run the diagnosis again, "
 		      "with more flows (--max-flows) or a longer wait (-w).", fp);
 		fputs("</p>\n</section>\n", fp);
 		return;
@@ -1592,9 +1605,10 @@ static void report_operator(FILE *fp, const struct diag_result *r)
 	diagnose_advice(f, adv, sizeof(adv));
 	esc(fp, adv);
 	fputs("</p>\n<p><span class=\"label\">Evidence:</span> ", fp);
-	esc(fp, f->evidence);
+	diagnose_evidence(f, words, sizeof(words));
+	esc(fp, words);
 	fputs(".</p>\n", fp);
-	if (f->kind == CAUSE_ECN_HASH && r->ecn_dependent)
+	if (f->kind == CAUSE_ECN_HASH && r->v.ecn_dependent)
 		operator_reproduce(fp, r);
 	fputs("</section>\n", fp);
 }

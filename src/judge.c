@@ -1,0 +1,887 @@
+/* judge: findings from evidence. Pure; see judge.h. */
+#include <math.h>
+#include <string.h>
+
+#include "judge.h"
+#include "stats.h"
+
+static const char *const cause_names[CAUSE_KIND_COUNT] = {
+	[CAUSE_ECN_HASH] = "ecn-hash",
+	[CAUSE_PER_PACKET_LB] = "per-packet-lb",
+	[CAUSE_BLEACHING] = "bleaching",
+	[CAUSE_MANGLING] = "mangling",
+	[CAUSE_CE_MARKING] = "ce-marking",
+	[CAUSE_ECT_BLACKHOLE] = "ect-blackhole",
+	[CAUSE_SYN_ECN_DROP] = "syn-ecn-drop",
+	[CAUSE_SYN_ECN_RESET] = "syn-ecn-reset",
+	[CAUSE_ECT_RESET] = "ect-reset",
+	[NOTE_DSCP_HASH] = "dscp-hash",
+	[NOTE_SAFE_MULTIPATH] = "safe-multipath",
+	[NOTE_ECN_PATH_ONE_SITE] = "ecn-dependent-path-one-site",
+	[NOTE_ECN_DECLINED] = "ecn-declined",
+	[NOTE_TARGET_NOT_REACHED] = "target-not-reached",
+	[NOTE_DSCP_REMARK] = "dscp-remark",
+	[NOTE_LOSS] = "loss",
+	[NOTE_UNCONFIRMED] = "unconfirmed",
+	[NOTE_SERVER_REFUSED] = "server-refused",
+};
+
+static const char *const fact_names[FACT_COUNT] = {
+	[FACT_SPORT] = "sport",
+	[FACT_ECN_A] = "ecn_a",
+	[FACT_ECN_B] = "ecn_b",
+	[FACT_SPLIT_HOP] = "split_hop",
+	[FACT_REPEATS] = "repeats",
+	[FACT_REPEATS_AGREED] = "repeats_agreed",
+	[FACT_TEST] = "comparison",
+	[FACT_TEST_N] = "ecn_trials",
+	[FACT_TEST_BAD] = "ecn_failed",
+	[FACT_CONTROL_N] = "control_trials",
+	[FACT_CONTROL_BAD] = "control_failed",
+	[FACT_RESET_OTHER] = "reset_by_other",
+	[FACT_SYNACK_TTL] = "synack_ttl",
+	[FACT_RST_TTL] = "rst_ttl",
+	[FACT_ALL_ECT_N] = "all_ect_trials",
+	[FACT_ALL_ECT_OK] = "all_ect_delivered",
+	[FACT_ALL_ECT_RESET] = "all_ect_reset",
+	[FACT_SENT_ECN] = "sent_ecn",
+	[FACT_QUOTED_ECN] = "quoted_ecn",
+	[FACT_QUOTE_HOP] = "quote_hop",
+	[FACT_ALSO_AFTER] = "routers_after_agreeing",
+	[FACT_AFTER_OF] = "routers_after",
+	[FACT_DSCP_TOO] = "dscp_changed",
+	[FACT_REACH_HOP] = "ect_reach_hop",
+	[FACT_PLAIN_DEST_HOP] = "not_ect_dest_hop",
+	[FACT_RST_HOPS] = "rst_return_hops",
+	[FACT_SCREEN_FLOWS] = "flows",
+	[FACT_SCREEN_HOP] = "screen_hop",
+	[FACT_ECN_DECLINED] = "ecn_declined",
+	[FACT_ECN_CONNS] = "ecn_connections",
+	[FACT_ECN_OK] = "ecn_ok",
+};
+
+static const char *const cmp_names[CMP_COUNT] = {
+	[CMP_SYN_ANSWER] = "syn-unanswered",
+	[CMP_SYN_RESET] = "syn-reset",
+	[CMP_DATA_LOST] = "data-lost",
+	[CMP_DATA_RESET] = "data-reset",
+	[CMP_DEST_ECT] = "probe-lost",
+};
+
+const char *cause_name(enum cause_kind k)
+{
+	return k < CAUSE_KIND_COUNT ? cause_names[k] : "?";
+}
+
+const char *fact_name(enum fact k)
+{
+	return k < FACT_COUNT ? fact_names[k] : "?";
+}
+
+const char *comparison_name(enum comparison c)
+{
+	return c < CMP_COUNT ? cmp_names[c] : "?";
+}
+
+const char *lb_name(enum lb_kind k)
+{
+	return k == LB_PER_FLOW ? "per-flow" : k == LB_PER_PACKET ? "per-packet"
+								  : "none";
+}
+
+const char *diag_status_name(enum diag_status s)
+{
+	switch (s) {
+	case DIAG_BROKEN: return "broken";
+	case DIAG_INCONCLUSIVE: return "inconclusive";
+	case DIAG_LATENT: return "latent";
+	default: return "healthy";
+	}
+}
+
+int responder_differs(const struct responder *a, const struct responder *b)
+{
+	if (!a->answered || !b->answered)
+		return 0;
+	if (!addr_eq(&a->addr, &b->addr) || a->kind != b->kind)
+		return 1;
+	/* One anycast address, several machines: the target's replies are
+	 * told apart by how far they travelled. */
+	return a->kind == REPLY_TCP && a->hops != b->hops;
+}
+
+/* ---------------------------------------------------------- the replay */
+
+static int is_ecn_flow(const struct conn_flow *f)
+{
+	return !f->control && f->mode != MODE_PLAIN;
+}
+
+/* Did this flow's first data go unacknowledged (lost, or answered late)? */
+static int data_lost(const struct conn_flow *f)
+{
+	return f->acked_after_retx || (!f->data_acked && !f->have_rst);
+}
+
+/* Did the all-ECT(0) replay of this source port deliver its data? Then
+ * the RST its first connection got came from another machine. */
+static int proven_other(const struct diag_evidence *ev, uint16_t sport)
+{
+	if (!ev->have_ect_check)
+		return 0;
+	for (size_t i = 0; i < ev->ect_check.nflows; i++)
+		if (ev->ect_check.flows[i].sport == sport)
+			return ev->ect_check.flows[i].data_acked &&
+			       !ev->ect_check.flows[i].have_rst;
+	return 0;
+}
+
+int diag_reset_by_other(const struct diag_evidence *ev, const struct conn_flow *f)
+{
+	return f->result == CR_RESET_OTHER ||
+	       (f->result == CR_RESET_SAME && proven_other(ev, f->sport));
+}
+
+void judge_all_ect(const struct diag_evidence *ev, int *ok, int *reset)
+{
+	*ok = *reset = 0;
+	if (!ev->have_ect_check)
+		return;
+	for (size_t i = 0; i < ev->ect_check.nflows; i++) {
+		const struct conn_flow *f = &ev->ect_check.flows[i];
+
+		*ok += f->data_acked && !f->have_rst;
+		*reset += f->have_rst && f->rst_after_data;
+	}
+}
+
+/* The all-ECT(0) replay was reset too, and never delivered: the ECT(0)
+ * path itself resets data, so an RST is no sign of another machine. */
+static int ect_path_resets(const struct diag_evidence *ev)
+{
+	int ok, reset;
+
+	judge_all_ect(ev, &ok, &reset);
+	return reset > 0 && ok == 0;
+}
+
+/* Is flow f a trial of comparison c, and did it fail? */
+static int cmp_trial(enum comparison c, const struct conn_flow *f, int *bad)
+{
+	switch (c) {
+	case CMP_SYN_ANSWER:
+		*bad = !f->have_synack && !f->have_rst;
+		return 1;
+	case CMP_SYN_RESET:
+		*bad = !f->have_synack && f->have_rst;
+		return 1;
+	case CMP_DATA_LOST:
+		/* ECT data only where ECN was agreed; every control's data. */
+		if (!f->have_synack || (f->have_rst && f->rst_after_data))
+			return 0;
+		if (is_ecn_flow(f) && (f->data_tos & 3) == ECN_NOT_ECT)
+			return 0;
+		*bad = data_lost(f);
+		return 1;
+	case CMP_DATA_RESET:
+		if (!f->have_synack || (is_ecn_flow(f) && (f->data_tos & 3) == ECN_NOT_ECT))
+			return 0;
+		*bad = f->have_rst && f->rst_after_data;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+struct comparison_result judge_compare(const struct diag_evidence *ev,
+				       enum comparison c)
+{
+	struct comparison_result r = { 0, 0, 0, 0, 1.0 };
+
+	if (c == CMP_DEST_ECT) {
+		r.test_n = r.control_n = ev->dest_probes;
+		r.test_bad = ev->dest_probes - ev->dest_ect_answered;
+		r.control_bad = ev->dest_probes - ev->dest_plain_answered;
+	} else if (ev->have_conn) {
+		for (size_t i = 0; i < ev->conn.nflows; i++) {
+			const struct conn_flow *f = &ev->conn.flows[i];
+			int bad = 0;
+
+			if (!cmp_trial(c, f, &bad))
+				continue;
+			if (is_ecn_flow(f)) {
+				r.test_n++;
+				r.test_bad += bad;
+			} else {
+				r.control_n++;
+				r.control_bad += bad;
+			}
+		}
+	}
+	r.p = fisher_greater(r.test_bad, r.test_n, r.control_bad, r.control_n);
+	return r;
+}
+
+static int significant(const struct comparison_result *c, double confidence)
+{
+	return c->test_bad > 0 && c->p < 1.0 - confidence + 1e-12;
+}
+
+/* ECN failed more often than its control (as a rate), short of proof. */
+static int suggestive(const struct comparison_result *c, double confidence)
+{
+	return c->test_bad > 0 && !significant(c, confidence) &&
+	       (double)c->test_bad * c->control_n >
+		       (double)c->control_bad * c->test_n && c->p < 0.25;
+}
+
+int judge_wants_more(const struct diag_evidence *ev, double confidence)
+{
+	for (int c = CMP_SYN_ANSWER; c <= CMP_DATA_RESET; c++) {
+		struct comparison_result r = judge_compare(ev, (enum comparison)c);
+
+		if (suggestive(&r, confidence))
+			return 1;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------- findings */
+
+static struct finding *add(struct diag_verdict *v, enum cause_kind k,
+			   double conf)
+{
+	int note = k >= NOTE_FIRST;
+	struct finding *f;
+
+	if (note ? v->nnotes >= DIAG_MAX_NOTES : v->ncauses >= DIAG_MAX_CAUSES)
+		return NULL;
+	f = note ? &v->notes[v->nnotes++] : &v->causes[v->ncauses++];
+	memset(f, 0, sizeof(*f));
+	f->kind = k;
+	f->confidence = conf;
+	f->p_value = -1;
+	return f;
+}
+
+static void fact(struct finding *f, enum fact k, long long val)
+{
+	f->fact[k] = val;
+	f->facts |= 1ULL << k;
+}
+
+/* The router lies in [first, last]; who answered at first, if anyone.
+ * Only an interval of one hop singles a router out. */
+static void locate(struct finding *f, int first, int last,
+		   const struct responder *at_first)
+{
+	if (first < 1)
+		first = 1;
+	if (last < first)
+		return;
+	f->hop_first = first;
+	f->hop_last = last;
+	if (at_first && at_first->answered)
+		f->first_addr = at_first->addr;
+	if (first == last) {
+		f->hop = first;
+		f->addr = f->first_addr;
+	}
+}
+
+static void compared(struct finding *f, enum comparison c,
+		     const struct comparison_result *r)
+{
+	fact(f, FACT_TEST, c);
+	fact(f, FACT_TEST_N, r->test_n);
+	fact(f, FACT_TEST_BAD, r->test_bad);
+	fact(f, FACT_CONTROL_N, r->control_n);
+	fact(f, FACT_CONTROL_BAD, r->control_bad);
+	f->p_value = r->p;
+}
+
+static struct responder trace_responder(const struct trace_result *t, int ttl)
+{
+	const struct probe *p = ttl > 0 ? trace_probe(t, ttl, 0) : NULL;
+	struct responder s;
+
+	memset(&s, 0, sizeof(s));
+	if (p && p->state == PROBE_ANSWERED) {
+		s.answered = 1;
+		s.addr = p->reply.src;
+		s.kind = p->reply.kind;
+	}
+	return s;
+}
+
+static const struct probe *trace_at(const struct trace_result *t, int ttl)
+{
+	const struct probe *p = trace_probe(t, ttl, 0);
+
+	return p && p->state == PROBE_ANSWERED ? p : NULL;
+}
+
+/* ECN rewritten on the way: the first hop whose quote differs from what
+ * was sent. The packet was intact at the last hop that quoted it so, and
+ * changed by the router there (or its link on): the interval between. */
+static void judge_quotes(const struct diag_evidence *ev, struct diag_verdict *v)
+{
+	const struct trace_result *t = &ev->trace;
+	int last = t->dest_ttl ? t->dest_ttl - 1 : t->stop_ttl, intact = 0;
+
+	for (int ttl = t->p.first_ttl; ttl <= last; ttl++) {
+		const struct probe *p = trace_at(t, ttl);
+		enum ecn_change ch;
+		int seen = 0;
+		struct finding *f;
+
+		if (p == NULL || !p->reply.has_quote)
+			continue;
+		ch = ecn_compare(p->d.tos, p->reply.q.tos);
+		if (ch == ECN_SAME) {
+			intact = ttl;
+			continue;
+		}
+		for (int k = ttl; k <= last; k++) {
+			const struct probe *q = trace_at(t, k);
+
+			if (q && q->reply.has_quote &&
+			    ecn_compare(q->d.tos, q->reply.q.tos) == ch)
+				seen++;
+		}
+		f = add(v, ch == ECN_BLEACHED ? CAUSE_BLEACHING :
+			   ch == ECN_CE_MARKED ? CAUSE_CE_MARKING : CAUSE_MANGLING,
+			seen >= 2 ? 0.99 : 0.95);
+		if (f == NULL)
+			return;
+		struct responder at = trace_responder(t, intact ? intact : ttl - 1);
+
+		locate(f, intact ? intact : 1, ttl - 1, &at);
+		fact(f, FACT_SENT_ECN, p->d.tos & 3);
+		fact(f, FACT_QUOTED_ECN, p->reply.q.tos & 3);
+		fact(f, FACT_QUOTE_HOP, ttl);
+		fact(f, FACT_ALSO_AFTER, seen - 1);
+		fact(f, FACT_AFTER_OF, last - ttl);
+		f->reach[0].answered = 1;
+		f->reach[0].addr = p->reply.src;
+		if ((p->reply.q.tos >> 2) != (p->d.tos >> 2)) {
+			struct finding *n = add(v, NOTE_DSCP_REMARK, 0.95);
+
+			fact(f, FACT_DSCP_TOO, 1);
+			if (n)
+				locate(n, f->hop_first, f->hop_last, &at);
+		}
+		return;
+	}
+}
+
+/* ECT vanishes where Not-ECT passes: the ECT(0) trace stopped short, and
+ * at the target's distance ECT(0) probes were lost significantly more
+ * often than Not-ECT ones sent beside them. Or the replay's ECT(0) data
+ * was lost more often than the plain connections' data. */
+static void judge_blackhole(const struct diag_evidence *ev, double c,
+			    struct diag_verdict *v)
+{
+	struct comparison_result dest = judge_compare(ev, CMP_DEST_ECT);
+	struct comparison_result data = judge_compare(ev, CMP_DATA_LOST);
+	int path = significant(&dest, c), conn = significant(&data, c);
+	struct finding *f;
+
+	v->cmp[CMP_DEST_ECT] = dest;
+	if (!path && !conn)
+		return;
+	f = add(v, CAUSE_ECT_BLACKHOLE, 1.0 - (path ? dest.p : data.p));
+	if (f == NULL)
+		return;
+	compared(f, path ? CMP_DEST_ECT : CMP_DATA_LOST, path ? &dest : &data);
+	if (path) {
+		int last = 0;
+
+		for (int ttl = ev->trace.p.first_ttl; ttl <= ev->trace.p.max_ttl; ttl++)
+			if (trace_at(&ev->trace, ttl))
+				last = ttl;
+		struct responder at = trace_responder(&ev->trace, last);
+
+		/* Lost on the way out of the last router that answered, or on
+		 * the way into the next. */
+		locate(f, last, last + 1, &at);
+		fact(f, FACT_REACH_HOP, last);
+		fact(f, FACT_PLAIN_DEST_HOP, ev->plain.dest_ttl);
+	}
+}
+
+/* A flow's RST: from how many hops back? The forward trace names a router
+ * at that distance only when the path is as long back as forth. */
+static void rst_origin(const struct diag_evidence *ev, struct finding *f,
+		       const struct conn_flow *x, int dest_hops)
+{
+	int hops = return_hops(x->rst.ttl);
+	int dest = ev->trace.dest_ttl;
+
+	fact(f, FACT_RST_HOPS, hops);
+	if (hops > 0 && dest_hops > 0 && dest == dest_hops && hops < dest) {
+		struct responder at = trace_responder(&ev->trace, hops);
+
+		locate(f, hops, hops, &at);
+	}
+}
+
+/* Return hops of the target's SYN-ACKs to the controls, 0 if they vary
+ * or none came: only a steady figure says how long the way back is. */
+static int control_synack_hops(const struct connect_result *cr)
+{
+	int hops = 0;
+
+	for (size_t i = 0; i < cr->nflows; i++) {
+		const struct conn_flow *f = &cr->flows[i];
+		int h;
+
+		if (is_ecn_flow(f) || !f->have_synack)
+			continue;
+		h = return_hops(f->synack.ttl);
+		if (hops && h != hops)
+			return 0;
+		hops = h;
+	}
+	return hops;
+}
+
+static void judge_syn(const struct diag_evidence *ev, double c,
+		      struct diag_verdict *v)
+{
+	const struct connect_result *cr = &ev->conn;
+	struct comparison_result rs = judge_compare(ev, CMP_SYN_RESET);
+	struct comparison_result dr = judge_compare(ev, CMP_SYN_ANSWER);
+	struct finding *f;
+
+	if (significant(&rs, c) && (f = add(v, CAUSE_SYN_ECN_RESET, 1.0 - rs.p))) {
+		compared(f, CMP_SYN_RESET, &rs);
+		for (size_t i = 0; i < cr->nflows; i++)
+			if (is_ecn_flow(&cr->flows[i]) && cr->flows[i].have_rst &&
+			    !cr->flows[i].have_synack) {
+				rst_origin(ev, f, &cr->flows[i], control_synack_hops(cr));
+				break;
+			}
+	}
+	if (significant(&dr, c) && (f = add(v, CAUSE_SYN_ECN_DROP, 1.0 - dr.p)))
+		compared(f, CMP_SYN_ANSWER, &dr);
+}
+
+static void judge_marks(const struct diag_evidence *ev, struct diag_verdict *v)
+{
+	const struct connect_result *cr = &ev->conn;
+	int have = 0, ce = cr->counts[CR_CE_MARKED], n = cr->p.nflows;
+	struct finding *f;
+
+	for (int i = 0; i < v->ncauses; i++)
+		have |= v->causes[i].kind == CAUSE_CE_MARKING;
+	/* Loss never sets CE: two marked connections are no accident. */
+	if (!have && ce >= 2 && (f = add(v, CAUSE_CE_MARKING, 0.99))) {
+		fact(f, FACT_ECN_CONNS, n);
+		fact(f, FACT_TEST_BAD, ce);
+	}
+	if (cr->counts[CR_ECN_DECLINED] && (f = add(v, NOTE_ECN_DECLINED, 1.0))) {
+		fact(f, FACT_ECN_DECLINED, cr->counts[CR_ECN_DECLINED]);
+		fact(f, FACT_ECN_CONNS, n);
+	}
+}
+
+/* ------------------------------------------------------------- sites */
+
+static void site_flow(struct site *s, uint16_t sport, int ecn, int rst)
+{
+	if (s->nflows < (int)(sizeof(s->flows) / sizeof(s->flows[0]))) {
+		s->flows[s->nflows].sport = sport;
+		s->flows[s->nflows].ecn = (uint8_t)ecn;
+		s->flows[s->nflows].rst = (uint8_t)rst;
+		s->nflows++;
+	}
+}
+
+static struct site *synack_site(struct diag_verdict *v, const struct conn_flow *f)
+{
+	const struct tcp_seg *t = &f->synack.tcp;
+	int hops = return_hops(f->synack.ttl), ws = t->have_wscale ? t->wscale : -1;
+	struct site *s;
+
+	for (int k = 0; k < v->nsites; k++) {
+		s = &v->sites[k];
+		if (s->hops == hops && s->window == t->window && s->mss == t->mss &&
+		    s->wscale == ws && s->sack == t->sack_ok && s->ts == t->have_ts)
+			return s;
+	}
+	if (v->nsites >= DIAG_MAX_SITES)
+		return NULL;
+	s = &v->sites[v->nsites++];
+	s->hops = hops;
+	s->window = t->window;
+	s->mss = t->mss;
+	s->wscale = ws;
+	s->sack = t->sack_ok;
+	s->ts = t->have_ts;
+	return s;
+}
+
+static struct site *rst_site(struct diag_verdict *v, int hops, int other)
+{
+	for (int k = 0; k < v->nsites; k++)
+		if (v->sites[k].hops == hops && v->sites[k].by_behaviour == other)
+			return &v->sites[k];
+	if (v->nsites >= DIAG_MAX_SITES)
+		return NULL;
+	v->sites[v->nsites].hops = hops;
+	v->sites[v->nsites].wscale = -1;
+	v->sites[v->nsites].by_behaviour = other;
+	return &v->sites[v->nsites++];
+}
+
+/* The machines behind the address, told apart by the hop count of their
+ * replies and what their SYN-ACKs carry. */
+static void judge_sites(const struct diag_evidence *ev, struct diag_verdict *v)
+{
+	const struct connect_result *cr = &ev->conn;
+
+	for (size_t i = 0; i < cr->nflows; i++) {
+		const struct conn_flow *f = &cr->flows[i];
+		struct site *s;
+
+		if (f->have_synack && (s = synack_site(v, f)) != NULL) {
+			s->synacks++;
+			site_flow(s, f->sport, ECN_NOT_ECT, 0);
+		}
+	}
+	for (size_t i = 0; i < cr->nflows; i++) {
+		const struct conn_flow *f = &cr->flows[i];
+		struct site *s;
+		int other;
+
+		/* Where the ECT(0) path itself resets, an RST is not a site. */
+		if (!f->have_rst || !f->rst_after_data || ect_path_resets(ev))
+			continue;
+		/* Same hop count as a SYN-ACK site, but proven another
+		 * machine: keep it apart. */
+		other = f->result == CR_RESET_SAME && proven_other(ev, f->sport);
+		if ((s = rst_site(v, return_hops(f->rst.ttl), other)) != NULL) {
+			s->rsts++;
+			site_flow(s, f->sport, f->data_tos & 3, 1);
+		}
+	}
+}
+
+/* ------------------------------------------------------------- paths */
+
+static int flows_disagree(const struct diag_evidence *ev)
+{
+	const struct responder *first = NULL;
+
+	for (int i = 0; i < ev->nflows; i++) {
+		const struct responder *s = &ev->flows[i].by_ecn[ECN_NOT_ECT];
+
+		if (!s->answered)
+			continue;
+		if (first == NULL)
+			first = s;
+		else if (responder_differs(first, s))
+			return 1;
+	}
+	return 0;
+}
+
+static void judge_lb(const struct diag_evidence *ev, struct diag_verdict *v)
+{
+	int full = 0;
+
+	if (ev->repeats.differed > 0 || ev->same.differed > 0) {
+		v->lb = LB_PER_PACKET;
+		v->path_confidence = 1.0;
+		return;
+	}
+	if (ev->split_seen || ev->split_inferred) {
+		v->ecn_dependent = 1;
+		v->lb = LB_PER_FLOW;
+		v->path_confidence = ev->split_inferred && !ev->split_seen ? 1.0 :
+				     1.0 - pow(0.5, ev->repeats.answered);
+		return;
+	}
+	for (int i = 0; i < ev->nflows; i++)
+		full += ev->flows[i].full;
+	v->path_confidence = 1.0 - pow(1.0 / 8.0, full);
+	if (ev->screen_ttl == 0 && ev->trace.dest_ttl == 1)
+		v->path_confidence = 1.0;    /* a neighbour: no path to split */
+	v->lb = flows_disagree(ev) ? LB_PER_FLOW : LB_NONE;
+}
+
+/* Where the split lies: the last router both codepoints reached alike,
+ * up to the one before the first hop where they differ. */
+static void locate_split(const struct diag_evidence *ev, struct finding *f)
+{
+	int last = ev->divergence_ttl - 1;
+	int first = ev->split_unknown_from ? ev->split_unknown_from - 1 : last;
+
+	locate(f, first, last, &ev->balancer);
+	f->reach[0] = ev->split_at[0];
+	f->reach[1] = ev->split_at[1];
+	fact(f, FACT_SPLIT_HOP, ev->divergence_ttl);
+}
+
+/* The replay's ECN connections, as facts of an ecn-hash finding. */
+static void replay_facts(const struct diag_evidence *ev, struct finding *f,
+			 const struct comparison_result *rs)
+{
+	const struct connect_result *cr = &ev->conn;
+	int other = 0, ok, reset;
+
+	for (size_t i = 0; i < cr->nflows; i++) {
+		const struct conn_flow *x = &cr->flows[i];
+
+		if (!is_ecn_flow(x) || !diag_reset_by_other(ev, x))
+			continue;
+		if (other++ == 0) {
+			fact(f, FACT_SYNACK_TTL, x->synack.ttl);
+			fact(f, FACT_RST_TTL, x->rst.ttl);
+		}
+	}
+	fact(f, FACT_RESET_OTHER, other);
+	fact(f, FACT_ECN_CONNS, cr->p.nflows);
+	fact(f, FACT_ECN_OK, cr->counts[CR_OK]);
+	fact(f, FACT_ECN_DECLINED, cr->counts[CR_ECN_DECLINED]);
+	compared(f, CMP_DATA_RESET, rs);
+	judge_all_ect(ev, &ok, &reset);
+	if (ev->have_ect_check) {
+		fact(f, FACT_ALL_ECT_N, (long long)ev->ect_check.nflows);
+		fact(f, FACT_ALL_ECT_OK, ok);
+		fact(f, FACT_ALL_ECT_RESET, reset);
+	}
+}
+
+/* Resets after the data that came from another machine than the
+ * handshake, significantly more often with ECN than without. */
+static int breaks_connections(const struct diag_evidence *ev,
+			      const struct comparison_result *rs, double c)
+{
+	const struct connect_result *cr = &ev->conn;
+	int other = 0;
+
+	for (size_t i = 0; i < cr->nflows; i++)
+		other += is_ecn_flow(&cr->flows[i]) &&
+			 diag_reset_by_other(ev, &cr->flows[i]);
+	return other > 0 && significant(rs, c) && !ect_path_resets(ev);
+}
+
+static void judge_ecn_path(const struct diag_evidence *ev, double c,
+			   struct diag_verdict *v)
+{
+	const struct connect_result *cr = &ev->conn;
+	struct comparison_result rs = judge_compare(ev, CMP_DATA_RESET);
+	int replayed = ev->have_conn && cr->control_ok + cr->counts[CR_OK] > 0;
+	int breaks = replayed && breaks_connections(ev, &rs, c);
+	struct finding *f;
+
+	v->cmp[CMP_DATA_RESET] = rs;
+	if (v->ecn_dependent) {
+		f = add(v, CAUSE_ECN_HASH, v->path_confidence);
+		if (f == NULL)
+			return;
+		/* Proven by the path probes; whether it breaks anything today
+		 * is the replay's to show. */
+		f->latent = !breaks;
+		locate_split(ev, f);
+		fact(f, FACT_SPORT, ev->flows[ev->split_flow].sport);
+		fact(f, FACT_ECN_A, ev->split_ecn[0]);
+		fact(f, FACT_ECN_B, ev->split_ecn[1]);
+		fact(f, FACT_REPEATS, ev->repeats.answered);
+		fact(f, FACT_REPEATS_AGREED, ev->repeats.answered - ev->repeats.differed);
+		if (ev->have_conn)
+			replay_facts(ev, f, &rs);
+		if (ev->split_inferred && !ev->split_seen)
+			f->confidence = 1.0 - rs.p;
+		return;
+	}
+	if (breaks && v->lb != LB_PER_PACKET &&
+	    (f = add(v, CAUSE_ECN_HASH, 1.0 - rs.p)) != NULL) {
+		/* The replay proves what no probe located. */
+		v->ecn_dependent = 1;
+		replay_facts(ev, f, &rs);
+	}
+}
+
+static void judge_ect_reset(const struct diag_evidence *ev, double c,
+			    struct diag_verdict *v)
+{
+	struct comparison_result rs = judge_compare(ev, CMP_DATA_RESET);
+	const struct conn_flow *x = NULL;
+	struct finding *f;
+	int ok, reset;
+
+	if (!ect_path_resets(ev) || !significant(&rs, c))
+		return;
+	judge_all_ect(ev, &ok, &reset);
+	for (size_t i = 0; i < ev->ect_check.nflows && !x; i++)
+		if (ev->ect_check.flows[i].have_rst && ev->ect_check.flows[i].have_synack)
+			x = &ev->ect_check.flows[i];
+	f = add(v, CAUSE_ECT_RESET, 1.0 - rs.p);
+	if (f == NULL)
+		return;
+	compared(f, CMP_DATA_RESET, &rs);
+	fact(f, FACT_ALL_ECT_N, (long long)ev->ect_check.nflows);
+	fact(f, FACT_ALL_ECT_RESET, reset);
+	if (x && return_hops(x->rst.ttl) < return_hops(x->synack.ttl))
+		rst_origin(ev, f, x, return_hops(x->synack.ttl));
+	else if (x)
+		fact(f, FACT_RST_HOPS, return_hops(x->rst.ttl));
+}
+
+static void judge_per_packet(const struct diag_evidence *ev,
+			     struct diag_verdict *v)
+{
+	const struct connect_result *cr = &ev->conn;
+	const struct repeat_count *n = ev->same.differed ? &ev->same : &ev->repeats;
+	struct finding *f;
+
+	if (v->lb != LB_PER_PACKET || (f = add(v, CAUSE_PER_PACKET_LB, 1.0)) == NULL)
+		return;
+	locate_split(ev, f);
+	fact(f, FACT_REPEATS, n->answered);
+	fact(f, FACT_REPEATS_AGREED, n->answered - n->differed);
+	if (ev->have_conn) {
+		fact(f, FACT_ECN_CONNS, cr->p.nflows);
+		fact(f, FACT_ECN_OK, cr->counts[CR_OK]);
+		fact(f, FACT_CONTROL_N, (long long)cr->nflows - (long long)f->fact[FACT_ECN_CONNS]);
+		fact(f, FACT_CONTROL_BAD, f->fact[FACT_CONTROL_N] - cr->control_ok);
+	}
+}
+
+static void judge_path_notes(const struct diag_evidence *ev,
+			     struct diag_verdict *v)
+{
+	struct finding *f;
+
+	if (v->lb == LB_PER_FLOW && !v->ecn_dependent &&
+	    (f = add(v, NOTE_SAFE_MULTIPATH, v->path_confidence)))
+		fact(f, FACT_SCREEN_FLOWS, ev->nflows);
+	v->dscp_dependent = ev->dscp_differs;
+	if (ev->dscp_differs && v->lb != LB_PER_PACKET &&
+	    (f = add(v, NOTE_DSCP_HASH, 0.9)))
+		fact(f, FACT_SCREEN_HOP, ev->screen_ttl);
+}
+
+/* Failures that struck ECN and its control alike are loss; ECN failing
+ * more, short of significance, is said as such. */
+static void judge_loss(const struct diag_evidence *ev, double c,
+		       struct diag_verdict *v)
+{
+	for (int k = CMP_SYN_ANSWER; k < CMP_COUNT; k++) {
+		struct comparison_result r = judge_compare(ev, (enum comparison)k);
+		struct finding *f;
+
+		v->cmp[k] = r;
+		if (r.test_bad + r.control_bad == 0 || significant(&r, c))
+			continue;
+		if (k == CMP_SYN_RESET && r.control_bad > 0)
+			continue;    /* refused: said elsewhere */
+		f = add(v, suggestive(&r, c) ? NOTE_UNCONFIRMED : NOTE_LOSS,
+			1.0 - r.p);
+		if (f)
+			compared(f, (enum comparison)k, &r);
+	}
+}
+
+/* Causes that break something first, then by kind: the headline is
+ * causes[0]. */
+static void order_causes(struct diag_verdict *v)
+{
+	for (int i = 1; i < v->ncauses; i++)
+		for (int j = i; j > 0; j--) {
+			struct finding *a = &v->causes[j - 1], *b = &v->causes[j];
+			struct finding t;
+
+			if (a->latent < b->latent ||
+			    (a->latent == b->latent && a->kind <= b->kind))
+				break;
+			t = *a;
+			*a = *b;
+			*b = t;
+		}
+}
+
+static int has_note(const struct diag_verdict *v, enum cause_kind k)
+{
+	for (int i = 0; i < v->nnotes; i++)
+		if (v->notes[i].kind == k)
+			return 1;
+	return 0;
+}
+
+static void judge_status(const struct diag_evidence *ev, struct diag_verdict *v)
+{
+	const struct connect_result *cr = &ev->conn;
+	int controls = ev->have_conn ? (int)cr->nflows - cr->p.nflows : 0;
+	int reached = ev->trace.dest_ttl || (ev->have_plain_trace && ev->plain.dest_ttl);
+	int latent = 0;
+
+	for (int i = 0; i < v->ncauses; i++) {
+		if (!v->causes[i].latent) {
+			v->status = DIAG_BROKEN;
+			v->reason = WHY_CAUSE;
+			return;
+		}
+		latent = 1;
+	}
+	if (!reached || (ev->have_conn && controls > 0 && cr->control_ok == 0)) {
+		v->status = DIAG_INCONCLUSIVE;
+		v->reason = ev->have_conn && cr->counts[CR_REFUSED] > 0 ? WHY_REFUSED
+								       : WHY_NOT_REACHED;
+		/* An ECN-dependent path is worth its words even so. */
+		if (latent)
+			v->status = DIAG_LATENT, v->reason = WHY_CAUSE;
+		else
+			(void)add(v, NOTE_TARGET_NOT_REACHED, 1.0);
+		return;
+	}
+	if (has_note(v, NOTE_UNCONFIRMED)) {
+		v->status = DIAG_INCONCLUSIVE;
+		v->reason = WHY_NOT_SIGNIFICANT;
+		return;
+	}
+	if (latent) {
+		v->status = DIAG_LATENT;
+		v->reason = WHY_CAUSE;
+		return;
+	}
+	if (v->path_confidence + 1e-12 < v->confidence) {
+		v->status = DIAG_INCONCLUSIVE;
+		v->reason = WHY_FEW_ANSWERS;
+		return;
+	}
+	v->status = DIAG_HEALTHY;
+	v->reason = WHY_NO_FAULT;
+}
+
+void judge(const struct diag_evidence *ev, double confidence,
+	   struct diag_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->confidence = confidence;
+	judge_lb(ev, v);
+	if (ev->have_conn)
+		judge_sites(ev, v);
+	judge_quotes(ev, v);
+	judge_blackhole(ev, confidence, v);
+	/* Per-packet balancing breaks connections with ECN or without: no
+	 * ECN cause on top of it. */
+	if (v->lb == LB_PER_PACKET) {
+		judge_per_packet(ev, v);
+	} else {
+		if (ev->have_conn) {
+			judge_syn(ev, confidence, v);
+			judge_marks(ev, v);
+		}
+		judge_ecn_path(ev, confidence, v);
+		if (ev->have_conn)
+			judge_ect_reset(ev, confidence, v);
+		judge_path_notes(ev, v);
+		judge_loss(ev, confidence, v);
+	}
+	order_causes(v);
+	judge_status(ev, v);
+}

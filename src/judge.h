@@ -1,0 +1,183 @@
+/*
+ * judge: evidence in, findings out. A pure function of a plain struct: no
+ * sockets, no clock, no printing, no words. Every fault is a comparison
+ * with a control measured alike (ECT vs Not-ECT on one flow, ECN-setup
+ * SYNs vs plain ones, ECN connections vs plain ones); the writers
+ * (diagnose_out.c, report.c) render the findings' fields into words.
+ *
+ * A new rule is a cause kind, a fact or two, one function here and one
+ * sentence in the writer.
+ */
+#ifndef ECNTRACE_JUDGE_H
+#define ECNTRACE_JUDGE_H
+
+#include "evidence.h"
+
+#define DIAG_MAX_CAUSES 8
+#define DIAG_MAX_NOTES 8
+#define DIAG_MAX_SITES 8
+
+enum cause_kind {
+	CAUSE_ECN_HASH = 0,
+	CAUSE_PER_PACKET_LB,
+	CAUSE_BLEACHING,
+	CAUSE_MANGLING,
+	CAUSE_CE_MARKING,
+	CAUSE_ECT_BLACKHOLE,
+	CAUSE_SYN_ECN_DROP,
+	CAUSE_SYN_ECN_RESET,
+	CAUSE_ECT_RESET,             /* ECT data reset even on a consistent path */
+	/* notes */
+	NOTE_DSCP_HASH,
+	NOTE_SAFE_MULTIPATH,
+	NOTE_ECN_PATH_ONE_SITE,      /* kept for the schema; see latent */
+	NOTE_ECN_DECLINED,
+	NOTE_TARGET_NOT_REACHED,
+	NOTE_DSCP_REMARK,
+	NOTE_LOSS,                   /* failures that struck ECN and control alike */
+	NOTE_UNCONFIRMED,            /* ECN failed more, but not significantly */
+	NOTE_SERVER_REFUSED,         /* the server reset SYNs, ECN or not */
+	CAUSE_KIND_COUNT
+};
+#define NOTE_FIRST NOTE_DSCP_HASH
+
+/* What a finding rests on, as numbers; the writers turn them into words
+ * and JSON members. A finding sets only the facts its kind uses. */
+enum fact {
+	FACT_SPORT,                  /* the flow that showed it */
+	FACT_ECN_A, FACT_ECN_B,      /* the codepoints compared */
+	FACT_SPLIT_HOP,              /* the TTL at which their paths differ */
+	FACT_REPEATS, FACT_REPEATS_AGREED,
+	FACT_TEST,                   /* enum comparison: which one */
+	FACT_TEST_N, FACT_TEST_BAD,  /* ECN trials, and how many failed */
+	FACT_CONTROL_N, FACT_CONTROL_BAD,
+	FACT_RESET_OTHER,            /* ECN connections reset by another machine */
+	FACT_SYNACK_TTL, FACT_RST_TTL,
+	FACT_ALL_ECT_N, FACT_ALL_ECT_OK, FACT_ALL_ECT_RESET,
+	FACT_SENT_ECN, FACT_QUOTED_ECN,
+	FACT_QUOTE_HOP,              /* the first hop whose quote shows it */
+	FACT_ALSO_AFTER, FACT_AFTER_OF, /* routers after it quoting the same */
+	FACT_DSCP_TOO,               /* DSCP changed at the same hop */
+	FACT_REACH_HOP,              /* the last hop ECT(0) probes reached */
+	FACT_PLAIN_DEST_HOP,         /* the target's hop for Not-ECT probes */
+	FACT_RST_HOPS,               /* return hops of the RST */
+	FACT_SCREEN_FLOWS, FACT_SCREEN_HOP,
+	FACT_ECN_DECLINED,           /* SYN-ACKs that declined ECN */
+	FACT_ECN_CONNS,              /* ECN connections replayed */
+	FACT_ECN_OK,                 /* ... that worked */
+	FACT_COUNT
+};
+
+/* The comparisons between ECN and its control. */
+enum comparison {
+	CMP_SYN_ANSWER = 0,          /* SYN unanswered: ECN-setup vs plain */
+	CMP_SYN_RESET,               /* SYN reset: ECN-setup vs plain */
+	CMP_DATA_LOST,               /* first data unacknowledged: ECT vs Not-ECT */
+	CMP_DATA_RESET,              /* data reset: ECN connection vs plain */
+	CMP_DEST_ECT,                /* probe to the target lost: ECT(0) vs Not-ECT */
+	CMP_COUNT
+};
+
+struct finding {
+	enum cause_kind kind;
+	int latent;                  /* breaks nothing today; would with ECN */
+	/* The router: hop when the evidence singles it out (0 otherwise),
+	 * and the interval it lies in (first..last; 0 0 when unknown). */
+	int hop, hop_first, hop_last;
+	struct addr addr;            /* of hop; family 0 when not singled out */
+	struct addr first_addr;      /* the router at hop_first, if it answered */
+	struct responder reach[2];   /* where the two probes went */
+	double confidence;
+	double p_value;              /* of the comparison, when there is one */
+	long long fact[FACT_COUNT];
+	unsigned long long facts;    /* bit (1 << FACT_x) per fact set */
+};
+
+static inline int finding_has(const struct finding *f, enum fact k)
+{
+	return (f->facts >> k) & 1;
+}
+
+struct site {
+	int hops;                    /* return hop count of its replies */
+	int synacks, rsts;
+	uint16_t window, mss;
+	int wscale, sack, ts;
+	/* Told from a machine at the same hop count by behaviour: it reset
+	 * ECT(0) data that the same flow, sent entirely ECT(0), delivered. */
+	int by_behaviour;
+	struct {
+		uint16_t sport;
+		uint8_t ecn;
+		uint8_t rst;             /* answered with an RST */
+	} flows[2 * 64];
+	int nflows;
+};
+
+enum lb_kind { LB_NONE = 0, LB_PER_FLOW, LB_PER_PACKET };
+
+enum diag_status {
+	DIAG_HEALTHY = 0, DIAG_BROKEN = 1, DIAG_INCONCLUSIVE = 2,
+	DIAG_LATENT = 3,             /* a fault that today's connections escape */
+};
+
+/* Why the status is what it is, when no cause says it. */
+enum verdict_reason {
+	WHY_CAUSE = 0,               /* causes[0] */
+	WHY_NO_FAULT,
+	WHY_NOT_REACHED,
+	WHY_REFUSED,
+	WHY_FEW_ANSWERS,             /* path confidence short of the goal */
+	WHY_NOT_SIGNIFICANT,         /* ECN failed more, not significantly */
+};
+
+struct diag_verdict {
+	enum diag_status status;
+	enum verdict_reason reason;
+	double confidence;           /* the confidence asked for */
+	enum lb_kind lb;
+	int ecn_dependent;
+	int dscp_dependent;
+	double path_confidence;
+	struct site sites[DIAG_MAX_SITES];
+	int nsites;
+	struct finding causes[DIAG_MAX_CAUSES];
+	int ncauses;
+	struct finding notes[DIAG_MAX_NOTES];
+	int nnotes;
+	/* The comparisons made, with their counts and one-sided p. */
+	struct comparison_result {
+		int test_n, test_bad, control_n, control_bad;
+		double p;
+	} cmp[CMP_COUNT];
+};
+
+/* The whole judgement. confidence in (0, 1): a fault needs p < 1 - c. */
+void judge(const struct diag_evidence *ev, double confidence,
+	   struct diag_verdict *v);
+
+/* One comparison of the replay, ECN connections against the plain ones
+ * (or the ECT probes against the Not-ECT ones). Pure. */
+struct comparison_result judge_compare(const struct diag_evidence *ev,
+				       enum comparison c);
+/* Does this comparison call for more connections: ECN failed more often
+ * than its control, but not significantly? */
+int judge_wants_more(const struct diag_evidence *ev, double confidence);
+
+/* Was the RST to flow f's data sent by another machine than its SYN-ACK?
+ * By a different hop count, or, at the same hop count, because the same
+ * flow sent entirely ECT(0) delivered its data. */
+int diag_reset_by_other(const struct diag_evidence *ev,
+			const struct conn_flow *f);
+
+/* The all-ECT(0) replay: connections that delivered, and that were reset. */
+void judge_all_ect(const struct diag_evidence *ev, int *delivered, int *reset);
+
+const char *cause_name(enum cause_kind k);
+const char *fact_name(enum fact k);
+const char *comparison_name(enum comparison c);
+const char *lb_name(enum lb_kind k);
+const char *diag_status_name(enum diag_status s);
+int responder_differs(const struct responder *a, const struct responder *b);
+
+#endif
