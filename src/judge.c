@@ -775,7 +775,9 @@ static void judge_loss(const struct diag_evidence *ev, double c,
 		struct finding *f;
 
 		v->cmp[k] = r;
-		if (r.test_bad + r.control_bad == 0 || significant(&r, c))
+		/* Nothing got through either way: nothing to compare. */
+		if (r.test_bad + r.control_bad == 0 || significant(&r, c) ||
+		    r.control_bad == r.control_n)
 			continue;
 		if (k == CMP_SYN_RESET && r.control_bad > 0)
 			continue;    /* refused: said elsewhere */
