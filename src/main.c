@@ -29,10 +29,10 @@ static const char usage[] =
 "  -V, --version     version\n"
 "\n"
 "Exit codes: 0 success (diagnosis: healthy), 1 broken, 2 inconclusive,\n"
-"64 usage, 65 bad capture file, 66 no such file, 68 unknown host,\n"
-"69 no route or interface, 70 internal error, 71 system error,\n"
-"73 cannot create an output file, 74 cannot write one, 75 interrupted,\n"
-"77 no permission.\n";
+"3 latent fault (diagnosis), 64 usage, 65 bad capture file, 66 no such\n"
+"file, 68 unknown host, 69 no route or interface, 70 internal error,\n"
+"71 system error, 73 cannot create an output file, 74 cannot write one,\n"
+"75 interrupted, 77 no permission.\n";
 
 int main(int argc, char **argv)
 {

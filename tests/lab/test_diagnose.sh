@@ -57,6 +57,14 @@ notes() { q '[.verdict.notes[]?.kind] | join(",")'; }
 cause_hop() { q "[.verdict.causes[]? | select(.kind == \"$1\")][0].hop"; }
 cause_addr() { q "[.verdict.causes[]? | select(.kind == \"$1\")][0].addr"; }
 cause_conf() { q "[.verdict.causes[]? | select(.kind == \"$1\")][0].confidence"; }
+# cause_span KIND: "FIRST-LAST" of the first such cause; in_span KIND HOP:
+# the cause names HOP, or bounds an interval that holds it.
+cause_span() { q "[.verdict.causes[]? | select(.kind == \"$1\")][0] | \"\\(.hop_first)-\\(.hop_last)\""; }
+in_span() {
+	local h f l
+	h=$(cause_hop "$1") f=$(q "[.verdict.causes[]? | select(.kind == \"$1\")][0].hop_first") l=$(q "[.verdict.causes[]? | select(.kind == \"$1\")][0].hop_last")
+	[ "$h" = "$2" ] || { [ "$h" = null ] && [ "$f" != null ] && [ "$f" -le "$2" ] && [ "$l" -ge "$2" ]; }
+}
 has() { case ",$1," in *",$2,"*) return 0;; esac; return 1; }
 # summary: one line for the log after each run.
 summary() {
@@ -96,8 +104,9 @@ scenario_checks() { # FAMILY SPORT
 		check "$s $v: exit 0, healthy, note dscp-hash, no cause (exit $RC, $(q .verdict.status), notes [$(notes)], causes [$(causes)])" \
 			all '[ "$RC" = 0 ]' '[ "$(q .verdict.status)" = healthy ]' 'has "$(notes)" dscp-hash' '[ -z "$(causes)" ]';;
 	unicast)
-		check "$s $v: no ecn-hash cause, note ecn-dependent-path-one-site, 1 site (causes [$(causes)], notes [$(notes)], sites $(q .anycast.sites))" \
-			all '! has "$(causes)" ecn-hash' 'has "$(notes)" ecn-dependent-path-one-site' \
+		check "$s $v: exit 3, latent, ecn-hash at hop $BALANCER_HOP marked latent, 1 site (exit $RC, $(q .verdict.status), causes [$(causes)] at $(cause_hop ecn-hash) latent $(q '[.verdict.causes[]?|select(.kind=="ecn-hash")][0].latent'), sites $(q .anycast.sites))" \
+			all '[ "$RC" = 3 ]' '[ "$(q .verdict.status)" = latent ]' '[ "$(cause_hop ecn-hash)" = "$BALANCER_HOP" ]' \
+			'[ "$(q "[.verdict.causes[]?|select(.kind==\"ecn-hash\")][0].latent")" = true ]' \
 			'[ "$(q .anycast.sites)" = 1 ]' '[ "$SITES" = 1 ]';;
 	single)
 		check "$s $v: exit 0, healthy, load_balancing none (exit $RC, $(q .verdict.status), $(q .paths.load_balancing), causes [$(causes)])" \
@@ -106,11 +115,11 @@ scenario_checks() { # FAMILY SPORT
 		local kind
 		case $s in bleach) kind=bleaching;; cemark) kind=ce-marking;;
 		ectdrop) kind=ect-blackhole;; synreset) kind=syn-ecn-reset;; esac
-		check "$s $v: exit 1, cause $kind at hop $MODIFIER_HOP (exit $RC, causes [$(causes)], hop $(cause_hop $kind))" \
-			all '[ "$RC" = 1 ]' 'has "$(causes)" $kind' '[ "$(cause_hop $kind)" = "$MODIFIER_HOP" ]'
+		check "$s $v: exit 1, cause $kind at hop $MODIFIER_HOP or an interval holding it (exit $RC, causes [$(causes)], hop $(cause_hop $kind), $(cause_span $kind))" \
+			all '[ "$RC" = 1 ]' 'has "$(causes)" $kind' 'in_span $kind "$MODIFIER_HOP"'
 		h=$(node_addr "$fam" "$MODIFIER_NODE")
-		check "$s $v: $kind names $MODIFIER_NODE's address ${h:-?} ($(cause_addr $kind))" \
-			all '[ -n "$h" ]' '[ "$(cause_addr $kind)" = "$h" ]'
+		check "$s $v: $kind names $MODIFIER_NODE's address ${h:-?}, or no router when only bounded ($(cause_addr $kind))" \
+			all '[ -n "$h" ]' '[ "$(cause_addr $kind)" = "$h" ] || { [ "$(cause_addr $kind)" = null ] && [ "$(cause_hop $kind)" = null ]; }'
 		check "$s $v: no path cause besides it (causes [$(causes)])" \
 			all '! has "$(causes)" ecn-hash' '! has "$(causes)" per-packet-lb';;
 	*)
