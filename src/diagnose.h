@@ -41,7 +41,7 @@ struct diag_params {
 
 /* Rounds of the replay at most: more connections are made only while ECN
  * fails more often than its control without being significant yet. */
-#define DIAG_CONN_ROUNDS 3
+#define DIAG_CONN_ROUNDS 6
 
 /* The source ports a diagnosis uses from sport_base on (path probes,
  * every replay round and the all-ECT replay), for the nftables guard. */

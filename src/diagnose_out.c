@@ -272,12 +272,12 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 			    "trace has the router named" : "");
 		return;
 	case NOTE_LOSS:
-		comparison_words(f, buf, len);
+		n = comparison_words(f, buf, len);
 		PUT(": ECN and its control were hit alike, which is loss, not an "
 		    "ECN fault");
 		return;
 	case NOTE_UNCONFIRMED:
-		comparison_words(f, buf, len);
+		n = comparison_words(f, buf, len);
 		PUT(": ECN did worse, but not significantly; no fault is named on "
 		    "this");
 		return;

@@ -347,7 +347,13 @@ static void verdict_facts(FILE *fp, const struct diag_result *r)
 	fprintf(fp, "%s%s</dd></div>\n", lb_name(r->v.lb),
 		r->v.ecn_dependent ? ", <b>depends on ECN</b>" : "");
 	verdict_fact(fp, "Paths part");
-	if (split) {
+	if (split && r->ev.split_unknown_from) {
+		/* Silent hops bound it: an interval, no router named. */
+		fprintf(fp, "between hop %d and hop %d (hops %d to %d do not "
+			"answer both codepoints)", r->ev.split_unknown_from - 1 > 0 ?
+			r->ev.split_unknown_from - 1 : 1, r->ev.divergence_ttl - 1,
+			r->ev.split_unknown_from, r->ev.divergence_ttl - 1);
+	} else if (split) {
 		fprintf(fp, "after hop %d", r->ev.divergence_ttl - 1);
 		if (r->ev.balancer.answered) {
 			fputs(" (<span class=\"mono\">", fp);
@@ -598,8 +604,10 @@ static void map_split(struct map *m, const struct diag_result *r)
 		map_put(m, 3, ttl, &x);
 	}
 	if (d > 1) {
-		struct responder b = r->ev.balancer.answered ? r->ev.balancer
-							  : trace_responder(t, d - 1);
+		/* The balancer stands at d - 1 only when no silent hop lies
+		 * between it and the split. */
+		struct responder b = r->ev.balancer.answered && !r->ev.split_unknown_from
+				     ? r->ev.balancer : trace_responder(t, d - 1);
 
 		map_put(m, 3, d - 1, &b);
 	}

@@ -9,8 +9,9 @@
 # reset too, so the cause is ect-reset at the firewall's hop, never
 # ecn-hash. In `deep-silent` the router right after the split sends no
 # time exceeded: the split is bounded (the router that parts the
-# codepoints is the balancer, or that silent hop) and the cause names the
-# last router both codepoints reached. IPv4 and IPv6.
+# codepoints is the balancer, or that silent hop), so the cause gives the
+# interval from the last router both codepoints reached and names no
+# router. IPv4 and IPv6.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 need_lab
@@ -64,26 +65,30 @@ check "lastrouter report: two sites at the same hop count, the RST from site 2" 
 if ECNLAB_SCENARIOS=$LAB_ROOT/tests/lab/scenarios lab_up "$name" deep-silent; then
 	for fam in 4 6; do
 		diagnose "$fam"
-		check "deep-silent IPv$fam: ecn-hash at hop $BALANCER_HOP ($(balancer $fam)), the last router both codepoints reach ($(q '[.verdict.causes[].kind, .verdict.causes[0].hop, .verdict.causes[0].addr] | @csv'))" \
+		check "deep-silent IPv$fam: ecn-hash between hop $BALANCER_HOP ($(balancer $fam), the last router both codepoints reach) and the hop before the split, no router named ($(q '[.verdict.causes[].kind, .verdict.causes[0].hop, .verdict.causes[0].hop_first, .verdict.causes[0].hop_last, .verdict.causes[0].addr, .verdict.causes[0].first_addr] | @csv'))" \
 			all '[ $RC = 1 ]' "[ \"\$(q '[.verdict.causes[].kind] | join(\",\")')\" = ecn-hash ]" \
-			"[ \"\$(q '.verdict.causes[0].hop')\" = $BALANCER_HOP ]" \
-			"[ \"\$(q '.verdict.causes[0].addr')\" = $(balancer $fam) ]"
+			"[ \"\$(q '.verdict.causes[0].hop')\" = null ]" \
+			"[ \"\$(q '.verdict.causes[0].addr')\" = null ]" \
+			"[ \"\$(q '.verdict.causes[0].hop_first')\" = $BALANCER_HOP ]" \
+			"[ \"\$(q '.verdict.causes[0].hop_last')\" = \$((\$(q .paths.divergence_hop) - 1)) ]" \
+			"[ \"\$(q '.verdict.causes[0].first_addr')\" = $(balancer $fam) ]" \
+			"q .verdict.summary | grep -q 'between hop $BALANCER_HOP'"
 		check "deep-silent IPv$fam: the split is bounded, not pinned (unknown from hop $(q .paths.split_unknown_from), parts at hop $(q .paths.divergence_hop))" \
 			all "[ \"\$(q .paths.split_unknown_from)\" = $((BALANCER_HOP + 1)) ]" \
 			"[ \"\$(q .paths.divergence_hop)\" -gt $((BALANCER_HOP + 1)) ]" \
-			"q .verdict.causes[0].evidence | grep -q 'or a silent one'"
+			"q .verdict.causes[0].evidence | grep -q 'not answer both codepoints'"
 	done
 else
 	nok "deep-silent lab comes up"
 fi
 
 # A closed port: every SYN is refused, so the replay tells nothing about
-# the machines; the path evidence still stands.
+# the machines; the path evidence still stands, as a latent fault (exit 3).
 if lab_up "$name" seed; then
 	RC=0
 	on client timeout 120 "$BIN" -q --json -p 82 "$TARGET4" >"$TMP/d.json" 2>/dev/null || RC=$?
-	check "seed, closed port 82: still ecn-hash at hop $BALANCER_HOP (exit $RC; $(q '[.verdict.causes[].kind] | join(",")'))" \
-		all '[ $RC = 1 ]' "[ \"\$(q '[.verdict.causes[].kind] | join(\",\")')\" = ecn-hash ]" \
+	check "seed, closed port 82: still ecn-hash at hop $BALANCER_HOP, latent (exit $RC; $(q '[.verdict.causes[].kind] | join(",")'), $(q .verdict.status))" \
+		all '[ $RC = 3 ]' '[ "$(q .verdict.status)" = latent ]' "[ \"\$(q '[.verdict.causes[].kind] | join(\",\")')\" = ecn-hash ]" \
 		"[ \"\$(q '.verdict.causes[0].hop')\" = $BALANCER_HOP ]"
 fi
 if lab_up "$name" single; then
