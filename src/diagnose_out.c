@@ -277,6 +277,14 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 		    "ECN fault");
 		return;
 	case NOTE_UNCONFIRMED:
+		if (!finding_has(f, FACT_TEST)) {
+			PUT("one flow's codepoints reached different routers at hop "
+			    "%d, but only %d of its repeated probes were answered "
+			    "(%d agreed): too few to tell a hash on ECN from per-packet "
+			    "balancing", FACT(FACT_SPLIT_HOP), FACT(FACT_REPEATS),
+			    FACT(FACT_REPEATS_AGREED));
+			return;
+		}
 		n = comparison_words(f, buf, len);
 		PUT(": ECN did worse, but not significantly; no fault is named on "
 		    "this");

@@ -55,6 +55,7 @@ struct diag_evidence {
 	int split_flow;              /* index in flows[] */
 	int split_ecn[2];            /* the two codepoints */
 	struct repeat_count repeats; /* the parted probes, re-sent */
+	int split_draws[2];          /* independent agreeing draws of each */
 	/* Identical Not-ECT probes of one flow (the per-packet test). */
 	struct repeat_count same;
 	/* Where they part: the first TTL with different responders; hops

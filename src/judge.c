@@ -600,7 +600,8 @@ static void judge_lb(const struct diag_evidence *ev, struct diag_verdict *v)
 		v->ecn_dependent = 1;
 		v->lb = LB_PER_FLOW;
 		v->path_confidence = ev->split_inferred && !ev->split_seen ? 1.0 :
-				     1.0 - pow(0.5, ev->repeats.answered);
+				     1.0 - pp_miss_pair(ev->split_draws[0],
+							ev->split_draws[1]);
 		return;
 	}
 	for (int i = 0; i < ev->nflows; i++)
@@ -678,6 +679,19 @@ static void judge_ecn_path(const struct diag_evidence *ev, double c,
 	struct finding *f;
 
 	v->cmp[CMP_DATA_RESET] = rs;
+	if (v->ecn_dependent && v->path_confidence + 1e-12 < c) {
+		/* Parted once, too few repeats to tell a hash from per-packet
+		 * balancing: said, not charged. */
+		v->ecn_dependent = 0;
+		v->lb = LB_NONE;
+		if ((f = add(v, NOTE_UNCONFIRMED, v->path_confidence)) != NULL) {
+			fact(f, FACT_SPLIT_HOP, ev->divergence_ttl);
+			fact(f, FACT_REPEATS, ev->repeats.answered);
+			fact(f, FACT_REPEATS_AGREED,
+			     ev->repeats.answered - ev->repeats.differed);
+		}
+		return;
+	}
 	if (v->ecn_dependent) {
 		f = add(v, CAUSE_ECN_HASH, v->path_confidence);
 		if (f == NULL)
@@ -842,7 +856,8 @@ static void judge_status(const struct diag_evidence *ev, struct diag_verdict *v)
 	}
 	if (has_note(v, NOTE_UNCONFIRMED)) {
 		v->status = DIAG_INCONCLUSIVE;
-		v->reason = WHY_NOT_SIGNIFICANT;
+		v->reason = v->path_confidence + 1e-12 < v->confidence ?
+			    WHY_FEW_ANSWERS : WHY_NOT_SIGNIFICANT;
 		return;
 	}
 	if (latent) {

@@ -27,3 +27,11 @@ double fisher_greater(int bad_t, int n_t, int bad_c, int n_c)
 	}
 	return p > 1.0 ? 1.0 : p;
 }
+
+double pp_miss_pair(int a, int b)
+{
+	if (a <= 0 || b <= 0)
+		return 1.0;
+	return exp(a * log((double)a) + b * log((double)b) -
+		   (a + b) * log((double)(a + b)));
+}

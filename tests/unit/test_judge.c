@@ -200,6 +200,7 @@ static void split(struct diag_evidence *ev, int divergence, int unknown_from,
 	ev->split_ecn[1] = ECN_ECT0;
 	ev->repeats.answered = repeats;
 	ev->repeats.differed = differed;
+	ev->split_draws[0] = ev->split_draws[1] = differed ? 0 : repeats / 2;
 	ev->divergence_ttl = divergence;
 	ev->split_unknown_from = unknown_from;
 	ev->split_at[0] = te(divergence, 1);
@@ -298,6 +299,14 @@ static void ev_silent_run(struct diag_evidence *ev)
 	trace(&ev->trace, 5, 1, 2, 4, ECN_ECT0);
 	ev->screen_ttl = 5;
 	split(ev, 5, 2, 8, 0);
+}
+
+/* The codepoints parted, but rate limits left two repeats answered: no
+ * hash can be told from per-packet balancing yet. */
+static void ev_split_unconfirmed(struct diag_evidence *ev)
+{
+	ev_story(ev);
+	split(ev, 3, 0, 2, 0);
 }
 
 /* Round-robin per packet: repeats disagree; connections fail with and
@@ -554,6 +563,9 @@ static const struct judge_case cases[] = {
 	{ "the story, one round: the split is proven, the breakage is not",
 	  ev_story_short,
 	  "inconclusive/not-significant; causes ecn-hash@2=198.51.100.2!latent; notes unconfirmed" },
+	{ "a split too few repeats confirm: inconclusive, nobody named",
+	  ev_split_unconfirmed,
+	  "inconclusive/few-answers; causes; notes unconfirmed" },
 	{ "the splitter silent: an interval, no router named", ev_silent_splitter,
 	  "broken/cause; causes ecn-hash@1-2; notes" },
 	{ "three silent hops before the split", ev_silent_run,
