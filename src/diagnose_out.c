@@ -271,6 +271,11 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 			    FACT(FACT_RST_HOPS), f->hop ? ", where the forward "
 			    "trace has the router named" : "");
 		return;
+	case NOTE_SERVER_REFUSED:
+		n = comparison_words(f, buf, len);
+		PUT(": the server (or something for it) refuses some connections "
+		    "with ECN or without; not an ECN fault");
+		return;
 	case NOTE_LOSS:
 		n = comparison_words(f, buf, len);
 		PUT(": ECN and its control were hit alike, which is loss, not an "

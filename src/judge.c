@@ -793,9 +793,9 @@ static void judge_loss(const struct diag_evidence *ev, double c,
 		if (r.test_bad + r.control_bad == 0 || significant(&r, c) ||
 		    r.control_bad == r.control_n)
 			continue;
-		if (k == CMP_SYN_RESET && r.control_bad > 0)
-			continue;    /* refused: said elsewhere */
-		f = add(v, suggestive(&r, c) ? NOTE_UNCONFIRMED : NOTE_LOSS,
+		/* The server itself resets SYNs, with ECN or without. */
+		f = add(v, k == CMP_SYN_RESET && r.control_bad > 0 ? NOTE_SERVER_REFUSED :
+			   suggestive(&r, c) ? NOTE_UNCONFIRMED : NOTE_LOSS,
 			1.0 - r.p);
 		if (f)
 			compared(f, (enum comparison)k, &r);

@@ -485,6 +485,17 @@ static void ev_injected_rst(struct diag_evidence *ev)
 	all_ect(ev, OK);
 }
 
+/* The server refuses some SYNs, ECN or not. */
+static void ev_some_refused(struct diag_evidence *ev)
+{
+	enum outcome e[7] = { OK, SYN_RST, OK, OK, SYN_RST, OK, OK };
+	enum outcome c[7] = { SYN_RST, OK, OK, OK, OK, SYN_RST, OK };
+
+	ev_safe(ev);
+	connect_free(&ev->conn);
+	replay(ev, e, c, 7);
+}
+
 /* Edge cases. */
 static void ev_nothing(struct diag_evidence *ev)
 {
@@ -598,6 +609,8 @@ static const struct judge_case cases[] = {
 	  "broken/cause; causes ect-reset; notes safe-multipath" },
 	{ "injected RSTs as often without ECN", ev_injected_rst,
 	  "healthy/no-fault; causes; notes safe-multipath loss" },
+	{ "a server that refuses some SYNs, ECN or not", ev_some_refused,
+	  "healthy/no-fault; causes; notes safe-multipath server-refused" },
 	{ "nothing answers", ev_nothing,
 	  "inconclusive/not-reached; causes; notes target-not-reached" },
 	{ "only the target answers", ev_only_target,
