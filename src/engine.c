@@ -332,6 +332,12 @@ static int quote_matches(const struct probe_desc *d, const struct quote *q)
 		return 0;
 	switch (d->proto) {
 	case IPPROTO_TCP:
+		/* The RST that closes a SYN-ACKed probe carries the next
+		 * sequence number and the probe's TTL; a quote of it, where
+		 * the flags are quoted, is no answer to a SYN probe. */
+		if (q->l4_len >= 14 &&
+		    (q->tcp_flags & (TH_SYN | TH_RST)) != (d->tcp_flags & (TH_SYN | TH_RST)))
+			return 0;
 		return q->sport == d->sport && q->dport == d->dport &&
 		       q->tcp_seq == d->seq;
 	case IPPROTO_UDP:

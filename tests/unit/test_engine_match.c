@@ -295,6 +295,36 @@ static void test_quote_wrong_fields(void **state)
 	}
 }
 
+/* Our RST closing probe 2's SYN-ACK carries probe 2's sequence number
+ * plus one; where it expires, the quote must not pass for the answer to
+ * the probe whose token that is. */
+static void quoted_rst(const struct path *pa)
+{
+	struct probe pr[NPROBES], rst;
+	struct pkt_reply r;
+
+	make_probes(pr, pa, IPPROTO_TCP, 0x02);
+	rst = pr[2];
+	rst.d.tcp_flags = TH_RST;
+	rst.d.seq = pr[3].d.seq;
+	time_exceeded(&rst, 0, pa, 0, &r);
+	assert_true(r.q.l4_len >= 14);
+	assert_int_equal(probe_match(pr, NPROBES, &r), -1);
+	/* The same quote with the SYN flag is probe 3's answer. */
+	rst.d.tcp_flags = pr[3].d.tcp_flags;
+	time_exceeded(&rst, 0, pa, 0, &r);
+	assert_int_equal(probe_match(pr, NPROBES, &r), 3);
+}
+
+static void test_quoted_rst_is_no_answer(void **state)
+{
+	struct path p4 = path4(), p6 = path6();
+
+	(void)state;
+	quoted_rst(&p4);
+	quoted_rst(&p6);
+}
+
 /* A router that bleached, re-marked or CE-marked the probe quotes it as
  * it received it: the TOS differs from what we sent, the probe is the
  * same one. Its TTL in the quote is 1 or 0, not what we sent either. */
@@ -672,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_tcp6_time_exceeded),
 		cmocka_unit_test(test_quote_wrong_fields),
 		cmocka_unit_test(test_rewritten_tos_still_matches),
+		cmocka_unit_test(test_quoted_rst_is_no_answer),
 		cmocka_unit_test(test_syn_ack_rst4),
 		cmocka_unit_test(test_syn_ack_rst6),
 		cmocka_unit_test(test_rst_to_ack_segment),
