@@ -228,11 +228,27 @@ static int significant(const struct comparison_result *c, double confidence)
 }
 
 /* ECN failed more often than its control (as a rate), short of proof. */
-static int suggestive(const struct comparison_result *c, double confidence)
+static int leaning(const struct comparison_result *c, double confidence)
 {
 	return c->test_bad > 0 && !significant(c, confidence) &&
 	       (double)c->test_bad * c->control_n >
-		       (double)c->control_bad * c->test_n && c->p < 0.25;
+		       (double)c->control_bad * c->test_n;
+}
+
+/* ... and clearly enough (p < 0.25) to leave the verdict open. */
+static int suggestive(const struct comparison_result *c, double confidence)
+{
+	return leaning(c, confidence) && c->p < 0.25;
+}
+
+/* More connections are worth it while a comparison leans to ECN: loss
+ * strikes at random, so a loss-like one must lean clearly; a reset is
+ * never loss, so any excess of resets with ECN calls for more. */
+static int worth_more(enum comparison k, const struct comparison_result *c,
+		      double confidence)
+{
+	return k == CMP_DATA_RESET || k == CMP_SYN_RESET ? leaning(c, confidence)
+							 : suggestive(c, confidence);
 }
 
 int judge_wants_more(const struct diag_evidence *ev, double confidence)
@@ -240,7 +256,7 @@ int judge_wants_more(const struct diag_evidence *ev, double confidence)
 	for (int c = CMP_SYN_ANSWER; c <= CMP_DATA_RESET; c++) {
 		struct comparison_result r = judge_compare(ev, (enum comparison)c);
 
-		if (suggestive(&r, confidence))
+		if (worth_more((enum comparison)c, &r, confidence))
 			return 1;
 	}
 	return 0;
