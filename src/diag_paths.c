@@ -3,6 +3,7 @@
  * DSCP tried; evidence only. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "diag_probe.h"
 
@@ -152,6 +153,42 @@ static int probe_pair(struct dctx *c, int fi, int e1, int e2, int ttl,
 /* The first TTL in [lo, hi) at which flow fi's codepoints part, probing
  * every TTL of the interval (they part at hi). TTLs that do not answer
  * just before it go into split_unknown_from: the split may lie there. */
+/* Hops that gave neither codepoint an answer bound the split. Before
+ * giving up on one, ask it once more after a pause, if it answers at all
+ * (the trace saw it): a rate-limited router's budget (Linux: one a
+ * second) refills meanwhile. A hop that answers both alike moves the
+ * bound on. At most SILENT_RETRIES hops, so a truly silent path costs
+ * a few seconds, not more. */
+#define SILENT_RETRIES 3
+
+static int retry_silent(struct dctx *c, int fi, int e1, int e2)
+{
+	struct diag_evidence *ev = c->ev;
+	int last_same = ev->split_unknown_from - 1, tried = 0;
+	struct responder a, b;
+
+	for (int t = ev->divergence_ttl - 1; t > last_same && tried < SILENT_RETRIES; t--) {
+		const struct probe *tp = trace_probe(&ev->trace, t, 0);
+		struct timespec pause = { 1, 100000000 };
+		int rc;
+
+		if (tp == NULL || tp->state != PROBE_ANSWERED)
+			continue;
+		tried++;
+		nanosleep(&pause, NULL);
+		rc = probe_pair(c, fi, e1, e2, t, &a, &b);
+		if (rc != 0)
+			return rc;
+		if (a.answered && b.answered && !responder_differs(&a, &b)) {
+			last_same = t;
+			ev->balancer = a;
+			break;
+		}
+	}
+	ev->split_unknown_from = last_same < ev->divergence_ttl - 1 ? last_same + 1 : 0;
+	return 0;
+}
+
 static int scan_split(struct dctx *c, int fi, int e1, int e2, int lo, int hi)
 {
 	struct diag_evidence *ev = c->ev;
@@ -174,7 +211,7 @@ static int scan_split(struct dctx *c, int fi, int e1, int e2, int lo, int hi)
 	}
 	ev->divergence_ttl = first;
 	ev->split_unknown_from = last_same < first - 1 ? last_same + 1 : 0;
-	return 0;
+	return ev->split_unknown_from ? retry_silent(c, fi, e1, e2) : 0;
 }
 
 /* Step 3: the first TTL at which the two codepoints of the split flow
