@@ -413,7 +413,13 @@ static void verdict_finding(FILE *fp, const struct finding *f, int note)
 			f->hop);
 		esc_addr(fp, &f->addr);
 		fputs("</span></span>", fp);
+	} else if (f->hop_first > 0) {
+		/* Bounded, not singled out: the interval, and no address. */
+		fprintf(fp, "<span class=\"pill\">between hop %d and hop %d</span>",
+			f->hop_first, f->hop_last);
 	}
+	if (f->latent)
+		fputs("<span class=\"pill\">latent: today's connections escape it</span>", fp);
 	fputs("<span class=\"pill\">confidence ", fp);
 	pct(fp, f->confidence);
 	fputs("</span></h3>\n", fp);
