@@ -465,8 +465,8 @@ int connect_run(struct engine *e, const struct connect_params *p,
 	for (;;) {
 		int64_t now = now_ns(), wake = INT64_MAX;
 		size_t active = 0;
-		uint8_t buf[PKT_MAX + 512];
-		size_t len = sizeof(buf);
+		struct pkt_reply rep;
+		struct conn_flow *rf;
 		int64_t t;
 		int rc;
 
@@ -508,21 +508,16 @@ int connect_run(struct engine *e, const struct connect_params *p,
 		}
 		if (p->on_tick && next_tick < wake)
 			wake = next_tick;
-		rc = engine_recv(e, buf, &len, &t, wake - now);
+		rc = engine_recv_reply(e, &rep, &t, wake - now);
 		if (rc < 0) {
 			snprintf(err, errlen, "receive: %m");
 			free(r->flows);
 			r->flows = NULL;
 			return EX_OSERR;
 		}
-		if (rc == 0)
+		if (rc == 0 || (rf = flow_of(r, &rep)) == NULL)
 			continue;
-		struct pkt_reply rep;
-		struct conn_flow *f;
-
-		if (pkt_parse(buf, len, &rep) < 0 || (f = flow_of(r, &rep)) == NULL)
-			continue;
-		on_segment(&cs, f, &rep, t);
+		on_segment(&cs, rf, &rep, t);
 	}
 	/* Interrupted: close whatever is open. */
 	for (size_t i = 0; i < r->nflows; i++)
