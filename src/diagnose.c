@@ -129,7 +129,7 @@ static void add_probe(struct dctx *c, struct probe *pr, uint16_t sport,
 {
 	struct flow f = path_flow(c->p, sport, tos);
 
-	flow_probe(&f, ttl, c->p->sport_base * 65536u + c->token++, pr);
+	flow_probe(&f, ttl, c->e->token_base + c->token++, pr);
 }
 
 static void progress(struct dctx *c, const char *phase)
@@ -152,7 +152,7 @@ static int step_trace(struct dctx *c)
 	tp.nqueries = 1;
 	tp.timeout_ns = c->p->timeout_ns;
 	tp.rate = c->p->rate;
-	tp.token_base = c->p->sport_base * 65536u + 40000;
+	tp.token_base = c->e->token_base + 40000;
 	tp.on_tick = c->p->on_tick;
 	progress(c, "tracing the path with ECT(0)");
 	rc = trace_run(c->e, &tp, &c->r->trace, c->err, c->errlen);

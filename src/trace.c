@@ -20,7 +20,9 @@ void flow_probe(const struct flow *f, int ttl, uint32_t token, struct probe *p)
 	d->ttl = (uint8_t)ttl;
 	d->tos = f->tos;
 	d->flowlabel = f->flowlabel;
-	d->ip_id = (uint16_t)(token + 1);   /* the kernel replaces an ID of 0 */
+	/* 1..65535, distinct for 65535 tokens in a row: the kernel
+	 * replaces an ID of 0. */
+	d->ip_id = (uint16_t)(token % 65535 + 1);
 	d->proto = f->proto;
 	d->sport = f->sport;
 	d->dport = f->dport;
@@ -114,9 +116,9 @@ int trace_run(struct engine *e, const struct trace_params *p,
 			struct probe *pr = trace_probe(r, ttl, q);
 			uint32_t token = (uint32_t)(pr - r->probes);
 
-			flow_probe(&p->flow, ttl,
-				   p->flow.proto == IPPROTO_TCP ? p->token_base + token
-								: token, pr);
+			/* Every protocol's tokens from the run's random
+			 * base: a reply forged off the path must guess it. */
+			flow_probe(&p->flow, ttl, p->token_base + token, pr);
 			pr->user = ttl;
 		}
 	}
