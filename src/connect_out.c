@@ -173,6 +173,9 @@ void connect_json_body(struct json *j, const struct connect_result *r)
 			json_null(j, "rst_hops");
 		}
 		json_bool(j, "data_acked", c->data_acked);
+		json_bool(j, "data_retransmitted", c->data_retransmitted);
+		json_int(j, "synack_retransmissions", c->synack_retx);
+		json_int(j, "rsts_ignored", c->rst_ignored);
 		if (c->data_acked) {
 			json_bool(j, "acked_after_retransmission", c->acked_after_retx);
 			json_bool(j, "ack_ece", (c->ack.tcp.flags & TH_ECE) != 0);

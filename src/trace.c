@@ -20,8 +20,8 @@ void flow_probe(const struct flow *f, int ttl, uint32_t token, struct probe *p)
 	d->ttl = (uint8_t)ttl;
 	d->tos = f->tos;
 	d->flowlabel = f->flowlabel;
-	/* 1..65535, distinct for 65535 tokens in a row: the kernel
-	 * replaces an ID of 0. */
+	/* 1..65535, distinct for 65535 tokens in a row (short of the
+	 * 2^32 wrap): the kernel replaces an ID of 0. */
 	d->ip_id = (uint16_t)(token % 65535 + 1);
 	d->proto = f->proto;
 	d->sport = f->sport;
