@@ -419,6 +419,7 @@ static void test_replay_rsts(void **state)
 	assert_int_equal(f.state, ST_DONE);
 	assert_int_equal(f.rst_ignored, 4);
 	assert_int_equal(conn_classify(&f, 1, 1), CR_RESET_OTHER);
+	engine_close(&e);
 
 	/* A real RST|ACK to the SYN is taken. */
 	replay_setup(&e, &p, &f, 0);
