@@ -351,6 +351,16 @@ static void on_segment(struct cstate *cs, struct conn_flow *f,
 		f->rst_ignored++;
 		return;
 	}
+	/* The same SYN-ACK again, after our ACK went out (also once the
+	 * flow is done: the server's timer and our retransmission race):
+	 * the server still waited for the handshake's end. */
+	if (f->have_synack && f->state != ST_SYN_SENT &&
+	    (s->flags & (TH_SYN | TH_ACK | TH_RST)) == (TH_SYN | TH_ACK) &&
+	    s->seq == f->irs && s->ack == f->iss + 1) {
+		if (f->synack_retx++ == 0)
+			f->t_synack_retx = t;
+		return;
+	}
 	switch (f->state) {
 	case ST_SYN_SENT:
 		if (s->flags & TH_RST) {
@@ -389,14 +399,6 @@ static void on_segment(struct cstate *cs, struct conn_flow *f,
 			f->rst = *r;
 			f->t_answer = t;
 			finish(cs, f);
-			return;
-		}
-		/* The same SYN-ACK again: the server still waits for the
-		 * handshake's end. */
-		if ((s->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) &&
-		    s->seq == f->irs && s->ack == f->iss + 1) {
-			if (f->synack_retx++ == 0)
-				f->t_synack_retx = t;
 			return;
 		}
 		if ((s->flags & TH_ACK) && !(s->flags & TH_SYN) &&

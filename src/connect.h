@@ -73,9 +73,11 @@ struct conn_flow {
 	 * flows alike, so their losses compare. */
 	int data_retransmitted;
 	/* SYN-ACKs the server sent again after our third ACK and data went
-	 * out: it never took the ACK (or the data), e.g. its accept queue
+	 * out (counted also once the flow is done, while the run still
+	 * reads): it had not taken the ACK (or the data), e.g. its accept queue
 	 * was full (Linux drops the completing ACK then, and the data with
-	 * it) or the Not-ECT ACK was lost. Loss that is not the ECT data's. */
+	 * it) or the Not-ECT ACK was lost. Loss that is not the ECT data's.
+	 * With syn_tries > 1 one of them may answer our second SYN. */
 	int synack_retx;
 	int64_t t_synack_retx;       /* the first of them, CLOCK_MONOTONIC */
 	/* RSTs of this flow that no stack would accept (RFC 9293 3.10.7.3

@@ -473,6 +473,13 @@ static void test_replay_retransmission(void **state)
 		assert_true(f.data_acked);
 		assert_true(f.acked_after_retx);
 		assert_int_equal(f.state, ST_DONE);
+		/* The server's timer fires as our resend arrives: its SYN-ACK
+		 * comes after the flow is done, and still counts. */
+		r = tcp_in(TH_SYN | TH_ACK | (control ? 0 : TH_ECE), IRS,
+			   f.iss + 1, 61);
+		connect_on_segment(&e, &p, &f, &r, 1000000040);
+		assert_int_equal(f.synack_retx, 2);
+		assert_int_equal(f.t_synack_retx, 1000000010);
 		assert_int_equal(conn_classify(&f, 1, 1),
 				 control ? CR_OK : CR_ECT_DATA_LOST);
 		engine_close(&e);
