@@ -9,8 +9,6 @@
 #include "connect.h"
 #include "trace.h"
 
-enum { ST_INIT, ST_SYN_SENT, ST_DATA_SENT, ST_RETX_SENT, ST_DONE };
-
 #define SYN_TRIES 2
 
 static int seq_geq(uint32_t a, uint32_t b)
@@ -325,12 +323,44 @@ static void finish(struct cstate *cs, struct conn_flow *f)
 	f->state = ST_DONE;
 }
 
+uint32_t conn_rcv_window(const struct conn_flow *f)
+{
+	/* Our SYN offers window scale 7 (send_seg). */
+	return f->have_synack && f->synack.tcp.have_wscale ? 502u << 7 : 502u;
+}
+
+int rst_acceptable(const struct conn_flow *f, const struct tcp_seg *s)
+{
+	if (!(s->flags & TH_RST))
+		return 0;
+	if (!f->have_synack)
+		return (s->flags & TH_ACK) && s->ack == f->iss + 1;
+	return s->seq - (f->irs + 1) < conn_rcv_window(f);
+}
+
 static void on_segment(struct cstate *cs, struct conn_flow *f,
 		       const struct pkt_reply *r, int64_t t)
 {
 	const struct tcp_seg *s = &r->tcp;
 	uint32_t data_end = f->iss + 1 + (uint32_t)cs->p->payload_len;
 
+	if ((s->flags & TH_RST) && (f->state == ST_SYN_SENT ||
+				    f->state == ST_DATA_SENT ||
+				    f->state == ST_RETX_SENT) &&
+	    !rst_acceptable(f, s)) {
+		f->rst_ignored++;
+		return;
+	}
+	/* The same SYN-ACK again, after our ACK went out (also once the
+	 * flow is done: the server's timer and our retransmission race):
+	 * the server still waited for the handshake's end. */
+	if (f->have_synack && f->state != ST_SYN_SENT &&
+	    (s->flags & (TH_SYN | TH_ACK | TH_RST)) == (TH_SYN | TH_ACK) &&
+	    s->seq == f->irs && s->ack == f->iss + 1) {
+		if (f->synack_retx++ == 0)
+			f->t_synack_retx = t;
+		return;
+	}
 	switch (f->state) {
 	case ST_SYN_SENT:
 		if (s->flags & TH_RST) {
@@ -385,6 +415,17 @@ static void on_segment(struct cstate *cs, struct conn_flow *f,
 	}
 }
 
+void connect_on_segment(struct engine *e, const struct connect_params *p,
+			struct conn_flow *f, const struct pkt_reply *r,
+			int64_t t)
+{
+	struct connect_result res;
+	struct cstate cs = { .e = e, .p = p, .r = &res };
+
+	memset(&res, 0, sizeof(res));
+	on_segment(&cs, f, r, t);
+}
+
 static void on_timeout(struct cstate *cs, struct conn_flow *f, int64_t now)
 {
 	switch (f->state) {
@@ -403,6 +444,7 @@ static void on_timeout(struct cstate *cs, struct conn_flow *f, int64_t now)
 		f->t_retx = now_ns();
 		(void)send_seg(cs, f, TH_ACK, f->iss + 1, ctl_tos(f), 1);
 		f->data_tries++;
+		f->data_retransmitted = 1;
 		f->state = ST_RETX_SENT;
 		f->deadline_ns = now + cs->p->timeout_ns;
 		return;
@@ -412,6 +454,16 @@ static void on_timeout(struct cstate *cs, struct conn_flow *f, int64_t now)
 	default:
 		return;
 	}
+}
+
+void connect_on_timeout(struct engine *e, const struct connect_params *p,
+			struct conn_flow *f, int64_t now)
+{
+	struct connect_result res;
+	struct cstate cs = { .e = e, .p = p, .r = &res };
+
+	memset(&res, 0, sizeof(res));
+	on_timeout(&cs, f, now);
 }
 
 static struct conn_flow *flow_of(struct connect_result *r,
@@ -433,7 +485,7 @@ int connect_run(struct engine *e, const struct connect_params *p,
 {
 	struct cstate cs = { .e = e, .p = p, .r = r };
 	int64_t t0 = now_ns(), gap = (int64_t)(1e9 / (p->rate > 0 ? p->rate : 50));
-	int64_t next_tick = t0 + 1000000000LL;
+	int64_t next_tick = t0 + 1000000000LL, next_syn = t0;
 	uint64_t sent0 = e->sent;
 	int answered = 0, synacked = 0;
 
@@ -465,36 +517,59 @@ int connect_run(struct engine *e, const struct connect_params *p,
 	for (;;) {
 		int64_t now = now_ns(), wake = INT64_MAX;
 		size_t active = 0;
-		uint8_t buf[PKT_MAX + 512];
-		size_t len = sizeof(buf);
+		struct pkt_reply rep;
+		struct conn_flow *rf;
 		int64_t t;
 		int rc;
+
+		struct conn_flow *due = NULL;
 
 		if (engine_stop) {
 			r->interrupted = 1;
 			break;
 		}
+		/* One new flow at a time, in schedule order, at most one per
+		 * gap: after we were held up (a busy host), the overdue SYNs
+		 * must not leave in a burst. Handshakes overlapping at the
+		 * server overflow a short accept queue (a listen backlog of 5),
+		 * which then drops the ACK completing a handshake, and the
+		 * data with it. */
 		for (size_t i = 0; i < r->nflows; i++) {
 			struct conn_flow *f = &r->flows[i];
 
-			if (f->state == ST_INIT && now >= f->start_ns) {
-				if (send_seg(&cs, f, syn_flags(f), f->iss,
-					     syn_tos(f), 0) < 0) {
-					snprintf(err, errlen, "send: %m");
-					free(r->flows);
-					r->flows = NULL;
-					return EX_OSERR;
-				}
-				f->t_syn = now;
-				f->syn_tries = 1;
-				f->state = ST_SYN_SENT;
-				f->deadline_ns = now + p->timeout_ns;
-			} else if (f->state != ST_INIT && f->state != ST_DONE &&
-				   now >= f->deadline_ns) {
-				on_timeout(&cs, f, now);
+			if (f->state == ST_INIT && now >= f->start_ns &&
+			    (due == NULL || f->start_ns < due->start_ns))
+				due = f;
+		}
+		if (due != NULL && now >= next_syn) {
+			if (send_seg(&cs, due, syn_flags(due), due->iss,
+				     syn_tos(due), 0) < 0) {
+				snprintf(err, errlen, "send: %m");
+				free(r->flows);
+				r->flows = NULL;
+				return EX_OSERR;
 			}
-			if (f->state == ST_INIT && f->start_ns < wake)
-				wake = f->start_ns;
+			due->t_syn = now;
+			due->syn_tries = 1;
+			due->state = ST_SYN_SENT;
+			due->deadline_ns = now + p->timeout_ns;
+			next_syn += gap;
+			if (next_syn < now)
+				next_syn = now + gap;
+		}
+		for (size_t i = 0; i < r->nflows; i++) {
+			struct conn_flow *f = &r->flows[i];
+
+			if (f->state != ST_INIT && f->state != ST_DONE &&
+			    f != due && now >= f->deadline_ns)
+				on_timeout(&cs, f, now);
+			if (f->state == ST_INIT) {
+				int64_t go = f->start_ns > next_syn ? f->start_ns
+								    : next_syn;
+
+				if (go < wake)
+					wake = go;
+			}
 			if (f->state != ST_INIT && f->state != ST_DONE &&
 			    f->deadline_ns < wake)
 				wake = f->deadline_ns;
@@ -508,21 +583,16 @@ int connect_run(struct engine *e, const struct connect_params *p,
 		}
 		if (p->on_tick && next_tick < wake)
 			wake = next_tick;
-		rc = engine_recv(e, buf, &len, &t, wake - now);
+		rc = engine_recv_reply(e, &rep, &t, wake - now);
 		if (rc < 0) {
 			snprintf(err, errlen, "receive: %m");
 			free(r->flows);
 			r->flows = NULL;
 			return EX_OSERR;
 		}
-		if (rc == 0)
+		if (rc == 0 || (rf = flow_of(r, &rep)) == NULL)
 			continue;
-		struct pkt_reply rep;
-		struct conn_flow *f;
-
-		if (pkt_parse(buf, len, &rep) < 0 || (f = flow_of(r, &rep)) == NULL)
-			continue;
-		on_segment(&cs, f, &rep, t);
+		on_segment(&cs, rf, &rep, t);
 	}
 	/* Interrupted: close whatever is open. */
 	for (size_t i = 0; i < r->nflows; i++)

@@ -41,6 +41,15 @@ enum conn_result {
 	CR_COUNT
 };
 
+/* Where a flow is (conn_flow.state). */
+enum conn_state {
+	ST_INIT = 0,                 /* SYN not yet sent */
+	ST_SYN_SENT,
+	ST_DATA_SENT,                /* SYN-ACK in, ACK and first data sent */
+	ST_RETX_SENT,                /* the data resent Not-ECT */
+	ST_DONE,
+};
+
 struct conn_flow {
 	uint16_t sport;
 	enum conn_mode mode;
@@ -59,6 +68,22 @@ struct conn_flow {
 	struct pkt_reply rst;
 	int data_acked, acked_after_retx;
 	struct pkt_reply ack;
+	/* The first data went unacknowledged for the whole wait and was
+	 * resent (Not-ECT), whatever came after: set for ECN and control
+	 * flows alike, so their losses compare. */
+	int data_retransmitted;
+	/* SYN-ACKs the server sent again after our third ACK and data went
+	 * out (counted also once the flow is done, while the run still
+	 * reads): it had not taken the ACK (or the data), e.g. its accept queue
+	 * was full (Linux drops the completing ACK then, and the data with
+	 * it) or the Not-ECT ACK was lost. Loss that is not the ECT data's.
+	 * With syn_tries > 1 one of them may answer our second SYN. */
+	int synack_retx;
+	int64_t t_synack_retx;       /* the first of them, CLOCK_MONOTONIC */
+	/* RSTs of this flow that no stack would accept (RFC 9293 3.10.7.3
+	 * in SYN-SENT: ACK of iss + 1 required; RFC 5961 3.2 after: sequence
+	 * number in the receive window): ignored, not evidence. */
+	int rst_ignored;
 	int accecn_ace;              /* (AE,CWR,ECE) of the SYN-ACK, accecn mode */
 	enum conn_result result;
 };
@@ -109,6 +134,33 @@ int accecn_synack_ecn(int ace);
  * Returns its length. Pure. */
 size_t client_payload(uint16_t dport, const char *host, uint8_t *buf,
 		      size_t len);
+
+/* Would a TCP stack in f's place accept this RST? Before the SYN-ACK
+ * (SYN-SENT) only one that acknowledges the SYN (ACK set, ack ==
+ * iss + 1); after it, only one whose sequence number is in our receive
+ * window [irs + 1, irs + 1 + window): we never acknowledge any of the
+ * server's data, so rcv.nxt stays irs + 1 (which is what a stateless
+ * host that resets our data uses: the ACK number of that segment). Pure. */
+int rst_acceptable(const struct conn_flow *f, const struct tcp_seg *s);
+
+/* The receive window our segments advertise after the handshake, in
+ * bytes (502, scaled by 7 when the SYN-ACK agreed to window scaling). */
+uint32_t conn_rcv_window(const struct conn_flow *f);
+
+/*
+ * One received segment of flow f: the replay's state machine step (it may
+ * send the ACK, the data or the closing RST through e). Exposed for unit
+ * tests, which pass an engine without sockets (engine_init): its sends
+ * fail and are ignored, as a lost packet would be.
+ */
+void connect_on_segment(struct engine *e, const struct connect_params *p,
+			struct conn_flow *f, const struct pkt_reply *r,
+			int64_t t);
+
+/* The flow's deadline passed at now: resend the SYN or the data, or give
+ * up. Exposed for unit tests, like connect_on_segment. */
+void connect_on_timeout(struct engine *e, const struct connect_params *p,
+			struct conn_flow *f, int64_t now);
 
 /* Decide a flow's result from what it saw; controls_answered tells
  * whether plain SYNs to the target are answered at all. Pure. */

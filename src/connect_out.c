@@ -62,7 +62,7 @@ void connect_print_text(FILE *f, const struct connect_result *r,
 	char a[INET6_ADDRSTRLEN], fl[16];
 	int controls = (int)r->nflows - (r->p.mode == MODE_PLAIN ? (int)r->nflows
 								     : r->p.nflows);
-	int color = use_color(f);
+	int color = use_color(f), resent_ctl = 0;
 
 	fprintf(f, "connect to %s (%s) port %u: %d %s flows, %d control flows\n",
 		host, addr_str(&r->p.dst, a, sizeof(a)), r->p.dport, r->p.nflows,
@@ -82,11 +82,14 @@ void connect_print_text(FILE *f, const struct connect_result *r,
 		tcp_flags_str(c->have_synack ? c->synack.tcp.flags : 0, fl, sizeof(fl));
 		int bad = connect_is_failure(c->result);
 
-		fprintf(f, " %5u  %-8s %s%-24s%s %-14s %-14s %s%s\n", c->sport,
+		fprintf(f, " %5u  %-8s %s%-24s%s %-14s %-14s %s%s%s\n", c->sport,
 			conn_mode_name(c->mode), bad ? color_on(color, "red") : "",
 			conn_result_name(c->result), bad ? color_off(color) : "",
 			st, rt, c->have_synack ? fl : "-",
-			c->control ? "  (control)" : "");
+			c->control ? "  (control)" : "",
+			c->data_retransmitted ? "  (data resent)" : "");
+		if (c->control)
+			resent_ctl += c->data_retransmitted;
 	}
 	fprintf(f, "summary:");
 	for (int k = 0; k < CR_COUNT; k++)
@@ -94,6 +97,10 @@ void connect_print_text(FILE *f, const struct connect_result *r,
 			fprintf(f, " %d %s", r->counts[k], conn_result_name(k));
 	if (controls)
 		fprintf(f, "; controls %d/%d ok", r->control_ok, controls);
+	/* A control's lost first data is plain loss and leaves it ok; say
+	 * so, for ECN flows lost as often are no evidence against ECN. */
+	if (resent_ctl)
+		fprintf(f, " (%d of them needed the data resent)", resent_ctl);
 	fprintf(f, "; %llu packets, %.0f ms\n", (unsigned long long)r->sent,
 		(double)r->duration_ns / 1e6);
 }
@@ -173,6 +180,9 @@ void connect_json_body(struct json *j, const struct connect_result *r)
 			json_null(j, "rst_hops");
 		}
 		json_bool(j, "data_acked", c->data_acked);
+		json_bool(j, "data_retransmitted", c->data_retransmitted);
+		json_int(j, "synack_retransmissions", c->synack_retx);
+		json_int(j, "rsts_ignored", c->rst_ignored);
 		if (c->data_acked) {
 			json_bool(j, "acked_after_retransmission", c->acked_after_retx);
 			json_bool(j, "ack_ece", (c->ack.tcp.flags & TH_ECE) != 0);

@@ -82,7 +82,7 @@ void add_probe(struct dctx *c, struct probe *pr, uint16_t sport,
 	 * sequence number is the probe's plus one, sent with the probe's TTL;
 	 * where that RST expires, its time-exceeded quotes that number, and
 	 * with consecutive tokens it was taken for the next probe's answer. */
-	flow_probe(&f, ttl, c->p->sport_base * 65536u + c->token, pr);
+	flow_probe(&f, ttl, c->e->token_base + c->token, pr);
 	c->token += 2;
 }
 

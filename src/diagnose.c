@@ -21,7 +21,7 @@ static int step_trace(struct dctx *c)
 	tp.nqueries = 1;
 	tp.timeout_ns = c->p->timeout_ns;
 	tp.rate = c->p->rate;
-	tp.token_base = c->p->sport_base * 65536u + 40000;
+	tp.token_base = c->e->token_base + 40000;
 	tp.on_tick = c->p->on_tick;
 	progress(c, "tracing the path with ECT(0)");
 	rc = trace_run(c->e, &tp, &c->ev->trace, c->err, c->errlen);

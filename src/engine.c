@@ -8,7 +8,9 @@
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -103,6 +105,31 @@ static int open_error(const char *what, char *err, size_t errlen)
 	return EX_OSERR;
 }
 
+int engine_init(struct engine *e, int family)
+{
+	uint32_t key;
+	ssize_t n;
+
+	memset(e, 0, sizeof(*e));
+	e->family = family;
+	e->send_fd = e->recv_fd = -1;
+	/* Blocks only until the kernel's pool is first seeded, at boot. */
+	do
+		n = getrandom(&key, sizeof(key), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(key)) {
+		if (n >= 0)
+			errno = EIO;
+		return -1;
+	}
+	e->token_base = key;
+	e->rxbuf = malloc(ENGINE_RXBUF);
+	if (e->rxbuf == NULL)
+		return -1;
+	e->rxcap = ENGINE_RXBUF;
+	return 0;
+}
+
 int engine_open(struct engine *e, int family, const char *iface,
 		char *err, size_t errlen)
 {
@@ -111,9 +138,11 @@ int engine_open(struct engine *e, int family, const char *iface,
 	int one = 1, rcvbuf = 1 << 20;
 	uint8_t junk[64];
 
-	memset(e, 0, sizeof(*e));
-	e->family = family;
-	e->send_fd = e->recv_fd = -1;
+	if (engine_init(e, family) < 0) {
+		snprintf(err, errlen, "engine: %s", strerror(errno));
+		engine_close(e);
+		return EX_OSERR;
+	}
 	if (iface != NULL) {
 		ifindex = if_nametoindex(iface);
 		if (ifindex == 0) {
@@ -180,6 +209,9 @@ void engine_close(struct engine *e)
 	if (e->recv_fd >= 0)
 		close(e->recv_fd);
 	e->send_fd = e->recv_fd = -1;
+	free(e->rxbuf);
+	e->rxbuf = NULL;
+	e->rxcap = 0;
 }
 
 static socklen_t to_sockaddr(const struct addr *a, struct sockaddr_storage *ss)
@@ -255,18 +287,19 @@ static void close_synack(struct engine *e, const struct probe *p)
 		e->resets++;
 }
 
-int engine_recv(struct engine *e, uint8_t *buf, size_t *len,
-		int64_t *recv_ns, int64_t timeout_ns)
+int engine_recv(struct engine *e, const uint8_t **pkt, size_t *len,
+		size_t *wire, int64_t *recv_ns, int64_t timeout_ns)
 {
 	int64_t deadline = now_ns() + timeout_ns;
+	uint8_t *buf = e->rxbuf;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = e->recv_fd, .events = POLLIN };
 		int64_t left = deadline - now_ns();
 		int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 		char cbuf[CMSG_SPACE(sizeof(struct timespec))];
-		struct sockaddr_ll from;
-		struct iovec iov = { .iov_base = buf, .iov_len = *len };
+		struct sockaddr_ll from = { 0 };
+		struct iovec iov = { .iov_base = buf, .iov_len = e->rxcap };
 		struct msghdr mh = {
 			.msg_name = &from, .msg_namelen = sizeof(from),
 			.msg_iov = &iov, .msg_iovlen = 1,
@@ -283,7 +316,9 @@ int engine_recv(struct engine *e, uint8_t *buf, size_t *len,
 		}
 		if (rc == 0)
 			return 0;
-		n = recvmsg(e->recv_fd, &mh, MSG_DONTWAIT);
+		/* MSG_TRUNC: a packet socket then returns the packet's real
+		 * length, however much of it fitted. */
+		n = recvmsg(e->recv_fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
@@ -304,13 +339,29 @@ int engine_recv(struct engine *e, uint8_t *buf, size_t *len,
 		}
 		if (*recv_ns == 0)
 			*recv_ns = now_ns();
-		*len = (size_t)n;
+		*pkt = buf;
+		*wire = (size_t)n;
+		*len = (size_t)n < e->rxcap ? (size_t)n : e->rxcap;
+		if (*wire > *len || (mh.msg_flags & MSG_TRUNC))
+			e->truncated++;
 		e->received++;
 		if (e->pcap)
-			pcapw_write(e->pcap, buf, (size_t)n,
-				    *recv_ns - e->mono_minus_real);
+			pcapw_write_cut(e->pcap, buf, *len, *wire,
+					*recv_ns - e->mono_minus_real);
 		return 1;
 	}
+}
+
+int engine_recv_reply(struct engine *e, struct pkt_reply *r,
+		      int64_t *recv_ns, int64_t timeout_ns)
+{
+	const uint8_t *pkt;
+	size_t len, wire;
+	int rc = engine_recv(e, &pkt, &len, &wire, recv_ns, timeout_ns);
+
+	if (rc <= 0)
+		return rc;
+	return pkt_parse_cut(pkt, len, wire, r) == 0;
 }
 
 /* The sequence number the far end acknowledges for what d carries. */
@@ -400,8 +451,7 @@ int engine_run(struct engine *e, struct probe *probes, size_t n,
 	for (;;) {
 		int64_t now = now_ns(), wake = INT64_MAX;
 		size_t inflight = 0;
-		uint8_t buf[PKT_MAX + 512];
-		size_t len = sizeof(buf);
+		struct pkt_reply r;
 		int64_t rns;
 		int rc;
 
@@ -449,18 +499,15 @@ int engine_run(struct engine *e, struct probe *probes, size_t n,
 			return 0;
 		if (next < n && next_send < wake)
 			wake = next_send;
-		rc = engine_recv(e, buf, &len, &rns, wake - now);
+		rc = engine_recv_reply(e, &r, &rns, wake - now);
 		if (rc < 0) {
 			snprintf(err, errlen, "receive: %s", strerror(errno));
 			return EX_OSERR;
 		}
 		if (rc == 0)
 			continue;
-		struct pkt_reply r;
 		long i;
 
-		if (pkt_parse(buf, len, &r) < 0)
-			continue;
 		i = probe_match(probes, n, &r);
 		if (i < 0)
 			continue;

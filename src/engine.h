@@ -17,6 +17,14 @@
 
 struct pcap_writer;
 
+/*
+ * The receive buffer: the largest IP packet a length field can describe
+ * (IPv6: 40 + 65535 bytes), with room to spare. GRO hands a packet socket
+ * merged segments up to 64 KiB; anything longer (BIG TCP) is cut, counted
+ * and parsed as far as its headers go.
+ */
+#define ENGINE_RXBUF (65536 + 1024)
+
 struct engine {
 	int family;
 	int send_fd;                 /* raw, header included */
@@ -25,6 +33,15 @@ struct engine {
 	struct pcap_writer *pcap;    /* every probe and reply, or NULL */
 	uint64_t sent, received;     /* probes sent, packets received */
 	uint64_t resets;             /* RSTs closing SYN-ACKed probes */
+	uint64_t truncated;          /* packets longer than the receive
+				      * buffer (kept cut, never parsed as
+				      * whole) */
+	uint8_t *rxbuf;              /* ENGINE_RXBUF bytes, owned */
+	size_t rxcap;
+	/* Random per engine (getrandom(2)) at engine_open: measurements
+	 * number their probes' tokens from here, so nobody off the path can
+	 * guess one (not from the pid, the ports or the time). */
+	uint32_t token_base;
 };
 
 enum probe_state {
@@ -70,6 +87,13 @@ struct run_opts {
  */
 int engine_open(struct engine *e, int family, const char *iface,
 		char *err, size_t errlen);
+
+/*
+ * What engine_open does before any socket: zero *e, no sockets, the
+ * receive buffer allocated and a new random token_base. 0, or -1 with
+ * errno (no memory, no randomness). Exposed for unit tests.
+ */
+int engine_init(struct engine *e, int family);
 void engine_close(struct engine *e);
 
 /* Send one packet built from d now; fills *sent_ns. 0 or -1 (errno). */
@@ -77,12 +101,23 @@ int engine_send(struct engine *e, const struct probe_desc *d,
 		int64_t *sent_ns);
 
 /*
- * Wait up to timeout_ns for one packet; on success fills buf/len and the
- * kernel's receive time. Returns 1 for a packet, 0 for timeout, -1 on
- * error. Outgoing copies are skipped.
+ * Wait up to timeout_ns for one packet, received into the engine's own
+ * buffer; on success points *pkt at it (valid until the next receive),
+ * sets *len to the bytes kept, *wire to the packet's real length (more
+ * than *len if it was cut; e->truncated counts those) and the kernel's
+ * receive time. Returns 1 for a packet, 0 for timeout, -1 on error.
+ * Outgoing copies are skipped.
  */
-int engine_recv(struct engine *e, uint8_t *buf, size_t *len,
-		int64_t *recv_ns, int64_t timeout_ns);
+int engine_recv(struct engine *e, const uint8_t **pkt, size_t *len,
+		size_t *wire, int64_t *recv_ns, int64_t timeout_ns);
+
+/*
+ * engine_recv and pkt_parse_cut: 1 for a packet parsed into *r (a cut one
+ * has r->truncated set), 0 for a timeout or a packet that does not parse,
+ * -1 on error.
+ */
+int engine_recv_reply(struct engine *e, struct pkt_reply *r,
+		      int64_t *recv_ns, int64_t timeout_ns);
 
 /*
  * Send every unsent probe under the pacing rate, collect replies until

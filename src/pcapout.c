@@ -19,7 +19,7 @@ struct pcap_writer *pcapw_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	w->dead = pcap_open_dead(DLT_RAW, 65535);
+	w->dead = pcap_open_dead(DLT_RAW, 262144);
 	if (w->dead == NULL) {
 		snprintf(err, errlen, "pcap: cannot open a raw-IP handle");
 		free(w);
@@ -38,6 +38,12 @@ struct pcap_writer *pcapw_open(const char *path, char *err, size_t errlen)
 void pcapw_write(struct pcap_writer *w, const uint8_t *pkt, size_t len,
 		 int64_t realtime_ns)
 {
+	pcapw_write_cut(w, pkt, len, len, realtime_ns);
+}
+
+void pcapw_write_cut(struct pcap_writer *w, const uint8_t *pkt,
+		     size_t caplen, size_t len, int64_t realtime_ns)
+{
 	struct pcap_pkthdr h;
 
 	if (w == NULL)
@@ -45,7 +51,8 @@ void pcapw_write(struct pcap_writer *w, const uint8_t *pkt, size_t len,
 	memset(&h, 0, sizeof(h));
 	h.ts.tv_sec = (time_t)(realtime_ns / 1000000000);
 	h.ts.tv_usec = (suseconds_t)((realtime_ns % 1000000000) / 1000);
-	h.caplen = h.len = (bpf_u_int32)len;
+	h.caplen = (bpf_u_int32)caplen;
+	h.len = (bpf_u_int32)len;
 	pcap_dump((u_char *)w->dump, &h, pkt);
 }
 

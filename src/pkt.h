@@ -168,6 +168,13 @@ struct pkt_reply {
 		uint8_t tc, s, ttl;
 	} mpls[PKT_MAX_MPLS];
 	struct tcp_seg tcp;          /* kind == REPLY_TCP */
+	size_t wire_len;             /* the IP packet's length (link padding
+	                              * not counted) */
+	int truncated;               /* fewer than wire_len bytes were kept:
+	                              * the headers that fit are parsed, a TCP
+	                              * payload_len is the packet's, and no
+	                              * quote or payload byte past the cut
+	                              * was read */
 };
 
 /*
@@ -176,6 +183,17 @@ struct pkt_reply {
  * truncated. ICMP messages whose type we do not know parse as REPLY_OTHER.
  */
 int pkt_parse(const uint8_t *buf, size_t len, struct pkt_reply *r);
+
+/*
+ * The same for a packet of which only the first len of its wire bytes
+ * were received (a receive buffer shorter than a GRO-merged packet):
+ * wire must be what recvmsg() returned with MSG_TRUNC. The packet's
+ * length fields are checked against wire; what fits in len is parsed and
+ * r->truncated set. A TCP header, or the IP headers before it, that do
+ * not fit make it -1. pkt_parse(b, n, r) is pkt_parse_cut(b, n, n, r).
+ */
+int pkt_parse_cut(const uint8_t *buf, size_t len, size_t wire,
+		  struct pkt_reply *r);
 
 /* Parse a TCP header and its options (buf at the TCP header, len bytes to
  * the end of the segment). Returns 0 or -1. */

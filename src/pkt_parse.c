@@ -5,8 +5,11 @@
  *
  * Every read is checked against the bytes we have. Multi-byte fields are
  * assembled byte by byte, so no pointer into the buffer is ever cast.
- * The outer packet must be whole; a quote may be cut anywhere after its
- * fixed IP header, and we keep what is there.
+ * The outer packet must be whole, or, through pkt_parse_cut(), be known
+ * to be cut (the receive buffer was shorter than the packet): then its
+ * headers are parsed as far as they fit and it is flagged, never taken as
+ * whole. A quote may be cut anywhere after its fixed IP header, and we
+ * keep what is there.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -45,6 +48,7 @@ struct iph {
 	uint8_t tos, ttl, proto;
 	uint16_t id, ip_len;
 	uint32_t flowlabel;
+	size_t total;		/* the packet's length, from its header */
 	size_t len;		/* bytes of this packet we may use */
 	size_t hl;		/* offset of the transport header */
 	int later_frag;		/* not the first fragment: no transport header */
@@ -53,13 +57,17 @@ struct iph {
 
 /*
  * Parse the IP header at b (len bytes), version from the first nibble.
- * Outer packets (strict) must be as long as their length field says and
- * are trimmed to it (link-layer padding). A quote may be shorter than its
- * length field; if the length field is plausible it trims the quote
- * (RFC 4884 pads the quote with zeros to 128 bytes).
+ * Outer packets (strict) must be as long as their length field says (wire
+ * bytes were received, of which len are in b) and are trimmed to it
+ * (link-layer padding). A length field of 0 on a packet longer than 64 KiB
+ * is a GRO packet past the field's reach (BIG TCP): the wire length is its
+ * length. A quote may be shorter than its length field; if the length
+ * field is plausible it trims the quote (RFC 4884 pads the quote with
+ * zeros to 128 bytes).
  * Returns -1 unless the fixed header is whole and sane.
  */
-static int ip_parse(const uint8_t *b, size_t len, int strict, struct iph *h)
+static int ip_parse(const uint8_t *b, size_t len, size_t wire, int strict,
+    struct iph *h)
 {
 	size_t off, total;
 	uint8_t nh;
@@ -76,11 +84,14 @@ static int ip_parse(const uint8_t *b, size_t len, int strict, struct iph *h)
 		if (h->hl < 20 || h->hl > len)
 			return -1;
 		h->ip_len = get16(b + 2);
-		if (strict && (h->ip_len < h->hl || h->ip_len > len))
+		h->total = h->ip_len;
+		if (strict && h->total == 0 && wire > 0xffff)
+			h->total = wire;
+		if (strict && (h->total < h->hl || h->total > wire))
 			return -1;
 		h->len = len;
-		if (h->ip_len >= h->hl && h->ip_len < len)
-			h->len = h->ip_len;
+		if (h->total >= h->hl && h->total < len)
+			h->len = h->total;
 		h->tos = b[1];
 		h->id = get16(b + 4);
 		h->later_frag = (get16(b + 6) & 0x1fff) != 0;
@@ -94,8 +105,11 @@ static int ip_parse(const uint8_t *b, size_t len, int strict, struct iph *h)
 		if (len < 40)
 			return -1;
 		total = (size_t)get16(b + 4) + 40;
-		if (strict && total > len)
+		if (strict && total == 40 && wire > 0xffff + 40)
+			total = wire;
+		if (strict && total > wire)
 			return -1;
+		h->total = total;
 		h->ip_len = total > 0xffff ? 0xffff : (uint16_t)total;
 		h->len = total < len ? total : len;
 		h->tos = (uint8_t)(get32(b) >> 20);
@@ -199,7 +213,7 @@ static void quote_parse(const uint8_t *d, size_t n, int af,
 	const uint8_t *l4;
 	size_t l4n;
 
-	if (ip_parse(d, n, 0, &h) < 0 || h.src.family != af)
+	if (ip_parse(d, n, n, 0, &h) < 0 || h.src.family != af)
 		return;
 	q->src = h.src;
 	q->dst = h.dst;
@@ -333,13 +347,23 @@ echo:
 
 int pkt_parse(const uint8_t *buf, size_t len, struct pkt_reply *r)
 {
+	return pkt_parse_cut(buf, len, len, r);
+}
+
+int pkt_parse_cut(const uint8_t *buf, size_t len, size_t wire,
+    struct pkt_reply *r)
+{
 	struct iph h;
 	int af;
 
 	memset(r, 0, sizeof(*r));
-	if (ip_parse(buf, len, 1, &h) < 0 || h.cut)
+	if (wire < len)
+		wire = len;
+	if (ip_parse(buf, len, wire, 1, &h) < 0 || h.cut)
 		return -1;
 	af = h.src.family;
+	r->wire_len = h.total;
+	r->truncated = h.total > len;
 	r->src = h.src;
 	r->dst = h.dst;
 	r->ttl = h.ttl;
@@ -355,6 +379,10 @@ int pkt_parse(const uint8_t *buf, size_t len, struct pkt_reply *r)
 	case IPPROTO_TCP:
 		if (pkt_parse_tcp(buf + h.hl, h.len - h.hl, &r->tcp) < 0)
 			return -1;
+		/* Cut: the header is whole, the payload as long as the
+		 * packet says, though we do not have it. */
+		if (r->truncated)
+			r->tcp.payload_len = h.total - h.hl - r->tcp.data_off;
 		r->kind = REPLY_TCP;
 		return 0;
 	case IPPROTO_ICMP:

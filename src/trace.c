@@ -20,7 +20,9 @@ void flow_probe(const struct flow *f, int ttl, uint32_t token, struct probe *p)
 	d->ttl = (uint8_t)ttl;
 	d->tos = f->tos;
 	d->flowlabel = f->flowlabel;
-	d->ip_id = (uint16_t)(token + 1);   /* the kernel replaces an ID of 0 */
+	/* 1..65535, distinct for 65535 tokens in a row (short of the
+	 * 2^32 wrap): the kernel replaces an ID of 0. */
+	d->ip_id = (uint16_t)(token % 65535 + 1);
 	d->proto = f->proto;
 	d->sport = f->sport;
 	d->dport = f->dport;
@@ -114,9 +116,12 @@ int trace_run(struct engine *e, const struct trace_params *p,
 			struct probe *pr = trace_probe(r, ttl, q);
 			uint32_t token = (uint32_t)(pr - r->probes);
 
-			flow_probe(&p->flow, ttl,
-				   p->flow.proto == IPPROTO_TCP ? p->token_base + token
-								: token, pr);
+			/* Every protocol's tokens from the run's random
+			 * base: a reply forged off the path must guess it.
+			 * TCP's two apart: the RST that closes a SYN-ACKed
+			 * probe carries its sequence number plus one. */
+			flow_probe(&p->flow, ttl, p->token_base +
+				   (p->flow.proto == IPPROTO_TCP ? 2 * token : token), pr);
 			pr->user = ttl;
 		}
 	}

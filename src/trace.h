@@ -18,7 +18,8 @@ struct flow {
 /*
  * Fill d for one probe of flow f at this TTL. token tells probes apart:
  * it goes into the TCP sequence number, the ICMP sequence number, the
- * IPv4 ID, and for UDP over IPv6 the payload length (distinct modulo 512).
+ * IPv4 ID (token % 65535 + 1, never 0), and for UDP over IPv6 the payload
+ * length (distinct modulo 512).
  * The UDP and ICMP checksums stay the same whatever the token.
  */
 void flow_probe(const struct flow *f, int ttl, uint32_t token,
@@ -29,7 +30,8 @@ struct trace_params {
 	int first_ttl, max_ttl, nqueries;
 	int64_t timeout_ns;
 	double rate;
-	uint32_t token_base;
+	uint32_t token_base;         /* random per run (engine's token_base):
+				      * probe i carries token_base + i */
 	/* Called with each new responder while the trace runs (e.g. to
 	 * start its reverse DNS lookup); may be NULL. */
 	void (*on_responder)(const struct addr *a);

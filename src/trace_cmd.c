@@ -212,7 +212,7 @@ int cmd_trace(int argc, char **argv)
 	tp.flow.dport = (uint16_t)(port > 0 ? port : proto == IPPROTO_UDP ? 33434 : 80);
 	tp.flow.tos = (uint8_t)tos;
 	tp.flow.flowlabel = label > 0 ? (uint32_t)label : 0;
-	tp.token_base = random_u32();
+	tp.token_base = s.e.token_base;
 	tp.on_responder = numeric ? NULL : rdns_want;
 	tp.on_tick = progress_tick;
 	progress_init(!quiet);

@@ -325,6 +325,75 @@ static void test_quoted_rst_is_no_answer(void **state)
 	quoted_rst(&p6);
 }
 
+/*
+ * Tokens from the engine's random base (as trace_run and diagnose number
+ * them, base + i): a forged time exceeded that quotes the probe's flow
+ * with a guessed token matches nothing. The guesses: what tokens used to
+ * be (source port * 65536 + i for TCP; 0, 1, ... for UDP and ICMP), and
+ * one past either end of the run's range.
+ */
+static void forged_tokens(const struct path *pa, uint8_t proto)
+{
+	struct engine e;
+	struct probe pr[NPROBES];
+	struct pkt_reply r;
+	struct flow f;
+	uint32_t guesses[2 * NPROBES + 2];
+	size_t ng = 0;
+
+	assert_int_equal(engine_init(&e, pa->client.family), 0);
+	memset(&f, 0, sizeof(f));
+	f.src = pa->client;
+	f.dst = pa->target;
+	f.proto = proto;
+	f.sport = 40001;
+	f.dport = proto == IPPROTO_UDP ? 33434 : 80;
+	for (int i = 0; i < NPROBES; i++) {
+		flow_probe(&f, i + 1, e.token_base + (uint32_t)i, &pr[i]);
+		pr[i].state = PROBE_SENT;
+		guesses[ng++] = 40001u * 65536u + (uint32_t)i;
+		guesses[ng++] = (uint32_t)i;
+	}
+	guesses[ng++] = e.token_base - 1;
+	guesses[ng++] = e.token_base + NPROBES;
+	for (size_t g = 0; g < ng; g++) {
+		struct probe forged;
+		uint32_t d = guesses[g] - e.token_base;
+
+		/* A guess that hits the range (odds 8 in 2^32 for UDP/ICMP
+		 * wrapped to 16 bits: 8 in 65536) is no forgery. */
+		if (d < NPROBES || (proto != IPPROTO_TCP &&
+				    (uint16_t)d < NPROBES))
+			continue;
+		if (proto == IPPROTO_UDP && pa->client.family == AF_INET6 &&
+		    (d % 512) < NPROBES)
+			continue;
+		flow_probe(&f, 1, guesses[g], &forged);
+		time_exceeded(&forged, 0, pa, 0, &r);
+		if (probe_match(pr, NPROBES, &r) != -1)
+			fail_msg("proto %u: guessed token %#x matched (base %#x)",
+				 proto, guesses[g], e.token_base);
+	}
+	for (int i = 0; i < NPROBES; i++) {
+		time_exceeded(pr, i, pa, 0, &r);
+		assert_int_equal(probe_match(pr, NPROBES, &r), i);
+	}
+	engine_close(&e);
+}
+
+static void test_forged_tokens(void **state)
+{
+	struct path p4 = path4(), p6 = path6();
+
+	(void)state;
+	forged_tokens(&p4, IPPROTO_TCP);
+	forged_tokens(&p6, IPPROTO_TCP);
+	forged_tokens(&p4, IPPROTO_UDP);
+	forged_tokens(&p6, IPPROTO_UDP);
+	forged_tokens(&p4, IPPROTO_ICMP);
+	forged_tokens(&p6, IPPROTO_ICMPV6);
+}
+
 /* A router that bleached, re-marked or CE-marked the probe quotes it as
  * it received it: the TOS differs from what we sent, the probe is the
  * same one. Its TTL in the quote is 1 or 0, not what we sent either. */
@@ -713,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_family),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_unrelated),
+		cmocka_unit_test(test_forged_tokens),
 	};
 
 	return cmocka_run_group_tests_name("engine_match", tests, NULL, NULL);

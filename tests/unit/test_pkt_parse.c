@@ -1238,6 +1238,72 @@ static void test_tcp_header(void **state)
 	assert_int_equal(t.flags, TH_SYN | TH_ECE | TH_CWR);
 }
 
+/*
+ * A GRO-merged segment longer than the receive buffer: the captured
+ * SYN-ACK's headers standing for a 40000-byte data segment of which only
+ * the first `keep` bytes arrived (recvmsg with MSG_TRUNC says 40000).
+ */
+static size_t big_segment(const uint8_t *hdr, size_t hlen, int v6,
+			  size_t total, uint8_t *buf)
+{
+	memcpy(buf, hdr, hlen);
+	if (v6)
+		put16(buf + 4, (unsigned)(total - 40));
+	else
+		put16(buf + 2, (unsigned)total);
+	return hlen;
+}
+
+static void test_cut_packets(void **state)
+{
+	static uint8_t buf[256];
+	struct pkt_reply r;
+
+	for (int v6 = 0; v6 <= 1; v6++) {
+		const uint8_t *cap = v6 ? cap_v6_synack : cap_v4_synack;
+		size_t cl = v6 ? sizeof(cap_v6_synack) : sizeof(cap_v4_synack);
+		size_t iph = v6 ? 40 : 20, tcph = cl - iph;
+		size_t keep = big_segment(cap, cl, v6, 40000, buf);
+
+		/* Never whole: the length field says more than we have. */
+		assert_int_equal(pkt_parse(buf, keep, &r), -1);
+		/* Known to be cut: the headers, flagged, with the real
+		 * payload length. */
+		assert_int_equal(pkt_parse_cut(buf, keep, 40000, &r), 0);
+		assert_true(r.truncated);
+		assert_int_equal(r.wire_len, 40000);
+		assert_int_equal(r.kind, REPLY_TCP);
+		assert_int_equal(r.tcp.ack, v6 ? 1395455068u : 1034151321u);
+		assert_int_equal(r.tcp.data_off, tcph);
+		assert_int_equal(r.tcp.payload_len, 40000 - iph - tcph);
+		/* A length field beyond what the wire carried is malformed. */
+		assert_int_equal(pkt_parse_cut(buf, keep, 39999, &r), -1);
+		/* The TCP header itself cut: nothing to parse. */
+		assert_int_equal(pkt_parse_cut(buf, iph + 19, 40000, &r), -1);
+		assert_int_equal(pkt_parse_cut(buf, keep - 1, 40000, &r), -1);
+		/* Whole after all (link padding past the length field). */
+		big_segment(cap, cl, v6, cl, buf);
+		assert_int_equal(pkt_parse_cut(buf, cl, cl + 6, &r), 0);
+		assert_false(r.truncated);
+		assert_int_equal(r.wire_len, cl);
+		assert_int_equal(r.tcp.payload_len, 0);
+		assert_int_equal(pkt_parse_cut(buf, cl, cl, &r), 0);
+		assert_false(r.truncated);
+	}
+	/* BIG TCP: a length field of 0 on a packet past 64 KiB. */
+	big_segment(cap_v4_synack, sizeof(cap_v4_synack), 0, 0, buf);
+	assert_int_equal(pkt_parse_cut(buf, sizeof(cap_v4_synack), 70000, &r), 0);
+	assert_true(r.truncated);
+	assert_int_equal(r.wire_len, 70000);
+	assert_int_equal(r.tcp.payload_len, 70000 - sizeof(cap_v4_synack));
+	assert_int_equal(pkt_parse_cut(buf, sizeof(cap_v4_synack), 65535, &r), -1);
+	big_segment(cap_v6_synack, sizeof(cap_v6_synack), 1, 40, buf);
+	assert_int_equal(pkt_parse_cut(buf, sizeof(cap_v6_synack), 70000, &r), 0);
+	assert_true(r.truncated);
+	assert_int_equal(r.tcp.payload_len, 70000 - sizeof(cap_v6_synack));
+	assert_int_equal(pkt_parse_cut(buf, sizeof(cap_v6_synack), 65575, &r), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1263,6 +1329,7 @@ int main(void)
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_tcp_options),
 		cmocka_unit_test(test_tcp_header),
+		cmocka_unit_test(test_cut_packets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -289,7 +289,7 @@ static void one_flow(const char *src, const char *dst, uint8_t proto,
 				/* never 0: the kernel would replace it */
 				assert_int_not_equal(get16(b + 4), 0);
 				if (proto == IPPROTO_UDP)
-					assert_int_equal(get16(b + 4), (uint16_t)(t + 1));
+					assert_int_equal(get16(b + 4), t % 65535 + 1);
 			} else {
 				uint32_t w = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
 					     (uint32_t)b[2] << 8 | b[3];
@@ -396,6 +396,37 @@ static void test_flow_probe_only_ecn_differs(void **state)
 	}
 }
 
+/* Tokens come from a random base, so any 32-bit value: the IPv4 ID a
+ * UDP probe is matched by is never 0 (the kernel would replace it) and
+ * stays distinct across 65535 tokens in a row, across the 16-bit wraps
+ * (not across 2^32, which 65535 does not divide: a run's tokens cross it
+ * once in 2^32 / n runs). */
+static void test_flow_probe_random_tokens(void **state)
+{
+	static const uint32_t bases[] = { 0, 0xfff0u, 0xfffefff0u, 0xfffe0001u };
+	static uint8_t seen[65536];
+	struct flow f;
+
+	memset(&f, 0, sizeof(f));
+	f.src = mkaddr("192.0.2.10");
+	f.dst = mkaddr("203.0.113.80");
+	f.proto = IPPROTO_UDP;
+	f.sport = 43210;
+	f.dport = 33434;
+	for (size_t k = 0; k < sizeof(bases) / sizeof(bases[0]); k++) {
+		memset(seen, 0, sizeof(seen));
+		for (uint32_t i = 0; i < 65535; i++) {
+			struct probe p;
+
+			flow_probe(&f, 1, bases[k] + i, &p);
+			if (p.d.ip_id == 0 || seen[p.d.ip_id])
+				fail_msg("token %#x: IPv4 ID %u", bases[k] + i,
+					 p.d.ip_id);
+			seen[p.d.ip_id] = 1;
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_trace_probe_layout),
 		cmocka_unit_test(test_flow_probe_one_flow),
 		cmocka_unit_test(test_flow_probe_only_ecn_differs),
+		cmocka_unit_test(test_flow_probe_random_tokens),
 	};
 
 	return cmocka_run_group_tests_name("trace_util", tests, NULL, NULL);
