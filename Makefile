@@ -5,6 +5,7 @@
 #   make demo       the lab's broken network and its diagnosis
 #   make fuzz       run the fuzz targets for FUZZSECS seconds each
 #   make install PREFIX=/usr/local
+#   make deb        the Debian package, in build/deb/ (DEBDIR=...)
 #   make clean
 
 PREFIX   ?= /usr/local
@@ -38,7 +39,7 @@ UNITBIN  := $(UNIT:tests/unit/%.c=build/tests/%)
 ASANBIN  := $(UNIT:tests/unit/%.c=build/asan/tests/%)
 FUZZSECS ?= 60
 
-.PHONY: all deps check unit lab demo fuzz install uninstall clean
+.PHONY: all deps check unit lab demo fuzz install uninstall deb clean
 all: ecntrace
 
 ecntrace: $(OBJ)
@@ -100,6 +101,24 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ecntrace $(DESTDIR)$(MANDIR)/man1/ecntrace.1 \
 	      $(DESTDIR)$(COMPDIR)/ecntrace $(DESTDIR)$(DATADIR)/ecntrace-schema.json
 	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
+
+# The Debian package (debian/). dpkg-buildpackage cleans the tree it builds
+# in (make clean) and writes its results one directory up, so it runs on a
+# copy of the tree in $(DEBDIR)/ecntrace-VERSION: the .deb (and its -dbgsym,
+# .buildinfo and .changes) land in $(DEBDIR), nothing outside it changes.
+DEBDIR   ?= build/deb
+DEBVER    = $(shell dpkg-parsechangelog -S Version)
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "deb: needs dpkg-dev and debhelper (apt-get install dpkg-dev debhelper)" >&2; exit 1; }
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)/ecntrace-$(DEBVER)
+	tar -cf - --anchored --exclude=./.git --exclude=./build --exclude=./ecntrace \
+		--exclude=./debian/ecntrace --exclude=./debian/.debhelper . | \
+		tar -xf - -C $(DEBDIR)/ecntrace-$(DEBVER)
+	cd $(DEBDIR)/ecntrace-$(DEBVER) && dpkg-buildpackage -us -uc -b
+	rm -rf $(DEBDIR)/ecntrace-$(DEBVER)
+	@ls $(DEBDIR)/*.deb
 
 clean:
 	rm -rf build ecntrace

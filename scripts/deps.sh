@@ -3,7 +3,7 @@
 # the lab and the benchmarks use. Silent when everything is there.
 set -eu
 
-PKGS="gcc make pkg-config libc6-dev libpcap-dev libcmocka-dev libnftables-dev libcap-dev
+PKGS="gcc make pkg-config libc6-dev dpkg-dev debhelper fakeroot lintian libcap2-bin libpcap-dev libcmocka-dev libnftables-dev libcap-dev
 nftables iproute2 procps tcpdump traceroute python3 curl jq
 clang libclang-rt-14-dev scamper python3-jsonschema man-db groff-base mandoc
 chromium"
