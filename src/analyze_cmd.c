@@ -2,6 +2,7 @@
  * ecntrace analyze FILE / ecntrace watch: the signatures connect looks
  * for, found in captured traffic: options, reading, rendering.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "ecntrace.h"
 #include "engine.h"
 #include "json.h"
+#include "outfile.h"
 #include "pcapout.h"
 #include "priv.h"
 #include "term.h"
@@ -104,6 +106,7 @@ struct report {
 	struct addr fault_server;
 	int fault_servers;           /* 0 none yet, 1 one, 2 several */
 	int read_error;              /* the file ended in the middle */
+	int write_error;             /* --pcap could not be written */
 	int interrupted;
 	uint64_t drops;
 };
@@ -508,6 +511,12 @@ int cmd_analyze(int argc, char **argv)
 					"'ecntrace analyze --help')");
 		return EX_USAGE;
 	}
+	/* Reading a file needs no privilege: hold none while libpcap and
+	 * the analyzer parse what may be hostile input. */
+	if (priv_drop(0) < 0) {
+		warnx_("cannot drop privileges");
+		return EX_OSERR;
+	}
 	if ((rc = report_init(&r, "analyze")) != 0)
 		return rc;
 	r.json = json;
@@ -535,6 +544,7 @@ int cmd_watch(int argc, char **argv)
 	struct report r;
 	struct cap_pkt p;
 	struct pcap_writer *pw = NULL;
+	struct outfile pf = { 0 };
 	const char *iface = NULL, *pcap_path = NULL;
 	char err[512] = "";
 	int json = 0, all = 0, c, rc;
@@ -581,20 +591,23 @@ int cmd_watch(int argc, char **argv)
 		analyzer_free(&r.an);
 		return rc;
 	}
-	if (pcap_path != NULL &&
-	    (pw = pcapw_open(pcap_path, err, sizeof(err))) == NULL) {
-		warnx_("%s: %s", pcap_path, err);
-		capture_close(r.cap);
-		analyzer_free(&r.an);
-		return EX_CANTCREAT;
-	}
-	/* The capture and the file are open: nothing else needs privilege. */
+	/* The capture is open: nothing else needs privilege; the file is
+	 * created after, with the caller's own identity. */
 	if (priv_drop(0) < 0) {
-		pcapw_close(pw);
 		warnx_("cannot drop privileges");
 		capture_close(r.cap);
 		analyzer_free(&r.an);
 		return EX_OSERR;
+	}
+	if (pcap_path != NULL) {
+		if (outfile_open(&pf, pcap_path, err, sizeof(err)) < 0 ||
+		    (pw = pcapw_fopen(pf.fp, err, sizeof(err))) == NULL) {
+			warnx_("cannot create %s: %s", pcap_path, err);
+			outfile_discard(&pf);
+			capture_close(r.cap);
+			analyzer_free(&r.an);
+			return EX_CANTCREAT;
+		}
 	}
 	engine_catch_signals();
 	if (duration)
@@ -630,7 +643,12 @@ int cmd_watch(int argc, char **argv)
 		}
 	}
 	r.drops = capture_drops(r.cap);
-	pcapw_close(pw);
+	if (pcapw_close(pw) < 0) {
+		warnx_("cannot write %s: %s", pcap_path, strerror(errno));
+		r.write_error = 1;
+	}
 	rc = report_end(&r);
+	if (r.write_error)
+		return EX_IOERR;
 	return r.read_error && rc == EXIT_HEALTHY ? EX_OSERR : rc;
 }

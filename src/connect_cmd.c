@@ -32,6 +32,7 @@ static const char connect_usage[] =
 "      --payload S   first data segment (default: an HTTP request for 80,\n"
 "                    a TLS ClientHello for 443)\n"
 "      --rate N      new flows per second (default 50)\n"
+"      --deadline S  give up after S seconds in all (default 120)\n"
 "  -s ADDR           source address\n"
 "  -i IFACE          interface\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
@@ -49,7 +50,7 @@ static const char connect_usage[] =
 "77 no permission.\n";
 
 enum { OPT_FLOWS = 256, OPT_SPORT, OPT_MODE, OPT_PAYLOAD, OPT_RATE,
-       OPT_JSON, OPT_PCAP, OPT_QUIET };
+       OPT_JSON, OPT_PCAP, OPT_QUIET, OPT_DEADLINE };
 
 static const struct option connect_opts[] = {
 	{ "flows", required_argument, NULL, OPT_FLOWS },
@@ -57,6 +58,7 @@ static const struct option connect_opts[] = {
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "payload", required_argument, NULL, OPT_PAYLOAD },
 	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "deadline", required_argument, NULL, OPT_DEADLINE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -67,6 +69,7 @@ static const struct option connect_opts[] = {
 int cmd_connect(int argc, char **argv)
 {
 	struct session_conf sc = { .keep_net_admin = 1 };
+	int64_t deadline = 120LL * 1000000000LL;
 	struct connect_params cp;
 	struct connect_result res;
 	struct nft_guard guard = { .active = 0 };
@@ -74,7 +77,7 @@ int cmd_connect(int argc, char **argv)
 	uint8_t payload[1024];
 	const char *user_payload = NULL;
 	char err[256] = "";
-	int json = 0, quiet = 0, rc, c, mode = MODE_CLASSIC;
+	int json = 0, quiet = 0, rc, wrc, c, mode = MODE_CLASSIC;
 	long v, port = 80, sport = -1, nflows = 7;
 
 	memset(&cp, 0, sizeof(cp));
@@ -120,6 +123,10 @@ int cmd_connect(int argc, char **argv)
 			break;
 		case OPT_RATE:
 			if (cli_rate(optarg, 10000, "rate", &cp.rate) < 0)
+				return EX_USAGE;
+			break;
+		case OPT_DEADLINE:
+			if (cli_secs(optarg, 86400, "deadline", &deadline) < 0)
 				return EX_USAGE;
 			break;
 		case 's': sc.src = optarg; break;
@@ -168,11 +175,10 @@ int cmd_connect(int argc, char **argv)
 	cp.payload = payload;
 
 	engine_catch_signals();
-	(void)nftg_reap();
-	rc = nftg_install(&guard, &s.dst, cp.dport, cp.sport_base,
-			  (uint16_t)(cp.sport_base + v - 1), err, sizeof(err));
+	engine_deadline(deadline);
+	rc = session_guard(&guard, &s.dst, cp.dport, cp.sport_base,
+			   (uint16_t)(cp.sport_base + v - 1));
 	if (rc != 0) {
-		warnx_("%s", err);
 		session_close(&s);
 		return rc;
 	}
@@ -181,8 +187,8 @@ int cmd_connect(int argc, char **argv)
 	cp.on_tick = progress_tick;
 	rc = connect_run(&s.e, &cp, &res, err, sizeof(err));
 	progress_end();
-	nftg_remove(&guard);
-	session_close(&s);
+	session_unguard(&guard);
+	wrc = session_close(&s);
 	if (rc != 0) {
 		warnx_("%s", err);
 		return rc;
@@ -191,9 +197,9 @@ int cmd_connect(int argc, char **argv)
 		connect_print_json(stdout, &res, sc.host);
 	else
 		connect_print_text(stdout, &res, sc.host);
-	rc = res.interrupted ? EX_TEMPFAIL : connect_exit_code(&res);
+	rc = res.interrupted ? EX_TEMPFAIL : wrc ? wrc : connect_exit_code(&res);
 	if (res.interrupted)
-		warnx_("interrupted");
+		warnx_("%s", engine_stop_reason());
 	connect_free(&res);
 	return rc;
 }

@@ -76,7 +76,7 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 			return rc;
 	}
 	if (engine_stop) {
-		snprintf(err, errlen, "interrupted");
+		snprintf(err, errlen, "%s", engine_stop_reason());
 		return EX_TEMPFAIL;
 	}
 	judge(ev, p->confidence, &r->v);

@@ -1,4 +1,5 @@
 /* ecntrace [diagnose] HOST: options, guard, measure, verdict. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "diagnose_out.h"
 #include "ecntrace.h"
 #include "nftguard.h"
+#include "outfile.h"
 #include "report.h"
 #include "session.h"
 #include "term.h"
@@ -35,6 +37,7 @@ static const char diagnose_usage[] =
 "                    before the target)\n"
 "      --sport PORT  first source port (default from the pid)\n"
 "      --rate PPS    probes per second (default 200)\n"
+"      --deadline S  give up after S seconds in all (default 300)\n"
 "  -s ADDR           source address\n"
 "  -i IFACE          interface\n"
 "  -q, --quiet       no progress on stderr\n"
@@ -51,7 +54,7 @@ static const char diagnose_usage[] =
 "the report, 75 interrupted, 77 no permission.\n";
 
 enum { OPT_FLOWS = 256, OPT_MAXFLOWS, OPT_TTL, OPT_SPORT, OPT_RATE,
-       OPT_JSON, OPT_PCAP, OPT_REPORT };
+       OPT_JSON, OPT_PCAP, OPT_REPORT, OPT_DEADLINE };
 
 static const struct option diagnose_opts[] = {
 	{ "flows", required_argument, NULL, OPT_FLOWS },
@@ -59,6 +62,7 @@ static const struct option diagnose_opts[] = {
 	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "sport", required_argument, NULL, OPT_SPORT },
 	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "deadline", required_argument, NULL, OPT_DEADLINE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
@@ -70,6 +74,7 @@ static const struct option diagnose_opts[] = {
 int cmd_diagnose(int argc, char **argv)
 {
 	struct session_conf sc = { .keep_net_admin = 1 };
+	int64_t deadline = 300LL * 1000000000LL;
 	struct diag_params dp;
 	struct diag_result res;
 	struct nft_guard guard = { .active = 0 };
@@ -77,8 +82,8 @@ int cmd_diagnose(int argc, char **argv)
 	uint8_t payload[1024];
 	char err[256] = "", *end;
 	const char *report_path = NULL;
-	FILE *report = NULL;
-	int json = 0, quiet = 0, rc, c;
+	struct outfile report = { 0 };
+	int json = 0, quiet = 0, rc, wrc, c;
 	long v, port = 80, sport = -1, flows = 7;
 
 	memset(&dp, 0, sizeof(dp));
@@ -138,6 +143,10 @@ int cmd_diagnose(int argc, char **argv)
 			if (cli_rate(optarg, 100000, "rate", &dp.rate) < 0)
 				return EX_USAGE;
 			break;
+		case OPT_DEADLINE:
+			if (cli_secs(optarg, 86400, "deadline", &deadline) < 0)
+				return EX_USAGE;
+			break;
 		case 's': sc.src = optarg; break;
 		case 'i': sc.iface = optarg; break;
 		case 'q': quiet = 1; break;
@@ -167,12 +176,15 @@ int cmd_diagnose(int argc, char **argv)
 	dp.conn_flows = (int)flows;
 	sc.host = argv[optind];
 	sc.keep_net_admin = flows > 0;
-	/* Before session_open, which drops the privileges creating it may need. */
-	if (report_path && (report = report_open(report_path)) == NULL)
-		return EX_CANTCREAT;
 	rc = session_open(&s, &sc);
 	if (rc != 0)
-		goto discard;
+		return rc;
+	/* After session_open: the report is created as the caller. */
+	if (report_path && outfile_open(&report, report_path, err, sizeof(err)) < 0) {
+		warnx_("cannot create report %s: %s", report_path, err);
+		session_close(&s);
+		return EX_CANTCREAT;
+	}
 	dp.src = s.src;
 	dp.dst = s.dst;
 	dp.dport = (uint16_t)port;
@@ -183,23 +195,19 @@ int cmd_diagnose(int argc, char **argv)
 	dp.on_tick = progress_tick;
 
 	engine_catch_signals();
-	if (flows > 0) {
-		(void)nftg_reap();
-		/* The path probes' ports too: ecntrace closes what they open
-		 * with RSTs of the probe's own ECN, and the host's Not-ECT RST
-		 * would only wander to another server. */
-		rc = nftg_install(&guard, &s.dst, dp.dport, (uint16_t)sport,
-				  (uint16_t)(sport + diag_port_span((int)flows) - 1), err,
-				  sizeof(err));
-		if (rc != 0) {
-			warnx_("%s", err);
-			session_close(&s);
-			goto discard;
-		}
+	engine_deadline(deadline);
+	/* The path probes' ports too: ecntrace closes what they open with
+	 * RSTs of the probe's own ECN, and the host's Not-ECT RST would only
+	 * wander to another server. */
+	if (flows > 0 &&
+	    (rc = session_guard(&guard, &s.dst, dp.dport, (uint16_t)sport,
+				(uint16_t)(sport + diag_port_span((int)flows) - 1))) != 0) {
+		session_close(&s);
+		goto discard;
 	}
 	rc = diagnose_run(&s.e, &dp, &res, err, sizeof(err));
-	nftg_remove(&guard);
-	session_close(&s);
+	session_unguard(&guard);
+	wrc = session_close(&s);
 	progress_end();
 	if (rc != 0) {
 		warnx_("%s", err);
@@ -210,13 +218,17 @@ int cmd_diagnose(int argc, char **argv)
 		diagnose_print_json(stdout, &res, sc.host);
 	else
 		diagnose_print_text(stdout, &res, sc.host);
-	rc = (int)res.v.status;
-	if (report && report_write(report, report_path, &res, sc.host) != 0)
-		rc = EX_IOERR;
+	rc = wrc ? wrc : (int)res.v.status;
+	if (report.fp) {
+		report_html(report.fp, &res, sc.host);
+		if (outfile_close(&report) < 0) {
+			warnx_("cannot write report %s: %s", report_path, strerror(errno));
+			rc = EX_IOERR;
+		}
+	}
 	diagnose_free(&res);
 	return rc;
 discard:
-	if (report)
-		report_discard(report, report_path);
+	outfile_discard(&report);
 	return rc;
 }

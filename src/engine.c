@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sysexits.h>
@@ -35,6 +36,36 @@ void engine_catch_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	/* A reader that went away (ecntrace | head) stops the run the same
+	 * way; the write that failed says so with EPIPE. */
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+void engine_deadline(int64_t ns)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = (time_t)(ns / 1000000000);
+	it.it_value.tv_usec = (suseconds_t)(ns % 1000000000 / 1000);
+	if (ns > 0 && it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+		it.it_value.tv_usec = 1;
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+}
+
+const char *engine_stop_reason(void)
+{
+	switch (engine_stop) {
+	case SIGALRM: return "deadline reached (--deadline)";
+	case SIGINT: return "interrupted (SIGINT)";
+	case SIGTERM: return "interrupted (SIGTERM)";
+	case SIGHUP: return "interrupted (SIGHUP)";
+	case SIGQUIT: return "interrupted (SIGQUIT)";
+	case SIGPIPE: return "interrupted (SIGPIPE: the reader went away)";
+	default: return "interrupted";
+	}
 }
 
 double elapsed_ms(int64_t from_ns, int64_t to_ns)
@@ -456,7 +487,7 @@ int engine_run(struct engine *e, struct probe *probes, size_t n,
 		int rc;
 
 		if (engine_stop) {
-			snprintf(err, errlen, "interrupted");
+			snprintf(err, errlen, "%s", engine_stop_reason());
 			return EX_TEMPFAIL;
 		}
 		while (next < n && probes[next].state != PROBE_UNSENT)

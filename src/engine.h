@@ -146,8 +146,12 @@ double elapsed_ms(int64_t from_ns, int64_t to_ns);
 
 /* Set by a SIGINT/SIGTERM handler: runs stop at the next wake-up. */
 extern volatile sig_atomic_t engine_stop;
-/* Install that handler for SIGINT, SIGTERM and SIGHUP (no SA_RESTART, so
- * a wait is cut short). */
+/* Install that handler for SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE and
+ * SIGALRM (no SA_RESTART, so a wait is cut short). */
 void engine_catch_signals(void);
+/* Stop the run (as SIGALRM) after ns nanoseconds of wall time; 0: never. */
+void engine_deadline(int64_t ns);
+/* Why engine_stop was set, in words. */
+const char *engine_stop_reason(void);
 
 #endif

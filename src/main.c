@@ -1,4 +1,5 @@
 /* ecntrace: command dispatch. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +35,7 @@ static const char usage[] =
 "71 system error, 73 cannot create an output file, 74 cannot write one,\n"
 "75 interrupted, 77 no permission.\n";
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
 	if (argc < 2) {
 		warnx_("no host given (usage: ecntrace [COMMAND] [options] HOST; "
@@ -62,4 +63,17 @@ int main(int argc, char **argv)
 		return cmd_watch(argc - 1, argv + 1);
 	/* No command: the full diagnosis of HOST. */
 	return cmd_diagnose(argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+	int rc = dispatch(argc, argv);
+
+	/* A verdict nobody could read is no verdict: a failed write to
+	 * standard output (a full disk, a closed pipe) ends with 74. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warnx_("cannot write to standard output: %s", strerror(errno));
+		rc = EX_IOERR;
+	}
+	return rc;
 }

@@ -11,7 +11,7 @@ struct pcap_writer {
 	pcap_dumper_t *dump;
 };
 
-struct pcap_writer *pcapw_open(const char *path, char *err, size_t errlen)
+struct pcap_writer *pcapw_fopen(FILE *fp, char *err, size_t errlen)
 {
 	struct pcap_writer *w = calloc(1, sizeof(*w));
 
@@ -25,7 +25,7 @@ struct pcap_writer *pcapw_open(const char *path, char *err, size_t errlen)
 		free(w);
 		return NULL;
 	}
-	w->dump = pcap_dump_open(w->dead, path);
+	w->dump = pcap_dump_fopen(w->dead, fp);
 	if (w->dump == NULL) {
 		snprintf(err, errlen, "%s", pcap_geterr(w->dead));
 		pcap_close(w->dead);
@@ -56,11 +56,16 @@ void pcapw_write_cut(struct pcap_writer *w, const uint8_t *pkt,
 	pcap_dump((u_char *)w->dump, &h, pkt);
 }
 
-void pcapw_close(struct pcap_writer *w)
+int pcapw_close(struct pcap_writer *w)
 {
+	int bad;
+
 	if (w == NULL)
-		return;
+		return 0;
+	/* pcap_dump_close() closes the file without saying how it went. */
+	bad = pcap_dump_flush(w->dump) != 0 || ferror(pcap_dump_file(w->dump));
 	pcap_dump_close(w->dump);
 	pcap_close(w->dead);
 	free(w);
+	return bad ? -1 : 0;
 }

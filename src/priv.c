@@ -14,9 +14,7 @@ int priv_drop(int keep_net_admin)
 
 	if (caps == NULL)
 		return -1;
-	if (keep_net_admin &&
-	    (cap_set_flag(caps, CAP_PERMITTED, 1, &admin, CAP_SET) < 0 ||
-	     cap_set_flag(caps, CAP_EFFECTIVE, 1, &admin, CAP_SET) < 0))
+	if (keep_net_admin && cap_set_flag(caps, CAP_PERMITTED, 1, &admin, CAP_SET) < 0)
 		rc = -1;
 	/* A setuid-root install: become the invoking user for good, keeping
 	 * the capability sets across the identity change. */
@@ -35,4 +33,29 @@ int priv_drop(int keep_net_admin)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		rc = -1;
 	return rc;
+}
+
+static int admin_effective(cap_flag_value_t on)
+{
+	cap_t caps = cap_get_proc();
+	cap_value_t admin = CAP_NET_ADMIN;
+	int rc = -1;
+
+	if (caps == NULL)
+		return -1;
+	if (cap_set_flag(caps, CAP_EFFECTIVE, 1, &admin, on) == 0 &&
+	    cap_set_proc(caps) == 0)
+		rc = 0;
+	cap_free(caps);
+	return rc;
+}
+
+int priv_raise_admin(void)
+{
+	return admin_effective(CAP_SET);
+}
+
+int priv_lower_admin(void)
+{
+	return admin_effective(CAP_CLEAR);
 }

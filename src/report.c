@@ -1640,33 +1640,3 @@ void report_html(FILE *fp, const struct diag_result *r, const char *host)
 	report_operator(fp, r);
 	page_foot(fp);
 }
-
-FILE *report_open(const char *path)
-{
-	FILE *fp = fopen(path, "w");
-
-	if (fp == NULL)
-		warnx_("cannot create report %s: %s", path, strerror(errno));
-	return fp;
-}
-
-int report_write(FILE *fp, const char *path, const struct diag_result *r,
-		 const char *host)
-{
-	int bad;
-
-	report_html(fp, r, host);
-	bad = ferror(fp);
-	bad |= fclose(fp) != 0;
-	if (bad) {
-		warnx_("cannot write report %s: %s", path, strerror(errno));
-		return EX_IOERR;
-	}
-	return 0;
-}
-
-void report_discard(FILE *fp, const char *path)
-{
-	fclose(fp);
-	(void)unlink(path);
-}

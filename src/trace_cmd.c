@@ -36,6 +36,7 @@ static const char trace_usage[] =
 "  -s ADDR           source address\n"
 "  -i IFACE          send and receive on this interface\n"
 "      --rate PPS    probes per second (default 200)\n"
+"      --deadline S  give up after S seconds in all (default 120)\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --pcap FILE   write every probe and reply to FILE\n"
 "      --quiet       no progress line on stderr\n"
@@ -47,7 +48,7 @@ static const char trace_usage[] =
 
 enum {
 	OPT_SPORT = 256, OPT_ECN, OPT_DSCP, OPT_JSON, OPT_RATE, OPT_PCAP,
-	OPT_QUIET,
+	OPT_QUIET, OPT_DEADLINE,
 };
 
 static const struct option trace_opts[] = {
@@ -56,6 +57,7 @@ static const struct option trace_opts[] = {
 	{ "dscp", required_argument, NULL, OPT_DSCP },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "deadline", required_argument, NULL, OPT_DEADLINE },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, 'h' },
@@ -72,11 +74,12 @@ int default_sport(void)
 int cmd_trace(int argc, char **argv)
 {
 	struct session_conf sc = { 0 };
+	int64_t deadline = 120LL * 1000000000LL;
 	struct trace_params tp;
 	struct trace_result res;
 	struct session s;
 	char err[256] = "";
-	int proto = IPPROTO_TCP, json = 0, numeric = 0, quiet = 0, rc, c;
+	int proto = IPPROTO_TCP, json = 0, numeric = 0, quiet = 0, rc, wrc, c;
 	long v, tos = -1, ecn = -1, dscp = -1, port = -1, sport = -1, label = -1;
 
 	memset(&tp, 0, sizeof(tp));
@@ -145,6 +148,10 @@ int cmd_trace(int argc, char **argv)
 			break;
 		case 'l':
 			if (cli_num(optarg, 0, 0xfffff, "flow label", &label) < 0)
+				return EX_USAGE;
+			break;
+		case OPT_DEADLINE:
+			if (cli_secs(optarg, 86400, "deadline", &deadline) < 0)
 				return EX_USAGE;
 			break;
 		case 's': sc.src = optarg; break;
@@ -218,9 +225,11 @@ int cmd_trace(int argc, char **argv)
 	progress_init(!quiet);
 	progress_phase(NULL, "tracing");
 
+	engine_catch_signals();
+	engine_deadline(deadline);
 	rc = trace_run(&s.e, &tp, &res, err, sizeof(err));
 	progress_end();
-	session_close(&s);
+	wrc = session_close(&s);
 	if (rc != 0) {
 		warnx_("%s", err);
 		trace_free(&res);
@@ -233,5 +242,5 @@ int cmd_trace(int argc, char **argv)
 	else
 		trace_print_text(stdout, &res, sc.host, numeric);
 	trace_free(&res);
-	return 0;
+	return wrc;
 }
