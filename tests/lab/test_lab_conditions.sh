@@ -63,12 +63,30 @@ hop_addr() {
 distinct() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -u | wc -l; }
 T0=$(date +%s)
 
+# ---------------------------------------------------------------- errors
+# Bad conditions are refused before anything is built (show plans only).
+bad() { # DESC VAR=VALUE...: ecnlab show seed must fail, naming the variable
+	local d=$1 out rc; shift
+	out=$(env "$@" ECNLAB_NAME="$ID"x "$ECNLAB" show seed 2>&1 >/dev/null); rc=$?
+	check "refused: $d (exit $rc, \"$out\")" all '[ "$rc" = 1 ]' '[ -n "$out" ]'
+}
+bad "LOSS=51" ECNLAB_LOSS=51
+bad "LOSS=x" ECNLAB_LOSS=x
+bad "SILENT of an unknown node" ECNLAB_SILENT=nowhere
+bad "SILENT of a site" ECNLAB_SILENT=site-a
+bad "NAT=3" ECNLAB_NAT=3
+bad "HASH=bogus" ECNLAB_HASH=bogus
+bad "rst-random without a percentage" "ECNLAB_MODIFY=gw rst-random"
+bad "GRO=2" ECNLAB_GRO=2
+
 # ---------------------------------------------------------------- loss
 # LOSS=20 on the single path (r1 r2 r3): a ping to r2's address crosses r1
 # twice (expect 0.8^2 = 64% back), one to the target crosses 3 routers each
 # way (0.8^6 = 26%). 300 pings each; the bands are +-4 standard deviations.
 if up loss single ECNLAB_LOSS=20; then
 	check "loss: env LOSS=20, show says so" all '[ "$LOSS" = 20 ]' 'shows "loss: every router drops 20%"'
+	check "loss: env reports the lab as built, whatever the caller's ECNLAB_LOSS (0 here)" \
+		[ "$(ECNLAB_LOSS=0 lab "$ID"loss env | sed -n 's/^LOSS=//p')" = 20 ]
 	for fam in 4 6; do
 		r2=$(node_addr "$fam" r2)
 		read -r got _ <<<"$(ping_count "$fam" "$r2" 300)"
