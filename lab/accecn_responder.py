@@ -13,8 +13,11 @@ Data is acknowledged; nothing else is implemented. An nftables table of its
 own keeps the site's kernel from answering the port (the packet socket still
 sees the packets), and is removed at exit.
 
+With --no-ecn it answers as a server that does not negotiate ECN at all
+(no AE, CWR or ECE in any SYN-ACK), like the kernel with tcp_ecn=0.
+
 Run by ecnlab inside a site's namespace:
-    accecn_responder.py --port 81 [--ready FILE]
+    accecn_responder.py --port 81 [--no-ecn] [--ready FILE]
 """
 import argparse
 import os
@@ -98,6 +101,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=81)
     ap.add_argument("--ready")
+    ap.add_argument("--no-ecn", action="store_true")
     a = ap.parse_args()
 
     nft("table inet %s {\n chain in {\n  type filter hook prerouting priority -300;\n"
@@ -135,6 +139,8 @@ def main():
                 elif (flags & (TH_CWR | TH_ECE)) == (TH_CWR | TH_ECE):
                     ace = TH_ECE
                 else:
+                    ace = 0
+                if a.no_ecn:
                     ace = 0
                 if key not in conns:
                     if len(conns) >= MAX_CONNS:
