@@ -2,9 +2,11 @@
 # Privileges: ecntrace works as an ordinary user holding only the
 # capabilities it needs (CAP_NET_RAW for trace; CAP_NET_RAW and
 # CAP_NET_ADMIN for connect and the diagnosis), and once its sockets are
-# open it keeps no capability it no longer needs: the effective set of the
-# running process, read from /proc, is empty for trace and CAP_NET_ADMIN
-# alone for the diagnosis (it removes its nftables table at exit).
+# open it keeps no capability it no longer needs. The sets of the running
+# process, read from /proc: trace holds none; connect and the diagnosis
+# hold CAP_NET_ADMIN permitted but not effective (it is raised only to
+# install and remove their nftables table); analyze, reading a FIFO, holds
+# none, even run as root; watch holds none once its capture is open.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 need_lab
@@ -106,10 +108,48 @@ sleep 0.5
 eff=$(cap "$pid" CapEff)
 prm=$(cap "$pid" CapPrm)
 wait "$bg"
-check "diagnosis while running: only CAP_NET_ADMIN effective and permitted (CapEff $eff, CapPrm $prm)" \
-	all "[ \"$eff\" = $CAP_NET_ADMIN_MASK ]" "[ \"$prm\" = $CAP_NET_ADMIN_MASK ]"
+check "diagnosis while running: no effective capability, CAP_NET_ADMIN alone permitted (CapEff $eff, CapPrm $prm)" \
+	all "[ \"$eff\" = 0000000000000000 ]" "[ \"$prm\" = $CAP_NET_ADMIN_MASK ]"
 check "diagnosis as nobody: its nftables table is gone after the run" \
 	[ -z "$(on client nft list tables | grep ecntrace_)" ]
+
+as +net_raw,+net_admin "$BIN" connect --quiet -w 3 --flows 2 "$TARGET4" >/dev/null 2>&1 &
+bg=$!
+pid=$(ecntrace_pid)
+sleep 0.5
+eff=$(cap "$pid" CapEff)
+prm=$(cap "$pid" CapPrm)
+wait "$bg"
+check "connect while running: no effective capability, CAP_NET_ADMIN alone permitted (CapEff $eff, CapPrm $prm)" \
+	all "[ \"$eff\" = 0000000000000000 ]" "[ \"$prm\" = $CAP_NET_ADMIN_MASK ]"
+check "connect: its nftables table is gone after the run" \
+	[ -z "$(on client nft list tables | grep ecntrace_)" ]
+
+# analyze, run as root, reading a FIFO that stays open: it parses with no
+# capability at all.
+mkfifo "$TMP/cap.fifo"
+"$BIN" analyze "$TMP/cap.fifo" >/dev/null 2>&1 &
+bg=$!
+exec 7>"$TMP/cap.fifo"
+pid=$(ecntrace_pid)
+sleep 0.3
+eff=$(cap "$pid" CapEff)
+prm=$(cap "$pid" CapPrm)
+exec 7>&-
+wait "$bg"
+check "analyze as root on a FIFO: no capability effective or permitted (CapEff $eff, CapPrm $prm)" \
+	all '[ -n "$pid" ]' "[ \"$eff\" = 0000000000000000 ]" "[ \"$prm\" = 0000000000000000 ]"
+
+# watch, run as root: none once the capture is open.
+on client "$BIN" watch -i "$(uplink_if client)" --duration 2 >/dev/null 2>&1 &
+bg=$!
+pid=$(ecntrace_pid)
+sleep 0.5
+eff=$(cap "$pid" CapEff)
+prm=$(cap "$pid" CapPrm)
+wait "$bg"
+check "watch as root, capturing: no capability effective or permitted (CapEff $eff, CapPrm $prm)" \
+	all '[ -n "$pid" ]' "[ \"$eff\" = 0000000000000000 ]" "[ \"$prm\" = 0000000000000000 ]"
 
 lab "$name" down
 check "lab torn down" [ -z "$(lab_namespaces "$name")" ]
