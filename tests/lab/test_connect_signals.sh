@@ -17,7 +17,7 @@ lab_up "$name" ectdrop || { nok "ectdrop lab comes up"; exit 1; }
 OUT=$TMP/out
 
 tables() { on client nft list tables 2>/dev/null | awk '$3 ~ /^ecntrace_/ { print $3 }' | xargs; }
-has_table() { case " $(tables) " in *" ecntrace_$1 "*) return 0;; esac; return 1; }
+has_table() { case " $(tables) " in *" ecntrace_$1_"*) return 0;; esac; return 1; }
 
 # start SPORT: a long run in the background; its pid (ip netns exec execs
 # ecntrace itself) in PID. Returns once its table is there, or 1 after 5 s.
