@@ -279,9 +279,9 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 	case NOTE_LOSS:
 		n = comparison_words(f, buf, len);
 		PUT(FACT(FACT_TEST) == CMP_DATA_RESET ?
-		    ": connections were reset with ECN and without alike, which is "
-		    "no ECN fault" : ": ECN and its control were hit alike, which is "
-		    "loss, not an ECN fault");
+		    ": resets that chance explains as well with ECN as without, "
+		    "no ECN fault" : ": losses that chance explains as well with "
+		    "ECN as without, no ECN fault");
 		return;
 	case NOTE_UNCONFIRMED:
 		if (!finding_has(f, FACT_TEST)) {

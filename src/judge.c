@@ -403,6 +403,12 @@ static void judge_blackhole(const struct diag_evidence *ev, double c,
 	int path = significant(&dest, c), conn = significant(&data, c);
 	struct finding *f;
 
+	/* ECT data that an ECN-dependent path (or per-packet balancing)
+	 * sends to another machine is not acknowledged either, when that
+	 * machine's RST is lost: the split explains it, no black hole. */
+	if (v->ecn_dependent || v->lb == LB_PER_PACKET)
+		conn = 0;
+
 	v->cmp[CMP_DEST_ECT] = dest;
 	if (!path && !conn)
 		return;
@@ -603,19 +609,34 @@ static int flows_disagree(const struct diag_evidence *ev)
 	return 0;
 }
 
-static void judge_lb(const struct diag_evidence *ev, struct diag_verdict *v)
+static int breaks_connections(const struct diag_evidence *ev,
+			      const struct comparison_result *rs, double c);
+
+/* The replay alone located a split at the last router: only if ECN
+ * connections were reset by another machine significantly more often
+ * than plain ones. An all-ECT(0) replay that worked once after a random
+ * reset proves nothing. */
+static int inferred_split(const struct diag_evidence *ev, double c)
 {
-	int full = 0;
+	struct comparison_result rs = judge_compare(ev, CMP_DATA_RESET);
+
+	return ev->split_inferred && breaks_connections(ev, &rs, c);
+}
+
+static void judge_lb(const struct diag_evidence *ev, double c,
+		     struct diag_verdict *v)
+{
+	int full = 0, inferred = inferred_split(ev, c);
 
 	if (ev->repeats.differed > 0 || ev->same.differed > 0) {
 		v->lb = LB_PER_PACKET;
 		v->path_confidence = 1.0;
 		return;
 	}
-	if (ev->split_seen || ev->split_inferred) {
+	if (ev->split_seen || inferred) {
 		v->ecn_dependent = 1;
 		v->lb = LB_PER_FLOW;
-		v->path_confidence = ev->split_inferred && !ev->split_seen ? 1.0 :
+		v->path_confidence = inferred && !ev->split_seen ? 1.0 :
 				     1.0 - pp_miss_pair(ev->split_draws[0],
 							ev->split_draws[1]);
 		return;
@@ -895,21 +916,22 @@ void judge(const struct diag_evidence *ev, double confidence,
 {
 	memset(v, 0, sizeof(*v));
 	v->confidence = confidence;
-	judge_lb(ev, v);
+	judge_lb(ev, confidence, v);
 	if (ev->have_conn)
 		judge_sites(ev, v);
 	judge_quotes(ev, v);
-	judge_blackhole(ev, confidence, v);
 	/* Per-packet balancing breaks connections with ECN or without: no
 	 * ECN cause on top of it. */
 	if (v->lb == LB_PER_PACKET) {
 		judge_per_packet(ev, v);
+		judge_blackhole(ev, confidence, v);
 	} else {
 		if (ev->have_conn) {
 			judge_syn(ev, confidence, v);
 			judge_marks(ev, v);
 		}
 		judge_ecn_path(ev, confidence, v);
+		judge_blackhole(ev, confidence, v);
 		if (ev->have_conn)
 			judge_ect_reset(ev, confidence, v);
 		judge_path_notes(ev, v);

@@ -496,6 +496,43 @@ static void ev_some_refused(struct diag_evidence *ev)
 	replay(ev, e, c, 7);
 }
 
+/* A middlebox resets 5% of data segments on a single path: one ECN
+ * connection reset from a hop away, its all-ECT(0) replay happened to
+ * work, and the rescreen found no split, so the replay "inferred" one at
+ * the last router. One reset proves nothing: no ecn-hash. */
+static void ev_random_rst_inferred(struct diag_evidence *ev)
+{
+	enum outcome e[7] = { OK, OK, RST_OTHER, OK, OK, OK, OK };
+	enum outcome c[7] = { OK, OK, OK, OK, OK, OK, OK };
+
+	trace(&ev->trace, 3, 1, 0, 0, ECN_ECT0);
+	screen(ev, 3, 3);
+	replay(ev, e, c, 7);
+	all_ect(ev, OK);
+	ev->split_inferred = 1;
+	ev->split_flow = 0;
+	ev->divergence_ttl = 4;
+	ev->balancer = te(3, 0);
+}
+
+/* The story under loss: some ECT(0) data reached the other site and its
+ * RST was lost, so the data went unacknowledged: the split explains it,
+ * no black hole. */
+static void ev_story_rst_lost(struct diag_evidence *ev)
+{
+	enum outcome e[14], c[14];
+
+	for (int i = 0; i < 14; i++) {
+		e[i] = i % 2 ? RST_OTHER : i % 4 == 0 ? DATA_LOST : OK;
+		c[i] = OK;
+	}
+	trace(&ev->trace, 3, 1, 0, 0, ECN_ECT0);
+	screen(ev, 3, 3);
+	split(ev, 3, 0, 8, 0);
+	replay(ev, e, c, 14);
+	all_ect(ev, OK);
+}
+
 /* Edge cases. */
 static void ev_nothing(struct diag_evidence *ev)
 {
@@ -609,6 +646,10 @@ static const struct judge_case cases[] = {
 	  "broken/cause; causes ect-reset; notes safe-multipath" },
 	{ "injected RSTs as often without ECN", ev_injected_rst,
 	  "healthy/no-fault; causes; notes safe-multipath loss" },
+	{ "one random reset is no split at the last router", ev_random_rst_inferred,
+	  "healthy/no-fault; causes; notes loss" },
+	{ "the story with RSTs lost: no black hole beside the hash", ev_story_rst_lost,
+	  "broken/cause; causes ecn-hash@2=198.51.100.2; notes" },
 	{ "a server that refuses some SYNs, ECN or not", ev_some_refused,
 	  "healthy/no-fault; causes; notes safe-multipath server-refused" },
 	{ "nothing answers", ev_nothing,
