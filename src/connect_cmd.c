@@ -46,8 +46,8 @@ static const char connect_usage[] =
 "\n"
 "Exit: 0 every ECN flow works, 1 ECN flows fail while controls work,\n"
 "2 controls fail too, 64 usage, 68 unknown host, 69 no route,\n"
-"71 system error, 73 cannot create the pcap file, 75 interrupted,\n"
-"77 no permission.\n";
+"71 system error, 73 cannot create the pcap file, 74 cannot write it or\n"
+"stdout, 75 interrupted or past the deadline, 77 no permission.\n";
 
 enum { OPT_FLOWS = 256, OPT_SPORT, OPT_MODE, OPT_PAYLOAD, OPT_RATE,
        OPT_JSON, OPT_PCAP, OPT_QUIET, OPT_DEADLINE };

@@ -49,9 +49,10 @@ static const char diagnose_usage[] =
 "Needs CAP_NET_RAW, and CAP_NET_ADMIN for the connection replay (see\n"
 "'ecntrace connect --help').\n"
 "\n"
-"Exit: 0 healthy, 1 broken, 2 inconclusive, 64 usage, 68 unknown host,\n"
-"69 no route, 71 system error, 73 cannot create a file, 74 cannot write\n"
-"the report, 75 interrupted, 77 no permission.\n";
+"Exit: 0 healthy, 1 broken, 2 inconclusive, 3 latent fault, 64 usage,\n"
+"68 unknown host, 69 no route, 71 system error, 73 cannot create a file,\n"
+"74 cannot write one or stdout, 75 interrupted or past the deadline,\n"
+"77 no permission.\n";
 
 enum { OPT_FLOWS = 256, OPT_MAXFLOWS, OPT_TTL, OPT_SPORT, OPT_RATE,
        OPT_JSON, OPT_PCAP, OPT_REPORT, OPT_DEADLINE };

@@ -12,6 +12,8 @@
  *   0  success; for a diagnosis: healthy
  *   1  diagnosis: broken
  *   2  diagnosis: inconclusive
+ *   3  diagnosis: a latent fault (the path depends on ECN, today's
+ *      connections escape it)
  *   64 EX_USAGE    bad option or argument
  *   65 EX_DATAERR  bad input file (capture)
  *   66 EX_NOINPUT  input file missing or unreadable
@@ -20,8 +22,9 @@
  *   70 EX_SOFTWARE internal error
  *   71 EX_OSERR    a system call failed
  *   73 EX_CANTCREAT cannot create an output file (--pcap, --report)
- *   74 EX_IOERR    cannot write an output file
- *   75 EX_TEMPFAIL interrupted by SIGINT, SIGTERM or SIGHUP
+ *   74 EX_IOERR    cannot write an output file or standard output
+ *   75 EX_TEMPFAIL interrupted by SIGINT, SIGTERM, SIGHUP, SIGQUIT or
+ *                  SIGPIPE, or --deadline reached
  *   77 EX_NOPERM   not allowed to open raw sockets (needs CAP_NET_RAW)
  */
 #define EXIT_HEALTHY 0

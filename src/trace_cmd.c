@@ -43,8 +43,9 @@ static const char trace_usage[] =
 "  -h, --help        this help\n"
 "\n"
 "Exit: 0 done, 64 usage, 68 unknown host, 69 no route or interface,\n"
-"71 system error, 73 cannot create the pcap file, 75 interrupted,\n"
-"77 no permission for raw sockets.\n";
+"71 system error, 73 cannot create the pcap file, 74 cannot write it or\n"
+"stdout, 75 interrupted or past the deadline, 77 no permission for raw\n"
+"sockets.\n";
 
 enum {
 	OPT_SPORT = 256, OPT_ECN, OPT_DSCP, OPT_JSON, OPT_RATE, OPT_PCAP,

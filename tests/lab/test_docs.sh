@@ -265,7 +265,7 @@ catches "an exit code missing from the man page" chk_exit_codes "$B/no-75.1"
 catches "a man page that renders with warnings" chk_render "$B/bad-macro.1"
 sed 's/ --mode / /' "$COMPLETION" >"$B/no-mode.bash"
 catches "an option missing from the completion" chk_comp_options "$B/no-mode.bash" connect
-sed 's/--rate --json/--rate --bogus --json/' "$COMPLETION" >"$B/extra.bash"
+sed 's/--deadline --json/--deadline --bogus --json/' "$COMPLETION" >"$B/extra.bash"
 catches "an option the command does not have in the completion" chk_comp_options "$B/extra.bash" trace
 sed 's/words=(not-ect ect0 ect1 ce)/words=(not-ect ect0 ce)/' "$COMPLETION" >"$B/no-ect1.bash"
 catches "a value missing after --ecn" chk_comp_values "$B/no-ect1.bash" trace --ecn $(ecn_names)
