@@ -1,10 +1,10 @@
 #!/bin/bash
 # `ecntrace connect` interrupted. In `ectdrop` the ECN flows' data is never
-# acknowledged, so with -w 5 a run lasts about ten seconds. SIGINT, SIGTERM
-# and SIGHUP mid-run: exit 75 (EX_TEMPFAIL) within a second, one line on
-# stderr, the JSON says interrupted, the nft table is gone and the site
+# acknowledged, so with -w 5 a run lasts about ten seconds. SIGINT, SIGTERM,
+# SIGHUP, SIGQUIT and SIGPIPE mid-run: exit 75 (EX_TEMPFAIL) within a
+# second, one line on stderr naming the signal, the JSON says interrupted, the nft table is gone and the site
 # holds no connection. SIGKILL leaves the table behind; the next run reaps
-# it (its pid is dead) and leaves nothing either.
+# it (its lock is free) and leaves nothing either.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 need_lab
@@ -63,7 +63,7 @@ open_conns() {
 }
 
 sport=47000
-for sig in INT TERM HUP; do
+for sig in INT TERM HUP QUIT PIPE; do
 	sport=$((sport + 100))
 	if ! start "$sport"; then
 		nok "SIG$sig: the run's table ecntrace_$PID appears (tables: $(tables))"
@@ -77,8 +77,8 @@ for sig in INT TERM HUP; do
 	check "SIG$sig: exit 75 (EX_TEMPFAIL) within a second, got $RC within $((WAITED * 100)) ms" \
 		all '[ "$RC" = 75 ]' '[ "$WAITED" -le 10 ]'
 	err=$(cat "$OUT.err")
-	check "SIG$sig: one line on stderr ('$err')" \
-		all '[ "$(wc -l <"$OUT.err")" = 1 ]' '[ "$err" = "ecntrace: interrupted" ]'
+	check "SIG$sig: one line on stderr naming the signal ('$err')" \
+		all '[ "$(wc -l <"$OUT.err")" = 1 ]' '[[ $err == "ecntrace: interrupted (SIG$sig"* ]]'
 	check "SIG$sig: the JSON is complete and says interrupted" \
 		[ "$(jq -r '.summary.interrupted' "$OUT" 2>/dev/null)" = true ]
 	left=$(tables)
