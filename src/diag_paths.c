@@ -127,11 +127,16 @@ static int probe_pair(struct dctx *c, int fi, int e1, int e2, int ttl,
 	memset(b, 0, sizeof(*b));
 	/* Ask again only for what did not come: a rate-limited router
 	 * answers one of the two often enough. */
-	for (int tries = 0; tries < 3 && !(a->answered && b->answered); tries++) {
+	for (int64_t t0 = 0, tries = 0; tries < 3 && !(a->answered && b->answered);
+	     tries++) {
 		struct probe pr[2];
 		struct responder *slot[2];
 		size_t n = 0;
 		int rc;
+
+		if (tries)
+			pace_retry(t0);
+		t0 = now_ns();
 
 		if (!a->answered) {
 			add_probe(c, &pr[n], c->ev->flows[fi].sport, (uint8_t)e1, ttl);
@@ -388,13 +393,26 @@ static int screen_enough(struct dctx *c, int need)
 	struct diag_evidence *ev = c->ev;
 	int rc = 0;
 
+	int64_t t0 = 0;
+
 	for (int round = 0, fills = 0; rc == 0 && round < 3 + FILL_ROUNDS &&
 					 !ect_blackholed(ev); round++) {
 		int full = 0, more;
 		size_t got;
 
-		for (int i = 0; i < ev->nflows; i++)
+		if (round)
+			pace_retry(t0);
+		t0 = now_ns();
+
+		/* Whole flows prove a negative; one flow whose codepoints
+		 * part is the lead to follow: no need to wait for more. */
+		for (int i = 0; i < ev->nflows; i++) {
+			int e1, e2;
+
 			full += ev->flows[i].full;
+			if (flow_split(&ev->flows[i], &e1, &e2))
+				full = need;
+		}
 		if (full >= need)
 			break;
 		if (fills >= 0 && fills < FILL_ROUNDS) {

@@ -22,7 +22,7 @@
 #include "diag_probe.h"
 #include "stats.h"
 
-#define CONFIRM_ROUNDS 5
+#define CONFIRM_ROUNDS 8
 #define PP_ROUNDS 4
 /* A lone flow's test assumes the smaller path gets at least this share
  * (3:1 weighting); with two parted codepoints no assumption is needed. */
@@ -101,9 +101,15 @@ static int pp_test(struct dctx *c, uint16_t sport, int ecn, int ttl,
 
 	for (int k = 0; k < 32; k++)
 		ecns[k] = ecn;
+	int64_t t0 = 0;
+
 	for (int round = 0; round < rounds && !o->differ && o->draws < need;
 	     round++) {
 		size_t n;
+
+		if (round)
+			pace_retry(t0);
+		t0 = now_ns();
 
 		if (!o->burst_answered) {
 			rc = pp_send(c, sport, ttl, ecns, which, 2, 1, o);
@@ -136,6 +142,7 @@ int confirm_split(struct dctx *c, int fi, int e1, int e2)
 	int want = pp_draws_pair(c->p->confidence), rc;
 	struct pp_obs o[2];
 	const int ecn2[2] = { e1, e2 };
+	int64_t t0 = 0;
 
 	memset(o, 0, sizeof(o));
 	o[0].ref = ev->flows[fi].by_ecn[e1];
@@ -145,6 +152,10 @@ int confirm_split(struct dctx *c, int fi, int e1, int e2)
 			    pp_miss_pair(o[0].draws, o[1].draws) > miss; round++) {
 		int ecns[64], which[64];
 		size_t n = 0;
+
+		if (round)
+			pace_retry(t0);
+		t0 = now_ns();
 
 		/* A burst pair of each codepoint (until one is answered). */
 		for (int w = 0; w < 2 && !o[0].differ && !o[1].differ; w++) {
@@ -229,8 +240,12 @@ int localize_per_packet(struct dctx *c)
 		return 0;
 	}
 	/* Not tested on the way: one answer names it. */
-	for (int tries = 0; tries < 3 && !ev->balancer.answered; tries++) {
+	for (int64_t t0 = 0, tries = 0; tries < 3 && !ev->balancer.answered; tries++) {
 		struct probe pr;
+
+		if (tries)
+			pace_retry(t0);
+		t0 = now_ns();
 
 		add_probe(c, &pr, sport, ECN_NOT_ECT, lo - 1);
 		rc = run_batch(c, &pr, 1);

@@ -40,7 +40,7 @@ struct flow path_flow(const struct diag_params *p, uint16_t sport,
 static int run_at(struct dctx *c, struct probe *pr, size_t n, double rate)
 {
 	struct run_opts o = {
-		.rate = rate, .timeout_ns = c->p->timeout_ns,
+		.rate = rate, .timeout_ns = c->wait_ns,
 		.on_tick = c->p->on_tick, .ctx = c->p->ctx,
 	};
 	uint64_t before = c->e->sent;
@@ -84,6 +84,23 @@ void add_probe(struct dctx *c, struct probe *pr, uint16_t sport,
 	 * with consecutive tokens it was taken for the next probe's answer. */
 	flow_probe(&f, ttl, c->e->token_base + c->token, pr);
 	c->token += 2;
+}
+
+/* Routers rate-limit their ICMP (Linux: a burst of six, then one a
+ * second per peer): a probe asked again sooner would meet the same empty
+ * budget. A retry therefore comes at least RETRY_GAP after the try
+ * before it began; a path that answers everything never retries. */
+#define RETRY_GAP_NS 1000000000LL
+
+void pace_retry(int64_t since)
+{
+	int64_t left = since + RETRY_GAP_NS - now_ns();
+
+	if (left > 0) {
+		struct timespec ts = { left / 1000000000, left % 1000000000 };
+
+		nanosleep(&ts, NULL);
+	}
 }
 
 void progress(struct dctx *c, const char *phase)

@@ -14,6 +14,7 @@ struct dctx {
 	struct diag_result *res;
 	struct diag_evidence *ev;
 	uint32_t token;
+	int64_t wait_ns;             /* per reply, from the path's RTTs */
 	char *err;
 	size_t errlen;
 };
@@ -34,6 +35,8 @@ int run_batch(struct dctx *c, struct probe *pr, size_t n);
  * so that the average stays at the run's rate. */
 int run_burst(struct dctx *c, struct probe *pr, size_t n);
 void progress(struct dctx *c, const char *phase);
+/* Before asking again what a try begun at since did not get. */
+void pace_retry(int64_t since);
 
 /* diag_paths.c: the screen, the split and its hop. */
 int step_paths(struct dctx *c);

@@ -20,7 +20,7 @@ static struct connect_params replay_params(const struct dctx *c,
 	cp.dst = c->p->dst;
 	cp.dport = c->p->dport;
 	cp.mode = mode;
-	cp.timeout_ns = c->p->timeout_ns;
+	cp.timeout_ns = c->wait_ns;
 	cp.rate = 50;
 	cp.payload = c->p->payload;
 	cp.payload_len = c->p->payload_len;

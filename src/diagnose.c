@@ -37,6 +37,33 @@ static int step_trace(struct dctx *c)
 	return rc;
 }
 
+/* How long to wait for a reply once the path is traced: three times the
+ * slowest round trip the trace saw (as TCP's timer, routers slow to make
+ * ICMP included), at least 200 ms, at most the -w limit. A reply that
+ * never comes (loss, a rate limit) then costs a fraction of a second,
+ * not a second, every batch. -w fixes it. */
+#define MIN_WAIT_NS 200000000LL
+
+static int64_t path_wait(const struct diag_params *p, const struct trace_result *t)
+{
+	int64_t rtt = 0, w;
+
+	if (p->fixed_wait)
+		return p->timeout_ns;
+	for (size_t i = 0; i < t->nprobes; i++) {
+		const struct probe *pr = &t->probes[i];
+
+		if (pr->state == PROBE_ANSWERED && pr->recv_ns - pr->sent_ns > rtt)
+			rtt = pr->recv_ns - pr->sent_ns;
+	}
+	if (rtt <= 0)
+		return p->timeout_ns;
+	w = 3 * rtt;
+	if (w < MIN_WAIT_NS)
+		w = MIN_WAIT_NS;
+	return w < p->timeout_ns ? w : p->timeout_ns;
+}
+
 int diag_port_span(int conn_flows)
 {
 	return 64 + DIAG_CONN_ROUNDS * 2 * conn_flows;
@@ -46,7 +73,7 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 		 struct diag_result *r, char *err, size_t errlen)
 {
 	struct dctx c = { .e = e, .p = p, .res = r, .ev = &r->ev,
-			  .err = err, .errlen = errlen };
+			  .wait_ns = p->timeout_ns, .err = err, .errlen = errlen };
 	struct diag_evidence *ev = &r->ev;
 	uint64_t sent0 = e->sent;
 	int64_t t0 = now_ns();
@@ -57,6 +84,7 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 	ev->dst = p->dst;
 	ev->dport = p->dport;
 	rc = step_trace(&c);
+	c.wait_ns = path_wait(p, &ev->trace);
 	if (rc == 0 && !ev->trace.dest_ttl && ev->have_plain_trace &&
 	    ev->plain.dest_ttl)
 		rc = step_dest_compare(&c);

@@ -29,7 +29,8 @@ struct diag_params {
 	int max_ttl;
 	int max_flows;               /* screen flows, at most DIAG_MAX_FLOWS */
 	int conn_flows;              /* connect's ECN flows a round; 0 skips it */
-	int64_t timeout_ns;
+	int64_t timeout_ns;          /* the longest wait for a reply */
+	int fixed_wait;              /* -w given: always wait timeout_ns */
 	double rate;
 	const uint8_t *payload;
 	size_t payload_len;

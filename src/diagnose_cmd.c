@@ -29,7 +29,8 @@ static const char diagnose_usage[] =
 "  -p PORT           TCP port (default 80)\n"
 "  -c CONF           confidence of the path verdict (0.9-0.9999, default 0.99)\n"
 "  -m MAX            max TTL (default 30)\n"
-"  -w SEC            wait for each reply (default 1)\n"
+"  -w SEC            wait for each reply (default: 3 round trips of the\n"
+"                    path, 0.2 to 1 s)\n"
 "      --flows N     connections to replay with ECN (0-64, default 7;\n"
 "                    0 skips the replay); as many without\n"
 "      --max-flows N flows to probe the path with (4-32, default 16)\n"
@@ -120,6 +121,7 @@ int cmd_diagnose(int argc, char **argv)
 		case 'w':
 			if (cli_secs(optarg, 60, "wait", &dp.timeout_ns) < 0)
 				return EX_USAGE;
+			dp.fixed_wait = 1;
 			break;
 		case OPT_FLOWS:
 			if (cli_num(optarg, 0, 64, "flows", &flows) < 0)

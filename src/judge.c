@@ -235,20 +235,27 @@ static int leaning(const struct comparison_result *c, double confidence)
 		       (double)c->control_bad * c->test_n;
 }
 
-/* ... and clearly enough (p < 0.25) to leave the verdict open. */
-static int suggestive(const struct comparison_result *c, double confidence)
+/* ... and clearly enough to leave the verdict open: p < 0.1 for resets,
+ * which loss does not make, p < 0.05 for what loss does (unanswered
+ * SYNs, unacknowledged data), which strikes both sides at random and
+ * would otherwise leave many a lossy path open. */
+static int suggestive(enum comparison k, const struct comparison_result *c,
+		      double confidence)
 {
-	return leaning(c, confidence) && c->p < 0.25;
+	int reset = k == CMP_DATA_RESET || k == CMP_SYN_RESET;
+
+	return leaning(c, confidence) && c->p < (reset ? 0.1 : 0.05);
 }
 
-/* More connections are worth it while a comparison leans to ECN: loss
- * strikes at random, so a loss-like one must lean clearly; a reset is
- * never loss, so any excess of resets with ECN calls for more. */
+/* More connections are worth it while a comparison leans to ECN: a reset
+ * is never loss, so any excess of resets with ECN calls for more; a
+ * loss-like comparison must lean clearly (p < 0.1). */
 static int worth_more(enum comparison k, const struct comparison_result *c,
 		      double confidence)
 {
-	return k == CMP_DATA_RESET || k == CMP_SYN_RESET ? leaning(c, confidence)
-							 : suggestive(c, confidence);
+	if (k == CMP_DATA_RESET || k == CMP_SYN_RESET)
+		return leaning(c, confidence);
+	return leaning(c, confidence) && c->p < 0.1;
 }
 
 int judge_wants_more(const struct diag_evidence *ev, double confidence)
@@ -832,7 +839,7 @@ static void judge_loss(const struct diag_evidence *ev, double c,
 			continue;
 		/* The server itself resets SYNs, with ECN or without. */
 		f = add(v, k == CMP_SYN_RESET && r.control_bad > 0 ? NOTE_SERVER_REFUSED :
-			   suggestive(&r, c) ? NOTE_UNCONFIRMED : NOTE_LOSS,
+			   suggestive((enum comparison)k, &r, c) ? NOTE_UNCONFIRMED : NOTE_LOSS,
 			1.0 - r.p);
 		if (f)
 			compared(f, (enum comparison)k, &r);

@@ -346,10 +346,22 @@ static void ev_loss(struct diag_evidence *ev)
 	replay(ev, e, c, 7);
 }
 
-/* Loss that hit only ECN, once: suggestive, not significant. */
-static void ev_one_ecn_loss(struct diag_evidence *ev)
+/* Loss that hit only ECN, twice: within chance (p = 0.23). */
+static void ev_two_ecn_losses(struct diag_evidence *ev)
 {
 	enum outcome e[7] = { OK, OK, OK, DATA_LOST, OK, OK, DATA_LOST };
+	enum outcome c[7] = { OK, OK, OK, OK, OK, OK, OK };
+
+	ev_safe(ev);
+	connect_free(&ev->conn);
+	replay(ev, e, c, 7);
+}
+
+/* Four ECN data losses, none plain: suggestive (p = 0.035), not
+ * significant at 99%. */
+static void ev_one_ecn_loss(struct diag_evidence *ev)
+{
+	enum outcome e[7] = { OK, DATA_LOST, OK, DATA_LOST, DATA_LOST, OK, DATA_LOST };
 	enum outcome c[7] = { OK, OK, OK, OK, OK, OK, OK };
 
 	ev_safe(ev);
@@ -624,7 +636,9 @@ static const struct judge_case cases[] = {
 	  "healthy/no-fault; causes; notes safe-multipath" },
 	{ "loss on both sides is loss", ev_loss,
 	  "healthy/no-fault; causes; notes safe-multipath loss loss" },
-	{ "two ECN data losses, none plain: not significant", ev_one_ecn_loss,
+	{ "two ECN data losses, none plain: within chance", ev_two_ecn_losses,
+	  "healthy/no-fault; causes; notes safe-multipath loss" },
+	{ "four ECN data losses, none plain: suggestive, not significant", ev_one_ecn_loss,
 	  "inconclusive/not-significant; causes; notes safe-multipath unconfirmed" },
 	{ "a busy server loses ECN and plain data alike", ev_busy_server,
 	  "healthy/no-fault; causes; notes safe-multipath loss" },
