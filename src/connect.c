@@ -486,7 +486,7 @@ int connect_run(struct engine *e, const struct connect_params *p,
 	struct cstate cs = { .e = e, .p = p, .r = r };
 	int64_t t0 = now_ns(), gap = (int64_t)(1e9 / (p->rate > 0 ? p->rate : 50));
 	int64_t next_tick = t0 + 1000000000LL, next_syn = t0;
-	uint64_t sent0 = e->sent;
+	uint64_t sent0 = e->sent, trunc0 = e->truncated;
 	int answered = 0, synacked = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -619,6 +619,7 @@ int connect_run(struct engine *e, const struct connect_params *p,
 	}
 	r->duration_ns = now_ns() - t0;
 	r->sent = e->sent - sent0;
+	r->truncated = e->truncated - trunc0;
 	return 0;
 }
 

@@ -113,6 +113,7 @@ struct connect_result {
 	int control_ok;              /* control flows that worked */
 	int64_t duration_ns;
 	uint64_t sent;
+	uint64_t truncated;          /* packets longer than the receive buffer */
 	int interrupted;             /* SIGINT/SIGTERM stopped the run */
 };
 

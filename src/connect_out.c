@@ -201,6 +201,7 @@ void connect_json_body(struct json *j, const struct connect_result *r)
 			json_int(j, conn_result_name(k), r->counts[k]);
 	json_close_obj(j);
 	json_bool(j, "interrupted", r->interrupted);
+	json_int(j, "packets_truncated", (long long)r->truncated);
 	json_close_obj(j);
 }
 
