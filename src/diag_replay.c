@@ -64,6 +64,8 @@ static int step_connect(struct dctx *c)
 	struct connect_params cp = replay_params(c, MODE_CLASSIC);
 	int rc;
 
+	uint16_t sports[64];
+
 	cp.nflows = c->p->conn_flows;
 	progress(c, "replaying the ECN connection");
 	for (int round = 0; round < DIAG_CONN_ROUNDS && !engine_stop; round++) {
@@ -74,6 +76,17 @@ static int step_connect(struct dctx *c)
 		if (round > 0)
 			progress(c, "more connections, for a significant comparison");
 		cp.sport_base = (uint16_t)(c->p->sport_base + 64 + round * 2 * cp.nflows);
+		cp.sports = NULL;
+		/* The first round replays the flow whose Not-ECT and ECT(0)
+		 * probes parted among its connections: the one sure to show
+		 * what the split does to a connection. */
+		if (round == 0 && ev->split_seen && ev->split_ecn[0] == ECN_NOT_ECT &&
+		    ev->split_ecn[1] == ECN_ECT0 && cp.nflows <= 64) {
+			for (int i = 0; i < cp.nflows; i++)
+				sports[i] = (uint16_t)(cp.sport_base + i);
+			sports[0] = ev->flows[ev->split_flow].sport;
+			cp.sports = sports;
+		}
 		rc = connect_run(c->e, &cp, round ? &more : &ev->conn, c->err, c->errlen);
 		if (rc != 0)
 			return rc;
