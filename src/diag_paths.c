@@ -295,23 +295,6 @@ static int look_for_multipath(struct dctx *c)
 	return rc;
 }
 
-static int flows_disagree(const struct diag_evidence *ev)
-{
-	const struct responder *first = NULL;
-
-	for (int i = 0; i < ev->nflows; i++) {
-		const struct responder *s = &ev->flows[i].by_ecn[ECN_NOT_ECT];
-
-		if (!s->answered)
-			continue;
-		if (first == NULL)
-			first = s;
-		else if (responder_differs(first, s))
-			return 1;
-	}
-	return 0;
-}
-
 /* Does the path depend on DSCP? A note, not a fault: DSCP is stable
  * within most flows. */
 static int screen_dscp(struct dctx *c)

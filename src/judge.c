@@ -599,7 +599,7 @@ static void judge_sites(const struct diag_evidence *ev, struct diag_verdict *v)
 
 /* ------------------------------------------------------------- paths */
 
-static int flows_disagree(const struct diag_evidence *ev)
+int flows_disagree(const struct diag_evidence *ev)
 {
 	const struct responder *first = NULL;
 

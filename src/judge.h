@@ -179,5 +179,8 @@ const char *comparison_name(enum comparison c);
 const char *lb_name(enum lb_kind k);
 const char *diag_status_name(enum diag_status s);
 int responder_differs(const struct responder *a, const struct responder *b);
+/* Do the screened flows reach different responders (Not-ECT)? That is
+ * per-flow balancing, or the first sign of it. */
+int flows_disagree(const struct diag_evidence *ev);
 
 #endif
