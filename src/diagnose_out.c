@@ -21,15 +21,21 @@ void diagnose_where(const struct finding *f, char *buf, size_t len)
 			 addr_str(&f->addr, a, sizeof(a)));
 	else if (f->hop > 0)
 		snprintf(buf, len, "at hop %d (address unknown)", f->hop);
-	else if (f->hop_first > 0 && f->first_addr.family)
-		snprintf(buf, len, "between hop %d (%s) and hop %d", f->hop_first,
-			 addr_str(&f->first_addr, a, sizeof(a)), f->hop_last);
-	else if (f->hop_first > 0)
-		snprintf(buf, len, "between hop %d and hop %d", f->hop_first,
-			 f->hop_last);
+	else if (f->hop_first > 0) {
+		/* Bounded, not singled out: each hop is a candidate, the first
+		 * by its address if it answered, none accused. */
+		char first[INET6_ADDRSTRLEN + 3] = "";
+
+		if (f->first_addr.family)
+			snprintf(first, sizeof(first), " (%s)",
+				 addr_str(&f->first_addr, a, sizeof(a)));
+		snprintf(buf, len, f->hop_last == f->hop_first + 1 ?
+			 "at hop %d%s or hop %d" : "at one of hops %d%s to %d",
+			 f->hop_first, first, f->hop_last);
+	}
 }
 
-/* "the router at hop 2 (198.18.1.2)", "a router between hop 1 (...) and
+/* "the router at hop 2 (198.18.1.2)", "a router at hop 1 (...) or
  * hop 2", or "a router on the path". */
 static void who(const struct finding *f, char *buf, size_t len)
 {
@@ -63,6 +69,12 @@ void diagnose_advice(const struct finding *f, char *buf, size_t len)
 		"Meanwhile the client avoids the failure by not requesting ECN: "
 		"sysctl -w net.ipv4.tcp_ecn=2";
 
+	struct finding anon = *f;
+
+	/* Advice addresses a router's operator: for a bounded finding it
+	 * names hops only, not the address of a candidate. */
+	memset(&anon.first_addr, 0, sizeof(anon.first_addr));
+	f = &anon;
 	who(f, w, sizeof(w));
 	w[0] = (char)toupper((unsigned char)w[0]);
 	diagnose_where(f, where, sizeof(where));

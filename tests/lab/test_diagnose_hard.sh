@@ -72,7 +72,7 @@ if ECNLAB_SCENARIOS=$LAB_ROOT/tests/lab/scenarios lab_up "$name" deep-silent; th
 			"[ \"\$(q '.verdict.causes[0].hop_first')\" = $BALANCER_HOP ]" \
 			"[ \"\$(q '.verdict.causes[0].hop_last')\" = \$((\$(q .paths.divergence_hop) - 1)) ]" \
 			"[ \"\$(q '.verdict.causes[0].first_addr')\" = $(balancer $fam) ]" \
-			"q .verdict.summary | grep -q 'between hop $BALANCER_HOP'"
+			"q .verdict.summary | grep -Eq 'a router at (hop|one of hops) $BALANCER_HOP \\($(balancer $fam)\\) (or hop|to) '"
 		check "deep-silent IPv$fam: the split is bounded, not pinned (unknown from hop $(q .paths.split_unknown_from), parts at hop $(q .paths.divergence_hop))" \
 			all "[ \"\$(q .paths.split_unknown_from)\" = $((BALANCER_HOP + 1)) ]" \
 			"[ \"\$(q .paths.divergence_hop)\" -gt $((BALANCER_HOP + 1)) ]" \

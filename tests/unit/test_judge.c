@@ -728,7 +728,7 @@ static void test_words(void **state)
 	ev_silent_splitter(&r.ev);
 	judge(&r.ev, 0.99, &r.v);
 	diagnose_summary(&r, buf, sizeof(buf));
-	assert_non_null(strstr(buf, "a router between hop 1 (198.51.100.1) and hop 2"));
+	assert_non_null(strstr(buf, "a router at hop 1 (198.51.100.1) or hop 2 puts"));
 	assert_null(strstr(buf, "the router at hop 1"));
 	diagnose_advice(&r.v.causes[0], buf, sizeof(buf));
 	assert_null(strstr(buf, "at hop 1 ("));
