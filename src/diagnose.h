@@ -1,20 +1,23 @@
 /*
- * diagnose: the full diagnosis of one target.
+ * diagnose: the full diagnosis of one target. The measurement fills a
+ * struct diag_evidence (evidence.h), step by step:
  *
- *  1. A trace of one flow marked ECT(0): the path length and the ECN value
- *     each hop received (bleaching, CE marking, mangling, black holes).
+ *  1. A trace of one flow marked ECT(0): the path length, the round trips
+ *     that set the waits, and the ECN value each hop received; where
+ *     ECT(0) stops short, ECT(0) and Not-ECT probes side by side at the
+ *     target's distance (diagnose.c).
  *  2. A screen at the last router before the target: several flows, each
- *     sent with all four ECN codepoints and nothing else changed. Within a
- *     flow, different responders mean the path depends on ECN, or on
- *     nothing at all (per-packet balancing); repeating the differing probes
- *     tells the two apart. Across flows, different responders mean per-flow
- *     balancing.
- *  3. A search over TTL for the first hop where the flow's codepoints part:
- *     the router one hop before hashes on ECN.
- *  4. A connection replay (connect) for the proof: which machine answered
- *     the handshake and which the data.
- *  5. The verdict, with its confidence and evidence.
- * Never prints; diagnose_out.c renders the result.
+ *     sent with all four ECN codepoints and nothing else changed; the
+ *     first flow whose codepoints part is repeated (identical probes) to
+ *     tell a hash from per-packet balancing with a bounded miss
+ *     probability; a search over TTL for the first hop where they part
+ *     (diag_paths.c, diag_perpacket.c).
+ *  3. Connection replays, ECN and plain interleaved, in rounds until the
+ *     comparison is significant; the reset ones replayed all-ECT(0)
+ *     (diag_replay.c).
+ *
+ * Then judge() (judge.c), a pure function, turns the evidence into the
+ * verdict; diagnose_out.c and report.c put it into words. Never prints.
  */
 #ifndef ECNTRACE_DIAGNOSE_H
 #define ECNTRACE_DIAGNOSE_H
