@@ -369,6 +369,13 @@ int per_packet_seen(const struct diag_evidence *ev)
 	return ev->repeats.differed > 0 || ev->same.differed > 0;
 }
 
+/* Agreeing bits (screen_bits) that rule out a 2-way ECN hash with this
+ * confidence: 1 - 2^-bits >= c. */
+static int need_bits(double c)
+{
+	return (int)ceil(log2(1.0 / (1.0 - c)) - 1e-9);
+}
+
 /* Screen enough flows whole, within the budget: what a round loses the
  * next asks again; flows that never answer are replaced. */
 static int screen_enough(struct dctx *c, int need)
@@ -380,23 +387,23 @@ static int screen_enough(struct dctx *c, int need)
 
 	for (int round = 0, fills = 0; rc == 0 && round < 3 + FILL_ROUNDS &&
 					 !ect_blackholed(ev); round++) {
-		int full = 0, more;
+		int full = 0, more, parted = 0;
 		size_t got;
 
 		if (round)
 			pace_retry(t0);
 		t0 = now_ns();
 
-		/* Whole flows prove a negative; one flow whose codepoints
-		 * part is the lead to follow: no need to wait for more. */
+		/* Agreeing answers prove a negative (screen_bits); one flow
+		 * whose codepoints part is the lead to follow: no need to
+		 * wait for more. */
 		for (int i = 0; i < ev->nflows; i++) {
 			int e1, e2;
 
 			full += ev->flows[i].full;
-			if (flow_split(&ev->flows[i], &e1, &e2))
-				full = need;
+			parted |= flow_split(&ev->flows[i], &e1, &e2);
 		}
-		if (full >= need)
+		if (parted || screen_bits(ev) >= need_bits(c->p->confidence))
 			break;
 		if (fills >= 0 && fills < FILL_ROUNDS) {
 			rc = screen_fill(c, &got);
@@ -407,7 +414,7 @@ static int screen_enough(struct dctx *c, int need)
 		}
 		if (ev->nflows >= c->p->max_flows)
 			break;
-		more = need - full;
+		more = need - full > 0 ? need - full : 1;
 		if (ev->nflows + more > c->p->max_flows)
 			more = c->p->max_flows - ev->nflows;
 		rc = screen_flows(c, ev->nflows, ev->nflows + more);

@@ -599,6 +599,31 @@ static void judge_sites(const struct diag_evidence *ev, struct diag_verdict *v)
 
 /* ------------------------------------------------------------- paths */
 
+int screen_bits(const struct diag_evidence *ev)
+{
+	int bits = 0;
+
+	for (int i = 0; i < ev->nflows; i++) {
+		const struct responder *first = NULL;
+		int k = 0, parted = 0;
+
+		for (int e = 0; e < 4; e++) {
+			const struct responder *r = &ev->flows[i].by_ecn[e];
+
+			if (!r->answered)
+				continue;
+			k++;
+			if (first == NULL)
+				first = r;
+			else
+				parted |= responder_differs(first, r);
+		}
+		if (k >= 2 && !parted)
+			bits += k - 1;
+	}
+	return bits;
+}
+
 int flows_disagree(const struct diag_evidence *ev)
 {
 	const struct responder *first = NULL;
@@ -633,7 +658,7 @@ static int inferred_split(const struct diag_evidence *ev, double c)
 static void judge_lb(const struct diag_evidence *ev, double c,
 		     struct diag_verdict *v)
 {
-	int full = 0, inferred = inferred_split(ev, c);
+	int inferred = inferred_split(ev, c);
 
 	if (ev->repeats.differed > 0 || ev->same.differed > 0) {
 		v->lb = LB_PER_PACKET;
@@ -648,9 +673,7 @@ static void judge_lb(const struct diag_evidence *ev, double c,
 							ev->split_draws[1]);
 		return;
 	}
-	for (int i = 0; i < ev->nflows; i++)
-		full += ev->flows[i].full;
-	v->path_confidence = 1.0 - pow(1.0 / 8.0, full);
+	v->path_confidence = 1.0 - pow(0.5, screen_bits(ev));
 	if (ev->screen_ttl == 0 && ev->trace.dest_ttl == 1)
 		v->path_confidence = 1.0;    /* a neighbour: no path to split */
 	v->lb = flows_disagree(ev) ? LB_PER_FLOW : LB_NONE;
