@@ -33,6 +33,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The checks themselves are not what is explored: no coverage
+ * instrumentation for them (it was most of the time spent). */
+#define CHECKER __attribute__((no_sanitize("coverage")))
+
 /* stderr (the stdio stream; the sanitizers write to fd 2 themselves)
  * goes into this buffer, checked after every parser. */
 static char errbuf[1 << 20];
@@ -52,7 +56,7 @@ static void err_start(void)
 
 /* What was written since err_start: nothing when the value was taken;
  * else one clean line. */
-static void err_check(int rejected)
+CHECKER static void err_check(int rejected)
 {
 	long n;
 
@@ -77,7 +81,7 @@ static void err_check(int rejected)
 	}
 }
 
-static int all_digits(const char *s, const char *set)
+CHECKER static int all_digits(const char *s, const char *set)
 {
 	return s[0] != '\0' && s[strspn(s, set)] == '\0';
 }
@@ -85,8 +89,7 @@ static int all_digits(const char *s, const char *set)
 static void numbers(const char *s)
 {
 	static const long ranges[][2] = {
-		{ 0, 255 }, { 1, 65535 }, { -10, 10 }, { 0, 0xfffff },
-		{ -2147483647L - 1, 2147483647L },
+		{ 0, 255 }, { -10, 10 }, { -2147483647L - 1, 2147483647L },
 	};
 	int64_t ns;
 	double d;
@@ -174,7 +177,7 @@ static void addresses(const char *s)
 }
 
 /* Undo term_escape; -1 if out is not something it could have written. */
-static int unescape(const char *out, char *back, size_t len)
+CHECKER static int unescape(const char *out, char *back, size_t len)
 {
 	size_t n = 0;
 
@@ -204,7 +207,7 @@ static int unescape(const char *out, char *back, size_t len)
 
 /* Every character of s valid UTF-8 and none a terminal acts on (and,
  * not only by cp_is_control's word, no C0, DEL or C1 byte pattern). */
-static void inert(const char *s)
+CHECKER static void inert(const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 &&
