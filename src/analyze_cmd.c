@@ -216,7 +216,7 @@ static void print_text(FILE *f, struct report *r)
 
 	capture_counts(r->cap, &frames, &not_ip, &bad_link);
 	fprintf(f, "%s%s: %llu packets", strcmp(r->command, "watch") ? ""
-		: "interface ", r->source, (unsigned long long)frames);
+		: "interface ", TERM_STR(r->source), (unsigned long long)frames);
 	if (a->skipped + bad_link)
 		fprintf(f, " (%llu skipped as malformed)",
 			(unsigned long long)(a->skipped + bad_link));

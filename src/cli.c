@@ -12,16 +12,29 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "term.h"
 
+/* The message is escaped (term_fputs): it may quote a host name, a file
+ * name, an option's value or an error read from a capture. */
 void warnx_(const char *fmt, ...)
 {
+	char small[512], *msg = small;
 	va_list ap;
+	int n;
 
-	fputs("ecntrace: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof(small) && (msg = malloc((size_t)n + 1)) != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	fputs("ecntrace: ", stderr);
+	term_fputs(msg ? msg : small, stderr);
 	fputc('\n', stderr);
+	if (msg != small)
+		free(msg);
 }
 
 int cli_num(const char *s, long min, long max, const char *what, long *out)

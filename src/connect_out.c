@@ -65,7 +65,7 @@ void connect_print_text(FILE *f, const struct connect_result *r,
 	int color = use_color(f), resent_ctl = 0;
 
 	fprintf(f, "connect to %s (%s) port %u: %d %s flows, %d control flows\n",
-		host, addr_str(&r->p.dst, a, sizeof(a)), r->p.dport, r->p.nflows,
+		TERM_STR(host), addr_str(&r->p.dst, a, sizeof(a)), r->p.dport, r->p.nflows,
 		conn_mode_name(r->p.mode), controls);
 	fprintf(f, " sport  mode     %-24s %-14s %-14s %s\n", "result",
 		"synack ttl", "rst ttl", "flags");

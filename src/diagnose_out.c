@@ -430,7 +430,7 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 	char a[INET6_ADDRSTRLEN], adv[512], sum[768];
 	int color = use_color(fp);
 
-	fprintf(fp, "ecntrace %s (%s), TCP port %u: %s%s%s\n", host,
+	fprintf(fp, "ecntrace %s (%s), TCP port %u: %s%s%s\n", TERM_STR(host),
 		addr_str(&r->p.dst, a, sizeof(a)), r->p.dport,
 		color_on(color, v->status == DIAG_BROKEN ? "red" :
 			 v->status == DIAG_HEALTHY ? "green" : "yellow"),

@@ -1,8 +1,10 @@
 /* Streaming JSON writer. */
 #include <math.h>
+#include <stdint.h>
 
 #include "ecntrace.h"
 #include "json.h"
+#include "term.h"
 
 void json_init(struct json *j, FILE *f)
 {
@@ -11,21 +13,44 @@ void json_init(struct json *j, FILE *f)
 	j->count[0] = 0;
 }
 
+/*
+ * A JSON string (RFC 8259 7) from any bytes. Quote, backslash and the
+ * controls below 0x20 are escaped as the RFC requires, DEL too. Valid
+ * UTF-8 is kept, except that the C1 and bidirectional formatting
+ * characters a terminal would act on (cp_is_control(), term.h) and
+ * U+2028, U+2029 (line breaks to JavaScript) are written as \uXXXX: the
+ * same characters, and a raw document shown on a terminal stays inert.
+ * A byte that does not begin a valid UTF-8 sequence (a name from a
+ * hostile resolver, a string from a capture) becomes \ufffd, the
+ * replacement character, one per byte: the document stays valid UTF-8,
+ * which RFC 8259 8.1 requires, at the price of that byte's value.
+ */
 static void put_string(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+		uint32_t cp;
+		int n;
+
+		switch (c) {
+		case '"': fputs("\\\"", f); s++; continue;
+		case '\\': fputs("\\\\", f); s++; continue;
+		case '\n': fputs("\\n", f); s++; continue;
+		case '\r': fputs("\\r", f); s++; continue;
+		case '\t': fputs("\\t", f); s++; continue;
+		default: break;
+		}
+		n = utf8_decode(s, &cp);
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			s++;
+		} else if (cp_is_control(cp) || cp == 0x2028 || cp == 0x2029) {
+			fprintf(f, "\\u%04x", (unsigned)cp);
+			s += n;
+		} else {
+			fwrite(s, 1, (size_t)n, f);
+			s += n;
 		}
 	}
 	fputc('"', f);

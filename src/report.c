@@ -21,6 +21,7 @@
 #include "diagnose_out.h"
 #include "ecntrace.h"
 #include "report.h"
+#include "term.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -35,24 +36,30 @@ static const char *const path_color[3] = { "#2563eb", "#ea580c", "#7c3aed" };
 #define SITE_COLOR "#059669"
 #define NOTE_COLOR "#d97706"
 
-/* Text into HTML: markup characters as entities, control characters
- * dropped. */
+/* Text into HTML: markup characters as entities. Controls (C0, DEL, C1,
+ * bidirectional formatting: cp_is_control(), term.h) and bytes that are
+ * not valid UTF-8 become U+FFFD, the replacement character, so the page
+ * shows that something was there and never carries them raw. */
 static void esc(FILE *fp, const char *s)
 {
-	for (; s != NULL && *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (s != NULL && *s) {
+		uint32_t cp;
+		int n = utf8_decode(s, &cp);
 
-		switch (c) {
+		switch (n == 1 ? *s : 0) {
 		case '&': fputs("&amp;", fp); break;
 		case '<': fputs("&lt;", fp); break;
 		case '>': fputs("&gt;", fp); break;
 		case '"': fputs("&quot;", fp); break;
 		case '\'': fputs("&#39;", fp); break;
 		default:
-			if (c >= 0x20 && c != 0x7f)
-				fputc(c, fp);
+			if (n == 0 || cp_is_control(cp))
+				fputs("&#xfffd;", fp);
+			else
+				fwrite(s, 1, (size_t)n, fp);
 			break;
 		}
+		s += n ? n : 1;
 	}
 }
 

@@ -27,14 +27,26 @@ int parse_addr(const char *s, int family, struct addr *out)
 	return -1;
 }
 
+int host_name_ok(const char *host)
+{
+	size_t n;
+
+	for (n = 0; host[n] != '\0'; n++)
+		if (n == 253 || (unsigned char)host[n] < 0x21 ||
+		    (unsigned char)host[n] > 0x7e)
+			return 0;
+	return n > 0;
+}
+
 int resolve_target(const char *host, int family, struct addr *out,
 		   char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	int rc;
 
-	if (host[0] == '\0' || strlen(host) > 253) {
-		snprintf(err, errlen, "invalid host name");
+	if (!host_name_ok(host)) {
+		snprintf(err, errlen, "invalid host name '%s' (1-253 printable "
+			 "ASCII characters)", host);
 		return EX_USAGE;
 	}
 	if (parse_addr(host, family, out) == 0)

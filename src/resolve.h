@@ -12,6 +12,13 @@
 int resolve_target(const char *host, int family, struct addr *out,
 		   char *err, size_t errlen);
 
+/* Could host be a name or an address to resolve: 1 to 253 bytes (a DNS
+ * name's limit), each printable ASCII (0x21-0x7e)? No controls, spaces or
+ * bytes >= 0x80: what resolve_target accepts, it can echo to a terminal
+ * and put in an HTTP Host header or a TLS server_name (client_payload).
+ * Pure; resolve_target checks it first. */
+int host_name_ok(const char *host);
+
 /* Parse a numeric address of the given family (0 = either). 0 or -1. */
 int parse_addr(const char *s, int family, struct addr *out);
 

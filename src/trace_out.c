@@ -45,7 +45,7 @@ void trace_print_text(FILE *f, const struct trace_result *r, const char *host,
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
 	int color = use_color(f);
 
-	fprintf(f, "trace to %s (%s), %s %s", host, addr_str(&fl->dst, a, sizeof(a)),
+	fprintf(f, "trace to %s (%s), %s %s", TERM_STR(host), addr_str(&fl->dst, a, sizeof(a)),
 		proto_name(fl->proto), addr_str(&fl->src, b, sizeof(b)));
 	if (fl->proto == IPPROTO_TCP || fl->proto == IPPROTO_UDP)
 		fprintf(f, " sport %u dport %u", fl->sport, fl->dport);
@@ -74,7 +74,7 @@ void trace_print_text(FILE *f, const struct trace_result *r, const char *host,
 
 				addr_str(&p->reply.src, a, sizeof(a));
 				if (name)
-					fprintf(f, " %s (%s)", name, a);
+					fprintf(f, " %s (%s)", TERM_STR(name), a);
 				else
 					fprintf(f, " %s", a);
 				last = p->reply.src;

@@ -37,6 +37,21 @@ check "trace --json: hops[0].name is gw.lab.example, hops[2].name is null" \
 on client "$BIN" trace -n -q 1 --json "$TARGET4" >"$TMP/n.json" 2>/dev/null
 check "trace -n: no name looked up" \
 	[ "$(jq -r '[.hops[].name] | map(select(. != null)) | length' "$TMP/n.json")" = 0 ]
+# A hostile resolver: the gateway's name carries an OSC sequence that
+# would retitle the terminal (ESC ] 0 ; pwned BEL), a CSI that would clear
+# it (ESC [ 2 J) and a raw 0x9b. The text output shows them as \xNN, with
+# no raw ESC, BEL or 0x9b; the JSON carries the name, escaped.
+evil=$(printf 'evil\033]0;pwned\007\033[2J\233.lab.example')
+printf '127.0.0.1 localhost\n%s %s\n' "$GATEWAY4" "$evil" >"$HOSTS_DIR/hosts"
+on client "$BIN" trace -q 1 -m 2 "$TARGET4" >"$TMP/e.txt" 2>"$TMP/e.err"
+check "a name with control characters reaches the terminal escaped" \
+	all "! LC_ALL=C grep -q \"\$(printf '[\\033\\007\\233]')\" '$TMP/e.txt'" \
+	"grep -qF ' 1  evil\\x1b]0;pwned\\x07\\x1b[2J\\x9b.lab.example ($GATEWAY4)' '$TMP/e.txt'"
+on client "$BIN" trace -q 1 -m 2 --json "$TARGET4" >"$TMP/e.json" 2>/dev/null
+check "trace --json: the name escaped (\\u001b, \\u0007, \\ufffd for 0x9b), no raw control" \
+	all "grep -qF '\"name\":\"evil\\u001b]0;pwned\\u0007\\u001b[2J\\ufffd.lab.example\"' '$TMP/e.json'" \
+	"! LC_ALL=C grep -q \"\$(printf '[\\033\\007\\233]')\" '$TMP/e.json'" \
+	"[ \"\$(jq -r '.hops[0].name' '$TMP/e.json')\" = \"\$(printf 'evil\\033]0;pwned\\007\\033[2J\\357\\277\\275.lab.example')\" ]"
 lab "$name" down
 check "lab torn down" [ -z "$(lab_namespaces "$name")" ]
 exit $TAP_FAILED

@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "resolve.h"
+#include "term.h"
 
 /* Run fn with stderr sent to a temporary file; return what it wrote. */
 struct capture {
 	int saved;
 	FILE *tmp;
-	char text[512];
+	char text[2048];
 };
 
 static void cap_start(struct capture *c)
@@ -47,7 +49,8 @@ static const char *cap_end(struct capture *c)
 	return c->text;
 }
 
-/* A rejection prints exactly one line, "ecntrace: ..." naming the input. */
+/* A rejection prints exactly one line, "ecntrace: ..." naming the input
+ * (escaped, as warnx_ writes everything). */
 static void assert_one_error_line(const char *err, const char *what,
 				  const char *input)
 {
@@ -55,7 +58,7 @@ static void assert_one_error_line(const char *err, const char *what,
 
 	if (n == 0 || err[n - 1] != '\n' || strchr(err, '\n') != err + n - 1 ||
 	    strncmp(err, "ecntrace: ", 10) != 0 || strstr(err, what) == NULL ||
-	    strstr(err, input) == NULL)
+	    strstr(err, TERM_STR(input)) == NULL)
 		fail_msg("input '%s': want one line 'ecntrace: ...%s...%s', got '%s'",
 			 input, what, input, err);
 }
@@ -298,6 +301,68 @@ static void test_rate(void **state)
 	}
 }
 
+/* An option's value reaches the terminal escaped: no ESC, BEL or raw
+ * 0x9b in the message, the \xNN form instead; a long one whole. */
+static void test_hostile_value(void **state)
+{
+	static const struct {
+		const char *in, *shown;
+	} v[] = {
+		{ "\033[2J", "'\\x1b[2J'" },
+		{ "\033]0;pwned\007", "'\\x1b]0;pwned\\x07'" },
+		{ "\2332J", "'\\x9b2J'" },
+		{ "1\\n", "'1\\\\n'" },
+	};
+	char big[1001];
+	struct capture cap;
+	long n;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		cap_start(&cap);
+		assert_int_equal(cli_num(v[i].in, 0, 255, "count", &n), -1);
+		cap_end(&cap);
+		assert_one_error_line(cap.text, "count", v[i].in);
+		assert_non_null(strstr(cap.text, v[i].shown));
+		for (const unsigned char *p = (unsigned char *)cap.text; *p; p++)
+			assert_true((*p >= 0x20 && *p < 0x7f) || *p == '\n');
+	}
+	/* Longer than warnx_'s first buffer: all of it, on one line. */
+	memset(big, 'x', 1000);
+	big[1000] = '\0';
+	cap_start(&cap);
+	warnx_("%s%s", big, "\033end");
+	cap_end(&cap);
+	assert_int_equal(strlen(cap.text), 10 + 1000 + 7 + 1);
+	assert_string_equal(cap.text + 1010, "\\x1bend\n");
+}
+
+/* What resolve_target accepts before it resolves anything. */
+static void test_host_name_ok(void **state)
+{
+	static const char *const ok[] = {
+		"example.com", "a", "198.51.100.1", "2001:db8::1",
+		"fe80::1%eth0", "under_score.example", "xn--caf-dma.example",
+	};
+	static const char *const bad[] = {
+		"", " ", "a b", "a\tb", "a\nb", "a\033[2Jb", "\033]0;x\007",
+		"a\177", "caf\303\251.example", "\233", "a\r\nHost: evil",
+	};
+	char name[300];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!host_name_ok(ok[i]))
+			fail_msg("'%s' rejected", ok[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (host_name_ok(bad[i]))
+			fail_msg("'%s' accepted", TERM_STR(bad[i]));
+	memset(name, 'a', sizeof(name));
+	name[253] = '\0';
+	assert_true(host_name_ok(name));
+	name[253] = 'a';
+	name[254] = '\0';
+	assert_false(host_name_ok(name));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +371,8 @@ int main(void)
 		cmocka_unit_test(test_num_messages),
 		cmocka_unit_test(test_secs),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_hostile_value),
+		cmocka_unit_test(test_host_name_ok),
 	};
 
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -275,6 +275,65 @@ static void test_top_level(void **state)
 	buf_check(&b, "\"x\"\n7\nnull\n");
 }
 
+/* Hostile names (from a resolver, from a capture), each as a whole
+ * document: controls as \u00XX, C1 and bidirectional controls and the
+ * JavaScript line breaks as \uXXXX (the same characters), valid UTF-8 as
+ * it is, every byte that is not valid UTF-8 as \ufffd. */
+static const struct {
+	const char *in, *want;
+} hostile[] = {
+	{ "a\033[2Jb", "\"a\\u001b[2Jb\"" },
+	{ "\033]0;pwned\007", "\"\\u001b]0;pwned\\u0007\"" },
+	{ "\2332J", "\"\\ufffd2J\"" },                      /* raw 0x9b */
+	{ "\302\2332J", "\"\\u009b2J\"" },                  /* U+009B */
+	{ "a\342\200\256b", "\"a\\u202eb\"" },              /* RLO */
+	{ "\342\200\250\342\200\251", "\"\\u2028\\u2029\"" },
+	{ "caf\303\251 \360\237\230\200", "\"caf\303\251 \360\237\230\200\"" },
+	{ "\303", "\"\\ufffd\"" },                          /* cut short */
+	{ "\300\257", "\"\\ufffd\\ufffd\"" },               /* overlong '/' */
+	{ "\355\240\200", "\"\\ufffd\\ufffd\\ufffd\"" },    /* surrogate */
+	{ "\364\220\200\200x", "\"\\ufffd\\ufffd\\ufffd\\ufffdx\"" },
+	{ "\377", "\"\\ufffd\"" },
+	{ "a\\b\"", "\"a\\\\b\\\"\"" },
+};
+
+static void test_hostile_strings(void **state)
+{
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		struct json j;
+		struct buf b;
+		char want[128];
+
+		buf_open(&b, &j);
+		json_str(&j, NULL, hostile[i].in);
+		json_end(&j);
+		snprintf(want, sizeof(want), "%s\n", hostile[i].want);
+		buf_check(&b, want);
+	}
+}
+
+/* A name of 1000 bytes, a control each, escaped whole. */
+static void test_long_hostile(void **state)
+{
+	char name[1001], *want = malloc(6 * 1000 + 4);
+	struct json j;
+	struct buf b;
+	size_t n = 0;
+
+	assert_non_null(want);
+	memset(name, '\033', 1000);
+	name[1000] = '\0';
+	want[n++] = '"';
+	for (int i = 0; i < 1000; i++, n += 6)
+		memcpy(want + n, "\\u001b", 6);
+	memcpy(want + n, "\"\n", 3);
+	buf_open(&b, &j);
+	json_str(&j, NULL, name);
+	json_end(&j);
+	buf_check(&b, want);
+	free(want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +342,8 @@ int main(void)
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_every_control_char),
+		cmocka_unit_test(test_hostile_strings),
+		cmocka_unit_test(test_long_hostile),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_top_level),
 	};
