@@ -425,6 +425,12 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 	uint16_t fl = t->flags;
 
 	if (fl & TH_RST) {
+		/* An RST+ACK whose ACK covers the first data segment says
+		 * the data arrived (Linux closing with unread data): it
+		 * answers no lost or refused ECT data. */
+		if ((fl & TH_ACK) && c->have_data && !c->data_acked &&
+		    seq_gt(t->ack, c->data_seq))
+			c->data_acked = 1;
 		/* Keep the first RST, unless it answered a SYN and this is
 		 * the first since the SYN-ACK: that one tells about the data. */
 		c->rsts++;

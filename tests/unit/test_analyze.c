@@ -291,6 +291,52 @@ static void test_reset_not_about_ecn(void **state)
 	assert_true(c.data_acked);
 }
 
+/*
+ * Ordinary captures end in RSTs that say nothing about ECN: after the
+ * server acknowledged the data (here long after both FINs, and after a
+ * second request), or an RST that itself acknowledges the first data. Only
+ * an RST before any of the first ECT data was acknowledged is the story.
+ */
+static void test_reset_after_acked(void **state)
+{
+	static const struct seg late[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, PA, 0x02, 58, SI + 1, CI + 78, 100, 14000 },
+		{ C, A_, 0, 64, CI + 78, SI + 101, 0, 14100 },
+		{ C, PA, 0x02, 64, CI + 78, SI + 101, 50, 20000 },
+		{ C, FA, 0, 64, CI + 128, SI + 101, 0, 21000 },
+		{ S, FA, 0, 58, SI + 101, CI + 129, 0, 28000 },
+		{ C, A_, 0, 64, CI + 129, SI + 102, 0, 28100 },
+		{ S, R_, 0, 60, SI + 102, 0, 0, 90000000 },
+	};
+	static const struct seg rst_acks[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, RA, 0, 58, SI + 1, CI + 78, 0, 14000 },
+	};
+	struct an_conn c;
+
+	(void)state;
+	run_one(&story_flow, late, N(late), &c);
+	assert_int_equal(c.result, CR_OK);
+	assert_false(c.fault);
+	assert_true(c.have_rst);
+	assert_true(c.data_acked);
+	assert_false(c.rst_after_data);
+	assert_false(c.rst_after_ect);
+
+	run_one(&story_flow, rst_acks, N(rst_acks), &c);
+	assert_int_equal(c.result, CR_OK);
+	assert_false(c.fault);
+	assert_true(c.data_acked);
+	assert_false(c.rst_after_data);
+}
+
 static void test_plain_and_ok(void **state)
 {
 	static const struct seg plain[] = {
@@ -1303,6 +1349,7 @@ int main(void)
 		cmocka_unit_test(test_story_v6),
 		cmocka_unit_test(test_reset_same),
 		cmocka_unit_test(test_reset_not_about_ecn),
+		cmocka_unit_test(test_reset_after_acked),
 		cmocka_unit_test(test_plain_and_ok),
 		cmocka_unit_test(test_syn_ecn_reset),
 		cmocka_unit_test(test_syn_ecn_dropped),
