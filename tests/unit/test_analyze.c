@@ -310,7 +310,7 @@ static void test_reset_after_acked(void **state)
 		{ C, FA, 0, 64, CI + 128, SI + 101, 0, 21000 },
 		{ S, FA, 0, 58, SI + 101, CI + 129, 0, 28000 },
 		{ C, A_, 0, 64, CI + 129, SI + 102, 0, 28100 },
-		{ S, R_, 0, 60, SI + 102, 0, 0, 90000000 },
+		{ S, R_, 0, 60, SI + 102, 0, 0, 4000000 },
 	};
 	static const struct seg rst_acks[] = {
 		{ C, SEW, 0, 64, CI, 0, 0, 0 },
@@ -486,9 +486,34 @@ static void test_syn_ecn_dropped(void **state)
 	other.cport = 40000;
 	feed(&a, &other, plain_ok, N(plain_ok), 0);
 	feed(&a, &story_flow, silent, N(silent), 100000000);
+	/* The client still trying when the capture ends: unfinished, no
+	 * fault. */
 	analyzer_finish(&a);
 	assert_int_equal(d.n, 2);
+	assert_int_equal(d.c[1].result, AR_UNFINISHED);
+	assert_string_equal(an_result_name(d.c[1].result), "unfinished");
+	assert_int_equal(d.c[1].would_be, CR_SYN_ECN_DROPPED);
+	assert_true(d.c[1].unfinished);
+	assert_false(d.c[1].fault);
+	assert_int_equal(a.faults, 0);
+	assert_int_equal(a.unfinished, 2);
+	analyzer_free(&a);
+
+	/* The client gave up: nothing for the idle timeout (another
+	 * connection's packet 120 s later says the capture went on). */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	feed(&a, &other, plain_ok, N(plain_ok), 0);
+	feed(&a, &story_flow, silent, N(silent), 100000000);
+	other.cport = 40001;
+	feed(&a, &other, plain_ok, 1, 1100000000LL + AN_IDLE_NS);
+	assert_int_equal(d.n, 2);
 	assert_int_equal(d.c[1].result, CR_SYN_ECN_DROPPED);
+	assert_true(d.c[1].fault);
+	assert_true(d.c[1].timed_out);
+	assert_int_equal(a.timed_out, 2);
+	analyzer_finish(&a);
+	assert_int_equal(a.faults, 1);
 	analyzer_free(&a);
 }
 
@@ -731,6 +756,91 @@ static void test_table_bound(void **state)
 		assert_false(d.c[11 + i].evicted);
 	}
 	analyzer_free(&a);
+}
+
+static void count_done(void *ctx, const struct an_conn *c)
+{
+	uint64_t *n = ctx;
+
+	(void)c;
+	(*n)++;
+}
+
+/*
+ * A busy capture in a table of 4096: 5000 ECN handshakes left hanging
+ * (plain SYNs to the port get SYN-ACKs, so a finished one would be
+ * syn-ecn-dropped), then 60000 connections that open and close one after
+ * the other. Closed connections give their slots back: only the first of
+ * the 60000 evicts; evicted and unfinished handshakes are no fault.
+ */
+static void test_table_churn(void **state)
+{
+	static const struct seg plain_ok[] = {
+		{ C, S_, 0, 64, 1000, 0, 0, 0 },
+		{ S, SA, 0, 58, SI, 1001, 0, 700 },
+	};
+	static const struct seg syn = { C, SEW, 0, 64, CI, 0, 0, 0 };
+	static const struct seg conn[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 100 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 110 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 120 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 200 },
+		{ C, FA, 0, 64, CI + 78, SI + 1, 0, 300 },
+		{ S, FA, 0, 58, SI + 1, CI + 79, 0, 400 },
+		{ C, A_, 0, 64, CI + 79, SI + 2, 0, 500 },
+	};
+	struct analyzer a;
+	struct flow f = story_flow;
+	uint64_t done = 0;
+
+	(void)state;
+	assert_int_equal(analyzer_init(&a, 4096, count_done, &done), 0);
+	f.cport = 999;
+	feed(&a, &f, plain_ok, N(plain_ok), 0);
+	for (int i = 0; i < 5000; i++) {
+		f.cport = (uint16_t)(1000 + i);
+		feed(&a, &f, &syn, 1, 1000000 + i * 1000LL);
+	}
+	assert_int_equal(a.evicted, 905);
+	for (int i = 0; i < 60000; i++) {
+		f.cport = (uint16_t)(10000 + i % 50000);
+		f.sport = (uint16_t)(80 + i / 50000);
+		feed(&a, &f, conn, N(conn), 10000000 + i * 1000000LL);
+		assert_true(a.active <= 4096);
+	}
+	analyzer_finish(&a);
+	assert_int_equal(done, 65001);
+	assert_int_equal(a.connections, 65001);
+	assert_int_equal(a.evicted, 906);
+	assert_int_equal(a.faults, 0);
+	assert_int_equal(a.counts[CR_SYN_ECN_DROPPED], 0);
+	assert_int_equal(a.counts[CR_OK], 60000);
+	assert_int_equal(a.counts[AR_NOT_ECN], 1);
+	assert_int_equal(a.counts[AR_UNFINISHED], 5000);
+	assert_int_equal(a.unfinished, 5000 - 905);
+	assert_int_equal(a.untracked, 0);
+	analyzer_free(&a);
+}
+
+/* The table's hash: SipHash-2-4 (the reference vectors), keyed at random
+ * per analyzer. */
+static void test_keyed_hash(void **state)
+{
+	uint64_t key[2] = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
+	uint8_t msg[15];
+	struct analyzer a, b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	assert_true(an_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+	assert_true(an_siphash(key, msg, 15) == 0xa129ca6149be45e5ULL);
+	assert_int_equal(analyzer_init(&a, 16, NULL, NULL), 0);
+	assert_int_equal(analyzer_init(&b, 16, NULL, NULL), 0);
+	assert_true(a.key[0] != b.key[0] || a.key[1] != b.key[1]);
+	analyzer_free(&a);
+	analyzer_free(&b);
 }
 
 /* The same ports, a new initial sequence number: a new connection. */
@@ -1360,6 +1470,8 @@ int main(void)
 		cmocka_unit_test(test_ignored),
 		cmocka_unit_test(test_table_bound),
 		cmocka_unit_test(test_port_reuse),
+		cmocka_unit_test(test_table_churn),
+		cmocka_unit_test(test_keyed_hash),
 		cmocka_unit_test(test_link_ip),
 		cmocka_unit_test(test_link_files),
 		cmocka_unit_test(test_snapped_file),
