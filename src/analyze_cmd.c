@@ -35,13 +35,18 @@ static const char analyze_usage[] =
 "\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --all         list every connection, not only those with an ECN fault\n"
+"      --max-conns N connections followed at once (16-16777216, default\n"
+"                    65536); closed ones give their slot back, ones quiet\n"
+"                    for 120 s are finished, beyond that the quietest is\n"
+"                    evicted (counted, never a fault)\n"
 "  -h, --help        this help\n"
 "\n"
 "Link types: Ethernet (VLAN, MPLS, PPPoE), Linux cooked (SLL, SLL2), raw\n"
 "IP, BSD loopback.\n"
 "\n"
 "Exit: 0 no ECN fault, 1 some connections show one, 64 usage,\n"
-"65 not a capture (or an unsupported link type), 66 no such file.\n";
+"65 not a capture (or an unsupported link type), or a capture cut short\n"
+"(the report covers the packets before the cut), 66 no such file.\n";
 
 static const char watch_usage[] =
 "usage: ecntrace watch [options]\n"
@@ -55,6 +60,8 @@ static const char watch_usage[] =
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --all         list every connection, not only those with an ECN fault\n"
 "      --pcap FILE   also write the captured TCP packets to FILE\n"
+"      --max-conns N connections followed at once (16-16777216, default\n"
+"                    65536; see 'ecntrace analyze --help')\n"
 "  -h, --help        this help\n"
 "\n"
 "Needs CAP_NET_RAW; privileges are dropped once the capture is open.\n"
@@ -63,11 +70,12 @@ static const char watch_usage[] =
 "69 no such interface, 71 system error, 73 cannot create the pcap file,\n"
 "77 no permission.\n";
 
-enum { OPT_JSON = 256, OPT_ALL, OPT_DURATION, OPT_PCAP };
+enum { OPT_JSON = 256, OPT_ALL, OPT_DURATION, OPT_PCAP, OPT_MAX_CONNS };
 
 static const struct option analyze_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -77,6 +85,7 @@ static const struct option watch_opts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -271,7 +280,7 @@ static void print_text(FILE *f, struct report *r)
 	if (a->connections == 0)
 		fprintf(f, " no TCP connection with its SYN in the capture");
 	if (a->evicted)
-		fprintf(f, "; %llu evicted from a full table",
+		fprintf(f, "; %llu evicted from a full table (--max-conns)",
 			(unsigned long long)a->evicted);
 	if (a->untracked)
 		fprintf(f, "; %llu packets of connections whose SYN was not "
@@ -339,6 +348,10 @@ static void json_conn(struct json *j, const struct an_conn *c)
 	json_int(j, "family", c->client.family == AF_INET ? 4 : 6);
 	json_str(j, "result", an_result_name(c->result));
 	json_bool(j, "fault", c->fault);
+	if (c->result == AR_UNFINISHED)
+		json_str(j, "unfinished_result", an_result_name(c->would_be));
+	else
+		json_null(j, "unfinished_result");
 	json_num(j, "start", (double)c->t_first / 1e9, 6);
 	json_str(j, "ecn_setup", an_setup_name(c->setup));
 	json_int(j, "syns", c->syns);
@@ -387,6 +400,9 @@ static void json_conn(struct json *j, const struct an_conn *c)
 	json_int(j, "packets", (long long)c->packets);
 	json_num(j, "duration_ms", elapsed_ms(c->t_first, c->t_last), 3);
 	json_bool(j, "evicted", c->evicted);
+	json_bool(j, "closed", c->closed);
+	json_bool(j, "timed_out", c->timed_out);
+	json_bool(j, "unfinished", c->unfinished);
 	json_close_obj(j);
 }
 
@@ -436,6 +452,9 @@ static void print_json(FILE *f, struct report *r)
 	else
 		json_null(&j, "fault_server");
 	json_int(&j, "evicted", (long long)a->evicted);
+	json_int(&j, "timed_out", (long long)a->timed_out);
+	json_int(&j, "unfinished", (long long)a->unfinished);
+	json_int(&j, "max_conns", (long long)a->cap);
 	json_int(&j, "not_listed", (long long)r->not_listed);
 	json_bool(&j, "read_error", r->read_error);
 	if (!strcmp(r->command, "watch")) {
@@ -449,11 +468,11 @@ static void print_json(FILE *f, struct report *r)
 
 /* ------------------------------------------------------------ running */
 
-static int report_init(struct report *r, const char *cmd)
+static int report_init(struct report *r, const char *cmd, size_t max_conns)
 {
 	memset(r, 0, sizeof(*r));
 	r->command = cmd;
-	if (analyzer_init(&r->an, 0, on_done, r) < 0) {
+	if (analyzer_init(&r->an, max_conns, on_done, r) < 0) {
 		warnx_("out of memory");
 		return EX_OSERR;
 	}
@@ -489,11 +508,17 @@ int cmd_analyze(int argc, char **argv)
 	struct cap_pkt p;
 	char err[512] = "";
 	int json = 0, all = 0, c, rc;
+	long max_conns = 0;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", analyze_opts, NULL)) != -1) {
 		switch (c) {
+		case OPT_MAX_CONNS:
+			if (cli_num(optarg, 16, AN_TABLE_MAX, "connection count",
+				    &max_conns) < 0)
+				return EX_USAGE;
+			break;
 		case OPT_JSON: json = 1; break;
 		case OPT_ALL: all = 1; break;
 		case 'h':
@@ -517,7 +542,7 @@ int cmd_analyze(int argc, char **argv)
 		warnx_("cannot drop privileges");
 		return EX_OSERR;
 	}
-	if ((rc = report_init(&r, "analyze")) != 0)
+	if ((rc = report_init(&r, "analyze", (size_t)max_conns)) != 0)
 		return rc;
 	r.json = json;
 	r.all = all;
@@ -533,10 +558,12 @@ int cmd_analyze(int argc, char **argv)
 	if (rc == -1) {
 		/* A capture cut short (tcpdump killed): what came before
 		 * still counts. */
-		warnx_("%s; the report covers the packets before it", err);
+		warnx_("%s: the capture is cut short; the report covers the "
+		       "packets before the cut", err);
 		r.read_error = 1;
 	}
-	return report_end(&r);
+	rc = report_end(&r);
+	return r.read_error && rc != EX_IOERR ? EX_DATAERR : rc;
 }
 
 int cmd_watch(int argc, char **argv)
@@ -548,7 +575,7 @@ int cmd_watch(int argc, char **argv)
 	const char *iface = NULL, *pcap_path = NULL;
 	char err[512] = "";
 	int json = 0, all = 0, c, rc;
-	long count = 0;
+	long count = 0, max_conns = 0;
 	int64_t duration = 0, t_end = 0;
 
 	optind = 1;
@@ -567,6 +594,11 @@ int cmd_watch(int argc, char **argv)
 		case OPT_JSON: json = 1; break;
 		case OPT_ALL: all = 1; break;
 		case OPT_PCAP: pcap_path = optarg; break;
+		case OPT_MAX_CONNS:
+			if (cli_num(optarg, 16, AN_TABLE_MAX, "connection count",
+				    &max_conns) < 0)
+				return EX_USAGE;
+			break;
 		case 'h':
 			fputs(watch_usage, stdout);
 			return 0;
@@ -580,7 +612,7 @@ int cmd_watch(int argc, char **argv)
 		       "--help')", argv[optind]);
 		return EX_USAGE;
 	}
-	if ((rc = report_init(&r, "watch")) != 0)
+	if ((rc = report_init(&r, "watch", (size_t)max_conns)) != 0)
 		return rc;
 	r.json = json;
 	r.all = all;

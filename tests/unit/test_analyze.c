@@ -1452,6 +1452,130 @@ static void test_cmd_analyze(void **state)
 	free(missing);
 }
 
+/*
+ * A capture cut in the middle of a record (tcpdump killed): the report of
+ * what came before, a line on stderr saying so, exit 65. The same file
+ * read from a pipe ('cat story.pcap | ecntrace analyze -'). --max-conns
+ * bounds the table.
+ */
+static void test_cmd_analyze_input(void **state)
+{
+	static char out[16384], err[1024];
+	static const struct seg syn = { C, SEW, 0, 64, CI, 0, 0, 0 };
+	char *path = strdup(tmp_path("cut.pcap"));
+	char *many = strdup(tmp_path("many.pcap"));
+	struct stat st;
+	int lines;
+
+	(void)state;
+	write_pcap(path, DLT_RAW, &story_flow, story, N(story), 0);
+	{
+		/* Read whole through a pipe first. */
+		char *argv[] = { "analyze", "--json", "-", NULL };
+		int fds[2], saved = dup(0), rc;
+		pid_t pid;
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			char b[4096];
+			FILE *f = fopen(path, "rb");
+			size_t n;
+
+			close(fds[0]);
+			while (f && (n = fread(b, 1, sizeof(b), f)) > 0)
+				if (write(fds[1], b, n) != (ssize_t)n)
+					_exit(1);
+			_exit(0);
+		}
+		close(fds[1]);
+		dup2(fds[0], 0);
+		close(fds[0]);
+		rc = run_cmd(cmd_analyze, argv, out, sizeof(out), &lines, err,
+			     sizeof(err));
+		dup2(saved, 0);
+		close(saved);
+		assert_int_equal(rc, 1);
+		assert_int_equal(lines, 0);
+		assert_non_null(strstr(out, "\"source\":\"-\""));
+		assert_non_null(strstr(out, "\"packets\":5,"));
+		assert_non_null(strstr(out, "\"result\":\"reset-by-other-endpoint\""));
+		assert_non_null(strstr(out, "\"read_error\":false"));
+	}
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size - 10), 0);
+	{
+		char *argv[] = { "analyze", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_DATAERR);
+		assert_int_equal(lines, 1);
+		assert_non_null(strstr(err, "cut short"));
+		assert_non_null(strstr(out, ": 4 packets, 1 TCP connection"));
+		assert_non_null(strstr(out, "summary: 1 ok"));
+	}
+	{
+		char *argv[] = { "analyze", "--json", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_DATAERR);
+		assert_non_null(strstr(out, "\"read_error\":true"));
+	}
+
+	/* 20 ECN SYNs hanging in a table of 16: 4 evicted, no fault. */
+	{
+		struct seg v[20];
+		pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
+		pcap_dumper_t *dw = pcap_dump_open(p, many);
+		struct flow f = story_flow;
+
+		assert_non_null(dw);
+		for (int i = 0; i < 20; i++) {
+			uint8_t buf[PKT_MAX];
+			struct pcap_pkthdr h;
+
+			v[i] = syn;
+			v[i].t_us = i * 1000;
+			f.cport = (uint16_t)(2000 + i);
+			h.caplen = h.len = (bpf_u_int32)build(&f, &v[i], buf,
+							      sizeof(buf));
+			h.ts.tv_sec = 1573471307 + i;
+			h.ts.tv_usec = 0;
+			pcap_dump((u_char *)dw, &h, buf);
+		}
+		pcap_dump_close(dw);
+		pcap_close(p);
+	}
+	{
+		char *argv[] = { "analyze", "--json", "--max-conns", "16", many,
+				 NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "\"evicted\":4,"));
+		assert_non_null(strstr(out, "\"unfinished\":16,\"max_conns\":16"));
+		assert_non_null(strstr(out, "\"faults\":0,"));
+	}
+	{
+		char *argv[] = { "analyze", "--max-conns", "15", many, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_USAGE);
+		assert_int_equal(lines, 1);
+	}
+	{
+		char *argv[] = { "analyze", "--help", NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "--max-conns N"));
+		assert_non_null(strstr(out, "cut short"));
+	}
+	free(path);
+	free(many);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1477,6 +1601,7 @@ int main(void)
 		cmocka_unit_test(test_snapped_file),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_cmd_analyze),
+		cmocka_unit_test(test_cmd_analyze_input),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
