@@ -25,6 +25,9 @@ struct an_dst {
 	uint16_t dport;
 	int used;
 	uint32_t plain_synack, plain_reset;
+	/* the control for resets after data (struct an_ctl) */
+	uint32_t plain_data, plain_data_reset, ecn_data, ecn_data_reset;
+	uint32_t ecn_reset_faults;   /* of them counted as faults */
 };
 
 struct an_slot {
@@ -338,6 +341,44 @@ static struct an_dst *dst_find(struct analyzer *a, const struct addr *server,
 	return d;
 }
 
+static enum an_verdict verdict(const struct an_dst *d)
+{
+	if (d == NULL || d->plain_data == 0)
+		return CTL_NO_PLAIN;
+	/* The plain rate at least half the ECN rate. */
+	if (d->plain_data_reset > 0 &&
+	    2 * (uint64_t)d->plain_data_reset * d->ecn_data >=
+	    (uint64_t)d->ecn_data_reset * d->plain_data)
+		return CTL_PLAIN_TOO;
+	return CTL_ECN_ONLY;
+}
+
+enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
+			   struct an_ctl *out)
+{
+	const struct an_dst *d = dst_find((struct analyzer *)a, &c->server,
+					  c->dport, 0);
+
+	memset(out, 0, sizeof(*out));
+	if (d != NULL) {
+		out->plain_data = d->plain_data;
+		out->plain_reset = d->plain_data_reset;
+		out->ecn_data = d->ecn_data;
+		out->ecn_reset = d->ecn_data_reset;
+	}
+	out->verdict = verdict(d);
+	return out->verdict;
+}
+
+const char *an_verdict_name(enum an_verdict v)
+{
+	switch (v) {
+	case CTL_ECN_ONLY: return "ecn-only";
+	case CTL_PLAIN_TOO: return "plain-too";
+	default: return "no-plain";
+	}
+}
+
 static int32_t find(const struct analyzer *a, const struct addr *client,
 		    const struct addr *server, uint16_t sport, uint16_t dport)
 {
@@ -381,6 +422,21 @@ static void finish(struct analyzer *a, int32_t i)
 	    (c->evicted || (c->unfinished && missing_evidence(c)))) {
 		c->would_be = c->result;
 		c->result = AR_UNFINISHED;
+	}
+	if (c->have_data && c->have_synack && !c->evicted &&
+	    c->result != AR_UNFINISHED) {
+		struct an_dst *dd = dst_find(a, &c->server, c->dport, 1);
+		int reset = c->have_rst && c->rst_after_data;
+
+		if (c->setup == SETUP_NONE) {
+			dd->plain_data++;
+			dd->plain_data_reset += (uint32_t)reset;
+		} else {
+			dd->ecn_data++;
+			dd->ecn_data_reset += (uint32_t)reset;
+			dd->ecn_reset_faults += c->result == CR_RESET_OTHER ||
+						c->result == CR_RESET_SAME;
+		}
 	}
 	a->unfinished += (uint64_t)c->unfinished;
 	a->timed_out += (uint64_t)c->timed_out;
@@ -737,13 +793,32 @@ static int by_order(const void *x, const void *y)
 	return (*p)->order < (*q)->order ? -1 : (*p)->order > (*q)->order;
 }
 
+/* The whole capture seen: resets that plain connections to the same
+ * server got as often are no faults. */
+static void control(struct analyzer *a)
+{
+	for (size_t i = 0; i < a->ndsts; i++) {
+		struct an_dst *d = &a->dsts[i];
+
+		if (!d->used || verdict(d) != CTL_PLAIN_TOO)
+			continue;
+		a->faults -= d->ecn_reset_faults;
+		a->reset_plain_too += d->ecn_reset_faults;
+		d->ecn_reset_faults = 0;
+	}
+}
+
 void analyzer_finish(struct analyzer *a)
 {
 	struct an_slot **v;
 	size_t n = 0;
 
-	if (a->slots == NULL || a->active == 0)
+	if (a->slots == NULL)
 		return;
+	if (a->active == 0) {
+		control(a);
+		return;
+	}
 	v = malloc(a->active * sizeof(*v));
 	for (size_t i = 0; i < a->cap; i++) {
 		struct an_conn *c = &a->slots[i].c;
@@ -766,10 +841,12 @@ void analyzer_finish(struct analyzer *a)
 			finish(a, a->closed_tail);
 		while (a->lru_tail >= 0)
 			finish(a, a->lru_tail);
+		control(a);
 		return;
 	}
 	qsort(v, n, sizeof(*v), by_order);
 	for (size_t i = 0; i < n; i++)
 		finish(a, (int32_t)(v[i] - a->slots));
 	free(v);
+	control(a);
 }

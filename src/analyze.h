@@ -140,6 +140,9 @@ struct analyzer {
 	uint64_t connections, ecn_connections, faults, evicted;
 	uint64_t timed_out;          /* finished by the idle timeout */
 	uint64_t unfinished;         /* still open and active at the end */
+	uint64_t reset_plain_too;    /* reset-* results that are no fault:
+	                              * plain connections to the server were
+	                              * reset after data as often */
 	uint64_t counts[AR_COUNT];
 };
 
@@ -167,6 +170,30 @@ void analyzer_free(struct analyzer *a);
  * with a SYN-ACK, plain SYNs reset. */
 int an_classify(const struct an_conn *c, int dst_plain_synack,
 		int dst_plain_reset);
+/*
+ * The control for a reset after ECT data: plain connections to the same
+ * server and port, in the whole capture. Valid after analyzer_finish().
+ */
+enum an_verdict {
+	CTL_NO_PLAIN = 0,            /* no plain connection sent data: the
+	                              * reset stands as a fault, uncompared */
+	CTL_ECN_ONLY,                /* plain ones were reset less than half as
+	                              * often: an ECN fault */
+	CTL_PLAIN_TOO,               /* plain ones were reset about as often:
+	                              * not about ECN, no fault */
+};
+struct an_ctl {
+	uint32_t plain_data, plain_reset;   /* plain connections with data,
+	                                     * of them reset before an ACK */
+	uint32_t ecn_data, ecn_reset;       /* the same for ECN connections */
+	enum an_verdict verdict;
+};
+/* Fill *out for c's server and port; returns out->verdict. */
+enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
+			   struct an_ctl *out);
+/* "no-plain", "ecn-only", "plain-too". */
+const char *an_verdict_name(enum an_verdict v);
+
 /* The keyed hash of the table (SipHash-2-4), exposed for its test. */
 uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len);
 /* Does this result say ECN broke (or harmed) the connection? */

@@ -307,6 +307,10 @@ static void print_text(FILE *f, struct report *r)
 		fprintf(f, " \u2014 the ECN-marked data took another path (see "
 			"'ecntrace %s')\n", fault_host(r, host, sizeof(host)));
 	}
+	if (a->reset_plain_too)
+		fprintf(f, "%llu of these resets are no ECN fault: plain connections "
+			"to the same server were reset after their data as often\n",
+			(unsigned long long)a->reset_plain_too);
 	if (a->counts[CR_RESET_SAME])
 		fprintf(f, "%llu of %llu ECN connections were reset after ECT data "
 			"by the machine that answered the SYN (same TTL)\n",
@@ -335,7 +339,8 @@ static void print_text(FILE *f, struct report *r)
 
 /* ------------------------------------------------------------- JSON */
 
-static void json_conn(struct json *j, const struct an_conn *c)
+static void json_conn(struct json *j, const struct analyzer *an,
+		      const struct an_conn *c)
 {
 	char a[INET6_ADDRSTRLEN], fl[16];
 	const struct tcp_seg *s = &c->synack;
@@ -393,6 +398,20 @@ static void json_conn(struct json *j, const struct an_conn *c)
 			json_num(j, "rst_ms_after_data", elapsed_ms(c->t_data, c->t_rst), 3);
 		else
 			json_null(j, "rst_ms_after_data");
+		if (c->rst_after_data && c->setup != SETUP_NONE) {
+			struct an_ctl k;
+
+			an_control(an, c, &k);
+			json_open_obj(j, "control");
+			json_str(j, "verdict", an_verdict_name(k.verdict));
+			json_int(j, "plain_connections", k.plain_data);
+			json_int(j, "plain_reset", k.plain_reset);
+			json_int(j, "ecn_connections", k.ecn_data);
+			json_int(j, "ecn_reset", k.ecn_reset);
+			json_close_obj(j);
+		} else {
+			json_null(j, "control");
+		}
 	} else {
 		json_null(j, "rst_ttl");
 		json_null(j, "rst_hops");
@@ -427,7 +446,7 @@ static void print_json(FILE *f, struct report *r)
 	json_bool(&j, "all", r->all);
 	json_open_arr(&j, "connections");
 	for (size_t i = 0; i < r->n; i++)
-		json_conn(&j, &r->list[i]);
+		json_conn(&j, a, &r->list[i]);
 	json_close_arr(&j);
 	json_open_obj(&j, "summary");
 	json_int(&j, "connections", (long long)a->connections);
@@ -453,6 +472,7 @@ static void print_json(FILE *f, struct report *r)
 		json_null(&j, "fault_server");
 	json_int(&j, "evicted", (long long)a->evicted);
 	json_int(&j, "timed_out", (long long)a->timed_out);
+	json_int(&j, "reset_plain_too", (long long)a->reset_plain_too);
 	json_int(&j, "unfinished", (long long)a->unfinished);
 	json_int(&j, "max_conns", (long long)a->cap);
 	json_int(&j, "not_listed", (long long)r->not_listed);
@@ -485,6 +505,43 @@ static int report_end(struct report *r)
 	int rc;
 
 	analyzer_finish(&r->an);
+	/* The control, known now that the whole capture is seen: resets
+	 * plain connections to the server got as often are no fault. */
+	if (r->an.reset_plain_too) {
+		struct an_ctl k;
+
+		for (size_t i = 0; i < r->n; i++) {
+			struct an_conn *c = &r->list[i];
+
+			if ((c->result == CR_RESET_OTHER ||
+			     c->result == CR_RESET_SAME) &&
+			    an_control(&r->an, c, &k) == CTL_PLAIN_TOO)
+				c->fault = 0;
+		}
+		if (!r->all) {
+			size_t n = 0;
+
+			for (size_t i = 0; i < r->n; i++)
+				if (r->list[i].fault)
+					r->list[n++] = r->list[i];
+			r->n = n;
+		}
+		if (r->not_listed == 0) {
+			r->fault_servers = 0;
+			for (size_t i = 0; i < r->n; i++) {
+				const struct an_conn *c = &r->list[i];
+
+				if (!c->fault)
+					continue;
+				if (r->fault_servers == 0) {
+					r->fault_server = c->server;
+					r->fault_servers = 1;
+				} else if (!addr_eq(&r->fault_server, &c->server)) {
+					r->fault_servers = 2;
+				}
+			}
+		}
+	}
 	if (r->n > 1)
 		qsort(r->list, r->n, sizeof(*r->list), by_start);
 	if (r->json)

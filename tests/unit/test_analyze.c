@@ -1576,6 +1576,143 @@ static void test_cmd_analyze_input(void **state)
 	free(many);
 }
 
+/*
+ * The control: RSTs injected after the data of plain and ECN connections
+ * alike (something resets one connection in two, whatever its ECN field)
+ * are no ECN fault; reset only when ECN, they are. 10 ECN and 10 plain
+ * connections to one server, every other one reset from another TTL.
+ */
+static void control_run(int plain, int plain_reset, const char *path,
+			struct analyzer *a, struct done *d)
+{
+	static const struct seg ecn_acked[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 14000 },
+		{ C, FA, 0, 64, CI + 78, SI + 1, 0, 15000 },
+		{ S, FA, 0, 58, SI + 1, CI + 79, 0, 16000 },
+	};
+	struct seg pl[N(story)], pl_ok[N(ecn_acked)];
+	struct flow f = story_flow;
+	pcap_dumper_t *dw = NULL;
+	pcap_t *p = NULL;
+
+	memcpy(pl, story, sizeof(pl));
+	pl[0].flags = S_;
+	pl[1].flags = SA;
+	pl[3].tos = 0;
+	memcpy(pl_ok, ecn_acked, sizeof(pl_ok));
+	pl_ok[0].flags = S_;
+	pl_ok[1].flags = SA;
+	pl_ok[3].tos = 0;
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(analyzer_init(a, 0, on_done, d), 0);
+	if (path != NULL) {
+		p = pcap_open_dead(DLT_RAW, 65535);
+		dw = pcap_dump_open(p, path);
+		assert_non_null(dw);
+	}
+	for (int i = 0; i < 10 + (plain ? 10 : 0); i++) {
+		int is_plain = i >= 10, reset = i % 2 == 0 &&
+			(!is_plain || plain_reset);
+		const struct seg *g = is_plain ? (reset ? pl : pl_ok)
+					       : (reset ? story : ecn_acked);
+		size_t n = reset ? N(story) : N(ecn_acked);
+
+		f.cport = (uint16_t)(30000 + i);
+		if (dw == NULL) {
+			feed(a, &f, g, n, i * 1000000000LL);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			uint8_t buf[PKT_MAX];
+			struct pcap_pkthdr h;
+			int64_t t = T0 + i * 1000000000LL + g[k].t_us * 1000;
+
+			h.caplen = h.len = (bpf_u_int32)build(&f, &g[k], buf,
+							      sizeof(buf));
+			h.ts.tv_sec = t / 1000000000;
+			h.ts.tv_usec = t % 1000000000 / 1000;
+			pcap_dump((u_char *)dw, &h, buf);
+		}
+	}
+	if (dw != NULL) {
+		pcap_dump_close(dw);
+		pcap_close(p);
+		analyzer_free(a);
+		return;
+	}
+	analyzer_finish(a);
+}
+
+static void test_control(void **state)
+{
+	static char out[65536], err[1024];
+	struct analyzer a;
+	static struct done d;
+	struct an_ctl k;
+	char *path = strdup(tmp_path("control.pcap"));
+	int lines;
+
+	(void)state;
+	/* Plain reset as often: no fault. */
+	control_run(1, 1, NULL, &a, &d);
+	assert_int_equal(a.counts[CR_RESET_OTHER], 5);
+	assert_int_equal(a.faults, 0);
+	assert_int_equal(a.reset_plain_too, 5);
+	assert_int_equal(an_control(&a, &d.c[0], &k), CTL_PLAIN_TOO);
+	assert_int_equal(k.plain_data, 10);
+	assert_int_equal(k.plain_reset, 5);
+	assert_int_equal(k.ecn_data, 10);
+	assert_int_equal(k.ecn_reset, 5);
+	assert_string_equal(an_verdict_name(k.verdict), "plain-too");
+	analyzer_free(&a);
+
+	/* Plain never reset: the ECN resets are faults. */
+	control_run(1, 0, NULL, &a, &d);
+	assert_int_equal(a.faults, 5);
+	assert_int_equal(a.reset_plain_too, 0);
+	assert_int_equal(an_control(&a, &d.c[0], &k), CTL_ECN_ONLY);
+	assert_int_equal(k.plain_data, 10);
+	assert_int_equal(k.plain_reset, 0);
+	analyzer_free(&a);
+
+	/* No plain connection to compare with: faults, said so. */
+	control_run(0, 0, NULL, &a, &d);
+	assert_int_equal(a.faults, 5);
+	assert_int_equal(an_control(&a, &d.c[0], &k), CTL_NO_PLAIN);
+	assert_string_equal(an_verdict_name(k.verdict), "no-plain");
+	analyzer_free(&a);
+
+	/* The command: exit 0, the comparison in the JSON. */
+	control_run(1, 1, path, &a, &d);
+	{
+		char *argv[] = { "analyze", "--json", "--all", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "\"result\":\"reset-by-other-endpoint\","
+				       "\"fault\":false,"));
+		assert_non_null(strstr(out, "\"control\":{\"verdict\":\"plain-too\","
+				       "\"plain_connections\":10,\"plain_reset\":5,"
+				       "\"ecn_connections\":10,\"ecn_reset\":5}"));
+		assert_non_null(strstr(out, "\"faults\":0,"));
+		assert_non_null(strstr(out, "\"reset_plain_too\":5,"));
+		assert_non_null(strstr(out, "\"fault_server\":null"));
+	}
+	{
+		char *argv[] = { "analyze", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_null(strstr(out, "30000"));
+		assert_non_null(strstr(out, "5 of these resets are no ECN fault"));
+	}
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1602,6 +1739,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_cmd_analyze),
 		cmocka_unit_test(test_cmd_analyze_input),
+		cmocka_unit_test(test_control),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
