@@ -134,12 +134,24 @@ const char *an_setup_name(enum an_setup s)
 	return s <= SETUP_ACCECN ? setup_names[s] : "?";
 }
 
+const char *an_fwd_name(enum an_fwd f)
+{
+	static const char *const n[] = { "unknown", "kept", "bleached", "ce",
+					 "mangled" };
+
+	return f <= FWD_MANGLED ? n[f] : "?";
+}
+
 const char *an_result_name(int r)
 {
 	if (r == AR_NOT_ECN)
 		return "not-ecn";
 	if (r == AR_UNFINISHED)
 		return "unfinished";
+	if (r == AR_CE_ON_NOT_ECT)
+		return "ce-on-not-ect";
+	if (r == AR_ECT_ON_NOT_ECT)
+		return "ect-on-not-ect";
 	return r >= 0 && r < CR_COUNT ? conn_result_name((enum conn_result)r)
 				       : "?";
 }
@@ -164,8 +176,27 @@ static int synack_ace(uint16_t fl)
 	       (fl & TH_ECE ? 1 : 0);
 }
 
+static int classify(const struct an_conn *c, int dst_plain_synack,
+		    int dst_plain_reset);
+
 int an_classify(const struct an_conn *c, int dst_plain_synack,
 		int dst_plain_reset)
+{
+	int r = classify(c, dst_plain_synack, dst_plain_reset);
+
+	/* No ECN negotiated, yet data carried marks. */
+	if (r == AR_NOT_ECN || r == CR_ECN_DECLINED ||
+	    r == CR_BROKEN_REFLECTOR) {
+		if (c->ce_marks)
+			return AR_CE_ON_NOT_ECT;
+		if (c->ect_marks)
+			return AR_ECT_ON_NOT_ECT;
+	}
+	return r;
+}
+
+static int classify(const struct an_conn *c, int dst_plain_synack,
+		    int dst_plain_reset)
 {
 	uint16_t fl = c->synack.flags;
 
@@ -526,6 +557,19 @@ static void client_syn(struct analyzer *a, struct an_slot *s,
 	s->last_syn_plain = setup == SETUP_NONE;
 }
 
+/* A data segment's ECN field, for the marks on connections without ECN. */
+static void mark(struct an_conn *c, int ecn, uint8_t ttl, int from_server)
+{
+	if (ecn == ECN_CE && c->ce_marks++ == 0) {
+		c->ce_mark_ttl = ttl;
+		c->ce_mark_from_server = from_server;
+	} else if ((ecn == ECN_ECT0 || ecn == ECN_ECT1) &&
+		   c->ect_marks++ == 0) {
+		c->ect_mark_ttl = ttl;
+		c->ect_mark_from_server = from_server;
+	}
+}
+
 static void client_seg(struct an_slot *s, const struct pkt_reply *r,
 		       size_t missing, int64_t ts)
 {
@@ -554,6 +598,7 @@ static void client_seg(struct an_slot *s, const struct pkt_reply *r,
 
 	if (ecn == ECN_CE)
 		c->ce_seen = 1;
+	mark(c, ecn, r->ttl, 0);
 	if (!c->have_data) {
 		c->have_data = 1;
 		c->t_data = ts;
@@ -631,6 +676,15 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 		c->synack_ip_id = r->ip_id;
 		c->synack = *t;
 		c->server_isn = t->seq;
+		if (c->setup == SETUP_ACCECN) {
+			int e = accecn_synack_ecn(synack_ace(fl));
+
+			c->syn_arrived = e;
+			c->fwd = e < 0 ? FWD_UNKNOWN
+			       : e == c->syn_ecn ? FWD_KEPT
+			       : e == ECN_CE ? FWD_CE
+			       : e == ECN_NOT_ECT ? FWD_BLEACHED : FWD_MANGLED;
+		}
 		/* An answer without ECE after the fallback answered the
 		 * plain SYN. */
 		c->synack_to_plain = c->fallback && !(fl & TH_ECE);
@@ -648,6 +702,8 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 	}
 	if (t->payload_len > 0 && (r->tos & 3) == ECN_CE)
 		c->ce_seen = 1;
+	if (t->payload_len > 0)
+		mark(c, r->tos & 3, r->ttl, 1);
 	if (!(fl & TH_ACK))
 		return;
 	if (!c->have_acked || seq_gt(t->ack, c->acked)) {
@@ -715,6 +771,39 @@ static int parse_ip(const uint8_t *buf, size_t len, size_t wire_len,
 	return 1;
 }
 
+/* An ICMP error quoting a segment of a connection we follow: recorded
+ * on it. Returns whether it was one. */
+static int icmp_error(struct analyzer *a, const struct pkt_reply *r)
+{
+	const struct quote *q = &r->q;
+	struct an_conn *c;
+	int32_t i;
+	int to_client = 1;
+
+	if ((r->kind != REPLY_UNREACH && r->kind != REPLY_TIME_EXCEEDED &&
+	     r->kind != REPLY_PKT_TOO_BIG) || !r->has_quote ||
+	    q->proto != IPPROTO_TCP || q->l4_len < 8)
+		return 0;
+	i = find(a, &q->src, &q->dst, q->sport, q->dport);
+	if (i < 0) {
+		i = find(a, &q->dst, &q->src, q->dport, q->sport);
+		to_client = 0;
+	}
+	if (i < 0)
+		return 0;
+	c = &a->slots[i].c;
+	if (c->icmp_errors++ == 0) {
+		c->icmp_type = r->icmp_type;
+		c->icmp_code = r->icmp_code;
+		c->icmp_from = r->src;
+		c->icmp_quoted_ecn = q->tos & 3;
+		c->icmp_quoted_flags = q->l4_len >= 14 ? q->tcp_flags : 0;
+		c->icmp_to_client = to_client;
+	}
+	a->icmp_matched++;
+	return 1;
+}
+
 /* Finish closed connections past their linger, open ones past the idle
  * timeout: the oldest are at the tails. */
 static void expire(struct analyzer *a)
@@ -748,7 +837,7 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 	}
 	if (r.kind != REPLY_TCP) {
 		a->not_tcp++;
-		return 1;
+		return icmp_error(a, &r) ? 0 : 1;
 	}
 	a->snapped += rc == 1;
 	i = find(a, &r.src, &r.dst, r.tcp.sport, r.tcp.dport);

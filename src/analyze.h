@@ -24,7 +24,21 @@
  * or still going when the capture ended): never a fault. */
 #define AR_NOT_ECN CR_COUNT
 #define AR_UNFINISHED (CR_COUNT + 1)
-#define AR_COUNT (CR_COUNT + 2)
+/* A connection that negotiated no ECN carried CE (or ECT) data: a router
+ * marked Not-ECT packets, or something set the ECN field. No fault. */
+#define AR_CE_ON_NOT_ECT (CR_COUNT + 2)
+#define AR_ECT_ON_NOT_ECT (CR_COUNT + 3)
+#define AR_COUNT (CR_COUNT + 4)
+
+/* What an AccECN SYN-ACK says of the SYN's codepoint on arrival, against
+ * what the SYN was sent with. */
+enum an_fwd {
+	FWD_UNKNOWN = 0,             /* no AccECN SYN-ACK to tell */
+	FWD_KEPT,                    /* arrived as sent */
+	FWD_BLEACHED,                /* ECT sent, arrived Not-ECT */
+	FWD_CE,                      /* arrived CE */
+	FWD_MANGLED,                 /* arrived another codepoint */
+};
 
 /* Default and largest bound of the connection table. */
 #define AN_TABLE_DEFAULT 65536
@@ -78,6 +92,26 @@ struct an_conn {
 	int acked_after_retx;        /* ... only after the Not-ECT resend */
 	uint32_t acked;              /* highest ACK from the server */
 	int have_acked;
+
+	/* AccECN: the SYN's codepoint on arrival (an ECN_* value, or -1 000,
+	 * -2 001 classic only, -3 111 broken), valid with have_synack. */
+	int syn_arrived;
+	enum an_fwd fwd;
+
+	/* Marks on a connection that negotiated no ECN (data segments of
+	 * either side with ECT or CE): how many, the first one's TTL and
+	 * whether it came from the server. */
+	int ect_marks, ce_marks;
+	uint8_t ect_mark_ttl, ce_mark_ttl;
+	int ect_mark_from_server, ce_mark_from_server;
+
+	/* ICMP errors quoting one of its segments. */
+	int icmp_errors;
+	uint8_t icmp_type, icmp_code;     /* the first one */
+	struct addr icmp_from;
+	uint8_t icmp_quoted_ecn;          /* the quoted packet's ECN field */
+	uint16_t icmp_quoted_flags;       /* its TCP flags, 0 if not quoted */
+	int icmp_to_client;               /* it quoted a client segment */
 
 	/* ECN feedback and marks. */
 	int ece_acks;                /* server ACKs with ECE (classic) */
@@ -137,6 +171,7 @@ struct analyzer {
 	uint64_t snapped;            /* cut by the snap length, headers whole */
 	uint64_t not_tcp;            /* IP but not TCP (or a later fragment) */
 	uint64_t untracked;          /* TCP of connections whose SYN we missed */
+	uint64_t icmp_matched;       /* ICMP errors quoting a tracked connection */
 	uint64_t connections, ecn_connections, faults, evicted;
 	uint64_t timed_out;          /* finished by the idle timeout */
 	uint64_t unfinished;         /* still open and active at the end */
@@ -200,6 +235,8 @@ uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len);
 int an_is_fault(int result);
 /* conn_result_name(), "not-ecn" and "unfinished". */
 const char *an_result_name(int result);
+/* "unknown", "kept", "bleached", "ce", "mangled". */
+const char *an_fwd_name(enum an_fwd f);
 /* "none", "classic", "accecn". */
 const char *an_setup_name(enum an_setup s);
 

@@ -311,6 +311,12 @@ static void print_text(FILE *f, struct report *r)
 		fprintf(f, "%llu of these resets are no ECN fault: plain connections "
 			"to the same server were reset after their data as often\n",
 			(unsigned long long)a->reset_plain_too);
+	if (a->counts[AR_CE_ON_NOT_ECT] || a->counts[AR_ECT_ON_NOT_ECT])
+		fprintf(f, "%llu connections without ECN carried CE-marked and "
+			"%llu ECT-marked data: something on the path marks or "
+			"sets the ECN field of Not-ECT packets\n",
+			(unsigned long long)a->counts[AR_CE_ON_NOT_ECT],
+			(unsigned long long)a->counts[AR_ECT_ON_NOT_ECT]);
 	if (a->counts[CR_RESET_SAME])
 		fprintf(f, "%llu of %llu ECN connections were reset after ECT data "
 			"by the machine that answered the SYN (same TTL)\n",
@@ -380,6 +386,49 @@ static void json_conn(struct json *j, const struct analyzer *an,
 	} else {
 		json_null(j, "data_ecn");
 	}
+	if (c->setup == SETUP_ACCECN && c->have_synack) {
+		json_str(j, "syn_arrived_ecn", c->syn_arrived >= 0 ?
+			 ecn_name(c->syn_arrived) : c->syn_arrived == -1 ? "none"
+			 : c->syn_arrived == -2 ? "classic" : "broken");
+		json_str(j, "forward_path", an_fwd_name(c->fwd));
+	} else {
+		json_null(j, "syn_arrived_ecn");
+		json_null(j, "forward_path");
+	}
+	json_int(j, "ect_marks", c->ect_marks);
+	if (c->ect_marks) {
+		json_int(j, "ect_mark_ttl", c->ect_mark_ttl);
+		json_str(j, "ect_mark_from", c->ect_mark_from_server ? "server"
+								     : "client");
+	} else {
+		json_null(j, "ect_mark_ttl");
+		json_null(j, "ect_mark_from");
+	}
+	json_int(j, "ce_marks", c->ce_marks);
+	if (c->ce_marks) {
+		json_int(j, "ce_mark_ttl", c->ce_mark_ttl);
+		json_str(j, "ce_mark_from", c->ce_mark_from_server ? "server"
+								   : "client");
+	} else {
+		json_null(j, "ce_mark_ttl");
+		json_null(j, "ce_mark_from");
+	}
+	json_int(j, "icmp_errors", c->icmp_errors);
+	if (c->icmp_errors) {
+		char ia[INET6_ADDRSTRLEN];
+
+		json_open_obj(j, "icmp");
+		json_int(j, "type", c->icmp_type);
+		json_int(j, "code", c->icmp_code);
+		json_str(j, "from", addr_str(&c->icmp_from, ia, sizeof(ia)));
+		json_str(j, "to", c->icmp_to_client ? "client" : "server");
+		json_str(j, "quoted_ecn", ecn_name(c->icmp_quoted_ecn));
+		tcp_flags_str(c->icmp_quoted_flags, fl, sizeof(fl));
+		json_str(j, "quoted_flags", fl);
+		json_close_obj(j);
+	} else {
+		json_null(j, "icmp");
+	}
 	json_int(j, "ece_acks", c->ece_acks);
 	json_bool(j, "ce_seen", c->ce_seen || c->accecn_ce);
 	if (c->have_rst) {
@@ -442,6 +491,7 @@ static void print_json(FILE *f, struct report *r)
 	json_int(&j, "not_ip", (long long)not_ip);
 	json_int(&j, "not_tcp", (long long)a->not_tcp);
 	json_int(&j, "untracked", (long long)a->untracked);
+	json_int(&j, "icmp_matched", (long long)a->icmp_matched);
 	json_int(&j, "snapped", (long long)a->snapped);
 	json_bool(&j, "all", r->all);
 	json_open_arr(&j, "connections");

@@ -30,6 +30,10 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+static const char *tmp_path(const char *name);
+static int run_cmd(int (*cmd)(int, char **), char **argv, char *out,
+		   size_t outlen, int *err_lines, char *errbuf, size_t errlen);
+
 /* TCP flags as tcpdump shows them. */
 #define S_ TH_SYN
 #define SEW (TH_SYN | TH_ECE | TH_CWR)
@@ -592,8 +596,8 @@ static void test_handshake_verdicts(void **state)
 		uint8_t data_tos;
 		int want;
 	} cases[] = {
-		{ "SYN-ACK without ECE", SEW, SA, A_, 0x02, CR_ECN_DECLINED },
-		{ "SYN-ACK with ECE+CWR", SEW, SAE | TH_CWR, A_, 0x02,
+		{ "SYN-ACK without ECE", SEW, SA, A_, 0x00, CR_ECN_DECLINED },
+		{ "SYN-ACK with ECE+CWR", SEW, SAE | TH_CWR, A_, 0x00,
 		  CR_BROKEN_REFLECTOR },
 		{ "ACK with ECE", SEW, SAE, A_ | TH_ECE, 0x02, CR_CE_MARKED },
 		{ "CE-marked data", SEW, SAE, A_, 0x03, CR_CE_MARKED },
@@ -601,9 +605,9 @@ static void test_handshake_verdicts(void **state)
 		  A_ | TH_AE | TH_ECE, 0x02, CR_OK },
 		{ "AccECN, ACE moved", SAEW, SA | TH_CWR, A_ | TH_AE | TH_CWR,
 		  0x02, CR_CE_MARKED },
-		{ "AccECN SYN, SYN-ACK 000", SAEW, SA, A_, 0x02, CR_ECN_DECLINED },
+		{ "AccECN SYN, SYN-ACK 000", SAEW, SA, A_, 0x00, CR_ECN_DECLINED },
 		{ "AccECN SYN, SYN-ACK 111", SAEW, SA | TH_AE | TH_CWR | TH_ECE,
-		  A_, 0x02, CR_BROKEN_REFLECTOR },
+		  A_, 0x00, CR_BROKEN_REFLECTOR },
 		{ "AccECN SYN, classic server (001)", SAEW, SAE, A_, 0x02, CR_OK },
 	};
 
@@ -624,6 +628,179 @@ static void test_handshake_verdicts(void **state)
 				 an_result_name(c.result),
 				 an_result_name(cases[i].want));
 		assert_false(c.fault);
+	}
+}
+
+/*
+ * Marks on connections without ECN: CE from the server's side, ECT from
+ * the client's, with the marked packet's TTL; a declined connection too.
+ * AccECN: what the SYN-ACK says the SYN arrived with, against what it
+ * was sent with.
+ */
+static void test_marks_and_accecn(void **state)
+{
+	struct seg s[] = {
+		{ C, S_, 0, 64, CI, 0, 0, 0 },
+		{ S, SA, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, PA, 0x03, 57, SI + 1, CI + 78, 100, 14000 },
+	};
+	static const struct {
+		const char *name;
+		uint8_t syn_tos;
+		uint16_t synack;
+		int arrived, fwd, want;
+	} acc[] = {
+		{ "Not-ECT kept (010)", 0, SA | TH_CWR, ECN_NOT_ECT, FWD_KEPT, CR_OK },
+		{ "Not-ECT arrived ECT(1) (011)", 0, SA | TH_CWR | TH_ECE,
+		  ECN_ECT1, FWD_MANGLED, CR_OK },
+		{ "ECT(0) kept (100)", 0x02, SA | TH_AE, ECN_ECT0, FWD_KEPT, CR_OK },
+		{ "ECT(0) bleached (010)", 0x02, SA | TH_CWR, ECN_NOT_ECT,
+		  FWD_BLEACHED, CR_ECN_BLEACHED },
+		{ "ECT(0) arrived CE (110)", 0x02, SA | TH_AE | TH_CWR, ECN_CE,
+		  FWD_CE, CR_CE_MARKED },
+		{ "classic server (001)", 0, SAE, -2, FWD_UNKNOWN, CR_OK },
+	};
+	struct an_conn c;
+
+	(void)state;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, AR_CE_ON_NOT_ECT);
+	assert_string_equal(an_result_name(c.result), "ce-on-not-ect");
+	assert_false(c.fault);
+	assert_int_equal(c.ce_marks, 1);
+	assert_int_equal(c.ce_mark_ttl, 57);
+	assert_true(c.ce_mark_from_server);
+	assert_int_equal(c.ect_marks, 0);
+
+	s[4].tos = 0;
+	s[3].tos = 0x02;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, AR_ECT_ON_NOT_ECT);
+	assert_string_equal(an_result_name(c.result), "ect-on-not-ect");
+	assert_int_equal(c.ect_mark_ttl, 64);
+	assert_false(c.ect_mark_from_server);
+
+	/* Declined ECN, then CE-marked data from the server. */
+	s[0].flags = SEW;
+	s[3].tos = 0;
+	s[4].tos = 0x03;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, AR_CE_ON_NOT_ECT);
+	/* Unmarked: declined. */
+	s[4].tos = 0;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, CR_ECN_DECLINED);
+
+	for (size_t i = 0; i < N(acc); i++) {
+		struct seg g[] = {
+			{ C, SAEW, acc[i].syn_tos, 64, CI, 0, 0, 0 },
+			{ S, acc[i].synack, 0, 58, SI, CI + 1, 0, 7000 },
+			{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		};
+
+		run_one(&story_flow, g, N(g), &c);
+		if (c.result != acc[i].want || (int)c.fwd != acc[i].fwd ||
+		    c.syn_arrived != acc[i].arrived)
+			fail_msg("%s: got %s, %s, %d", acc[i].name,
+				 an_result_name(c.result), an_fwd_name(c.fwd),
+				 c.syn_arrived);
+	}
+}
+
+/* An ICMP error quoting one of a connection's segments (here a router's
+ * administratively prohibited for the ECN SYN) is recorded on it. */
+static void test_icmp_error(void **state)
+{
+	static const struct seg syn = { C, SEW, 0x00, 64, CI, 0, 0, 0 };
+	struct analyzer a;
+	struct done d;
+	uint8_t q[PKT_MAX], buf[PKT_MAX + 28];
+	size_t ql = build(&story_flow, &syn, q, sizeof(q)), n = 28 + ql;
+	struct addr cl, sv;
+	char t[INET6_ADDRSTRLEN];
+
+	(void)state;
+	set_addrs(&story_flow, &cl, &sv);
+	memset(buf, 0, sizeof(buf));
+	buf[0] = 0x45;
+	buf[2] = (uint8_t)(n >> 8), buf[3] = (uint8_t)n;
+	buf[8] = 61;
+	buf[9] = IPPROTO_ICMP;
+	inet_pton(AF_INET, "198.51.100.1", buf + 12);
+	memcpy(buf + 16, &cl.u.v4, 4);
+	{
+		uint16_t x = pkt_fold(pkt_sum(buf, 20, 0)) ^ 0xffff;
+
+		buf[10] = (uint8_t)(x >> 8), buf[11] = (uint8_t)x;
+	}
+	buf[20] = 3;
+	buf[21] = 13;
+	memcpy(buf + 28, q, ql);
+	{
+		uint16_t x = pkt_fold(pkt_sum(buf + 20, n - 20, 0)) ^ 0xffff;
+
+		buf[22] = (uint8_t)(x >> 8), buf[23] = (uint8_t)x;
+	}
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	feed(&a, &story_flow, &syn, 1, 0);
+	assert_int_equal(analyzer_packet(&a, buf, n, n, T0 + 1000), 0);
+	assert_int_equal(a.icmp_matched, 1);
+	/* Not ours: another port. */
+	buf[28 + 20] ^= 1;
+	assert_int_equal(analyzer_packet(&a, buf, n, n, T0 + 2000), 1);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.c[0].icmp_errors, 1);
+	assert_int_equal(d.c[0].icmp_type, 3);
+	assert_int_equal(d.c[0].icmp_code, 13);
+	assert_string_equal(addr_str(&d.c[0].icmp_from, t, sizeof(t)),
+			    "198.51.100.1");
+	assert_int_equal(d.c[0].icmp_quoted_flags, SEW);
+	assert_true(d.c[0].icmp_to_client);
+	assert_int_equal(a.icmp_matched, 1);
+	analyzer_free(&a);
+
+	/* The command shows it. */
+	{
+		static char out[16384], err[1024];
+		char *path = strdup(tmp_path("icmp.pcap"));
+		char *argv[] = { "analyze", "--json", "--all", path, NULL };
+		pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
+		pcap_dumper_t *dw = pcap_dump_open(p, path);
+		struct pcap_pkthdr h;
+		int lines;
+		const char *dump = getenv("ANALYZE_TEST_JSON");
+
+		assert_non_null(dw);
+		buf[28 + 20] ^= 1;
+		h.ts.tv_sec = 1573471307;
+		h.ts.tv_usec = 0;
+		h.caplen = h.len = (bpf_u_int32)ql;
+		pcap_dump((u_char *)dw, &h, q);
+		h.ts.tv_usec = 1000;
+		h.caplen = h.len = (bpf_u_int32)n;
+		pcap_dump((u_char *)dw, &h, buf);
+		pcap_dump_close(dw);
+		pcap_close(p);
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "\"icmp_errors\":1,\"icmp\":{\"type\":3,"
+				       "\"code\":13,\"from\":\"198.51.100.1\","
+				       "\"to\":\"client\",\"quoted_ecn\":\"not-ect\","
+				       "\"quoted_flags\":\"SEW\"}"));
+		assert_non_null(strstr(out, "\"icmp_matched\":1,"));
+		if (dump != NULL) {
+			FILE *f = fopen(dump, "w");
+
+			if (f != NULL) {
+				fputs(out, f);
+				fclose(f);
+			}
+		}
+		free(path);
 	}
 }
 
@@ -1727,6 +1904,8 @@ int main(void)
 		cmocka_unit_test(test_ect_data_lost),
 		cmocka_unit_test(test_data_unacked),
 		cmocka_unit_test(test_handshake_verdicts),
+		cmocka_unit_test(test_marks_and_accecn),
+		cmocka_unit_test(test_icmp_error),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_ignored),
 		cmocka_unit_test(test_table_bound),
