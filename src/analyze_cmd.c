@@ -64,6 +64,7 @@ static const char watch_usage[] =
 "                    65536; see 'ecntrace analyze --help')\n"
 "  -h, --help        this help\n"
 "\n"
+"On 'any' a packet seen on two interfaces (forwarded) counts once.\n"
 "Needs CAP_NET_RAW; privileges are dropped once the capture is open.\n"
 "\n"
 "Exit: 0 no ECN fault, 1 some connections show one, 64 usage,\n"
@@ -229,6 +230,9 @@ static void print_text(FILE *f, struct report *r)
 	if (a->skipped + bad_link)
 		fprintf(f, " (%llu skipped as malformed)",
 			(unsigned long long)(a->skipped + bad_link));
+	if (capture_duplicates(r->cap))
+		fprintf(f, " (%llu seen twice, on two interfaces, counted once)",
+			(unsigned long long)capture_duplicates(r->cap));
 	fprintf(f, ", %llu TCP connection%s, %llu asked for ECN\n",
 		(unsigned long long)a->connections, a->connections == 1 ? "" : "s",
 		(unsigned long long)a->ecn_connections);
@@ -489,6 +493,7 @@ static void print_json(FILE *f, struct report *r)
 	json_int(&j, "packets", (long long)frames);
 	json_int(&j, "skipped", (long long)(a->skipped + bad_link));
 	json_int(&j, "not_ip", (long long)not_ip);
+	json_int(&j, "duplicates", (long long)capture_duplicates(r->cap));
 	json_int(&j, "not_tcp", (long long)a->not_tcp);
 	json_int(&j, "untracked", (long long)a->untracked);
 	json_int(&j, "icmp_matched", (long long)a->icmp_matched);

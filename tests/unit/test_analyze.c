@@ -1310,6 +1310,101 @@ static void test_link_ip(void **state)
 	assert_false(capture_dlt_ok(DLT_PPP));
 }
 
+/*
+ * -i any: a router's capture holds each forwarded packet twice, in on one
+ * interface and out on another with the TTL one less. Counted once (SLL2
+ * by ifindex, SLL by packet type); a resend on one interface is no copy.
+ */
+static void test_any_duplicates(void **state)
+{
+	static const int dlts[] = { DLT_LINUX_SLL2, DLT_LINUX_SLL };
+	static struct cap_dedup dd;
+	uint8_t ip[PKT_MAX], ip2[PKT_MAX];
+	size_t len, len2;
+	struct seg g;
+
+	(void)state;
+	for (size_t k = 0; k < N(dlts); k++) {
+		char *path = strdup(tmp_path("any.pcap"));
+		pcap_t *p = pcap_open_dead_with_tstamp_precision(dlts[k], 65535,
+				PCAP_TSTAMP_PRECISION_NANO);
+		pcap_dumper_t *w = pcap_dump_open(p, path);
+		struct capture *c;
+		struct cap_pkt cp;
+		struct analyzer a;
+		struct done d;
+		char err[256];
+
+		assert_non_null(w);
+		for (size_t i = 0; i < N(story); i++) {
+			for (int copy = 0; copy < 2; copy++) {
+				uint8_t frame[PKT_MAX + 64];
+				struct pcap_pkthdr h;
+				int64_t t = T0 + story[i].t_us * 1000 + copy * 50000;
+
+				g = story[i];
+				g.ttl = (uint8_t)(g.ttl - copy);
+				len = build(&story_flow, &g, ip, sizeof(ip));
+				len = wrap(dlts[k], ip, len, g.dir == S, frame);
+				if (copy && dlts[k] == DLT_LINUX_SLL2) {
+					frame[7] = 4;        /* another ifindex */
+					frame[10] ^= 4;      /* host <-> outgoing */
+				} else if (copy) {
+					frame[1] ^= 4;
+				}
+				memset(&h, 0, sizeof(h));
+				h.ts.tv_sec = (time_t)(t / 1000000000);
+				h.ts.tv_usec = (suseconds_t)(t % 1000000000);
+				h.len = h.caplen = (bpf_u_int32)len;
+				pcap_dump((u_char *)w, &h, frame);
+			}
+		}
+		pcap_dump_close(w);
+		pcap_close(p);
+
+		memset(&d, 0, sizeof(d));
+		assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+		assert_int_equal(capture_open_file(&c, path, err, sizeof(err)), 0);
+		while (capture_next(c, &cp, 0, err, sizeof(err)) == 1)
+			analyzer_packet(&a, cp.ip, cp.len, cp.wire_len, cp.ts_ns);
+		assert_int_equal(capture_duplicates(c), N(story));
+		capture_close(c);
+		analyzer_finish(&a);
+		assert_int_equal(d.n, 1);
+		assert_int_equal(d.c[0].result, CR_RESET_OTHER);
+		assert_int_equal(d.c[0].packets, N(story));
+		assert_int_equal(d.c[0].syns, 1);
+		assert_int_equal(d.c[0].data_retx, 0);
+		assert_int_equal(d.c[0].synack_ttl, 58);
+		analyzer_free(&a);
+		free(path);
+	}
+
+	/* The pure check. */
+	memset(&dd, 0, sizeof(dd));
+	len = build(&story_flow, &story[3], ip, sizeof(ip));
+	g = story[3];
+	g.ttl = 63;
+	len2 = build(&story_flow, &g, ip2, sizeof(ip2));
+	assert_int_equal(capture_dedup(&dd, ip, len, 3, 0, T0), 0);
+	/* The same interface: a resend, not a copy. */
+	assert_int_equal(capture_dedup(&dd, ip, len, 3, 0, T0 + 1000), 0);
+	assert_int_equal(capture_dedup(&dd, ip2, len2, 4, 4, T0 + 2000), 1);
+	/* Too late to be the same packet. */
+	assert_int_equal(capture_dedup(&dd, ip2, len2, 4, 4,
+				       T0 + 2000 + CAP_DUP_NS + 1), 0);
+	/* Another IP ID: another packet. */
+	g.t_us += 1;
+	len2 = build(&story_flow, &g, ip2, sizeof(ip2));
+	assert_int_equal(capture_dedup(&dd, ip2, len2, 5, 4,
+				       T0 + 3000 + CAP_DUP_NS), 0);
+	/* SLL: one way in, the other out. */
+	memset(&dd, 0, sizeof(dd));
+	assert_int_equal(capture_dedup(&dd, ip, len, -1, 0, T0), 0);
+	assert_int_equal(capture_dedup(&dd, ip, len, -1, 0, T0 + 10), 0);
+	assert_int_equal(capture_dedup(&dd, ip, len, -1, 4, T0 + 20), 1);
+}
+
 static void write_text(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -1915,6 +2010,7 @@ int main(void)
 		cmocka_unit_test(test_link_ip),
 		cmocka_unit_test(test_link_files),
 		cmocka_unit_test(test_snapped_file),
+		cmocka_unit_test(test_any_duplicates),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_cmd_analyze),
 		cmocka_unit_test(test_cmd_analyze_input),
