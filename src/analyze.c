@@ -318,11 +318,8 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 	a->ndsts = AN_DSTS;
 	for (size_t i = 0; i < a->nbuckets; i++)
 		a->bucket[i] = -1;
-	for (size_t i = 0; i < cap; i++) {
-		a->slots[i].hnext = i + 1 < cap ? (int32_t)(i + 1) : -1;
-		a->slots[i].lru_prev = a->slots[i].lru_next = -1;
-	}
-	a->free_head = 0;
+	a->free_head = -1;
+	a->fresh = 0;
 	a->lru_head = a->lru_tail = -1;
 	a->closed_head = a->closed_tail = -1;
 	a->idle_ns = AN_IDLE_NS;
@@ -495,19 +492,23 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	struct an_slot *s;
 	uint32_t h;
 
-	if (a->free_head < 0 && a->closed_tail >= 0) {
+	if (a->free_head < 0 && a->fresh == a->cap && a->closed_tail >= 0) {
 		/* Full: a closed connection makes room, finished as it is. */
 		finish(a, a->closed_tail);
-	} else if (a->free_head < 0) {
+	} else if (a->free_head < 0 && a->fresh == a->cap) {
 		/* Full of open ones: the one quiet for longest is evicted. */
 		i = a->lru_tail;
 		a->slots[i].c.evicted = 1;
 		a->evicted++;
 		finish(a, i);
 	}
-	i = a->free_head;
+	if (a->free_head >= 0) {
+		i = a->free_head;
+		a->free_head = a->slots[i].hnext;
+	} else {
+		i = (int32_t)a->fresh++;
+	}
 	s = &a->slots[i];
-	a->free_head = s->hnext;
 	memset(s, 0, sizeof(*s));
 	s->used = 1;
 	s->order = a->seq++;
@@ -909,7 +910,7 @@ void analyzer_finish(struct analyzer *a)
 		return;
 	}
 	v = malloc(a->active * sizeof(*v));
-	for (size_t i = 0; i < a->cap; i++) {
+	for (size_t i = 0; i < a->fresh; i++) {
 		struct an_conn *c = &a->slots[i].c;
 
 		if (!a->slots[i].used)

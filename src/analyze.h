@@ -154,6 +154,8 @@ struct analyzer {
 	int32_t *bucket;             /* hash index into slots, -1 = empty */
 	size_t nbuckets;
 	int32_t free_head;
+	size_t fresh;                /* slots below this have been used: the
+	                              * table's memory is touched as it fills */
 	int32_t lru_head, lru_tail;  /* open ones, most recently active first */
 	int32_t closed_head, closed_tail; /* closed ones, the same */
 	uint64_t key[2];             /* hash key, random per analyzer */
