@@ -16,9 +16,10 @@
 #include "analyze.h"
 
 /* Per server and port: what plain SYNs got, as a hint for connections
- * whose ECN SYN got nothing or an RST. A small cache, overwritten on
- * collision. */
-#define AN_DSTS 1024
+ * whose ECN SYN got nothing or an RST, and the control for resets after
+ * data. A cache under the keyed hash, overwritten on collision (a reset
+ * counted as a fault before stays one). */
+#define AN_DSTS 16384
 
 struct an_dst {
 	struct addr server;
