@@ -1,25 +1,34 @@
 /*
  * analyze: follow TCP connections in captured packets and classify each
  * one with connect's result names. The connection table is bounded: a
- * hash index over the 4-tuple, and a least-recently-active list that
- * picks the connection to evict when a new SYN finds the table full.
+ * keyed hash index over the 4-tuple; closed connections on a list of their
+ * own, whose slots a new SYN takes first; open ones on a least-recently-
+ * active list that the idle timeout eats from the old end, and that picks
+ * the connection to evict when a new SYN still finds the table full.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "analyze.h"
 
 /* Per server and port: what plain SYNs got, as a hint for connections
- * whose ECN SYN got nothing or an RST. A small cache, overwritten on
- * collision. */
-#define AN_DSTS 1024
+ * whose ECN SYN got nothing or an RST, and the control for resets after
+ * data. A cache under the keyed hash, overwritten on collision (a reset
+ * counted as a fault before stays one). */
+#define AN_DSTS 16384
 
 struct an_dst {
 	struct addr server;
 	uint16_t dport;
 	int used;
 	uint32_t plain_synack, plain_reset;
+	/* the control for resets after data (struct an_ctl) */
+	uint32_t plain_data, plain_data_reset, ecn_data, ecn_data_reset;
+	uint32_t ecn_reset_faults;   /* of them counted as faults */
 };
 
 struct an_slot {
@@ -27,6 +36,7 @@ struct an_slot {
 	uint64_t order;              /* creation order */
 	int32_t hnext;               /* hash chain, or free list */
 	int32_t lru_prev, lru_next;  /* most recently active first */
+	int list;                    /* LIST_OPEN, LIST_CLOSED, or 0 */
 	int used;
 	int last_syn_plain;          /* the latest SYN asked for no ECN */
 	int have_client_ack;
@@ -48,24 +58,69 @@ static size_t addr_len(const struct addr *x)
 	return x->family == AF_INET6 ? 16 : 4;
 }
 
-static uint32_t fnv(uint32_t h, const void *p, size_t n)
+enum { LIST_OPEN = 1, LIST_CLOSED = 2 };
+
+/* SipHash-2-4 (Aumasson and Bernstein), little-endian words. */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND do { \
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+} while (0)
+
+static uint64_t le64(const uint8_t *p, size_t n)
 {
-	const uint8_t *b = p;
+	uint64_t w = 0;
 
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
+		w |= (uint64_t)p[i] << (8 * i);
+	return w;
 }
 
-static uint32_t tuple_hash(const struct addr *c, const struct addr *s,
-			   uint16_t sport, uint16_t dport)
+uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len)
 {
-	uint32_t h = 2166136261u;
+	const uint8_t *p = data;
+	uint64_t v0 = 0x736f6d6570736575ULL ^ key[0];
+	uint64_t v1 = 0x646f72616e646f6dULL ^ key[1];
+	uint64_t v2 = 0x6c7967656e657261ULL ^ key[0];
+	uint64_t v3 = 0x7465646279746573ULL ^ key[1];
+	uint64_t m;
+	size_t i;
 
-	h = fnv(h, &c->u, addr_len(c));
-	h = fnv(h, &s->u, addr_len(s));
-	h = fnv(h, &sport, sizeof(sport));
-	return fnv(h, &dport, sizeof(dport));
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = le64(p + i, 8);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	m = le64(p + i, len - i) | (uint64_t)(len & 0xff) << 56;
+	v3 ^= m;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= m;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static uint32_t tuple_hash(const struct analyzer *a, const struct addr *c,
+			   const struct addr *s, uint16_t sport, uint16_t dport)
+{
+	uint8_t b[40];
+	size_t n = 0, lc = addr_len(c), ls = addr_len(s);
+
+	memcpy(b, &c->u, lc);
+	n += lc;
+	memcpy(b + n, &s->u, ls);
+	n += ls;
+	memcpy(b + n, &sport, 2);
+	memcpy(b + n + 2, &dport, 2);
+	return (uint32_t)an_siphash(a->key, b, n + 4);
 }
 
 /* ------------------------------------------------------ classification */
@@ -80,10 +135,24 @@ const char *an_setup_name(enum an_setup s)
 	return s <= SETUP_ACCECN ? setup_names[s] : "?";
 }
 
+const char *an_fwd_name(enum an_fwd f)
+{
+	static const char *const n[] = { "unknown", "kept", "bleached", "ce",
+					 "mangled" };
+
+	return f <= FWD_MANGLED ? n[f] : "?";
+}
+
 const char *an_result_name(int r)
 {
 	if (r == AR_NOT_ECN)
 		return "not-ecn";
+	if (r == AR_UNFINISHED)
+		return "unfinished";
+	if (r == AR_CE_ON_NOT_ECT)
+		return "ce-on-not-ect";
+	if (r == AR_ECT_ON_NOT_ECT)
+		return "ect-on-not-ect";
 	return r >= 0 && r < CR_COUNT ? conn_result_name((enum conn_result)r)
 				       : "?";
 }
@@ -108,8 +177,27 @@ static int synack_ace(uint16_t fl)
 	       (fl & TH_ECE ? 1 : 0);
 }
 
+static int classify(const struct an_conn *c, int dst_plain_synack,
+		    int dst_plain_reset);
+
 int an_classify(const struct an_conn *c, int dst_plain_synack,
 		int dst_plain_reset)
+{
+	int r = classify(c, dst_plain_synack, dst_plain_reset);
+
+	/* No ECN negotiated, yet data carried marks. */
+	if (r == AR_NOT_ECN || r == CR_ECN_DECLINED ||
+	    r == CR_BROKEN_REFLECTOR) {
+		if (c->ce_marks)
+			return AR_CE_ON_NOT_ECT;
+		if (c->ect_marks)
+			return AR_ECT_ON_NOT_ECT;
+	}
+	return r;
+}
+
+static int classify(const struct an_conn *c, int dst_plain_synack,
+		    int dst_plain_reset)
 {
 	uint16_t fl = c->synack.flags;
 
@@ -172,32 +260,43 @@ int an_classify(const struct an_conn *c, int dst_plain_synack,
 
 /* ------------------------------------------------------------- tables */
 
+/* Unlink slot i from whichever list holds it. */
 static void lru_unlink(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
+	int32_t *head = s->list == LIST_CLOSED ? &a->closed_head : &a->lru_head;
+	int32_t *tail = s->list == LIST_CLOSED ? &a->closed_tail : &a->lru_tail;
 
+	if (!s->list)
+		return;
 	if (s->lru_prev >= 0)
 		a->slots[s->lru_prev].lru_next = s->lru_next;
 	else
-		a->lru_head = s->lru_next;
+		*head = s->lru_next;
 	if (s->lru_next >= 0)
 		a->slots[s->lru_next].lru_prev = s->lru_prev;
 	else
-		a->lru_tail = s->lru_prev;
+		*tail = s->lru_prev;
 	s->lru_prev = s->lru_next = -1;
+	s->list = 0;
 }
 
+/* Put slot i at the head of its list: the closed one if it is closed. */
 static void lru_push(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
+	int closed = s->c.closed;
+	int32_t *head = closed ? &a->closed_head : &a->lru_head;
+	int32_t *tail = closed ? &a->closed_tail : &a->lru_tail;
 
+	s->list = closed ? LIST_CLOSED : LIST_OPEN;
 	s->lru_prev = -1;
-	s->lru_next = a->lru_head;
-	if (a->lru_head >= 0)
-		a->slots[a->lru_head].lru_prev = i;
-	a->lru_head = i;
-	if (a->lru_tail < 0)
-		a->lru_tail = i;
+	s->lru_next = *head;
+	if (*head >= 0)
+		a->slots[*head].lru_prev = i;
+	*head = i;
+	if (*tail < 0)
+		*tail = i;
 }
 
 int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
@@ -205,8 +304,8 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 	memset(a, 0, sizeof(*a));
 	if (cap == 0)
 		cap = AN_TABLE_DEFAULT;
-	if (cap > (1u << 24))
-		cap = 1u << 24;
+	if (cap > AN_TABLE_MAX)
+		cap = AN_TABLE_MAX;
 	a->cap = cap;
 	for (a->nbuckets = 16; a->nbuckets < 2 * cap; a->nbuckets *= 2)
 		;
@@ -220,12 +319,21 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 	a->ndsts = AN_DSTS;
 	for (size_t i = 0; i < a->nbuckets; i++)
 		a->bucket[i] = -1;
-	for (size_t i = 0; i < cap; i++) {
-		a->slots[i].hnext = i + 1 < cap ? (int32_t)(i + 1) : -1;
-		a->slots[i].lru_prev = a->slots[i].lru_next = -1;
-	}
-	a->free_head = 0;
+	a->free_head = -1;
+	a->fresh = 0;
 	a->lru_head = a->lru_tail = -1;
+	a->closed_head = a->closed_tail = -1;
+	a->idle_ns = AN_IDLE_NS;
+	a->linger_ns = AN_LINGER_NS;
+	if (getrandom(a->key, sizeof(a->key), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(a->key)) {
+		/* No entropy yet (early boot): something that varies. */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		a->key[0] = (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec;
+		a->key[1] = (uint64_t)getpid() ^ (uint64_t)(uintptr_t)a;
+	}
 	a->done = done;
 	a->ctx = ctx;
 	return 0;
@@ -244,11 +352,13 @@ void analyzer_free(struct analyzer *a)
 static struct an_dst *dst_find(struct analyzer *a, const struct addr *server,
 			       uint16_t dport, int create)
 {
-	uint32_t h = fnv(2166136261u, &server->u, addr_len(server));
+	uint8_t b[18];
+	size_t n = addr_len(server);
 	struct an_dst *d;
 
-	h = fnv(h, &dport, sizeof(dport));
-	d = &a->dsts[h % a->ndsts];
+	memcpy(b, &server->u, n);
+	memcpy(b + n, &dport, 2);
+	d = &a->dsts[an_siphash(a->key, b, n + 2) % a->ndsts];
 	if (d->used && d->dport == dport && addr_eq(&d->server, server))
 		return d;
 	if (!create)
@@ -260,10 +370,48 @@ static struct an_dst *dst_find(struct analyzer *a, const struct addr *server,
 	return d;
 }
 
+static enum an_verdict verdict(const struct an_dst *d)
+{
+	if (d == NULL || d->plain_data == 0)
+		return CTL_NO_PLAIN;
+	/* The plain rate at least half the ECN rate. */
+	if (d->plain_data_reset > 0 &&
+	    2 * (uint64_t)d->plain_data_reset * d->ecn_data >=
+	    (uint64_t)d->ecn_data_reset * d->plain_data)
+		return CTL_PLAIN_TOO;
+	return CTL_ECN_ONLY;
+}
+
+enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
+			   struct an_ctl *out)
+{
+	const struct an_dst *d = dst_find((struct analyzer *)a, &c->server,
+					  c->dport, 0);
+
+	memset(out, 0, sizeof(*out));
+	if (d != NULL) {
+		out->plain_data = d->plain_data;
+		out->plain_reset = d->plain_data_reset;
+		out->ecn_data = d->ecn_data;
+		out->ecn_reset = d->ecn_data_reset;
+	}
+	out->verdict = verdict(d);
+	return out->verdict;
+}
+
+const char *an_verdict_name(enum an_verdict v)
+{
+	switch (v) {
+	case CTL_ECN_ONLY: return "ecn-only";
+	case CTL_PLAIN_TOO: return "plain-too";
+	default: return "no-plain";
+	}
+}
+
 static int32_t find(const struct analyzer *a, const struct addr *client,
 		    const struct addr *server, uint16_t sport, uint16_t dport)
 {
-	uint32_t h = tuple_hash(client, server, sport, dport);
+	uint32_t h = tuple_hash(a, client, server, sport, dport);
 
 	for (int32_t i = a->bucket[h & (a->nbuckets - 1)]; i >= 0;
 	     i = a->slots[i].hnext) {
@@ -276,17 +424,51 @@ static int32_t find(const struct analyzer *a, const struct addr *client,
 	return -1;
 }
 
+static int missing_evidence(const struct an_conn *c)
+{
+	if (c->result == CR_SYN_ECN_DROPPED)
+		return !c->have_synack;
+	if (c->result == CR_DATA_UNACKED)
+		return !c->client_rst && !c->client_fin;
+	return 0;
+}
+
 /* Classify slot i, count it, hand it over, and free the slot. */
 static void finish(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
 	struct an_conn *c = &s->c;
 	const struct an_dst *d = dst_find(a, &c->server, c->dport, 0);
-	uint32_t h = tuple_hash(&c->client, &c->server, c->sport, c->dport);
+	uint32_t h = tuple_hash(a, &c->client, &c->server, c->sport, c->dport);
 	int32_t *pp = &a->bucket[h & (a->nbuckets - 1)];
 
 	c->result = an_classify(c, d ? d->plain_synack > 0 : 0,
 				d ? d->plain_reset > 0 : 0);
+	/* Followed too briefly to tell: whatever it lacked may have come
+	 * after. Never a fault. Still open at the end only matters to the
+	 * faults told by something missing: no SYN-ACK yet, no ACK yet. */
+	if (an_is_fault(c->result) &&
+	    (c->evicted || (c->unfinished && missing_evidence(c)))) {
+		c->would_be = c->result;
+		c->result = AR_UNFINISHED;
+	}
+	if (c->have_data && c->have_synack && !c->evicted &&
+	    c->result != AR_UNFINISHED) {
+		struct an_dst *dd = dst_find(a, &c->server, c->dport, 1);
+		int reset = c->have_rst && c->rst_after_data;
+
+		if (c->setup == SETUP_NONE) {
+			dd->plain_data++;
+			dd->plain_data_reset += (uint32_t)reset;
+		} else {
+			dd->ecn_data++;
+			dd->ecn_data_reset += (uint32_t)reset;
+			dd->ecn_reset_faults += c->result == CR_RESET_OTHER ||
+						c->result == CR_RESET_SAME;
+		}
+	}
+	a->unfinished += (uint64_t)c->unfinished;
+	a->timed_out += (uint64_t)c->timed_out;
 	c->fault = an_is_fault(c->result);
 	a->counts[c->result]++;
 	a->faults += (uint64_t)c->fault;
@@ -311,16 +493,23 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	struct an_slot *s;
 	uint32_t h;
 
-	if (a->free_head < 0) {
-		/* Full: the connection quiet for longest makes room. */
+	if (a->free_head < 0 && a->fresh == a->cap && a->closed_tail >= 0) {
+		/* Full: a closed connection makes room, finished as it is. */
+		finish(a, a->closed_tail);
+	} else if (a->free_head < 0 && a->fresh == a->cap) {
+		/* Full of open ones: the one quiet for longest is evicted. */
 		i = a->lru_tail;
 		a->slots[i].c.evicted = 1;
 		a->evicted++;
 		finish(a, i);
 	}
-	i = a->free_head;
+	if (a->free_head >= 0) {
+		i = a->free_head;
+		a->free_head = a->slots[i].hnext;
+	} else {
+		i = (int32_t)a->fresh++;
+	}
 	s = &a->slots[i];
-	a->free_head = s->hnext;
 	memset(s, 0, sizeof(*s));
 	s->used = 1;
 	s->order = a->seq++;
@@ -329,7 +518,7 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	s->c.sport = r->tcp.sport;
 	s->c.dport = r->tcp.dport;
 	s->c.t_first = ts;
-	h = tuple_hash(&r->src, &r->dst, r->tcp.sport, r->tcp.dport);
+	h = tuple_hash(a, &r->src, &r->dst, r->tcp.sport, r->tcp.dport);
 	s->hnext = a->bucket[h & (a->nbuckets - 1)];
 	a->bucket[h & (a->nbuckets - 1)] = i;
 	s->lru_prev = s->lru_next = -1;
@@ -370,6 +559,19 @@ static void client_syn(struct analyzer *a, struct an_slot *s,
 	s->last_syn_plain = setup == SETUP_NONE;
 }
 
+/* A data segment's ECN field, for the marks on connections without ECN. */
+static void mark(struct an_conn *c, int ecn, uint8_t ttl, int from_server)
+{
+	if (ecn == ECN_CE && c->ce_marks++ == 0) {
+		c->ce_mark_ttl = ttl;
+		c->ce_mark_from_server = from_server;
+	} else if ((ecn == ECN_ECT0 || ecn == ECN_ECT1) &&
+		   c->ect_marks++ == 0) {
+		c->ect_mark_ttl = ttl;
+		c->ect_mark_from_server = from_server;
+	}
+}
+
 static void client_seg(struct an_slot *s, const struct pkt_reply *r,
 		       size_t missing, int64_t ts)
 {
@@ -380,10 +582,14 @@ static void client_seg(struct an_slot *s, const struct pkt_reply *r,
 
 	if (t->flags & TH_RST) {
 		c->client_rst = 1;
+		if (c->have_synack)
+			c->closed = 1;
 		return;
 	}
-	if (t->flags & TH_FIN)
+	if (t->flags & TH_FIN) {
 		c->client_fin = 1;
+		c->closed |= c->server_fin;
+	}
 	if (t->flags & TH_ACK) {
 		s->have_client_ack = 1;
 		s->client_ack = t->ack;
@@ -394,6 +600,7 @@ static void client_seg(struct an_slot *s, const struct pkt_reply *r,
 
 	if (ecn == ECN_CE)
 		c->ce_seen = 1;
+	mark(c, ecn, r->ttl, 0);
 	if (!c->have_data) {
 		c->have_data = 1;
 		c->t_data = ts;
@@ -425,9 +632,16 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 	uint16_t fl = t->flags;
 
 	if (fl & TH_RST) {
+		/* An RST+ACK whose ACK covers the first data segment says
+		 * the data arrived (Linux closing with unread data): it
+		 * answers no lost or refused ECT data. */
+		if ((fl & TH_ACK) && c->have_data && !c->data_acked &&
+		    seq_gt(t->ack, c->data_seq))
+			c->data_acked = 1;
 		/* Keep the first RST, unless it answered a SYN and this is
 		 * the first since the SYN-ACK: that one tells about the data. */
 		c->rsts++;
+		c->closed |= c->have_synack;
 		if (c->have_rst && (c->rst_post_synack || !c->have_synack))
 			return;
 		c->have_rst = 1;
@@ -464,6 +678,15 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 		c->synack_ip_id = r->ip_id;
 		c->synack = *t;
 		c->server_isn = t->seq;
+		if (c->setup == SETUP_ACCECN) {
+			int e = accecn_synack_ecn(synack_ace(fl));
+
+			c->syn_arrived = e;
+			c->fwd = e < 0 ? FWD_UNKNOWN
+			       : e == c->syn_ecn ? FWD_KEPT
+			       : e == ECN_CE ? FWD_CE
+			       : e == ECN_NOT_ECT ? FWD_BLEACHED : FWD_MANGLED;
+		}
 		/* An answer without ECE after the fallback answered the
 		 * plain SYN. */
 		c->synack_to_plain = c->fallback && !(fl & TH_ECE);
@@ -475,10 +698,14 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 	}
 	if (fl & TH_SYN)
 		return;                  /* a SYN from the server side: ignore */
-	if (fl & TH_FIN)
+	if (fl & TH_FIN) {
 		c->server_fin = 1;
+		c->closed |= c->client_fin;
+	}
 	if (t->payload_len > 0 && (r->tos & 3) == ECN_CE)
 		c->ce_seen = 1;
+	if (t->payload_len > 0)
+		mark(c, r->tos & 3, r->ttl, 1);
 	if (!(fl & TH_ACK))
 		return;
 	if (!c->have_acked || seq_gt(t->ack, c->acked)) {
@@ -546,6 +773,53 @@ static int parse_ip(const uint8_t *buf, size_t len, size_t wire_len,
 	return 1;
 }
 
+/* An ICMP error quoting a segment of a connection we follow: recorded
+ * on it. Returns whether it was one. */
+static int icmp_error(struct analyzer *a, const struct pkt_reply *r)
+{
+	const struct quote *q = &r->q;
+	struct an_conn *c;
+	int32_t i;
+	int to_client = 1;
+
+	if ((r->kind != REPLY_UNREACH && r->kind != REPLY_TIME_EXCEEDED &&
+	     r->kind != REPLY_PKT_TOO_BIG) || !r->has_quote ||
+	    q->proto != IPPROTO_TCP || q->l4_len < 8)
+		return 0;
+	i = find(a, &q->src, &q->dst, q->sport, q->dport);
+	if (i < 0) {
+		i = find(a, &q->dst, &q->src, q->dport, q->sport);
+		to_client = 0;
+	}
+	if (i < 0)
+		return 0;
+	c = &a->slots[i].c;
+	if (c->icmp_errors++ == 0) {
+		c->icmp_type = r->icmp_type;
+		c->icmp_code = r->icmp_code;
+		c->icmp_from = r->src;
+		c->icmp_quoted_ecn = q->tos & 3;
+		c->icmp_quoted_flags = q->l4_len >= 14 ? q->tcp_flags : 0;
+		c->icmp_to_client = to_client;
+	}
+	a->icmp_matched++;
+	return 1;
+}
+
+/* Finish closed connections past their linger, open ones past the idle
+ * timeout: the oldest are at the tails. */
+static void expire(struct analyzer *a)
+{
+	while (a->closed_tail >= 0 &&
+	       a->t_now - a->slots[a->closed_tail].c.t_last >= a->linger_ns)
+		finish(a, a->closed_tail);
+	while (a->lru_tail >= 0 &&
+	       a->t_now - a->slots[a->lru_tail].c.t_last >= a->idle_ns) {
+		a->slots[a->lru_tail].c.timed_out = 1;
+		finish(a, a->lru_tail);
+	}
+}
+
 int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 		    size_t wire_len, int64_t ts)
 {
@@ -555,6 +829,9 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 	int from_client = 1, rc;
 
 	a->packets++;
+	if (ts > a->t_now)
+		a->t_now = ts;
+	expire(a);
 	rc = parse_ip(buf, len, wire_len, &r, &missing);
 	if (rc < 0) {
 		a->skipped++;
@@ -562,7 +839,7 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 	}
 	if (r.kind != REPLY_TCP) {
 		a->not_tcp++;
-		return 1;
+		return icmp_error(a, &r) ? 0 : 1;
 	}
 	a->snapped += rc == 1;
 	i = find(a, &r.src, &r.dst, r.tcp.sport, r.tcp.dport);
@@ -607,25 +884,60 @@ static int by_order(const void *x, const void *y)
 	return (*p)->order < (*q)->order ? -1 : (*p)->order > (*q)->order;
 }
 
+/* The whole capture seen: resets that plain connections to the same
+ * server got as often are no faults. */
+static void control(struct analyzer *a)
+{
+	for (size_t i = 0; i < a->ndsts; i++) {
+		struct an_dst *d = &a->dsts[i];
+
+		if (!d->used || verdict(d) != CTL_PLAIN_TOO)
+			continue;
+		a->faults -= d->ecn_reset_faults;
+		a->reset_plain_too += d->ecn_reset_faults;
+		d->ecn_reset_faults = 0;
+	}
+}
+
 void analyzer_finish(struct analyzer *a)
 {
 	struct an_slot **v;
 	size_t n = 0;
 
-	if (a->slots == NULL || a->active == 0)
+	if (a->slots == NULL)
 		return;
-	v = malloc(a->active * sizeof(*v));
-	if (v == NULL) {
-		/* No room to sort: finish them least recently active first. */
-		while (a->lru_tail >= 0)
-			finish(a, a->lru_tail);
+	if (a->active == 0) {
+		control(a);
 		return;
 	}
-	for (size_t i = 0; i < a->cap; i++)
-		if (a->slots[i].used)
+	v = malloc(a->active * sizeof(*v));
+	for (size_t i = 0; i < a->fresh; i++) {
+		struct an_conn *c = &a->slots[i].c;
+
+		if (!a->slots[i].used)
+			continue;
+		/* Past the idle timeout is finished; closed is finished. */
+		if (c->closed)
+			;
+		else if (a->t_now - c->t_last >= a->idle_ns)
+			c->timed_out = 1;
+		else
+			c->unfinished = 1;
+		if (v != NULL)
 			v[n++] = &a->slots[i];
+	}
+	if (v == NULL) {
+		/* No room to sort: finish them least recently active first. */
+		while (a->closed_tail >= 0)
+			finish(a, a->closed_tail);
+		while (a->lru_tail >= 0)
+			finish(a, a->lru_tail);
+		control(a);
+		return;
+	}
 	qsort(v, n, sizeof(*v), by_order);
 	for (size_t i = 0; i < n; i++)
 		finish(a, (int32_t)(v[i] - a->slots));
 	free(v);
+	control(a);
 }

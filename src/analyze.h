@@ -18,13 +18,37 @@
 #include "connect.h"
 #include "pkt.h"
 
-/* Results: enum conn_result, plus one of our own for connections that
- * never asked for ECN. */
+/* Results: enum conn_result, plus two of our own: connections that
+ * never asked for ECN, and connections whose fault could not be told
+ * because we stopped following them too early (evicted from a full table,
+ * or still going when the capture ended): never a fault. */
 #define AR_NOT_ECN CR_COUNT
-#define AR_COUNT (CR_COUNT + 1)
+#define AR_UNFINISHED (CR_COUNT + 1)
+/* A connection that negotiated no ECN carried CE (or ECT) data: a router
+ * marked Not-ECT packets, or something set the ECN field. No fault. */
+#define AR_CE_ON_NOT_ECT (CR_COUNT + 2)
+#define AR_ECT_ON_NOT_ECT (CR_COUNT + 3)
+#define AR_COUNT (CR_COUNT + 4)
 
-/* Default bound of the connection table. */
-#define AN_TABLE_DEFAULT 4096
+/* What an AccECN SYN-ACK says of the SYN's codepoint on arrival, against
+ * what the SYN was sent with. */
+enum an_fwd {
+	FWD_UNKNOWN = 0,             /* no AccECN SYN-ACK to tell */
+	FWD_KEPT,                    /* arrived as sent */
+	FWD_BLEACHED,                /* ECT sent, arrived Not-ECT */
+	FWD_CE,                      /* arrived CE */
+	FWD_MANGLED,                 /* arrived another codepoint */
+};
+
+/* Default and largest bound of the connection table. */
+#define AN_TABLE_DEFAULT 65536
+#define AN_TABLE_MAX (1u << 24)
+/* A connection quiet this long (capture time) is finished: the client
+ * gave up. */
+#define AN_IDLE_NS (120 * 1000000000LL)
+/* A closed connection (FIN both ways, or an RST after the SYN-ACK) keeps
+ * its slot this long for its last ACKs, unless the slot is needed. */
+#define AN_LINGER_NS (5 * 1000000000LL)
 
 enum an_setup {
 	SETUP_NONE = 0,              /* plain SYN */
@@ -69,6 +93,26 @@ struct an_conn {
 	uint32_t acked;              /* highest ACK from the server */
 	int have_acked;
 
+	/* AccECN: the SYN's codepoint on arrival (an ECN_* value, or -1 000,
+	 * -2 001 classic only, -3 111 broken), valid with have_synack. */
+	int syn_arrived;
+	enum an_fwd fwd;
+
+	/* Marks on a connection that negotiated no ECN (data segments of
+	 * either side with ECT or CE): how many, the first one's TTL and
+	 * whether it came from the server. */
+	int ect_marks, ce_marks;
+	uint8_t ect_mark_ttl, ce_mark_ttl;
+	int ect_mark_from_server, ce_mark_from_server;
+
+	/* ICMP errors quoting one of its segments. */
+	int icmp_errors;
+	uint8_t icmp_type, icmp_code;     /* the first one */
+	struct addr icmp_from;
+	uint8_t icmp_quoted_ecn;          /* the quoted packet's ECN field */
+	uint16_t icmp_quoted_flags;       /* its TCP flags, 0 if not quoted */
+	int icmp_to_client;               /* it quoted a client segment */
+
 	/* ECN feedback and marks. */
 	int ece_acks;                /* server ACKs with ECE (classic) */
 	int accecn_ce;               /* server's ACE counter moved (AccECN) */
@@ -87,10 +131,14 @@ struct an_conn {
 	int rst_seq_is_ack;          /* RST's seq = the ACK of the client's
 	                              * last segment: a host with no state */
 	int client_rst, client_fin, server_fin;
+	int closed;                  /* FIN both ways, or an RST after the SYN-ACK */
+	int timed_out;               /* finished by the idle timeout */
+	int unfinished;              /* still open (and not idle) at the end */
 
 	int result;                  /* enum conn_result or AR_NOT_ECN */
 	int fault;                   /* the result is an ECN fault */
 	int evicted;                 /* pushed out of a full table */
+	int would_be;                /* for AR_UNFINISHED: the result it had */
 };
 
 /* Called once per connection when it is finished: replaced by a new
@@ -106,7 +154,13 @@ struct analyzer {
 	int32_t *bucket;             /* hash index into slots, -1 = empty */
 	size_t nbuckets;
 	int32_t free_head;
-	int32_t lru_head, lru_tail;  /* most recently active first */
+	size_t fresh;                /* slots below this have been used: the
+	                              * table's memory is touched as it fills */
+	int32_t lru_head, lru_tail;  /* open ones, most recently active first */
+	int32_t closed_head, closed_tail; /* closed ones, the same */
+	uint64_t key[2];             /* hash key, random per analyzer */
+	int64_t t_now;               /* latest capture time seen */
+	int64_t idle_ns, linger_ns;  /* AN_IDLE_NS, AN_LINGER_NS */
 	size_t active;
 	uint64_t seq;                /* creation order */
 	struct an_dst *dsts;         /* per server:port SYN outcomes */
@@ -119,12 +173,20 @@ struct analyzer {
 	uint64_t snapped;            /* cut by the snap length, headers whole */
 	uint64_t not_tcp;            /* IP but not TCP (or a later fragment) */
 	uint64_t untracked;          /* TCP of connections whose SYN we missed */
+	uint64_t icmp_matched;       /* ICMP errors quoting a tracked connection */
 	uint64_t connections, ecn_connections, faults, evicted;
+	uint64_t timed_out;          /* finished by the idle timeout */
+	uint64_t unfinished;         /* still open and active at the end */
+	uint64_t reset_plain_too;    /* reset-* results that are no fault:
+	                              * plain connections to the server were
+	                              * reset after data as often */
 	uint64_t counts[AR_COUNT];
 };
 
-/* cap: most connections followed at once (0: AN_TABLE_DEFAULT). done may
- * be NULL. Returns 0, or -1 if out of memory. */
+/* cap: most connections followed at once (0: AN_TABLE_DEFAULT, at most
+ * AN_TABLE_MAX). done may be NULL. The hash key comes from getrandom(2)
+ * (a crafted capture cannot aim its connections at one chain); set
+ * a->key after init to fix it. Returns 0, or -1 if out of memory. */
 int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx);
 /*
  * One packet: buf starts at the IP header, len bytes captured of
@@ -135,7 +197,8 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx);
 int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 		    size_t wire_len, int64_t ts_ns);
 /* Classify every connection still open, in the order they started, and
- * hand each to the callback. */
+ * hand each to the callback. One not closed and active within the idle
+ * timeout of the last packet is unfinished: it counts no fault. */
 void analyzer_finish(struct analyzer *a);
 void analyzer_free(struct analyzer *a);
 
@@ -144,10 +207,38 @@ void analyzer_free(struct analyzer *a);
  * with a SYN-ACK, plain SYNs reset. */
 int an_classify(const struct an_conn *c, int dst_plain_synack,
 		int dst_plain_reset);
+/*
+ * The control for a reset after ECT data: plain connections to the same
+ * server and port, in the whole capture. Valid after analyzer_finish().
+ */
+enum an_verdict {
+	CTL_NO_PLAIN = 0,            /* no plain connection sent data: the
+	                              * reset stands as a fault, uncompared */
+	CTL_ECN_ONLY,                /* plain ones were reset less than half as
+	                              * often: an ECN fault */
+	CTL_PLAIN_TOO,               /* plain ones were reset about as often:
+	                              * not about ECN, no fault */
+};
+struct an_ctl {
+	uint32_t plain_data, plain_reset;   /* plain connections with data,
+	                                     * of them reset before an ACK */
+	uint32_t ecn_data, ecn_reset;       /* the same for ECN connections */
+	enum an_verdict verdict;
+};
+/* Fill *out for c's server and port; returns out->verdict. */
+enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
+			   struct an_ctl *out);
+/* "no-plain", "ecn-only", "plain-too". */
+const char *an_verdict_name(enum an_verdict v);
+
+/* The keyed hash of the table (SipHash-2-4), exposed for its test. */
+uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len);
 /* Does this result say ECN broke (or harmed) the connection? */
 int an_is_fault(int result);
-/* conn_result_name(), and "not-ecn". */
+/* conn_result_name(), "not-ecn" and "unfinished". */
 const char *an_result_name(int result);
+/* "unknown", "kept", "bleached", "ce", "mangled". */
+const char *an_fwd_name(enum an_fwd f);
 /* "none", "classic", "accecn". */
 const char *an_setup_name(enum an_setup s);
 

@@ -35,13 +35,18 @@ static const char analyze_usage[] =
 "\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --all         list every connection, not only those with an ECN fault\n"
+"      --max-conns N connections followed at once (16-16777216, default\n"
+"                    65536); closed ones give their slot back, ones quiet\n"
+"                    for 120 s are finished, beyond that the quietest is\n"
+"                    evicted (counted, never a fault)\n"
 "  -h, --help        this help\n"
 "\n"
 "Link types: Ethernet (VLAN, MPLS, PPPoE), Linux cooked (SLL, SLL2), raw\n"
 "IP, BSD loopback.\n"
 "\n"
 "Exit: 0 no ECN fault, 1 some connections show one, 64 usage,\n"
-"65 not a capture (or an unsupported link type), 66 no such file.\n";
+"65 not a capture (or an unsupported link type), or a capture cut short\n"
+"(the report covers the packets before the cut), 66 no such file.\n";
 
 static const char watch_usage[] =
 "usage: ecntrace watch [options]\n"
@@ -55,19 +60,23 @@ static const char watch_usage[] =
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --all         list every connection, not only those with an ECN fault\n"
 "      --pcap FILE   also write the captured TCP packets to FILE\n"
+"      --max-conns N connections followed at once (16-16777216, default\n"
+"                    65536; see 'ecntrace analyze --help')\n"
 "  -h, --help        this help\n"
 "\n"
+"On 'any' a packet seen on two interfaces (forwarded) counts once.\n"
 "Needs CAP_NET_RAW; privileges are dropped once the capture is open.\n"
 "\n"
 "Exit: 0 no ECN fault, 1 some connections show one, 64 usage,\n"
 "69 no such interface, 71 system error, 73 cannot create the pcap file,\n"
 "77 no permission.\n";
 
-enum { OPT_JSON = 256, OPT_ALL, OPT_DURATION, OPT_PCAP };
+enum { OPT_JSON = 256, OPT_ALL, OPT_DURATION, OPT_PCAP, OPT_MAX_CONNS };
 
 static const struct option analyze_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -77,6 +86,7 @@ static const struct option watch_opts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -220,6 +230,9 @@ static void print_text(FILE *f, struct report *r)
 	if (a->skipped + bad_link)
 		fprintf(f, " (%llu skipped as malformed)",
 			(unsigned long long)(a->skipped + bad_link));
+	if (capture_duplicates(r->cap))
+		fprintf(f, " (%llu seen twice, on two interfaces, counted once)",
+			(unsigned long long)capture_duplicates(r->cap));
 	fprintf(f, ", %llu TCP connection%s, %llu asked for ECN\n",
 		(unsigned long long)a->connections, a->connections == 1 ? "" : "s",
 		(unsigned long long)a->ecn_connections);
@@ -271,7 +284,7 @@ static void print_text(FILE *f, struct report *r)
 	if (a->connections == 0)
 		fprintf(f, " no TCP connection with its SYN in the capture");
 	if (a->evicted)
-		fprintf(f, "; %llu evicted from a full table",
+		fprintf(f, "; %llu evicted from a full table (--max-conns)",
 			(unsigned long long)a->evicted);
 	if (a->untracked)
 		fprintf(f, "; %llu packets of connections whose SYN was not "
@@ -298,6 +311,16 @@ static void print_text(FILE *f, struct report *r)
 		fprintf(f, " \u2014 the ECN-marked data took another path (see "
 			"'ecntrace %s')\n", fault_host(r, host, sizeof(host)));
 	}
+	if (a->reset_plain_too)
+		fprintf(f, "%llu of these resets are no ECN fault: plain connections "
+			"to the same server were reset after their data as often\n",
+			(unsigned long long)a->reset_plain_too);
+	if (a->counts[AR_CE_ON_NOT_ECT] || a->counts[AR_ECT_ON_NOT_ECT])
+		fprintf(f, "%llu connections without ECN carried CE-marked and "
+			"%llu ECT-marked data: something on the path marks or "
+			"sets the ECN field of Not-ECT packets\n",
+			(unsigned long long)a->counts[AR_CE_ON_NOT_ECT],
+			(unsigned long long)a->counts[AR_ECT_ON_NOT_ECT]);
 	if (a->counts[CR_RESET_SAME])
 		fprintf(f, "%llu of %llu ECN connections were reset after ECT data "
 			"by the machine that answered the SYN (same TTL)\n",
@@ -326,7 +349,8 @@ static void print_text(FILE *f, struct report *r)
 
 /* ------------------------------------------------------------- JSON */
 
-static void json_conn(struct json *j, const struct an_conn *c)
+static void json_conn(struct json *j, const struct analyzer *an,
+		      const struct an_conn *c)
 {
 	char a[INET6_ADDRSTRLEN], fl[16];
 	const struct tcp_seg *s = &c->synack;
@@ -339,6 +363,10 @@ static void json_conn(struct json *j, const struct an_conn *c)
 	json_int(j, "family", c->client.family == AF_INET ? 4 : 6);
 	json_str(j, "result", an_result_name(c->result));
 	json_bool(j, "fault", c->fault);
+	if (c->result == AR_UNFINISHED)
+		json_str(j, "unfinished_result", an_result_name(c->would_be));
+	else
+		json_null(j, "unfinished_result");
 	json_num(j, "start", (double)c->t_first / 1e9, 6);
 	json_str(j, "ecn_setup", an_setup_name(c->setup));
 	json_int(j, "syns", c->syns);
@@ -362,6 +390,49 @@ static void json_conn(struct json *j, const struct an_conn *c)
 	} else {
 		json_null(j, "data_ecn");
 	}
+	if (c->setup == SETUP_ACCECN && c->have_synack) {
+		json_str(j, "syn_arrived_ecn", c->syn_arrived >= 0 ?
+			 ecn_name(c->syn_arrived) : c->syn_arrived == -1 ? "none"
+			 : c->syn_arrived == -2 ? "classic" : "broken");
+		json_str(j, "forward_path", an_fwd_name(c->fwd));
+	} else {
+		json_null(j, "syn_arrived_ecn");
+		json_null(j, "forward_path");
+	}
+	json_int(j, "ect_marks", c->ect_marks);
+	if (c->ect_marks) {
+		json_int(j, "ect_mark_ttl", c->ect_mark_ttl);
+		json_str(j, "ect_mark_from", c->ect_mark_from_server ? "server"
+								     : "client");
+	} else {
+		json_null(j, "ect_mark_ttl");
+		json_null(j, "ect_mark_from");
+	}
+	json_int(j, "ce_marks", c->ce_marks);
+	if (c->ce_marks) {
+		json_int(j, "ce_mark_ttl", c->ce_mark_ttl);
+		json_str(j, "ce_mark_from", c->ce_mark_from_server ? "server"
+								   : "client");
+	} else {
+		json_null(j, "ce_mark_ttl");
+		json_null(j, "ce_mark_from");
+	}
+	json_int(j, "icmp_errors", c->icmp_errors);
+	if (c->icmp_errors) {
+		char ia[INET6_ADDRSTRLEN];
+
+		json_open_obj(j, "icmp");
+		json_int(j, "type", c->icmp_type);
+		json_int(j, "code", c->icmp_code);
+		json_str(j, "from", addr_str(&c->icmp_from, ia, sizeof(ia)));
+		json_str(j, "to", c->icmp_to_client ? "client" : "server");
+		json_str(j, "quoted_ecn", ecn_name(c->icmp_quoted_ecn));
+		tcp_flags_str(c->icmp_quoted_flags, fl, sizeof(fl));
+		json_str(j, "quoted_flags", fl);
+		json_close_obj(j);
+	} else {
+		json_null(j, "icmp");
+	}
 	json_int(j, "ece_acks", c->ece_acks);
 	json_bool(j, "ce_seen", c->ce_seen || c->accecn_ce);
 	if (c->have_rst) {
@@ -380,6 +451,20 @@ static void json_conn(struct json *j, const struct an_conn *c)
 			json_num(j, "rst_ms_after_data", elapsed_ms(c->t_data, c->t_rst), 3);
 		else
 			json_null(j, "rst_ms_after_data");
+		if (c->rst_after_data && c->setup != SETUP_NONE) {
+			struct an_ctl k;
+
+			an_control(an, c, &k);
+			json_open_obj(j, "control");
+			json_str(j, "verdict", an_verdict_name(k.verdict));
+			json_int(j, "plain_connections", k.plain_data);
+			json_int(j, "plain_reset", k.plain_reset);
+			json_int(j, "ecn_connections", k.ecn_data);
+			json_int(j, "ecn_reset", k.ecn_reset);
+			json_close_obj(j);
+		} else {
+			json_null(j, "control");
+		}
 	} else {
 		json_null(j, "rst_ttl");
 		json_null(j, "rst_hops");
@@ -387,6 +472,9 @@ static void json_conn(struct json *j, const struct an_conn *c)
 	json_int(j, "packets", (long long)c->packets);
 	json_num(j, "duration_ms", elapsed_ms(c->t_first, c->t_last), 3);
 	json_bool(j, "evicted", c->evicted);
+	json_bool(j, "closed", c->closed);
+	json_bool(j, "timed_out", c->timed_out);
+	json_bool(j, "unfinished", c->unfinished);
 	json_close_obj(j);
 }
 
@@ -405,13 +493,15 @@ static void print_json(FILE *f, struct report *r)
 	json_int(&j, "packets", (long long)frames);
 	json_int(&j, "skipped", (long long)(a->skipped + bad_link));
 	json_int(&j, "not_ip", (long long)not_ip);
+	json_int(&j, "duplicates", (long long)capture_duplicates(r->cap));
 	json_int(&j, "not_tcp", (long long)a->not_tcp);
 	json_int(&j, "untracked", (long long)a->untracked);
+	json_int(&j, "icmp_matched", (long long)a->icmp_matched);
 	json_int(&j, "snapped", (long long)a->snapped);
 	json_bool(&j, "all", r->all);
 	json_open_arr(&j, "connections");
 	for (size_t i = 0; i < r->n; i++)
-		json_conn(&j, &r->list[i]);
+		json_conn(&j, a, &r->list[i]);
 	json_close_arr(&j);
 	json_open_obj(&j, "summary");
 	json_int(&j, "connections", (long long)a->connections);
@@ -436,6 +526,10 @@ static void print_json(FILE *f, struct report *r)
 	else
 		json_null(&j, "fault_server");
 	json_int(&j, "evicted", (long long)a->evicted);
+	json_int(&j, "timed_out", (long long)a->timed_out);
+	json_int(&j, "reset_plain_too", (long long)a->reset_plain_too);
+	json_int(&j, "unfinished", (long long)a->unfinished);
+	json_int(&j, "max_conns", (long long)a->cap);
 	json_int(&j, "not_listed", (long long)r->not_listed);
 	json_bool(&j, "read_error", r->read_error);
 	if (!strcmp(r->command, "watch")) {
@@ -449,11 +543,11 @@ static void print_json(FILE *f, struct report *r)
 
 /* ------------------------------------------------------------ running */
 
-static int report_init(struct report *r, const char *cmd)
+static int report_init(struct report *r, const char *cmd, size_t max_conns)
 {
 	memset(r, 0, sizeof(*r));
 	r->command = cmd;
-	if (analyzer_init(&r->an, 0, on_done, r) < 0) {
+	if (analyzer_init(&r->an, max_conns, on_done, r) < 0) {
 		warnx_("out of memory");
 		return EX_OSERR;
 	}
@@ -466,6 +560,43 @@ static int report_end(struct report *r)
 	int rc;
 
 	analyzer_finish(&r->an);
+	/* The control, known now that the whole capture is seen: resets
+	 * plain connections to the server got as often are no fault. */
+	if (r->an.reset_plain_too) {
+		struct an_ctl k;
+
+		for (size_t i = 0; i < r->n; i++) {
+			struct an_conn *c = &r->list[i];
+
+			if ((c->result == CR_RESET_OTHER ||
+			     c->result == CR_RESET_SAME) &&
+			    an_control(&r->an, c, &k) == CTL_PLAIN_TOO)
+				c->fault = 0;
+		}
+		if (!r->all) {
+			size_t n = 0;
+
+			for (size_t i = 0; i < r->n; i++)
+				if (r->list[i].fault)
+					r->list[n++] = r->list[i];
+			r->n = n;
+		}
+		if (r->not_listed == 0) {
+			r->fault_servers = 0;
+			for (size_t i = 0; i < r->n; i++) {
+				const struct an_conn *c = &r->list[i];
+
+				if (!c->fault)
+					continue;
+				if (r->fault_servers == 0) {
+					r->fault_server = c->server;
+					r->fault_servers = 1;
+				} else if (!addr_eq(&r->fault_server, &c->server)) {
+					r->fault_servers = 2;
+				}
+			}
+		}
+	}
 	if (r->n > 1)
 		qsort(r->list, r->n, sizeof(*r->list), by_start);
 	if (r->json)
@@ -489,11 +620,17 @@ int cmd_analyze(int argc, char **argv)
 	struct cap_pkt p;
 	char err[512] = "";
 	int json = 0, all = 0, c, rc;
+	long max_conns = 0;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", analyze_opts, NULL)) != -1) {
 		switch (c) {
+		case OPT_MAX_CONNS:
+			if (cli_num(optarg, 16, AN_TABLE_MAX, "connection count",
+				    &max_conns) < 0)
+				return EX_USAGE;
+			break;
 		case OPT_JSON: json = 1; break;
 		case OPT_ALL: all = 1; break;
 		case 'h':
@@ -517,7 +654,7 @@ int cmd_analyze(int argc, char **argv)
 		warnx_("cannot drop privileges");
 		return EX_OSERR;
 	}
-	if ((rc = report_init(&r, "analyze")) != 0)
+	if ((rc = report_init(&r, "analyze", (size_t)max_conns)) != 0)
 		return rc;
 	r.json = json;
 	r.all = all;
@@ -533,10 +670,12 @@ int cmd_analyze(int argc, char **argv)
 	if (rc == -1) {
 		/* A capture cut short (tcpdump killed): what came before
 		 * still counts. */
-		warnx_("%s; the report covers the packets before it", err);
+		warnx_("%s: the capture is cut short; the report covers the "
+		       "packets before the cut", err);
 		r.read_error = 1;
 	}
-	return report_end(&r);
+	rc = report_end(&r);
+	return r.read_error && rc != EX_IOERR ? EX_DATAERR : rc;
 }
 
 int cmd_watch(int argc, char **argv)
@@ -548,7 +687,7 @@ int cmd_watch(int argc, char **argv)
 	const char *iface = NULL, *pcap_path = NULL;
 	char err[512] = "";
 	int json = 0, all = 0, c, rc;
-	long count = 0;
+	long count = 0, max_conns = 0;
 	int64_t duration = 0, t_end = 0;
 
 	optind = 1;
@@ -567,6 +706,11 @@ int cmd_watch(int argc, char **argv)
 		case OPT_JSON: json = 1; break;
 		case OPT_ALL: all = 1; break;
 		case OPT_PCAP: pcap_path = optarg; break;
+		case OPT_MAX_CONNS:
+			if (cli_num(optarg, 16, AN_TABLE_MAX, "connection count",
+				    &max_conns) < 0)
+				return EX_USAGE;
+			break;
 		case 'h':
 			fputs(watch_usage, stdout);
 			return 0;
@@ -580,7 +724,7 @@ int cmd_watch(int argc, char **argv)
 		       "--help')", argv[optind]);
 		return EX_USAGE;
 	}
-	if ((rc = report_init(&r, "watch")) != 0)
+	if ((rc = report_init(&r, "watch", (size_t)max_conns)) != 0)
 		return rc;
 	r.json = json;
 	r.all = all;

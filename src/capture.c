@@ -19,7 +19,8 @@ struct capture {
 	int live;
 	int fd;                      /* live: selectable descriptor */
 	int nano;                    /* timestamps in ns, not us */
-	uint64_t frames, not_ip, bad_link;
+	uint64_t frames, not_ip, bad_link, dups;
+	struct cap_dedup dedup;
 	char name[128];
 };
 
@@ -136,6 +137,68 @@ int capture_link_ip(int dlt, const uint8_t *f, size_t n, size_t *off)
 	default:
 		return 1;
 	}
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	return h ^ (h >> 33);
+}
+
+static uint32_t get32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	       (uint32_t)b[2] << 8 | b[3];
+}
+
+int capture_dedup(struct cap_dedup *d, const uint8_t *ip, size_t len,
+		  int ifindex, int pkttype, int64_t ts)
+{
+	size_t hl, plen;
+	uint64_t fp;
+	const uint8_t *t;
+
+	if (len < 20)
+		return 0;
+	if (ip[0] >> 4 == 4) {
+		hl = (size_t)(ip[0] & 15) * 4;
+		if (hl < 20 || len < hl + 14 || ip[9] != 6 ||
+		    (get16(ip + 6) & 0x3fff) != 0)
+			return 0;
+		plen = get16(ip + 2);
+		fp = mix(4, (uint64_t)get16(ip + 4) << 32 | plen);
+	} else if (ip[0] >> 4 == 6) {
+		hl = 40;
+		if (len < hl + 14 || ip[6] != 6)
+			return 0;
+		plen = get16(ip + 4) + 40u;
+		fp = mix(6, plen);
+	} else {
+		return 0;
+	}
+	t = ip + hl;
+	fp = mix(fp, (uint64_t)get32(t + 4) << 32 | get32(t + 8));
+	fp = mix(fp, t[12] & 0xf0);
+	fp = mix(fp, (uint64_t)(get16(t + 12) & 0x1ff));
+	{
+		size_t k = fp & (CAP_DUP_SLOTS - 1);
+		int same_place;
+
+		same_place = ifindex >= 0 && d->e[k].ifindex >= 0
+			? d->e[k].ifindex == ifindex
+			: (d->e[k].pkttype == 4) == (pkttype == 4);
+		if (d->e[k].used && d->e[k].fp == fp && ts >= d->e[k].ts &&
+		    ts - d->e[k].ts <= CAP_DUP_NS && !same_place)
+			return 1;
+		d->e[k].used = 1;
+		d->e[k].fp = fp;
+		d->e[k].ts = ts;
+		d->e[k].ifindex = ifindex;
+		d->e[k].pkttype = (int16_t)pkttype;
+	}
+	return 0;
 }
 
 static struct capture *cap_new(const char *name)
@@ -268,6 +331,10 @@ int capture_open_live(struct capture **cp, const char *iface, char *err,
 		return rc;
 	}
 	c->nano = pcap_get_tstamp_precision(c->p) == PCAP_TSTAMP_PRECISION_NANO;
+	/* On "any", SLL2 names the interface of each packet: what tells a
+	 * forwarded packet's two copies apart from a retransmission. */
+	if (pcap_datalink(c->p) == DLT_LINUX_SLL)
+		(void)pcap_set_datalink(c->p, DLT_LINUX_SLL2);
 	c->dlt = pcap_datalink(c->p);
 	if (!capture_dlt_ok(c->dlt)) {
 		const char *dn = pcap_datalink_val_to_name(c->dlt);
@@ -358,6 +425,15 @@ int capture_next(struct capture *c, struct cap_pkt *p, int64_t timeout_ns,
 		p->len = h->caplen - off;
 		p->wire_len = h->len > h->caplen ? h->len - off : p->len;
 		p->ts_ns = ts_ns(h->ts.tv_sec, h->ts.tv_usec, c->nano);
+		if ((c->dlt == DLT_LINUX_SLL2 &&
+		     capture_dedup(&c->dedup, p->ip, p->len, (int)(get32(data + 4)
+				   & 0x7fffffff), data[10], p->ts_ns)) ||
+		    (c->dlt == DLT_LINUX_SLL &&
+		     capture_dedup(&c->dedup, p->ip, p->len, -1,
+				   get16(data), p->ts_ns))) {
+			c->dups++;
+			continue;
+		}
 		return 1;
 	}
 }
@@ -368,6 +444,11 @@ void capture_counts(const struct capture *c, uint64_t *frames,
 	*frames = c->frames;
 	*not_ip = c->not_ip;
 	*bad_link = c->bad_link;
+}
+
+uint64_t capture_duplicates(const struct capture *c)
+{
+	return c->dups;
 }
 
 uint64_t capture_drops(struct capture *c)

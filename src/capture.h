@@ -21,6 +21,33 @@ struct cap_pkt {
 };
 
 /*
+ * The same packet seen twice on Linux's "any" (a forwarded packet: in on
+ * one interface, out on another; a bridge and its port): the second copy
+ * within CAP_DUP_NS of the first, on another interface (SLL2's ifindex)
+ * or in the other direction (SLL's packet type, one of them OUTGOING),
+ * with the same TCP sequence and acknowledgement numbers, flags and length
+ * and, for IPv4, the same IP ID. TTL, checksum, ECN field, addresses and
+ * ports may differ (a router, NAT). A retransmission on the same
+ * interface is no duplicate.
+ */
+#define CAP_DUP_NS 20000000LL        /* 20 ms */
+#define CAP_DUP_SLOTS 4096
+struct cap_dedup {
+	struct {
+		uint64_t fp;
+		int64_t ts;
+		int32_t ifindex;         /* -1 unknown */
+		int16_t pkttype;
+		uint8_t used;
+	} e[CAP_DUP_SLOTS];
+};
+/* Is this IP packet (TCP) a copy of one just seen? Remembers it if not.
+ * ifindex -1 when the link header has none; pkttype the SLL packet type
+ * (4 OUTGOING). Pure but for *d. */
+int capture_dedup(struct cap_dedup *d, const uint8_t *ip, size_t len,
+		  int ifindex, int pkttype, int64_t ts_ns);
+
+/*
  * Where the IP header starts in a frame of link type dlt (DLT_*).
  * Returns 0 and sets *off; 1 if the frame carries something other than
  * IP (ARP, ...); -1 if it is too short for its link header.
@@ -61,6 +88,9 @@ int capture_next(struct capture *c, struct cap_pkt *p, int64_t timeout_ns,
  * header. */
 void capture_counts(const struct capture *c, uint64_t *frames,
 		    uint64_t *not_ip, uint64_t *bad_link);
+/* Frames passed over as copies of one just seen (capture_dedup(), for
+ * Linux cooked captures: SLL, SLL2). */
+uint64_t capture_duplicates(const struct capture *c);
 /* Drops reported by the kernel for a live capture (0 for a file). */
 uint64_t capture_drops(struct capture *c);
 int capture_datalink(const struct capture *c);

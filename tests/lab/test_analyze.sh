@@ -84,6 +84,20 @@ for fam in 4 6; do
 	nreset=$(echo $RESET | wc -w)
 	check "IPv$fam analyze: the rest are ok ($nok_ + $nreset = $N)" [ $((nok_ + nreset)) = $N ]
 
+	# Standard input: tcpdump -w - | ecntrace analyze -.
+	rc=0
+	cat "$cap" | "$ECNTRACE" analyze --json - >"$TMP/pipe.json" 2>"$TMP/pipe.err" || rc=$?
+	check "IPv$fam cat FILE | analyze -: exit $rc, the same resets" \
+		all '[ $rc = 1 ]' '[ "$(ports_with reset-by-other-endpoint "$TMP/pipe.json")" = "$want" ]' \
+		'[ "$(q .source "$TMP/pipe.json")" = - ]'
+	# Cut short (tcpdump killed mid-write): the report, exit 65, one line.
+	head -c $(($(stat -c %s "$cap") - 7)) "$cap" >"$TMP/cut.pcap"
+	rc=0
+	"$ECNTRACE" analyze --json "$TMP/cut.pcap" >"$TMP/cut.json" 2>"$TMP/cut.err" || rc=$?
+	check "IPv$fam analyze of the capture cut short: exit 65 ($rc), a report, one line on stderr ($(head -1 "$TMP/cut.err"))" \
+		all '[ $rc = 65 ]' '[ "$(q .summary.read_error "$TMP/cut.json")" = true ]' \
+		'[ "$(q .summary.connections "$TMP/cut.json")" = $N ]' '[ "$(wc -l <"$TMP/cut.err")" = 1 ]'
+
 	"$ECNTRACE" analyze "$cap" >"$TMP/text" 2>&1
 	line=$(grep "were reset by another machine" "$TMP/text")
 	check "IPv$fam analyze text: '$line'" \
@@ -118,6 +132,23 @@ for fam in 4 6; do
 		all 'tcpdump -nr "$TMP/watch$fam.pcap" 2>/dev/null | grep -q "Flags \[R\]"' \
 		'[ "$(ports_with reset-by-other-endpoint "$TMP/wa$fam.json")" = "$want" ]'
 done
+
+# watch -i any on the first trunk router: each forwarded packet is seen on
+# two interfaces and counts once; the resets are the curls'.
+wout=$TMP/watch-any.json
+ip netns exec "$LAB_NAME-gw" "$ECNTRACE" watch -i any --duration 5 --json --all >"$wout" 2>"$wout.err" &
+wpid=$!
+BG_PIDS="$BG_PIDS $wpid"
+sleep 1
+run_curls 4 44500
+wrc=0
+wait "$wpid" || wrc=$?
+dups=$(q .summary.connections "$wout")/$(q .duplicates "$wout")
+resent=$(q '[.connections[] | select(.syns > 1 or (.data_retransmissions // 0) > 0)] | length' "$wout")
+check "watch -i any on a router: duplicates counted once (connections/duplicates $dups), no SYN or data seen twice ($resent), the curls' resets" \
+	all '[ $wrc = 1 ]' '[ "$(q .duplicates "$wout")" -gt 0 ]' '[ "$resent" = 0 ]' \
+	'[ "$(q .link_type "$wout")" = LINUX_SLL2 ]' \
+	'[ "$(ports_with reset-by-other-endpoint "$wout")" = "$(sorted "$RESET")" ]'
 
 # watch stops on SIGINT and still reports (--duration 60 only bounds the
 # test should the signal go astray).

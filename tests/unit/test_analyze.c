@@ -30,6 +30,10 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+static const char *tmp_path(const char *name);
+static int run_cmd(int (*cmd)(int, char **), char **argv, char *out,
+		   size_t outlen, int *err_lines, char *errbuf, size_t errlen);
+
 /* TCP flags as tcpdump shows them. */
 #define S_ TH_SYN
 #define SEW (TH_SYN | TH_ECE | TH_CWR)
@@ -291,6 +295,52 @@ static void test_reset_not_about_ecn(void **state)
 	assert_true(c.data_acked);
 }
 
+/*
+ * Ordinary captures end in RSTs that say nothing about ECN: after the
+ * server acknowledged the data (here long after both FINs, and after a
+ * second request), or an RST that itself acknowledges the first data. Only
+ * an RST before any of the first ECT data was acknowledged is the story.
+ */
+static void test_reset_after_acked(void **state)
+{
+	static const struct seg late[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, PA, 0x02, 58, SI + 1, CI + 78, 100, 14000 },
+		{ C, A_, 0, 64, CI + 78, SI + 101, 0, 14100 },
+		{ C, PA, 0x02, 64, CI + 78, SI + 101, 50, 20000 },
+		{ C, FA, 0, 64, CI + 128, SI + 101, 0, 21000 },
+		{ S, FA, 0, 58, SI + 101, CI + 129, 0, 28000 },
+		{ C, A_, 0, 64, CI + 129, SI + 102, 0, 28100 },
+		{ S, R_, 0, 60, SI + 102, 0, 0, 4000000 },
+	};
+	static const struct seg rst_acks[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, RA, 0, 58, SI + 1, CI + 78, 0, 14000 },
+	};
+	struct an_conn c;
+
+	(void)state;
+	run_one(&story_flow, late, N(late), &c);
+	assert_int_equal(c.result, CR_OK);
+	assert_false(c.fault);
+	assert_true(c.have_rst);
+	assert_true(c.data_acked);
+	assert_false(c.rst_after_data);
+	assert_false(c.rst_after_ect);
+
+	run_one(&story_flow, rst_acks, N(rst_acks), &c);
+	assert_int_equal(c.result, CR_OK);
+	assert_false(c.fault);
+	assert_true(c.data_acked);
+	assert_false(c.rst_after_data);
+}
+
 static void test_plain_and_ok(void **state)
 {
 	static const struct seg plain[] = {
@@ -440,9 +490,34 @@ static void test_syn_ecn_dropped(void **state)
 	other.cport = 40000;
 	feed(&a, &other, plain_ok, N(plain_ok), 0);
 	feed(&a, &story_flow, silent, N(silent), 100000000);
+	/* The client still trying when the capture ends: unfinished, no
+	 * fault. */
 	analyzer_finish(&a);
 	assert_int_equal(d.n, 2);
+	assert_int_equal(d.c[1].result, AR_UNFINISHED);
+	assert_string_equal(an_result_name(d.c[1].result), "unfinished");
+	assert_int_equal(d.c[1].would_be, CR_SYN_ECN_DROPPED);
+	assert_true(d.c[1].unfinished);
+	assert_false(d.c[1].fault);
+	assert_int_equal(a.faults, 0);
+	assert_int_equal(a.unfinished, 2);
+	analyzer_free(&a);
+
+	/* The client gave up: nothing for the idle timeout (another
+	 * connection's packet 120 s later says the capture went on). */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	feed(&a, &other, plain_ok, N(plain_ok), 0);
+	feed(&a, &story_flow, silent, N(silent), 100000000);
+	other.cport = 40001;
+	feed(&a, &other, plain_ok, 1, 1100000000LL + AN_IDLE_NS);
+	assert_int_equal(d.n, 2);
 	assert_int_equal(d.c[1].result, CR_SYN_ECN_DROPPED);
+	assert_true(d.c[1].fault);
+	assert_true(d.c[1].timed_out);
+	assert_int_equal(a.timed_out, 2);
+	analyzer_finish(&a);
+	assert_int_equal(a.faults, 1);
 	analyzer_free(&a);
 }
 
@@ -521,8 +596,8 @@ static void test_handshake_verdicts(void **state)
 		uint8_t data_tos;
 		int want;
 	} cases[] = {
-		{ "SYN-ACK without ECE", SEW, SA, A_, 0x02, CR_ECN_DECLINED },
-		{ "SYN-ACK with ECE+CWR", SEW, SAE | TH_CWR, A_, 0x02,
+		{ "SYN-ACK without ECE", SEW, SA, A_, 0x00, CR_ECN_DECLINED },
+		{ "SYN-ACK with ECE+CWR", SEW, SAE | TH_CWR, A_, 0x00,
 		  CR_BROKEN_REFLECTOR },
 		{ "ACK with ECE", SEW, SAE, A_ | TH_ECE, 0x02, CR_CE_MARKED },
 		{ "CE-marked data", SEW, SAE, A_, 0x03, CR_CE_MARKED },
@@ -530,9 +605,9 @@ static void test_handshake_verdicts(void **state)
 		  A_ | TH_AE | TH_ECE, 0x02, CR_OK },
 		{ "AccECN, ACE moved", SAEW, SA | TH_CWR, A_ | TH_AE | TH_CWR,
 		  0x02, CR_CE_MARKED },
-		{ "AccECN SYN, SYN-ACK 000", SAEW, SA, A_, 0x02, CR_ECN_DECLINED },
+		{ "AccECN SYN, SYN-ACK 000", SAEW, SA, A_, 0x00, CR_ECN_DECLINED },
 		{ "AccECN SYN, SYN-ACK 111", SAEW, SA | TH_AE | TH_CWR | TH_ECE,
-		  A_, 0x02, CR_BROKEN_REFLECTOR },
+		  A_, 0x00, CR_BROKEN_REFLECTOR },
 		{ "AccECN SYN, classic server (001)", SAEW, SAE, A_, 0x02, CR_OK },
 	};
 
@@ -553,6 +628,179 @@ static void test_handshake_verdicts(void **state)
 				 an_result_name(c.result),
 				 an_result_name(cases[i].want));
 		assert_false(c.fault);
+	}
+}
+
+/*
+ * Marks on connections without ECN: CE from the server's side, ECT from
+ * the client's, with the marked packet's TTL; a declined connection too.
+ * AccECN: what the SYN-ACK says the SYN arrived with, against what it
+ * was sent with.
+ */
+static void test_marks_and_accecn(void **state)
+{
+	struct seg s[] = {
+		{ C, S_, 0, 64, CI, 0, 0, 0 },
+		{ S, SA, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, PA, 0x03, 57, SI + 1, CI + 78, 100, 14000 },
+	};
+	static const struct {
+		const char *name;
+		uint8_t syn_tos;
+		uint16_t synack;
+		int arrived, fwd, want;
+	} acc[] = {
+		{ "Not-ECT kept (010)", 0, SA | TH_CWR, ECN_NOT_ECT, FWD_KEPT, CR_OK },
+		{ "Not-ECT arrived ECT(1) (011)", 0, SA | TH_CWR | TH_ECE,
+		  ECN_ECT1, FWD_MANGLED, CR_OK },
+		{ "ECT(0) kept (100)", 0x02, SA | TH_AE, ECN_ECT0, FWD_KEPT, CR_OK },
+		{ "ECT(0) bleached (010)", 0x02, SA | TH_CWR, ECN_NOT_ECT,
+		  FWD_BLEACHED, CR_ECN_BLEACHED },
+		{ "ECT(0) arrived CE (110)", 0x02, SA | TH_AE | TH_CWR, ECN_CE,
+		  FWD_CE, CR_CE_MARKED },
+		{ "classic server (001)", 0, SAE, -2, FWD_UNKNOWN, CR_OK },
+	};
+	struct an_conn c;
+
+	(void)state;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, AR_CE_ON_NOT_ECT);
+	assert_string_equal(an_result_name(c.result), "ce-on-not-ect");
+	assert_false(c.fault);
+	assert_int_equal(c.ce_marks, 1);
+	assert_int_equal(c.ce_mark_ttl, 57);
+	assert_true(c.ce_mark_from_server);
+	assert_int_equal(c.ect_marks, 0);
+
+	s[4].tos = 0;
+	s[3].tos = 0x02;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, AR_ECT_ON_NOT_ECT);
+	assert_string_equal(an_result_name(c.result), "ect-on-not-ect");
+	assert_int_equal(c.ect_mark_ttl, 64);
+	assert_false(c.ect_mark_from_server);
+
+	/* Declined ECN, then CE-marked data from the server. */
+	s[0].flags = SEW;
+	s[3].tos = 0;
+	s[4].tos = 0x03;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, AR_CE_ON_NOT_ECT);
+	/* Unmarked: declined. */
+	s[4].tos = 0;
+	run_one(&story_flow, s, N(s), &c);
+	assert_int_equal(c.result, CR_ECN_DECLINED);
+
+	for (size_t i = 0; i < N(acc); i++) {
+		struct seg g[] = {
+			{ C, SAEW, acc[i].syn_tos, 64, CI, 0, 0, 0 },
+			{ S, acc[i].synack, 0, 58, SI, CI + 1, 0, 7000 },
+			{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		};
+
+		run_one(&story_flow, g, N(g), &c);
+		if (c.result != acc[i].want || (int)c.fwd != acc[i].fwd ||
+		    c.syn_arrived != acc[i].arrived)
+			fail_msg("%s: got %s, %s, %d", acc[i].name,
+				 an_result_name(c.result), an_fwd_name(c.fwd),
+				 c.syn_arrived);
+	}
+}
+
+/* An ICMP error quoting one of a connection's segments (here a router's
+ * administratively prohibited for the ECN SYN) is recorded on it. */
+static void test_icmp_error(void **state)
+{
+	static const struct seg syn = { C, SEW, 0x00, 64, CI, 0, 0, 0 };
+	struct analyzer a;
+	struct done d;
+	uint8_t q[PKT_MAX], buf[PKT_MAX + 28];
+	size_t ql = build(&story_flow, &syn, q, sizeof(q)), n = 28 + ql;
+	struct addr cl, sv;
+	char t[INET6_ADDRSTRLEN];
+
+	(void)state;
+	set_addrs(&story_flow, &cl, &sv);
+	memset(buf, 0, sizeof(buf));
+	buf[0] = 0x45;
+	buf[2] = (uint8_t)(n >> 8), buf[3] = (uint8_t)n;
+	buf[8] = 61;
+	buf[9] = IPPROTO_ICMP;
+	inet_pton(AF_INET, "198.51.100.1", buf + 12);
+	memcpy(buf + 16, &cl.u.v4, 4);
+	{
+		uint16_t x = pkt_fold(pkt_sum(buf, 20, 0)) ^ 0xffff;
+
+		buf[10] = (uint8_t)(x >> 8), buf[11] = (uint8_t)x;
+	}
+	buf[20] = 3;
+	buf[21] = 13;
+	memcpy(buf + 28, q, ql);
+	{
+		uint16_t x = pkt_fold(pkt_sum(buf + 20, n - 20, 0)) ^ 0xffff;
+
+		buf[22] = (uint8_t)(x >> 8), buf[23] = (uint8_t)x;
+	}
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	feed(&a, &story_flow, &syn, 1, 0);
+	assert_int_equal(analyzer_packet(&a, buf, n, n, T0 + 1000), 0);
+	assert_int_equal(a.icmp_matched, 1);
+	/* Not ours: another port. */
+	buf[28 + 20] ^= 1;
+	assert_int_equal(analyzer_packet(&a, buf, n, n, T0 + 2000), 1);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.c[0].icmp_errors, 1);
+	assert_int_equal(d.c[0].icmp_type, 3);
+	assert_int_equal(d.c[0].icmp_code, 13);
+	assert_string_equal(addr_str(&d.c[0].icmp_from, t, sizeof(t)),
+			    "198.51.100.1");
+	assert_int_equal(d.c[0].icmp_quoted_flags, SEW);
+	assert_true(d.c[0].icmp_to_client);
+	assert_int_equal(a.icmp_matched, 1);
+	analyzer_free(&a);
+
+	/* The command shows it. */
+	{
+		static char out[16384], err[1024];
+		char *path = strdup(tmp_path("icmp.pcap"));
+		char *argv[] = { "analyze", "--json", "--all", path, NULL };
+		pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
+		pcap_dumper_t *dw = pcap_dump_open(p, path);
+		struct pcap_pkthdr h;
+		int lines;
+		const char *dump = getenv("ANALYZE_TEST_JSON");
+
+		assert_non_null(dw);
+		buf[28 + 20] ^= 1;
+		h.ts.tv_sec = 1573471307;
+		h.ts.tv_usec = 0;
+		h.caplen = h.len = (bpf_u_int32)ql;
+		pcap_dump((u_char *)dw, &h, q);
+		h.ts.tv_usec = 1000;
+		h.caplen = h.len = (bpf_u_int32)n;
+		pcap_dump((u_char *)dw, &h, buf);
+		pcap_dump_close(dw);
+		pcap_close(p);
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "\"icmp_errors\":1,\"icmp\":{\"type\":3,"
+				       "\"code\":13,\"from\":\"198.51.100.1\","
+				       "\"to\":\"client\",\"quoted_ecn\":\"not-ect\","
+				       "\"quoted_flags\":\"SEW\"}"));
+		assert_non_null(strstr(out, "\"icmp_matched\":1,"));
+		if (dump != NULL) {
+			FILE *f = fopen(dump, "w");
+
+			if (f != NULL) {
+				fputs(out, f);
+				fclose(f);
+			}
+		}
+		free(path);
 	}
 }
 
@@ -685,6 +933,91 @@ static void test_table_bound(void **state)
 		assert_false(d.c[11 + i].evicted);
 	}
 	analyzer_free(&a);
+}
+
+static void count_done(void *ctx, const struct an_conn *c)
+{
+	uint64_t *n = ctx;
+
+	(void)c;
+	(*n)++;
+}
+
+/*
+ * A busy capture in a table of 4096: 5000 ECN handshakes left hanging
+ * (plain SYNs to the port get SYN-ACKs, so a finished one would be
+ * syn-ecn-dropped), then 60000 connections that open and close one after
+ * the other. Closed connections give their slots back: only the first of
+ * the 60000 evicts; evicted and unfinished handshakes are no fault.
+ */
+static void test_table_churn(void **state)
+{
+	static const struct seg plain_ok[] = {
+		{ C, S_, 0, 64, 1000, 0, 0, 0 },
+		{ S, SA, 0, 58, SI, 1001, 0, 700 },
+	};
+	static const struct seg syn = { C, SEW, 0, 64, CI, 0, 0, 0 };
+	static const struct seg conn[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 100 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 110 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 120 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 200 },
+		{ C, FA, 0, 64, CI + 78, SI + 1, 0, 300 },
+		{ S, FA, 0, 58, SI + 1, CI + 79, 0, 400 },
+		{ C, A_, 0, 64, CI + 79, SI + 2, 0, 500 },
+	};
+	struct analyzer a;
+	struct flow f = story_flow;
+	uint64_t done = 0;
+
+	(void)state;
+	assert_int_equal(analyzer_init(&a, 4096, count_done, &done), 0);
+	f.cport = 999;
+	feed(&a, &f, plain_ok, N(plain_ok), 0);
+	for (int i = 0; i < 5000; i++) {
+		f.cport = (uint16_t)(1000 + i);
+		feed(&a, &f, &syn, 1, 1000000 + i * 1000LL);
+	}
+	assert_int_equal(a.evicted, 905);
+	for (int i = 0; i < 60000; i++) {
+		f.cport = (uint16_t)(10000 + i % 50000);
+		f.sport = (uint16_t)(80 + i / 50000);
+		feed(&a, &f, conn, N(conn), 10000000 + i * 1000000LL);
+		assert_true(a.active <= 4096);
+	}
+	analyzer_finish(&a);
+	assert_int_equal(done, 65001);
+	assert_int_equal(a.connections, 65001);
+	assert_int_equal(a.evicted, 906);
+	assert_int_equal(a.faults, 0);
+	assert_int_equal(a.counts[CR_SYN_ECN_DROPPED], 0);
+	assert_int_equal(a.counts[CR_OK], 60000);
+	assert_int_equal(a.counts[AR_NOT_ECN], 1);
+	assert_int_equal(a.counts[AR_UNFINISHED], 5000);
+	assert_int_equal(a.unfinished, 5000 - 905);
+	assert_int_equal(a.untracked, 0);
+	analyzer_free(&a);
+}
+
+/* The table's hash: SipHash-2-4 (the reference vectors), keyed at random
+ * per analyzer. */
+static void test_keyed_hash(void **state)
+{
+	uint64_t key[2] = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
+	uint8_t msg[15];
+	struct analyzer a, b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	assert_true(an_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+	assert_true(an_siphash(key, msg, 15) == 0xa129ca6149be45e5ULL);
+	assert_int_equal(analyzer_init(&a, 16, NULL, NULL), 0);
+	assert_int_equal(analyzer_init(&b, 16, NULL, NULL), 0);
+	assert_true(a.key[0] != b.key[0] || a.key[1] != b.key[1]);
+	analyzer_free(&a);
+	analyzer_free(&b);
 }
 
 /* The same ports, a new initial sequence number: a new connection. */
@@ -975,6 +1308,101 @@ static void test_link_ip(void **state)
 	assert_true(capture_dlt_ok(DLT_LOOP));
 	assert_false(capture_dlt_ok(DLT_IEEE802_11));
 	assert_false(capture_dlt_ok(DLT_PPP));
+}
+
+/*
+ * -i any: a router's capture holds each forwarded packet twice, in on one
+ * interface and out on another with the TTL one less. Counted once (SLL2
+ * by ifindex, SLL by packet type); a resend on one interface is no copy.
+ */
+static void test_any_duplicates(void **state)
+{
+	static const int dlts[] = { DLT_LINUX_SLL2, DLT_LINUX_SLL };
+	static struct cap_dedup dd;
+	uint8_t ip[PKT_MAX], ip2[PKT_MAX];
+	size_t len, len2;
+	struct seg g;
+
+	(void)state;
+	for (size_t k = 0; k < N(dlts); k++) {
+		char *path = strdup(tmp_path("any.pcap"));
+		pcap_t *p = pcap_open_dead_with_tstamp_precision(dlts[k], 65535,
+				PCAP_TSTAMP_PRECISION_NANO);
+		pcap_dumper_t *w = pcap_dump_open(p, path);
+		struct capture *c;
+		struct cap_pkt cp;
+		struct analyzer a;
+		struct done d;
+		char err[256];
+
+		assert_non_null(w);
+		for (size_t i = 0; i < N(story); i++) {
+			for (int copy = 0; copy < 2; copy++) {
+				uint8_t frame[PKT_MAX + 64];
+				struct pcap_pkthdr h;
+				int64_t t = T0 + story[i].t_us * 1000 + copy * 50000;
+
+				g = story[i];
+				g.ttl = (uint8_t)(g.ttl - copy);
+				len = build(&story_flow, &g, ip, sizeof(ip));
+				len = wrap(dlts[k], ip, len, g.dir == S, frame);
+				if (copy && dlts[k] == DLT_LINUX_SLL2) {
+					frame[7] = 4;        /* another ifindex */
+					frame[10] ^= 4;      /* host <-> outgoing */
+				} else if (copy) {
+					frame[1] ^= 4;
+				}
+				memset(&h, 0, sizeof(h));
+				h.ts.tv_sec = (time_t)(t / 1000000000);
+				h.ts.tv_usec = (suseconds_t)(t % 1000000000);
+				h.len = h.caplen = (bpf_u_int32)len;
+				pcap_dump((u_char *)w, &h, frame);
+			}
+		}
+		pcap_dump_close(w);
+		pcap_close(p);
+
+		memset(&d, 0, sizeof(d));
+		assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+		assert_int_equal(capture_open_file(&c, path, err, sizeof(err)), 0);
+		while (capture_next(c, &cp, 0, err, sizeof(err)) == 1)
+			analyzer_packet(&a, cp.ip, cp.len, cp.wire_len, cp.ts_ns);
+		assert_int_equal(capture_duplicates(c), N(story));
+		capture_close(c);
+		analyzer_finish(&a);
+		assert_int_equal(d.n, 1);
+		assert_int_equal(d.c[0].result, CR_RESET_OTHER);
+		assert_int_equal(d.c[0].packets, N(story));
+		assert_int_equal(d.c[0].syns, 1);
+		assert_int_equal(d.c[0].data_retx, 0);
+		assert_int_equal(d.c[0].synack_ttl, 58);
+		analyzer_free(&a);
+		free(path);
+	}
+
+	/* The pure check. */
+	memset(&dd, 0, sizeof(dd));
+	len = build(&story_flow, &story[3], ip, sizeof(ip));
+	g = story[3];
+	g.ttl = 63;
+	len2 = build(&story_flow, &g, ip2, sizeof(ip2));
+	assert_int_equal(capture_dedup(&dd, ip, len, 3, 0, T0), 0);
+	/* The same interface: a resend, not a copy. */
+	assert_int_equal(capture_dedup(&dd, ip, len, 3, 0, T0 + 1000), 0);
+	assert_int_equal(capture_dedup(&dd, ip2, len2, 4, 4, T0 + 2000), 1);
+	/* Too late to be the same packet. */
+	assert_int_equal(capture_dedup(&dd, ip2, len2, 4, 4,
+				       T0 + 2000 + CAP_DUP_NS + 1), 0);
+	/* Another IP ID: another packet. */
+	g.t_us += 1;
+	len2 = build(&story_flow, &g, ip2, sizeof(ip2));
+	assert_int_equal(capture_dedup(&dd, ip2, len2, 5, 4,
+				       T0 + 3000 + CAP_DUP_NS), 0);
+	/* SLL: one way in, the other out. */
+	memset(&dd, 0, sizeof(dd));
+	assert_int_equal(capture_dedup(&dd, ip, len, -1, 0, T0), 0);
+	assert_int_equal(capture_dedup(&dd, ip, len, -1, 0, T0 + 10), 0);
+	assert_int_equal(capture_dedup(&dd, ip, len, -1, 4, T0 + 20), 1);
 }
 
 static void write_text(const char *path, const char *text)
@@ -1296,6 +1724,267 @@ static void test_cmd_analyze(void **state)
 	free(missing);
 }
 
+/*
+ * A capture cut in the middle of a record (tcpdump killed): the report of
+ * what came before, a line on stderr saying so, exit 65. The same file
+ * read from a pipe ('cat story.pcap | ecntrace analyze -'). --max-conns
+ * bounds the table.
+ */
+static void test_cmd_analyze_input(void **state)
+{
+	static char out[16384], err[1024];
+	static const struct seg syn = { C, SEW, 0, 64, CI, 0, 0, 0 };
+	char *path = strdup(tmp_path("cut.pcap"));
+	char *many = strdup(tmp_path("many.pcap"));
+	struct stat st;
+	int lines;
+
+	(void)state;
+	write_pcap(path, DLT_RAW, &story_flow, story, N(story), 0);
+	{
+		/* Read whole through a pipe first. */
+		char *argv[] = { "analyze", "--json", "-", NULL };
+		int fds[2], saved = dup(0), rc;
+		pid_t pid;
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			char b[4096];
+			FILE *f = fopen(path, "rb");
+			size_t n;
+
+			close(fds[0]);
+			while (f && (n = fread(b, 1, sizeof(b), f)) > 0)
+				if (write(fds[1], b, n) != (ssize_t)n)
+					_exit(1);
+			_exit(0);
+		}
+		close(fds[1]);
+		dup2(fds[0], 0);
+		close(fds[0]);
+		rc = run_cmd(cmd_analyze, argv, out, sizeof(out), &lines, err,
+			     sizeof(err));
+		dup2(saved, 0);
+		close(saved);
+		assert_int_equal(rc, 1);
+		assert_int_equal(lines, 0);
+		assert_non_null(strstr(out, "\"source\":\"-\""));
+		assert_non_null(strstr(out, "\"packets\":5,"));
+		assert_non_null(strstr(out, "\"result\":\"reset-by-other-endpoint\""));
+		assert_non_null(strstr(out, "\"read_error\":false"));
+	}
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size - 10), 0);
+	{
+		char *argv[] = { "analyze", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_DATAERR);
+		assert_int_equal(lines, 1);
+		assert_non_null(strstr(err, "cut short"));
+		assert_non_null(strstr(out, ": 4 packets, 1 TCP connection"));
+		assert_non_null(strstr(out, "summary: 1 ok"));
+	}
+	{
+		char *argv[] = { "analyze", "--json", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_DATAERR);
+		assert_non_null(strstr(out, "\"read_error\":true"));
+	}
+
+	/* 20 ECN SYNs hanging in a table of 16: 4 evicted, no fault. */
+	{
+		struct seg v[20];
+		pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
+		pcap_dumper_t *dw = pcap_dump_open(p, many);
+		struct flow f = story_flow;
+
+		assert_non_null(dw);
+		for (int i = 0; i < 20; i++) {
+			uint8_t buf[PKT_MAX];
+			struct pcap_pkthdr h;
+
+			v[i] = syn;
+			v[i].t_us = i * 1000;
+			f.cport = (uint16_t)(2000 + i);
+			h.caplen = h.len = (bpf_u_int32)build(&f, &v[i], buf,
+							      sizeof(buf));
+			h.ts.tv_sec = 1573471307 + i;
+			h.ts.tv_usec = 0;
+			pcap_dump((u_char *)dw, &h, buf);
+		}
+		pcap_dump_close(dw);
+		pcap_close(p);
+	}
+	{
+		char *argv[] = { "analyze", "--json", "--max-conns", "16", many,
+				 NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "\"evicted\":4,"));
+		assert_non_null(strstr(out, "\"unfinished\":16,\"max_conns\":16"));
+		assert_non_null(strstr(out, "\"faults\":0,"));
+	}
+	{
+		char *argv[] = { "analyze", "--max-conns", "15", many, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_USAGE);
+		assert_int_equal(lines, 1);
+	}
+	{
+		char *argv[] = { "analyze", "--help", NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "--max-conns N"));
+		assert_non_null(strstr(out, "cut short"));
+	}
+	free(path);
+	free(many);
+}
+
+/*
+ * The control: RSTs injected after the data of plain and ECN connections
+ * alike (something resets one connection in two, whatever its ECN field)
+ * are no ECN fault; reset only when ECN, they are. 10 ECN and 10 plain
+ * connections to one server, every other one reset from another TTL.
+ */
+static void control_run(int plain, int plain_reset, const char *path,
+			struct analyzer *a, struct done *d)
+{
+	static const struct seg ecn_acked[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 14000 },
+		{ C, FA, 0, 64, CI + 78, SI + 1, 0, 15000 },
+		{ S, FA, 0, 58, SI + 1, CI + 79, 0, 16000 },
+	};
+	struct seg pl[N(story)], pl_ok[N(ecn_acked)];
+	struct flow f = story_flow;
+	pcap_dumper_t *dw = NULL;
+	pcap_t *p = NULL;
+
+	memcpy(pl, story, sizeof(pl));
+	pl[0].flags = S_;
+	pl[1].flags = SA;
+	pl[3].tos = 0;
+	memcpy(pl_ok, ecn_acked, sizeof(pl_ok));
+	pl_ok[0].flags = S_;
+	pl_ok[1].flags = SA;
+	pl_ok[3].tos = 0;
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(analyzer_init(a, 0, on_done, d), 0);
+	if (path != NULL) {
+		p = pcap_open_dead(DLT_RAW, 65535);
+		dw = pcap_dump_open(p, path);
+		assert_non_null(dw);
+	}
+	for (int i = 0; i < 10 + (plain ? 10 : 0); i++) {
+		int is_plain = i >= 10, reset = i % 2 == 0 &&
+			(!is_plain || plain_reset);
+		const struct seg *g = is_plain ? (reset ? pl : pl_ok)
+					       : (reset ? story : ecn_acked);
+		size_t n = reset ? N(story) : N(ecn_acked);
+
+		f.cport = (uint16_t)(30000 + i);
+		if (dw == NULL) {
+			feed(a, &f, g, n, i * 1000000000LL);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			uint8_t buf[PKT_MAX];
+			struct pcap_pkthdr h;
+			int64_t t = T0 + i * 1000000000LL + g[k].t_us * 1000;
+
+			h.caplen = h.len = (bpf_u_int32)build(&f, &g[k], buf,
+							      sizeof(buf));
+			h.ts.tv_sec = t / 1000000000;
+			h.ts.tv_usec = t % 1000000000 / 1000;
+			pcap_dump((u_char *)dw, &h, buf);
+		}
+	}
+	if (dw != NULL) {
+		pcap_dump_close(dw);
+		pcap_close(p);
+		analyzer_free(a);
+		return;
+	}
+	analyzer_finish(a);
+}
+
+static void test_control(void **state)
+{
+	static char out[65536], err[1024];
+	struct analyzer a;
+	static struct done d;
+	struct an_ctl k;
+	char *path = strdup(tmp_path("control.pcap"));
+	int lines;
+
+	(void)state;
+	/* Plain reset as often: no fault. */
+	control_run(1, 1, NULL, &a, &d);
+	assert_int_equal(a.counts[CR_RESET_OTHER], 5);
+	assert_int_equal(a.faults, 0);
+	assert_int_equal(a.reset_plain_too, 5);
+	assert_int_equal(an_control(&a, &d.c[0], &k), CTL_PLAIN_TOO);
+	assert_int_equal(k.plain_data, 10);
+	assert_int_equal(k.plain_reset, 5);
+	assert_int_equal(k.ecn_data, 10);
+	assert_int_equal(k.ecn_reset, 5);
+	assert_string_equal(an_verdict_name(k.verdict), "plain-too");
+	analyzer_free(&a);
+
+	/* Plain never reset: the ECN resets are faults. */
+	control_run(1, 0, NULL, &a, &d);
+	assert_int_equal(a.faults, 5);
+	assert_int_equal(a.reset_plain_too, 0);
+	assert_int_equal(an_control(&a, &d.c[0], &k), CTL_ECN_ONLY);
+	assert_int_equal(k.plain_data, 10);
+	assert_int_equal(k.plain_reset, 0);
+	analyzer_free(&a);
+
+	/* No plain connection to compare with: faults, said so. */
+	control_run(0, 0, NULL, &a, &d);
+	assert_int_equal(a.faults, 5);
+	assert_int_equal(an_control(&a, &d.c[0], &k), CTL_NO_PLAIN);
+	assert_string_equal(an_verdict_name(k.verdict), "no-plain");
+	analyzer_free(&a);
+
+	/* The command: exit 0, the comparison in the JSON. */
+	control_run(1, 1, path, &a, &d);
+	{
+		char *argv[] = { "analyze", "--json", "--all", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_non_null(strstr(out, "\"result\":\"reset-by-other-endpoint\","
+				       "\"fault\":false,"));
+		assert_non_null(strstr(out, "\"control\":{\"verdict\":\"plain-too\","
+				       "\"plain_connections\":10,\"plain_reset\":5,"
+				       "\"ecn_connections\":10,\"ecn_reset\":5}"));
+		assert_non_null(strstr(out, "\"faults\":0,"));
+		assert_non_null(strstr(out, "\"reset_plain_too\":5,"));
+		assert_non_null(strstr(out, "\"fault_server\":null"));
+	}
+	{
+		char *argv[] = { "analyze", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 0);
+		assert_null(strstr(out, "30000"));
+		assert_non_null(strstr(out, "5 of these resets are no ECN fault"));
+	}
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1303,21 +1992,29 @@ int main(void)
 		cmocka_unit_test(test_story_v6),
 		cmocka_unit_test(test_reset_same),
 		cmocka_unit_test(test_reset_not_about_ecn),
+		cmocka_unit_test(test_reset_after_acked),
 		cmocka_unit_test(test_plain_and_ok),
 		cmocka_unit_test(test_syn_ecn_reset),
 		cmocka_unit_test(test_syn_ecn_dropped),
 		cmocka_unit_test(test_ect_data_lost),
 		cmocka_unit_test(test_data_unacked),
 		cmocka_unit_test(test_handshake_verdicts),
+		cmocka_unit_test(test_marks_and_accecn),
+		cmocka_unit_test(test_icmp_error),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_ignored),
 		cmocka_unit_test(test_table_bound),
 		cmocka_unit_test(test_port_reuse),
+		cmocka_unit_test(test_table_churn),
+		cmocka_unit_test(test_keyed_hash),
 		cmocka_unit_test(test_link_ip),
 		cmocka_unit_test(test_link_files),
 		cmocka_unit_test(test_snapped_file),
+		cmocka_unit_test(test_any_duplicates),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_cmd_analyze),
+		cmocka_unit_test(test_cmd_analyze_input),
+		cmocka_unit_test(test_control),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
