@@ -59,7 +59,7 @@ int screen_flows(struct dctx *c, int from, int to)
 /* Ask again for the codepoints of screened flows that got no answer
  * (rate-limited ICMP, usually): cheaper than new flows, which the same
  * routers would limit too. Returns the number of probes sent. */
-static int screen_fill(struct dctx *c, size_t *answered)
+static int screen_fill(struct dctx *c, size_t limit, size_t *answered)
 {
 	struct diag_evidence *ev = c->ev;
 	struct probe pr[4 * DIAG_MAX_FLOWS];
@@ -74,7 +74,7 @@ static int screen_fill(struct dctx *c, size_t *answered)
 		 * rate limit: asking again would only wait. */
 		for (int k = 0; k < 4; k++)
 			some |= ev->flows[i].by_ecn[k].answered;
-		for (int k = 0; k < 4 && some && !ev->flows[i].full; k++) {
+		for (int k = 0; k < 4 && some && !ev->flows[i].full && n < limit; k++) {
 			int e = ecn_order[k];
 
 			if (ev->flows[i].by_ecn[e].answered)
@@ -117,7 +117,10 @@ static int flow_split(const struct diag_flow *f, int *e1, int *e2)
 	return 0;
 }
 
-#define FILL_ROUNDS 3
+/* Rounds of asking again: a rate-limited router answers about one probe
+ * a second, each answer another bit (screen_bits); rounds go on while
+ * they get answers, up to this many. */
+#define FILL_ROUNDS 10
 
 /* Probe flow fi with codepoints e1 and e2 at ttl; fills a and b. */
 static int probe_pair(struct dctx *c, int fi, int e1, int e2, int ttl,
@@ -381,11 +384,11 @@ static int need_bits(double c)
 static int screen_enough(struct dctx *c, int need)
 {
 	struct diag_evidence *ev = c->ev;
+	size_t limit = 4 * DIAG_MAX_FLOWS;
+	int64_t t0 = 0;
 	int rc = 0;
 
-	int64_t t0 = 0;
-
-	for (int round = 0, fills = 0; rc == 0 && round < 3 + FILL_ROUNDS &&
+	for (int round = 0, fills = 0, dry = 0; rc == 0 && round < 3 + FILL_ROUNDS &&
 					 !ect_blackholed(ev); round++) {
 		int full = 0, more, parted = 0;
 		size_t got;
@@ -405,11 +408,16 @@ static int screen_enough(struct dctx *c, int need)
 		}
 		if (parted || screen_bits(ev) >= need_bits(c->p->confidence))
 			break;
-		if (fills >= 0 && fills < FILL_ROUNDS) {
-			rc = screen_fill(c, &got);
-			/* Nothing came back: stop asking, add flows instead. */
-			fills = got ? fills + 1 : -1;
-			if (got)
+		if (fills < FILL_ROUNDS && dry < 2) {
+			rc = screen_fill(c, limit, &got);
+			fills++;
+			/* Nothing came back twice running: the router is silent
+			 * for these flows, not limited; add flows instead. A few
+			 * answers of many: a rate limit. Ask for little more
+			 * than it lets through; the rest would be lost. */
+			dry = got ? 0 : dry + 1;
+			limit = got + 2;
+			if (got || dry < 2)
 				continue;
 		}
 		if (ev->nflows >= c->p->max_flows)
