@@ -169,6 +169,48 @@ static int probe_pair(struct dctx *c, int fi, int e1, int e2, int ttl,
  * a few seconds, not more. */
 #define SILENT_RETRIES 3
 
+/* A hop that answers no TCP probe may answer another kind: an ICMP echo
+ * request and a UDP probe with the same addresses and TTL. Another
+ * protocol is another flow, which a balancer before the hop may send
+ * elsewhere, so what answers is a fact for the operator, never proof
+ * that it carries the split flow: it is reported, no one is named. */
+static int ask_other_protocols(struct dctx *c, int ttl)
+{
+	struct diag_evidence *ev = c->ev;
+	static const uint8_t protos[2] = { IPPROTO_ICMP, IPPROTO_UDP };
+	struct probe pr[2];
+	int rc;
+
+	if (ev->nsilent >= DIAG_MAX_SILENT)
+		return 0;
+	for (int k = 0; k < 2; k++) {
+		struct flow f = path_flow(c->p, c->p->sport_base, ECN_NOT_ECT);
+
+		f.proto = protos[k];
+		if (f.proto == IPPROTO_ICMP && f.dst.family == AF_INET6)
+			f.proto = IPPROTO_ICMPV6;
+		if (f.proto == IPPROTO_UDP)
+			f.dport = 33434;
+		flow_probe(&f, ttl, c->e->token_base + c->token, &pr[k]);
+		c->token += 2;
+	}
+	rc = run_batch(c, pr, 2);
+	if (rc != 0)
+		return rc;
+	for (int k = 0; k < 2; k++) {
+		struct responder r = responder_of(&pr[k]);
+
+		if (r.answered && r.kind == REPLY_TIME_EXCEEDED) {
+			ev->silent[ev->nsilent].ttl = ttl;
+			ev->silent[ev->nsilent].proto = pr[k].d.proto;
+			ev->silent[ev->nsilent].who = r;
+			ev->nsilent++;
+			break;
+		}
+	}
+	return 0;
+}
+
 static int retry_silent(struct dctx *c, int fi, int e1, int e2)
 {
 	struct diag_evidence *ev = c->ev;
@@ -180,8 +222,13 @@ static int retry_silent(struct dctx *c, int fi, int e1, int e2)
 		struct timespec pause = { 1, 100000000 };
 		int rc;
 
-		if (tp == NULL || tp->state != PROBE_ANSWERED)
+		if (tp == NULL || tp->state != PROBE_ANSWERED) {
+			/* Silent to TCP even in the trace: try it with ICMP
+			 * echo and UDP. */
+			if ((rc = ask_other_protocols(c, t)) != 0)
+				return rc;
 			continue;
+		}
 		tried++;
 		nanosleep(&pause, NULL);
 		rc = probe_pair(c, fi, e1, e2, t, &a, &b);

@@ -184,6 +184,11 @@ static void ecn_hash_words(const struct finding *f, char *buf, size_t len)
 		    FACT(FACT_REPEATS));
 		silent_part(f, s, sizeof(s));
 		PUT("%s", s);
+		if (finding_has(f, FACT_ALT_HOP) && f->alt.answered)
+			PUT("; hop %d answers %s probes, as %s (another flow, so "
+			    "no proof that it carries this one)", FACT(FACT_ALT_HOP),
+			    FACT(FACT_ALT_PROTO) == IPPROTO_UDP ? "UDP" : "ICMP echo",
+			    addr_str(&f->alt.addr, a, sizeof(a)));
 	}
 	if (!finding_has(f, FACT_ECN_CONNS)) {
 		PUT("%sno connection was replayed (--flows 0), so whether another "
@@ -517,6 +522,8 @@ static void json_finding(struct json *j, const struct finding *f)
 		 addr_str(&f->addr, a, sizeof(a)) : NULL);
 	json_str(j, "first_addr", f->hop_first > 0 && f->first_addr.family ?
 		 addr_str(&f->first_addr, a, sizeof(a)) : NULL);
+	if (finding_has(f, FACT_ALT_HOP) && f->alt.answered)
+		json_str(j, "other_protocol_addr", addr_str(&f->alt.addr, a, sizeof(a)));
 	json_num(j, "confidence", f->confidence, 4);
 	if (f->p_value >= 0)
 		json_num(j, "p_value", f->p_value, 6);

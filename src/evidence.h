@@ -11,6 +11,7 @@
 #include "trace.h"
 
 #define DIAG_MAX_FLOWS 32
+#define DIAG_MAX_SILENT 4
 
 /* What answered one probe, reduced to what identifies a path. */
 struct responder {
@@ -65,6 +66,14 @@ struct diag_evidence {
 	int split_unknown_from;
 	struct responder split_at[2];/* the two responders at divergence_ttl */
 	struct responder balancer;   /* the last responder both reached alike */
+	/* Hops silent to TCP that answered another protocol (ICMP echo,
+	 * UDP): another flow, so a fact, not a location. */
+	struct {
+		int ttl;
+		uint8_t proto;
+		struct responder who;
+	} silent[DIAG_MAX_SILENT];
+	int nsilent;
 	/* No probe parted the flow, but the replay proved its handshake and
 	 * data reached different machines; the last router answered both
 	 * codepoints alike. */

@@ -58,6 +58,8 @@ static const char *const fact_names[FACT_COUNT] = {
 	[FACT_ECN_DECLINED] = "ecn_declined",
 	[FACT_ECN_CONNS] = "ecn_connections",
 	[FACT_ECN_OK] = "ecn_ok",
+	[FACT_ALT_HOP] = "other_protocol_hop",
+	[FACT_ALT_PROTO] = "other_protocol",
 };
 
 static const char *const cmp_names[CMP_COUNT] = {
@@ -690,6 +692,13 @@ static void locate_split(const struct diag_evidence *ev, struct finding *f)
 	f->reach[0] = ev->split_at[0];
 	f->reach[1] = ev->split_at[1];
 	fact(f, FACT_SPLIT_HOP, ev->divergence_ttl);
+	for (int i = 0; i < ev->nsilent && f->hop == 0; i++)
+		if (ev->silent[i].ttl > first && ev->silent[i].ttl <= last) {
+			fact(f, FACT_ALT_HOP, ev->silent[i].ttl);
+			fact(f, FACT_ALT_PROTO, ev->silent[i].proto);
+			f->alt = ev->silent[i].who;
+			break;
+		}
 }
 
 /* The replay's ECN connections, as facts of an ecn-hash finding. */

@@ -65,6 +65,8 @@ enum fact {
 	FACT_ECN_DECLINED,           /* SYN-ACKs that declined ECN */
 	FACT_ECN_CONNS,              /* ECN connections replayed */
 	FACT_ECN_OK,                 /* ... that worked */
+	FACT_ALT_HOP, FACT_ALT_PROTO,/* a hop silent to TCP that answered
+				      * another protocol (address in alt) */
 	FACT_COUNT
 };
 
@@ -87,6 +89,7 @@ struct finding {
 	struct addr addr;            /* of hop; family 0 when not singled out */
 	struct addr first_addr;      /* the router at hop_first, if it answered */
 	struct responder reach[2];   /* where the two probes went */
+	struct responder alt;        /* see FACT_ALT_HOP */
 	double confidence;
 	double p_value;              /* of the comparison, when there is one */
 	long long fact[FACT_COUNT];

@@ -754,6 +754,21 @@ static void test_words(void **state)
 	assert_non_null(strstr(buf, "hop 2 does not answer both codepoints"));
 	evidence_free(&r.ev);
 
+	/* The silent hop answered an ICMP echo: said, and still no router
+	 * singled out. */
+	memset(&r, 0, sizeof(r));
+	ev_silent_splitter(&r.ev);
+	r.ev.nsilent = 1;
+	r.ev.silent[0].ttl = 2;
+	r.ev.silent[0].proto = IPPROTO_ICMP;
+	r.ev.silent[0].who = te(2, 0);
+	judge(&r.ev, 0.99, &r.v);
+	assert_int_equal(r.v.causes[0].hop, 0);
+	assert_int_equal(r.v.causes[0].addr.family, 0);
+	diagnose_evidence(&r.v.causes[0], buf, sizeof(buf));
+	assert_non_null(strstr(buf, "hop 2 answers ICMP echo probes, as 198.51.100.2 (another flow"));
+	evidence_free(&r.ev);
+
 	memset(&r, 0, sizeof(r));
 	ev_declined(&r.ev);
 	judge(&r.ev, 0.99, &r.v);
