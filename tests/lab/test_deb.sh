@@ -36,6 +36,8 @@ deb_cleanup() {
 		dpkg_do -P "$PKG" >/dev/null 2>&1
 		INSTALLED=0
 	fi
+	# The page man-db formatted from ours goes with the package.
+	rm -f /var/cache/man/cat1/ecntrace.1* /var/cache/man/*/cat1/ecntrace.1* 2>/dev/null
 	if [ "$USER_MADE" = 1 ]; then
 		userdel "$USER_NAME" >/dev/null 2>&1
 		USER_MADE=0
@@ -133,6 +135,10 @@ rc=$?
 check "man -l renders the installed page, no warning (rc $rc)" \
 	all '[ $rc = 0 ]' 'grep -q "^NAME" "$TMP/man-l.out"' 'grep -q "^SYNOPSIS" "$TMP/man-l.out"' \
 	'[ ! -s "$TMP/man-l.err" ]'
+# man-db keeps formatted pages in /var/cache/man, judged fresh by mtime;
+# every build of this version has the same (reproducible) mtime, so a page
+# cached from an earlier build of the tree would be shown instead.
+rm -f /var/cache/man/cat1/ecntrace.1* /var/cache/man/*/cat1/ecntrace.1* 2>/dev/null
 MANWIDTH=80 MANPAGER=cat man ecntrace >"$TMP/man.out" 2>"$TMP/man.err"
 rc=$?
 check "man ecntrace finds and renders it (rc $rc)" \
