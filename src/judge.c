@@ -229,6 +229,16 @@ static int significant(const struct comparison_result *c, double confidence)
 	return c->test_bad > 0 && c->p < 1.0 - confidence + 1e-12;
 }
 
+static int reset_after_data_ecn(const struct connect_result *cr)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < cr->nflows; i++)
+		n += is_ecn_flow(&cr->flows[i]) && cr->flows[i].have_rst &&
+		     cr->flows[i].rst_after_data;
+	return n;
+}
+
 /* ECN failed more often than its control (as a rate), short of proof. */
 static int leaning(const struct comparison_result *c, double confidence)
 {
@@ -260,8 +270,26 @@ static int worth_more(enum comparison k, const struct comparison_result *c,
 	return leaning(c, confidence) && c->p < 0.1;
 }
 
+/* The path splits on ECN, yet no ECN connection so far met another
+ * machine: before saying today's connections escape it (latent), try a
+ * few rounds more. Loss hides the resets a split causes, and a handful of
+ * flows can all keep to one site by chance. Not when the server declined
+ * ECN: its connections never send ECT data. */
+#define LATENT_ROUNDS 3
+
+static int latent_unproven(const struct diag_evidence *ev)
+{
+	const struct connect_result *cr = &ev->conn;
+
+	return ev->split_seen && ev->conn_rounds < LATENT_ROUNDS &&
+	       reset_after_data_ecn(cr) == 0 &&
+	       cr->counts[CR_ECN_DECLINED] < cr->p.nflows;
+}
+
 int judge_wants_more(const struct diag_evidence *ev, double confidence)
 {
+	if (latent_unproven(ev))
+		return 1;
 	for (int c = CMP_SYN_ANSWER; c <= CMP_DATA_RESET; c++) {
 		struct comparison_result r = judge_compare(ev, (enum comparison)c);
 

@@ -797,6 +797,18 @@ static void test_wants_more(void **state)
 	ev_busy_server(&ev);
 	assert_false(judge_wants_more(&ev, 0.99));
 	evidence_free(&ev);
+	/* A split with no reset yet: more rounds before "latent", up to
+	 * three; none when the server declines ECN. */
+	memset(&ev, 0, sizeof(ev));
+	ev_one_site(&ev);
+	assert_true(judge_wants_more(&ev, 0.99));
+	ev.conn_rounds = 3;
+	assert_false(judge_wants_more(&ev, 0.99));
+	evidence_free(&ev);
+	memset(&ev, 0, sizeof(ev));
+	ev_declined(&ev);
+	assert_false(judge_wants_more(&ev, 0.99));
+	evidence_free(&ev);
 }
 
 static void test_fisher(void **state)
