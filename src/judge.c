@@ -633,23 +633,20 @@ int screen_bits(const struct diag_evidence *ev)
 {
 	int bits = 0;
 
+	/* Whole flows only. A flow with some codepoints unanswered would
+	 * count 2^-(k-1) if answers went missing at random, but a rate limit
+	 * empties one router's budget, not the other's: the answers that
+	 * come are those of one branch, and they agree because the other
+	 * branch is silent, not because there is none. */
 	for (int i = 0; i < ev->nflows; i++) {
-		const struct responder *first = NULL;
-		int k = 0, parted = 0;
+		int parted = 0;
 
-		for (int e = 0; e < 4; e++) {
-			const struct responder *r = &ev->flows[i].by_ecn[e];
-
-			if (!r->answered)
-				continue;
-			k++;
-			if (first == NULL)
-				first = r;
-			else
-				parted |= responder_differs(first, r);
-		}
-		if (k >= 2 && !parted)
-			bits += k - 1;
+		for (int a = 0; a < 4; a++)
+			for (int b = a + 1; b < 4; b++)
+				parted |= responder_differs(&ev->flows[i].by_ecn[a],
+							    &ev->flows[i].by_ecn[b]);
+		if (ev->flows[i].full && !parted)
+			bits += 3;
 	}
 	return bits;
 }

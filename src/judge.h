@@ -182,10 +182,10 @@ const char *comparison_name(enum comparison c);
 const char *lb_name(enum lb_kind k);
 const char *diag_status_name(enum diag_status s);
 int responder_differs(const struct responder *a, const struct responder *b);
-/* What the screen says against an ECN hash: a flow whose k answered
- * codepoints all agree would, under a 2-way hash over ECN, do so with
- * probability 2^-(k-1); the sum of those exponents over the flows. The
- * path verdict's confidence is 1 - 2^-bits. */
+/* What the screen says against an ECN hash: a flow whose four codepoints
+ * all agree would, under a 2-way hash over ECN, do so with probability
+ * 2^-3; the sum of those exponents over the whole flows. The path
+ * verdict's confidence is 1 - 2^-bits. */
 int screen_bits(const struct diag_evidence *ev);
 /* Do the screened flows reach different responders (Not-ECT)? That is
  * per-flow balancing, or the first sign of it. */

@@ -572,8 +572,10 @@ static void ev_one_flow(struct diag_evidence *ev)
 	replay(ev, ok, ok, 7);
 }
 
-/* Rate limits left no flow whole, but four flows with three, three,
- * three and two agreeing answers: 2 + 2 + 2 + 1 = 7 bits, 99.2%. */
+/* Rate limits left no flow whole: four flows with three, three, three
+ * and two agreeing answers. Those prove nothing: a rate-limited router on
+ * one branch goes quiet, and the answers that come are all the other
+ * branch's, agreeing for that reason. */
 static void ev_partial_flows(struct diag_evidence *ev)
 {
 	enum outcome ok[7] = { OK, OK, OK, OK, OK, OK, OK };
@@ -688,8 +690,8 @@ static const struct judge_case cases[] = {
 	  "inconclusive/few-answers; causes; notes" },
 	{ "one flow screened", ev_one_flow,
 	  "inconclusive/few-answers; causes; notes" },
-	{ "partial flows add up to the confidence", ev_partial_flows,
-	  "healthy/no-fault; causes; notes" },
+	{ "partial flows prove no negative (rate limits bias them)", ev_partial_flows,
+	  "inconclusive/few-answers; causes; notes" },
 	{ "every control lost", ev_controls_lost,
 	  "inconclusive/not-reached; causes; notes target-not-reached" },
 	{ "the port refused", ev_refused,
