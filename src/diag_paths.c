@@ -533,7 +533,7 @@ int step_dest_compare(struct dctx *c)
 	int rc;
 
 	for (int k = 0; k < 2 * DEST_PROBES; k++) {
-		add_probe(c, &pr[k], c->p->sport_base,
+		add_probe(c, &pr[k], (uint16_t)(c->p->sport_base + DIAG_PLAIN_PORT),
 			  k % 2 ? ECN_NOT_ECT : ECN_ECT0, ev->plain.dest_ttl);
 		pr[k].user = k % 2;
 	}

@@ -28,8 +28,14 @@ static int step_trace(struct dctx *c)
 	c->res->path_probes += c->ev->trace.sent;
 	if (rc != 0 || c->ev->trace.dest_ttl)
 		return rc;
+	/* On another source port: all the trace's probes are one flow, and
+	 * where the target's first SYN-ACK was lost it holds that flow half
+	 * open and answers no later SYN of it. The ECT(0) against Not-ECT
+	 * comparison that may follow (step_dest_compare) is made on this new
+	 * flow, both codepoints alike. */
 	progress(c, "tracing the path Not-ECT");
-	tp.flow.tos = ECN_NOT_ECT;
+	tp.flow = path_flow(c->p, (uint16_t)(c->p->sport_base + DIAG_PLAIN_PORT),
+			    ECN_NOT_ECT);
 	tp.token_base += 1000;
 	rc = trace_run(c->e, &tp, &c->ev->plain, c->err, c->errlen);
 	c->ev->have_plain_trace = 1;

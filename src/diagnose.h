@@ -43,6 +43,10 @@ struct diag_params {
 	void *ctx;
 };
 
+/* The Not-ECT trace's source port, from sport_base: past the screen's
+ * flows (sport_base + 1 .. + DIAG_MAX_FLOWS), short of the replays (+64). */
+#define DIAG_PLAIN_PORT (DIAG_MAX_FLOWS + 1)
+
 /* Rounds of the replay at most: more connections are made only while ECN
  * fails more often than its control without being significant yet. */
 #define DIAG_CONN_ROUNDS 6
