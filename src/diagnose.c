@@ -70,6 +70,29 @@ static int64_t path_wait(const struct diag_params *p, const struct trace_result 
 	return w < p->timeout_ns ? w : p->timeout_ns;
 }
 
+/* Where to screen: the last router before the target. Not past the
+ * first hop after the last router that answered: where the target's
+ * answers went missing for some TTLs (a per-packet balancer sends our RST
+ * of its SYN-ACK to another site, which leaves the first one holding the
+ * flow), the target seems farther than it is, and a screen beyond it
+ * would probe the target, not a router. */
+static int screen_at(const struct diag_evidence *ev, int dest)
+{
+	const struct trace_result *t = ev->trace.dest_ttl ? &ev->trace : &ev->plain;
+	int last = 0;
+
+	if (dest <= 1)
+		return 0;
+	for (int ttl = 1; ttl < dest; ttl++) {
+		const struct probe *pr = trace_probe(t, ttl, 0);
+
+		if (pr && pr->state == PROBE_ANSWERED &&
+		    pr->reply.kind == REPLY_TIME_EXCEEDED)
+			last = ttl;
+	}
+	return last && last + 1 < dest - 1 ? last + 1 : dest - 1;
+}
+
 int diag_port_span(int conn_flows)
 {
 	return 64 + DIAG_CONN_ROUNDS * 2 * conn_flows;
@@ -98,7 +121,7 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 		return rc;
 	dest = ev->trace.dest_ttl ? ev->trace.dest_ttl
 				  : ev->have_plain_trace ? ev->plain.dest_ttl : 0;
-	ev->screen_ttl = p->screen_ttl ? p->screen_ttl : dest > 1 ? dest - 1 : 0;
+	ev->screen_ttl = p->screen_ttl ? p->screen_ttl : screen_at(ev, dest);
 	if (ev->screen_ttl > 0) {
 		rc = step_paths(&c);
 		if (rc != 0)

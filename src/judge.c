@@ -770,6 +770,16 @@ static int breaks_connections(const struct diag_evidence *ev,
 	return other > 0 && significant(rs, c) && !ect_path_resets(ev);
 }
 
+static int controls_reset_by_other(const struct diag_evidence *ev)
+{
+	int n = 0;
+
+	for (size_t i = 0; ev->have_conn && i < ev->conn.nflows; i++)
+		n += !is_ecn_flow(&ev->conn.flows[i]) &&
+		     ev->conn.flows[i].result == CR_RESET_OTHER;
+	return n;
+}
+
 static void judge_ecn_path(const struct diag_evidence *ev, double c,
 			   struct diag_verdict *v)
 {
@@ -780,6 +790,24 @@ static void judge_ecn_path(const struct diag_evidence *ev, double c,
 	struct finding *f;
 
 	v->cmp[CMP_DATA_RESET] = rs;
+	/* Plain connections reset by another machine: their packets, all
+	 * Not-ECT, took different paths, which no hash over ECN does. The
+	 * codepoints' parting was then not ECN's doing (per-packet or
+	 * unstable balancing the repeats did not catch): say so, charge
+	 * nothing. */
+	if (v->ecn_dependent && controls_reset_by_other(ev) > 0) {
+		v->ecn_dependent = 0;
+		v->lb = LB_NONE;
+		if ((f = add(v, NOTE_UNCONFIRMED, v->path_confidence)) != NULL) {
+			fact(f, FACT_SPLIT_HOP, ev->divergence_ttl);
+			fact(f, FACT_CONTROL_BAD, controls_reset_by_other(ev));
+			fact(f, FACT_CONTROL_N, (long long)(cr->nflows - (size_t)cr->p.nflows));
+			fact(f, FACT_REPEATS, ev->repeats.answered);
+			fact(f, FACT_REPEATS_AGREED,
+			     ev->repeats.answered - ev->repeats.differed);
+		}
+		return;
+	}
 	if (v->ecn_dependent && v->path_confidence + 1e-12 < c) {
 		/* Parted once, too few repeats to tell a hash from per-packet
 		 * balancing: said, not charged. */

@@ -322,6 +322,20 @@ static void ev_per_packet(struct diag_evidence *ev)
 	replay(ev, e, c, 7);
 }
 
+/* The codepoints parted and the repeats agreed, by chance, behind random
+ * per-packet balancing: plain connections were reset by another machine
+ * too, which no ECN hash does. No ecn-hash. */
+static void ev_random_pp_lucky(struct diag_evidence *ev)
+{
+	enum outcome e[7] = { RST_OTHER, OK, RST_OTHER, RST_OTHER, OK, RST_OTHER, OK };
+	enum outcome c[7] = { OK, RST_OTHER, RST_OTHER, OK, RST_OTHER, RST_OTHER, OK };
+
+	trace(&ev->trace, 3, 1, 0, 0, ECN_ECT0);
+	screen(ev, 3, 3);
+	split(ev, 3, 0, 10, 0);
+	replay(ev, e, c, 7);
+}
+
 /* A correct 5-tuple balancer: flows differ, codepoints never. */
 static void ev_safe(struct diag_evidence *ev)
 {
@@ -650,6 +664,8 @@ static const struct judge_case cases[] = {
 	  "broken/cause; causes ecn-hash@1-4; notes" },
 	{ "per-packet balancing: no ECN cause on top", ev_per_packet,
 	  "broken/cause; causes per-packet-lb@2=198.51.100.2; notes" },
+	{ "a lucky split behind per-packet balancing: plain resets say no", ev_random_pp_lucky,
+	  "inconclusive/not-significant; causes; notes unconfirmed loss" },
 	{ "a correct 5-tuple balancer", ev_safe,
 	  "healthy/no-fault; causes; notes safe-multipath" },
 	{ "loss on both sides is loss", ev_loss,
