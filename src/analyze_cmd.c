@@ -349,6 +349,24 @@ static void print_text(FILE *f, struct report *r)
 
 /* ------------------------------------------------------------- JSON */
 
+/* KIND_marks, and the TTL and sender of the first marked packet (null
+ * without one). */
+static void json_marks(struct json *j, const char *kind, long long n, int ttl,
+		       int from_server)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "%s_marks", kind);
+	json_int(j, key, n);
+	snprintf(key, sizeof(key), "%s_mark_ttl", kind);
+	if (n)
+		json_int(j, key, ttl);
+	else
+		json_null(j, key);
+	snprintf(key, sizeof(key), "%s_mark_from", kind);
+	json_str(j, key, n ? (from_server ? "server" : "client") : NULL);
+}
+
 static void json_conn(struct json *j, const struct analyzer *an,
 		      const struct an_conn *c)
 {
@@ -399,24 +417,8 @@ static void json_conn(struct json *j, const struct analyzer *an,
 		json_null(j, "syn_arrived_ecn");
 		json_null(j, "forward_path");
 	}
-	json_int(j, "ect_marks", c->ect_marks);
-	if (c->ect_marks) {
-		json_int(j, "ect_mark_ttl", c->ect_mark_ttl);
-		json_str(j, "ect_mark_from", c->ect_mark_from_server ? "server"
-								     : "client");
-	} else {
-		json_null(j, "ect_mark_ttl");
-		json_null(j, "ect_mark_from");
-	}
-	json_int(j, "ce_marks", c->ce_marks);
-	if (c->ce_marks) {
-		json_int(j, "ce_mark_ttl", c->ce_mark_ttl);
-		json_str(j, "ce_mark_from", c->ce_mark_from_server ? "server"
-								   : "client");
-	} else {
-		json_null(j, "ce_mark_ttl");
-		json_null(j, "ce_mark_from");
-	}
+	json_marks(j, "ect", c->ect_marks, c->ect_mark_ttl, c->ect_mark_from_server);
+	json_marks(j, "ce", c->ce_marks, c->ce_mark_ttl, c->ce_mark_from_server);
 	json_int(j, "icmp_errors", c->icmp_errors);
 	if (c->icmp_errors) {
 		char ia[INET6_ADDRSTRLEN];

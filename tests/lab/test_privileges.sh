@@ -101,25 +101,27 @@ wait "$bg"
 check "trace while running: no effective capability left (CapEff $eff)" \
 	[ "$eff" = 0000000000000000 ]
 
-as +net_raw,+net_admin "$BIN" -q -w 2 "$TARGET4" >/dev/null 2>&1 &
-bg=$!
-pid=$(ecntrace_pid)
-sleep 0.5
-eff=$(cap "$pid" CapEff)
-prm=$(cap "$pid" CapPrm)
-wait "$bg"
+# sets CAPS CMD...: run CMD in the background, read the running process's
+# CapEff and CapPrm (into eff, prm) once its sockets are open, wait for it.
+sets() {
+	local caps=$1 bg
+	shift
+	as "$caps" "$@" >/dev/null 2>&1 &
+	bg=$!
+	pid=$(ecntrace_pid)
+	sleep 0.5
+	eff=$(cap "$pid" CapEff)
+	prm=$(cap "$pid" CapPrm)
+	wait "$bg"
+}
+
+sets +net_raw,+net_admin "$BIN" -q -w 2 "$TARGET4"
 check "diagnosis while running: no effective capability, CAP_NET_ADMIN alone permitted (CapEff $eff, CapPrm $prm)" \
 	all "[ \"$eff\" = 0000000000000000 ]" "[ \"$prm\" = $CAP_NET_ADMIN_MASK ]"
 check "diagnosis as nobody: its nftables table is gone after the run" \
 	[ -z "$(on client nft list tables | grep ecntrace_)" ]
 
-as +net_raw,+net_admin "$BIN" connect --quiet -w 3 --flows 2 "$TARGET4" >/dev/null 2>&1 &
-bg=$!
-pid=$(ecntrace_pid)
-sleep 0.5
-eff=$(cap "$pid" CapEff)
-prm=$(cap "$pid" CapPrm)
-wait "$bg"
+sets +net_raw,+net_admin "$BIN" connect --quiet -w 3 --flows 2 "$TARGET4"
 check "connect while running: no effective capability, CAP_NET_ADMIN alone permitted (CapEff $eff, CapPrm $prm)" \
 	all "[ \"$eff\" = 0000000000000000 ]" "[ \"$prm\" = $CAP_NET_ADMIN_MASK ]"
 check "connect: its nftables table is gone after the run" \
