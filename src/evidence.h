@@ -35,6 +35,8 @@ struct repeat_count {
 	int answered, differed;
 };
 
+#include "fields.h"
+
 struct diag_evidence {
 	struct addr dst;
 	uint16_t dport;
@@ -79,6 +81,8 @@ struct diag_evidence {
 	 * codepoints alike. */
 	int split_inferred;
 	int dscp_differs;            /* another DSCP moved a screened flow */
+	/* --fields: the other header fields, screened alike (fields.h). */
+	struct diag_fields fields;
 	/* Step 3: the replay, ECN connections and plain controls interleaved
 	 * (pooled over every round), and the reset ones replayed all-ECT(0). */
 	int have_conn;
