@@ -19,6 +19,7 @@
 
 enum cause_kind {
 	CAUSE_ECN_HASH = 0,
+	CAUSE_CE_HASH,               /* an ECN hash that only CE moves */
 	CAUSE_PER_PACKET_LB,
 	CAUSE_BLEACHING,
 	CAUSE_MANGLING,
@@ -27,7 +28,6 @@ enum cause_kind {
 	CAUSE_SYN_ECN_DROP,
 	CAUSE_SYN_ECN_RESET,
 	CAUSE_ECT_RESET,             /* ECT data reset even on a consistent path */
-	CAUSE_CE_HASH,               /* an ECN hash that only CE moves */
 	CAUSE_TTL_HASH,              /* --fields: the hash includes the TTL */
 	CAUSE_FLOWLABEL_HASH,        /* ... the IPv6 flow label */
 	/* notes */

@@ -92,6 +92,35 @@ static void judge_ce(const struct diag_evidence *ev, double c,
 	}
 }
 
+static struct finding *find_cause(struct diag_verdict *v, enum cause_kind k)
+{
+	for (int i = 0; i < v->ncauses; i++)
+		if (v->causes[i].kind == k)
+			return &v->causes[i];
+	return NULL;
+}
+
+/* A ce-hash, ECN data that arrived CE-marked (ce-marking from the
+ * replay's ECEs) and ECN data reset even when the whole flow was sent
+ * ECT(0) (ect-reset): the marks move that data too, so the resets are
+ * the ce-hash's doing, not a consistent path's. One cause, not latent. */
+static void ce_explains_resets(struct diag_verdict *v)
+{
+	struct finding *ce = find_cause(v, CAUSE_CE_HASH);
+	struct finding *marks = find_cause(v, CAUSE_CE_MARKING);
+	struct finding *rst = find_cause(v, CAUSE_ECT_RESET);
+
+	if (!ce || !marks || !rst || finding_has(marks, FACT_QUOTE_HOP))
+		return;
+	ce->latent = 0;
+	for (int k = FACT_TEST; k <= FACT_CONTROL_BAD; k++)
+		judge_fact(ce, (enum fact)k, rst->fact[k]);
+	judge_fact(ce, FACT_ALL_ECT_N, rst->fact[FACT_ALL_ECT_N]);
+	judge_fact(ce, FACT_ALL_ECT_RESET, rst->fact[FACT_ALL_ECT_RESET]);
+	ce->p_value = rst->p_value;
+	*rst = v->causes[--v->ncauses];
+}
+
 double field_confidence(const struct field_evidence *fe)
 {
 	int bits = 0;
@@ -194,6 +223,7 @@ void judge_fields(const struct diag_evidence *ev, double confidence,
 		  struct diag_verdict *v)
 {
 	judge_ce(ev, confidence, v);
+	ce_explains_resets(v);
 	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
 		judge_field(ev, confidence, k, v);
 }
