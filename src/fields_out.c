@@ -118,7 +118,7 @@ int fields_advice(const struct finding *f, const char *w, char *buf, size_t len)
 		return 1;
 	case CAUSE_FLOWLABEL_HASH:
 		snprintf(buf, len, "In front of anycast sites %s must hash on "
-			 "addresses and ports, not the flow label: Linux clients "
+			 "addresses and ports, not the flow label: Linux clients can "
 			 "change it after a retransmission timeout. Clients avoid it "
 			 "with sysctl -w net.ipv6.auto_flowlabels=0, or "
 			 "net.core.txrehash=0 (Linux 5.18+: no new label after a "
@@ -156,7 +156,7 @@ int fields_summary(const struct finding *f, const char *w, char *buf, size_t len
 	case CAUSE_FLOWLABEL_HASH:
 		snprintf(buf, len, "flow-label ECMP: %s balances on the IPv6 flow "
 			 "label, so a connection breaks when its label changes (Linux "
-			 "after a retransmission timeout)", w);
+			 "can change it after a retransmission timeout)", w);
 		return 1;
 	default:
 		return 0;
