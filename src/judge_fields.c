@@ -27,6 +27,8 @@ const char *field_name(int field)
 int fields_parse(const char *s, unsigned *mask)
 {
 	*mask = 1u << FIELD_ECN;
+	if (*s == '\0')
+		return -1;
 	while (*s) {
 		size_t n = strcspn(s, ",");
 		int k, found = 0;
