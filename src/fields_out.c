@@ -65,7 +65,7 @@ int fields_evidence(const struct finding *f, char *buf, size_t len)
 		    ecn_name(FACT(FACT_ECN_A) == ECN_CE ? FACT(FACT_ECN_B) : FACT(FACT_ECN_A)),
 		    FACT(FACT_CE_FLOWS));
 		if (finding_has(f, FACT_ALL_ECT_RESET))
-			PUT("; ECN data arrived CE-marked and was reset %d of %d "
+			PUT("; ECN connections had their data reset %d of %d "
 			    "times against %d of %d plain connections, and sent "
 			    "entirely ECT(0) too (%d of %d reset)",
 			    FACT(FACT_TEST_BAD), FACT(FACT_TEST_N),

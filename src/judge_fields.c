@@ -102,17 +102,32 @@ static struct finding *find_cause(struct diag_verdict *v, enum cause_kind k)
 	return NULL;
 }
 
-/* A ce-hash, ECN data that arrived CE-marked (ce-marking from the
- * replay's ECEs) and ECN data reset even when the whole flow was sent
- * ECT(0) (ect-reset): the marks move that data too, so the resets are
- * the ce-hash's doing, not a consistent path's. One cause, not latent. */
-static void ce_explains_resets(struct diag_verdict *v)
+/* ECN connections whose data an RST answered from another hop count
+ * than their SYN-ACK: another machine. */
+static int ecn_reset_by_other(const struct diag_evidence *ev)
+{
+	int n = 0;
+
+	for (size_t i = 0; ev->have_conn && i < ev->conn.nflows; i++)
+		n += !ev->conn.flows[i].control &&
+		     ev->conn.flows[i].result == CR_RESET_OTHER;
+	return n;
+}
+
+/* A ce-hash, and ECN data reset even when the whole flow was sent ECT(0)
+ * (ect-reset): where that data arrived CE-marked (ce-marking from the
+ * replay's ECEs) or was reset by another machine, the marks moved it to
+ * another site, so the resets are the ce-hash's doing, not a consistent
+ * path's. One cause, not latent. */
+static void ce_explains_resets(const struct diag_evidence *ev,
+			       struct diag_verdict *v)
 {
 	struct finding *ce = find_cause(v, CAUSE_CE_HASH);
 	struct finding *marks = find_cause(v, CAUSE_CE_MARKING);
 	struct finding *rst = find_cause(v, CAUSE_ECT_RESET);
+	int marked = marks && !finding_has(marks, FACT_QUOTE_HOP);
 
-	if (!ce || !marks || !rst || finding_has(marks, FACT_QUOTE_HOP))
+	if (!ce || !rst || (!marked && ecn_reset_by_other(ev) == 0))
 		return;
 	ce->latent = 0;
 	for (int k = FACT_TEST; k <= FACT_CONTROL_BAD; k++)
@@ -225,7 +240,7 @@ void judge_fields(const struct diag_evidence *ev, double confidence,
 		  struct diag_verdict *v)
 {
 	judge_ce(ev, confidence, v);
-	ce_explains_resets(v);
+	ce_explains_resets(ev, v);
 	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
 		judge_field(ev, confidence, k, v);
 }

@@ -7,9 +7,10 @@
 #  - cehash (the edge moves only CE packets, the gateway marks CE on ECT
 #    data): broken, ce-hash at the balancer's hop, no ect-reset beside it;
 #  - flowlabel (IPv6 balanced on the flow label): latent flowlabel-hash at
-#    the balancer's hop over IPv6, "does not apply" over IPv4; kernel TCP
-#    connections work, and how many break after a forced retransmission
-#    timeout (the first data segment dropped once) is printed;
+#    the balancer's hop over IPv6, "does not apply" over IPv4; and kernel
+#    TCP connections (curl) all work, but break after a retransmission
+#    timeout (the gateway drops the first data segment twice), after which
+#    Linux sends with a new flow label;
 #  - dscp (the edge hashes DSCP): the dscp-hash note at the balancer's hop;
 #  - single and fixed: healthy with --fields all.
 # Expected answers come from `ecnlab env`. FIELDS_RUNS=N repeats each
@@ -73,17 +74,22 @@ if up cehash; then
 	done
 fi
 
-# rto_drop on|off: the client drops the first data segment of each
-# connection to the target once (a set of source ports seen), so its
-# kernel retransmits after a timeout.
+# rto_drop on|off: the gateway drops the first two transmissions of each
+# connection's first data segment (two sets of source ports seen): the
+# original and the tail loss probe, so the client kernel's retransmission
+# timer fires, and Linux picks a new flow label (TcpTimeoutRehash). A drop
+# in the client's own output hook would not do: a locally refused segment
+# is sent again without a timeout.
 rto_drop() {
-	if [ "$1" = off ]; then on client nft delete table inet fld_rto 2>/dev/null; return 0; fi
-	on client nft -f - <<-EOF
+	if [ "$1" = off ]; then on gw nft delete table inet fld_rto 2>/dev/null; return 0; fi
+	on gw nft -f - <<-EOF
 	table inet fld_rto {
-	  set seen { type inet_service; flags dynamic,timeout; timeout 120s; }
-	  chain out {
-	    type filter hook output priority 0; policy accept;
-	    ip6 daddr $TARGET6 tcp dport $HTTP_PORT tcp flags & (syn | rst | fin) == 0 meta length > 80 tcp sport != @seen add @seen { tcp sport } drop
+	  set seen1 { type inet_service; flags dynamic,timeout; timeout 120s; }
+	  set seen2 { type inet_service; flags dynamic,timeout; timeout 120s; }
+	  chain drop_once {
+	    type filter hook forward priority 0; policy accept;
+	    ip6 daddr $TARGET6 tcp dport $HTTP_PORT tcp flags & (syn | rst | fin) == 0 meta length > 80 tcp sport != @seen1 add @seen1 { tcp sport } drop
+	    ip6 daddr $TARGET6 tcp dport $HTTP_PORT tcp flags & (syn | rst | fin) == 0 meta length > 80 tcp sport != @seen2 add @seen2 { tcp sport } drop
 	  }
 	}
 	EOF
@@ -113,13 +119,15 @@ if up flowlabel; then
 	else
 		curls 41000
 		check "flowlabel: 16 kernel TCP connections without a timeout all work ($FAILS failed)" [ "$FAILS" = 0 ]
-		# Measured, not asserted: on Linux 6.18 the label stayed the same
-		# over two timeouts (tcpdump), so no connection broke; kept as a
-		# figure for the kernels that do change it.
 		if rto_drop on; then
+			on client nstat -n 2>/dev/null
 			curls 42000
 			rto_drop off
-			diag "flowlabel: after a forced retransmission timeout $FAILS of 16 kernel connections failed"
+			rehash=$(on client nstat -a 2>/dev/null | awk '$1 == "TcpExtTcpTimeoutRehash" { print $2 }')
+			check "flowlabel: after a retransmission timeout (new flow label, ${rehash:-?} rehashes) kernel connections break ($FAILS of 16 failed)" \
+				[ "$FAILS" -ge 1 ]
+		else
+			nok "flowlabel: the gateway's drop rule loads"
 		fi
 	fi
 fi

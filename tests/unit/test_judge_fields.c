@@ -302,6 +302,63 @@ static void ce_split(struct diag_evidence *ev, int n)
 	ev->balancer = te(2, 0);
 }
 
+/* The replay: n ECN connections, every other one reset after its data
+ * from another hop count (rst_other) or the SYN-ACK's, n plain ones
+ * fine; the reset ones replayed all-ECT(0), and reset again. */
+static void replay_reset(struct diag_evidence *ev, int n, int rst_other)
+{
+	struct connect_result *cr = &ev->conn, *x = &ev->ect_check;
+	int k = 0;
+
+	memset(cr, 0, sizeof(*cr));
+	cr->p.nflows = n;
+	cr->p.mode = MODE_CLASSIC;
+	cr->nflows = 2 * (size_t)n;
+	cr->flows = calloc(cr->nflows, sizeof(*cr->flows));
+	x->flows = calloc(cr->nflows, sizeof(*x->flows));
+	assert_non_null(cr->flows);
+	assert_non_null(x->flows);
+	for (int i = 0; i < 2 * n; i++) {
+		struct conn_flow *f = &cr->flows[i];
+		int reset = i < n && i % 2 == 0;
+
+		f->sport = (uint16_t)(31064 + i);
+		f->control = i >= n;
+		f->mode = f->control ? MODE_PLAIN : MODE_CLASSIC;
+		f->have_synack = 1;
+		f->synack.ttl = 60;
+		f->synack.tcp.flags = TH_SYN | TH_ACK | (f->control ? 0 : TH_ECE);
+		f->data_tos = f->control ? ECN_NOT_ECT : ECN_ECT0;
+		f->have_rst = f->rst_after_data = reset;
+		f->rst.ttl = rst_other ? 59 : 60;
+		f->data_acked = !reset;
+	}
+	for (int i = 0; i < 2 * n; i++) {
+		struct conn_flow *f = &cr->flows[i];
+
+		f->result = conn_classify(f, 1, 1);
+		if (f->control)
+			cr->control_ok += f->result == CR_OK;
+		else
+			cr->counts[f->result]++;
+		if (!f->control && f->rst_after_data) {
+			x->flows[k] = *f;
+			x->flows[k].mode = MODE_ALL_ECT;
+			k++;
+		}
+	}
+	x->nflows = (size_t)k;
+	x->p.nflows = k;
+	ev->have_conn = ev->have_ect_check = 1;
+	ev->conn_rounds = 3;
+}
+
+static void free_replay(struct diag_evidence *ev)
+{
+	free(ev->conn.flows);
+	free(ev->ect_check.flows);
+}
+
 static void test_ce_hash(void **state)
 {
 	struct diag_evidence *ev = calloc(1, sizeof(*ev));
@@ -309,6 +366,34 @@ static void test_ce_hash(void **state)
 	assert_non_null(ev);
 	ce_split(ev, 4);
 	verdict(ev, "latent; causes ce-hash@2=198.51.100.2!latent; notes");
+	free(ev);
+}
+
+/* CE-marked data reset by another machine, the all-ECT(0) replay too:
+ * the ce-hash breaks connections, no ect-reset beside it. */
+static void test_ce_hash_breaks(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	ce_split(ev, 4);
+	replay_reset(ev, 14, 1);
+	verdict(ev, "broken; causes ce-hash@2=198.51.100.2; notes");
+	free_replay(ev);
+	free(ev);
+}
+
+/* Reset from the SYN-ACK's own hop count, with no CE mark seen: a
+ * consistent path resets ECT data; the ce-hash does not explain it. */
+static void test_ce_hash_same_machine_reset(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	ce_split(ev, 4);
+	replay_reset(ev, 14, 0);
+	verdict(ev, "broken; causes ect-reset ce-hash@2=198.51.100.2!latent; notes");
+	free_replay(ev);
 	free(ev);
 }
 
@@ -369,6 +454,8 @@ int main(void)
 		cmocka_unit_test(test_dscp_note),
 		cmocka_unit_test(test_per_packet_no_field),
 		cmocka_unit_test(test_ce_hash),
+		cmocka_unit_test(test_ce_hash_breaks),
+		cmocka_unit_test(test_ce_hash_same_machine_reset),
 		cmocka_unit_test(test_ce_too_few_flows),
 		cmocka_unit_test(test_ce_others_parted),
 		cmocka_unit_test(test_fields_parse),
