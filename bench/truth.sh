@@ -174,6 +174,16 @@ truth_json() {
 		case $fields in *" --fields "*flowlabel* | *" --fields "*all*)
 			[ "$fam" = 6 ] && { add flowlabel-hash "$BALANCER_HOP" "$bal"; status=latent; };; esac;;
 	esac
+	# The kernel's 5-tuple multipath hashes a fragment on addresses only
+	# (IPv4 policy 1): with --fields frag, fragments reach another site.
+	case $fields in *" --fields "*frag* | *" --fields "*all*)
+		if [ "$fam" = 4 ] && { [ "$HASH" = flow ] || [ "$HASH" = flowlabel ]; }; then
+			add fragment-path "$BALANCER_HOP" "$bal"
+			[ "$status" = healthy ] && status=latent
+		fi
+		# A FRONT stage does the same, but its paths rejoin: allowed.
+		[ -n "${FRONT_HOP:-}" ] && allow="$allow$(jq -nc --argjson h "$FRONT_HOP" '{kind: "fragment-path", hop: $h}'),";;
+	esac
 	for m in $MODIFIERS; do
 		IFS=, read -r node kind hop a4 a6 <<<"$m"
 		if [ "$fam" = 6 ]; then a=$a6; else a=$a4; fi

@@ -13,21 +13,27 @@
  * balancing, then located. CE: where the ECN split is CE's alone, more
  * flows tell a hash over CE from one over all of ECN. Evidence only.
  */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "diag_probe.h"
 #include "stats.h"
 
 /* SYNs that must reach the target: the TTL's control. */
 #define END_TTL 64
+/* Fragments: UDP to a high port, which the target answers closed (ICMP
+ * port unreachable) whichever of its machines gets the datagram. */
+#define FRAG_PORT 33435
 #define CONFIRM_ROUNDS 6
 #define FIELD_TRIES 2
 
 /* DSCPs tried, three a flow after the control 0: af11 ef cs1 first,
  * then others, so that flows are independent draws even under a hash
  * over DSCP alone. */
-static const uint8_t dscp_values[3 * FIELD_FLOWS] = {
+static const uint8_t dscp_values[3 * FIELD_FLOWS_4] = {
 	10, 46, 8, 18, 26, 34, 16, 24, 12, 20, 28, 36, 40, 48, 14,
 };
 
@@ -38,6 +44,8 @@ static uint32_t field_value(int field, int flow, int k)
 	if (k == 0)
 		return field == FIELD_TTL ? END_TTL : 0;
 	switch (field) {
+	case FIELD_FRAG:
+		return 1;                /* fragmented; 0: whole */
 	case FIELD_TTL:
 		/* 63, 128, 255 for the first flow, one less each next flow. */
 		return (uint32_t)((k == 1 ? 63 : k == 2 ? 128 : 255) - flow);
@@ -63,8 +71,37 @@ static void field_probe(struct dctx *c, struct probe *pr, uint16_t sport,
 		f.flowlabel = value;
 	else if (field == FIELD_DSCP)
 		f.tos = (uint8_t)(value << 2);
+	else if (field == FIELD_FRAG) {
+		f.proto = IPPROTO_UDP;
+		f.dport = FRAG_PORT;
+	}
 	flow_probe(&f, ttl, c->e->token_base + c->token, pr);
+	if (field == FIELD_FRAG && value)
+		pr->d.frag_part = 1;
 	c->token += 2;
+}
+
+/* A fragmented datagram for the target: its second fragment goes ahead
+ * of the probe (the first), so the target can reassemble it when the
+ * first arrives and answer. TTL-limited probes need no second part:
+ * routers answer the first fragment alone. */
+static int send_rest(struct dctx *c, const struct probe *pr, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct probe_desc d = pr[k].d;
+		int64_t t;
+
+		if (d.frag_part != 1 || d.ttl != END_TTL)
+			continue;
+		d.frag_part = 2;
+		if (engine_send(c->e, &d, &t) < 0) {
+			snprintf(c->err, c->errlen, "cannot send a fragment: %s",
+				 strerror(errno));
+			return EX_OSERR;
+		}
+		c->res->path_probes++;
+	}
+	return 0;
 }
 
 /* One batch of every unanswered slot of the field's flows; user: flow *
@@ -93,6 +130,8 @@ static int screen_round(struct dctx *c, struct field_evidence *fe, int field,
 	}
 	if (n == 0)
 		return 0;
+	if ((rc = send_rest(c, pr, n)) != 0)
+		return rc;
 	rc = run_batch(c, pr, n);
 	for (size_t j = 0; j < n; j++) {
 		int u = pr[j].user, k = u % FIELD_VALUES, w = (u / FIELD_VALUES) % 2;
@@ -160,8 +199,7 @@ static int confirm(struct dctx *c, struct field_evidence *fe, int field)
 				    ff->value[w ? k : 0], ttl);
 			pr[n++].user = w;
 		}
-		rc = run_batch(c, pr, n);
-		if (rc != 0)
+		if ((rc = send_rest(c, pr, n)) != 0 || (rc = run_batch(c, pr, n)) != 0)
 			return rc;
 		for (size_t j = 0; j < n; j++) {
 			struct responder s = responder_of(&pr[j]);
@@ -330,17 +368,25 @@ static int screen_field(struct dctx *c, int field)
 {
 	struct diag_evidence *ev = c->ev;
 	struct field_evidence *fe = &ev->fields.f[field];
-	int want = flows_needed(c->p->confidence), rc = 0;
+	/* A flow of 4 values hides a 2-way hash with 2^-3, of 2 with 2^-1. */
+	int two = field == FIELD_FRAG;
+	int want = two ? repeats_needed(c->p->confidence) : flows_needed(c->p->confidence);
+	int most = two ? FIELD_FLOWS : FIELD_FLOWS_4;
 	size_t got;
 	int64_t t0 = 0;
+	int rc = 0;
 
 	fe->screened = 1;
-	fe->applies = field != FIELD_FLOWLABEL || c->p->dst.family == AF_INET6;
+	fe->applies = field == FIELD_FLOWLABEL ? c->p->dst.family == AF_INET6 :
+		      field == FIELD_FRAG ? c->p->dst.family == AF_INET : 1;
 	if (!fe->applies)
 		return 0;
-	fe->nvalues = FIELD_VALUES;
-	fe->at_hop = field != FIELD_TTL;
-	fe->nflows = want < FIELD_FLOWS ? want : FIELD_FLOWS;
+	fe->nvalues = two ? 2 : FIELD_VALUES;
+	/* The TTL cannot be varied at a hop; fragments are screened at the
+	 * target only (a fifth of the cost), and located hop by hop once
+	 * they part. */
+	fe->at_hop = field != FIELD_TTL && field != FIELD_FRAG;
+	fe->nflows = want < most ? want : most;
 	for (int i = 0; i < fe->nflows; i++) {
 		fe->flows[i].sport = (uint16_t)(c->p->sport_base + 1 + i);
 		for (int k = 0; k < FIELD_VALUES; k++)
@@ -401,7 +447,7 @@ int step_fields(struct dctx *c)
 			continue;
 		progress(c, k == FIELD_TTL ? "screening the TTL" :
 			    k == FIELD_FLOWLABEL ? "screening the flow label" :
-			    "screening DSCP");
+			    k == FIELD_DSCP ? "screening DSCP" : "screening fragments");
 		rc = screen_field(c, k);
 	}
 	return rc;

@@ -39,7 +39,7 @@ static const char diagnose_usage[] =
 "                    before the target)\n"
 "      --fields LIST header fields that must not move a flow's path,\n"
 "                    comma-separated: ecn (always), ttl, flowlabel (IPv6),\n"
-"                    dscp, or all (default ecn)\n"
+"                    dscp, frag (IPv4, UDP), or all (default ecn)\n"
 "      --sport PORT  first source port (default from the pid)\n"
 "      --rate PPS    probes per second (default 200)\n"
 "      --deadline S  give up after S seconds in all (default 300)\n"
@@ -145,7 +145,7 @@ int cmd_diagnose(int argc, char **argv)
 		case OPT_FIELDS:
 			if (fields_parse(optarg, &dp.fields) < 0) {
 				warnx_("invalid --fields '%s' (ecn, ttl, flowlabel, "
-				       "dscp or all, comma-separated)", optarg);
+				       "dscp, frag or all, comma-separated)", optarg);
 				return EX_USAGE;
 			}
 			break;

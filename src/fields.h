@@ -14,6 +14,7 @@ enum diag_field {
 	FIELD_TTL,                   /* initial TTL / hop limit */
 	FIELD_FLOWLABEL,             /* IPv6 flow label */
 	FIELD_DSCP,
+	FIELD_FRAG,                  /* a UDP datagram whole, or fragmented */
 	FIELD_COUNT
 };
 #define FIELDS_ALL ((1u << FIELD_COUNT) - 1)
@@ -24,7 +25,9 @@ enum diag_field {
  * Each flow gets other values, so that flows are independent draws even
  * under a hash over the field alone. */
 #define FIELD_VALUES 4
-#define FIELD_FLOWS 5
+/* Flows of one field at most: 5 of 4 values (0.9999), 8 of 2 (frag). */
+#define FIELD_FLOWS 8
+#define FIELD_FLOWS_4 5
 /* Flows probed at every hop to find where paths fork (TTL): after one
  * responder, 1 + log2(1/(1-c)) flows rule out a second, at 0.99 8. */
 #define FIELD_FORK_FLOWS 14

@@ -14,7 +14,9 @@ static void value_words(int field, long long v, char *buf, size_t len)
 {
 	const char *name = field == FIELD_DSCP ? dscp_name((int)v) : NULL;
 
-	if (field == FIELD_TTL)
+	if (field == FIELD_FRAG)
+		snprintf(buf, len, "%s", v ? "fragmented" : "whole");
+	else if (field == FIELD_TTL)
 		snprintf(buf, len, "TTL %lld", v);
 	else if (field == FIELD_FLOWLABEL)
 		snprintf(buf, len, "flow label 0x%05llx", v);
@@ -31,7 +33,12 @@ static void parted_words(const struct finding *f, char *buf, size_t len)
 
 	value_words(field, f->fact[FACT_VALUE_A], a, sizeof(a));
 	value_words(field, f->fact[FACT_VALUE_B], b, sizeof(b));
-	if (FACT(FACT_AT_END))
+	if (field == FIELD_FRAG)
+		PUT("one UDP datagram (source port %d), whole and fragmented, "
+		    "nothing else changed, %s", FACT(FACT_SPORT), FACT(FACT_AT_END) ?
+		    "is answered by different machines at the target" :
+		    "reaches different routers");
+	else if (FACT(FACT_AT_END))
 		PUT("SYNs of one flow (source port %d) with %s and with %s, "
 		    "nothing else changed, are answered by different machines "
 		    "(%d and %d hops back)", FACT(FACT_SPORT), a, b,
@@ -78,8 +85,14 @@ int fields_evidence(const struct finding *f, char *buf, size_t len)
 	switch (f->kind) {
 	case CAUSE_TTL_HASH:
 	case CAUSE_FLOWLABEL_HASH:
+	case CAUSE_FRAGMENT_PATH:
 	case NOTE_DSCP_HASH:
 		parted_words(f, buf, len);
+		if (FACT(FACT_FIELD) == FIELD_FRAG && finding_has(f, FACT_SPLIT_HOP)) {
+			n = (int)strlen(buf);
+			PUT("; a first fragment and the whole datagram part at hop %d",
+			    FACT(FACT_SPLIT_HOP));
+		}
 		return 1;
 	case NOTE_UNCONFIRMED:
 		parted_words(f, buf, len);
@@ -124,6 +137,15 @@ int fields_advice(const struct finding *f, const char *w, char *buf, size_t len)
 			 "net.core.txrehash=0 (Linux 5.18+: no new label after a "
 			 "timeout).", lw);
 		return 1;
+	case CAUSE_FRAGMENT_PATH:
+		snprintf(buf, len, "%s hashes a UDP flow's fragments on addresses "
+			 "only (a fragment carries no ports; Linux "
+			 "fib_multipath_hash_policy=1 does so) and its whole datagrams "
+			 "on the 5-tuple, so a fragmented datagram (DNS with EDNS) "
+			 "reaches another site than the rest of its flow. It should "
+			 "hash both alike (addresses only for UDP in front of anycast); "
+			 "senders avoid it by not fragmenting (EDNS buffer 1232).", w);
+		return 1;
 	case NOTE_DSCP_HASH:
 		if (!finding_has(f, FACT_FIELD))
 			return 0;
@@ -153,6 +175,11 @@ int fields_summary(const struct finding *f, const char *w, char *buf, size_t len
 			 "with different TTLs reach different machines; today's "
 			 "connections from this host keep one TTL", w);
 		return 1;
+	case CAUSE_FRAGMENT_PATH:
+		snprintf(buf, len, "fragments take another path: %s sends a UDP "
+			 "flow's fragmented datagrams elsewhere than its whole ones, "
+			 "so a fragmented answer or query reaches another machine", w);
+		return 1;
 	case CAUSE_FLOWLABEL_HASH:
 		snprintf(buf, len, "flow-label ECMP: %s balances on the IPv6 flow "
 			 "label, so a connection breaks when its label changes (Linux "
@@ -175,7 +202,8 @@ void fields_print_text(FILE *fp, const struct diag_result *r)
 			continue;
 		fprintf(fp, "%s %s ", any++ ? "," : "  fields:", field_name(k));
 		if (!fe->applies)
-			fputs("does not apply to IPv4", fp);
+			fputs(k == FIELD_FRAG ? "not measured over IPv6" :
+			      "does not apply to IPv4", fp);
 		else if (fe->split_seen)
 			fputs("moves the path", fp);
 		else if (fe->parted)

@@ -18,6 +18,7 @@ static const char *const cause_names[CAUSE_KIND_COUNT] = {
 	[CAUSE_CE_HASH] = "ce-hash",
 	[CAUSE_TTL_HASH] = "ttl-hash",
 	[CAUSE_FLOWLABEL_HASH] = "flowlabel-hash",
+	[CAUSE_FRAGMENT_PATH] = "fragment-path",
 	[NOTE_DSCP_HASH] = "dscp-hash",
 	[NOTE_SAFE_MULTIPATH] = "safe-multipath",
 	[NOTE_ECN_PATH_ONE_SITE] = "ecn-dependent-path-one-site",
@@ -117,8 +118,10 @@ int responder_differs(const struct responder *a, const struct responder *b)
 	if (!addr_eq(&a->addr, &b->addr) || a->kind != b->kind)
 		return 1;
 	/* One anycast address, several machines: the target's replies are
-	 * told apart by how far they travelled. */
-	return a->kind == REPLY_TCP && a->hops != b->hops;
+	 * told apart by how far they travelled (a closed UDP port's
+	 * unreachable too). */
+	return (a->kind == REPLY_TCP || a->kind == REPLY_UNREACH) &&
+	       a->hops != b->hops;
 }
 
 /* ---------------------------------------------------------- the replay */

@@ -30,6 +30,7 @@ enum cause_kind {
 	CAUSE_ECT_RESET,             /* ECT data reset even on a consistent path */
 	CAUSE_TTL_HASH,              /* --fields: the hash includes the TTL */
 	CAUSE_FLOWLABEL_HASH,        /* ... the IPv6 flow label */
+	CAUSE_FRAGMENT_PATH,         /* ... fragments take another path */
 	/* notes */
 	NOTE_DSCP_HASH,
 	NOTE_SAFE_MULTIPATH,
@@ -195,7 +196,7 @@ int ce_only_flows(const struct diag_evidence *ev, int *parted);
  * whose values all agreed, at the hop and at the target, hides a 2-way
  * hash with probability 2^-(values - 1); 1 - the product. */
 double field_confidence(const struct field_evidence *fe);
-const char *field_name(int field);   /* "ecn", "ttl", "flowlabel", "dscp" */
+const char *field_name(int field);   /* "ecn", "ttl", "flowlabel", "dscp", "frag" */
 /* Parse a --fields list ("ttl,dscp", "all"); -1 if a name is unknown. */
 int fields_parse(const char *s, unsigned *mask);
 

@@ -17,6 +17,7 @@
 static const char *const field_names[FIELD_COUNT] = {
 	[FIELD_ECN] = "ecn", [FIELD_TTL] = "ttl",
 	[FIELD_FLOWLABEL] = "flowlabel", [FIELD_DSCP] = "dscp",
+	[FIELD_FRAG] = "frag",
 };
 
 const char *field_name(int field)
@@ -221,12 +222,13 @@ static void judge_field(const struct diag_evidence *ev, double c, int k,
 		return;
 	}
 	f = judge_add(v, k == FIELD_TTL ? CAUSE_TTL_HASH :
-		      k == FIELD_FLOWLABEL ? CAUSE_FLOWLABEL_HASH : NOTE_DSCP_HASH,
-		      conf);
+		      k == FIELD_FLOWLABEL ? CAUSE_FLOWLABEL_HASH :
+		      k == FIELD_FRAG ? CAUSE_FRAGMENT_PATH : NOTE_DSCP_HASH, conf);
 	if (f == NULL)
 		return;
 	/* Conditional: it breaks a connection only when the field changes
-	 * within it (a TTL per packet, a new flow label after a timeout). */
+	 * within it (a TTL per packet, a new flow label after a timeout, a
+	 * datagram too big for the path). */
 	f->latent = k != FIELD_DSCP;
 	field_facts(fe, k, f);
 	field_where(ev, k, f);

@@ -71,7 +71,14 @@ struct probe_desc {
 	size_t payload_len;
 	int fix_checksum;            /* UDP / ICMP echo: see above */
 	uint16_t checksum;           /* the checksum to keep, network order value */
+	/* IPv4 only: 0 the whole packet; else the datagram is built whole
+	 * (its checksum over all of it) and cut after PKT_FRAG_FIRST bytes
+	 * of the transport header and payload: 1 sends the first fragment
+	 * (MF set, offset 0), 2 the rest (offset PKT_FRAG_FIRST). Needs
+	 * more than PKT_FRAG_FIRST bytes past the IP header, no DF. */
+	uint8_t frag_part;
 };
+#define PKT_FRAG_FIRST 16
 /*
  * Byte order: every numeric field above is in host order except `checksum`,
  * whose two bytes are copied to the wire as they are (pass htons(x)). The

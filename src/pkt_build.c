@@ -69,6 +69,29 @@ static void fix_checksum(uint8_t *l4, size_t l4len, size_t at, size_t ck,
 	put16(l4 + ck, want);
 }
 
+/* An IPv4 packet built whole in buf (*len bytes), cut into the fragment
+ * part (1: the first PKT_FRAG_FIRST bytes after the header, MF set; 2:
+ * the rest at that offset). */
+static int cut_fragment(uint8_t *buf, size_t *len, int part)
+{
+	size_t l4len = *len - 20;
+
+	if (l4len <= PKT_FRAG_FIRST)
+		return -1;
+	if (part == 1) {
+		*len = 20 + PKT_FRAG_FIRST;
+		put16(buf + 6, 0x2000);
+	} else {
+		memmove(buf + 20, buf + 20 + PKT_FRAG_FIRST, l4len - PKT_FRAG_FIRST);
+		*len = 20 + l4len - PKT_FRAG_FIRST;
+		put16(buf + 6, PKT_FRAG_FIRST / 8);
+	}
+	put16(buf + 2, (uint16_t)*len);
+	put16(buf + 10, 0);
+	put16(buf + 10, (uint16_t)~pkt_fold(pkt_sum(buf, 20, 0)));
+	return 0;
+}
+
 int pkt_build(const struct probe_desc *p, uint8_t *buf, size_t *len)
 {
 	int af = p->dst.family, fix;
@@ -98,6 +121,8 @@ int pkt_build(const struct probe_desc *p, uint8_t *buf, size_t *len)
 	    p->flowlabel > 0xfffff)
 		return -1;
 	if (p->payload_len > PKT_MAX)
+		return -1;
+	if (p->frag_part > 2 || (p->frag_part && (af != AF_INET || p->dont_frag)))
 		return -1;
 	fix = p->fix_checksum && p->proto != IPPROTO_TCP;
 	if (fix && p->payload_len < 2)
@@ -177,5 +202,5 @@ int pkt_build(const struct probe_desc *p, uint8_t *buf, size_t *len)
 		put16(l4 + ck, sum);
 	}
 	*len = total;
-	return 0;
+	return p->frag_part ? cut_fragment(buf, len, p->frag_part) : 0;
 }

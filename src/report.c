@@ -87,6 +87,7 @@ static const struct {
 	[CAUSE_CE_HASH] = { "Load-balancing hash moves CE-marked packets", "moves CE packets" },
 	[CAUSE_TTL_HASH] = { "Load-balancing hash includes the TTL", "hashes on the TTL" },
 	[CAUSE_FLOWLABEL_HASH] = { "Load-balancing hash includes the IPv6 flow label", "hashes on the flow label" },
+	[CAUSE_FRAGMENT_PATH] = { "Fragments take another path than whole datagrams", "sends fragments elsewhere" },
 	[NOTE_DSCP_HASH] = { "Load-balancing hash includes DSCP", "hashes on DSCP" },
 	[NOTE_SAFE_MULTIPATH] = { "Per-flow multipath, safe for ECN", NULL },
 	[NOTE_ECN_PATH_ONE_SITE] = { "Path depends on ECN, but one machine answers", "hashes on the ECN bits" },

@@ -270,6 +270,25 @@ static void test_dscp_note(void **state)
 	free(ev);
 }
 
+/* A UDP flow's fragmented datagram reaches another machine than its
+ * whole one (two values a flow, seven flows): fragment-path, located. */
+static void test_fragment_path(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+	struct field_evidence *fe = field(ev, FIELD_FRAG);
+
+	fe->nvalues = 2;
+	fe->nflows = 7;
+	for (int i = 3; i < 7; i++)
+		for (int v = 0; v < 2; v++)
+			fe->flows[i].end[v] = site(4);
+	fe->at_hop = 0;
+	assert_true(field_confidence(fe) > 0.99);    /* 7 flows, 1 bit each */
+	parted(fe, 4, 0, 3, 0, 2);
+	verdict(ev, "latent; causes fragment-path@2=198.51.100.2!latent; notes safe-multipath");
+	free(ev);
+}
+
 /* Per-packet balancing on the path: no field is charged. */
 static void test_per_packet_no_field(void **state)
 {
@@ -435,7 +454,9 @@ static void test_fields_parse(void **state)
 	assert_int_equal(fields_parse("", &m), -1);
 	assert_int_equal(fields_parse("ttl,", &m), -1);
 	assert_int_equal(fields_parse(",ttl", &m), -1);
-	assert_int_equal(fields_parse("frag", &m), -1);
+	assert_int_equal(fields_parse("frag", &m), 0);
+	assert_int_equal(m, 1u << FIELD_ECN | 1u << FIELD_FRAG);
+	assert_int_equal(fields_parse("fragx", &m), -1);
 	assert_int_equal(fields_parse("tt", &m), -1);
 	assert_int_equal(fields_parse("ttlx", &m), -1);
 }
@@ -452,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_flowlabel_hash),
 		cmocka_unit_test(test_flowlabel_ipv4),
 		cmocka_unit_test(test_dscp_note),
+		cmocka_unit_test(test_fragment_path),
 		cmocka_unit_test(test_per_packet_no_field),
 		cmocka_unit_test(test_ce_hash),
 		cmocka_unit_test(test_ce_hash_breaks),

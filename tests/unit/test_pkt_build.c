@@ -778,6 +778,62 @@ static void test_round_trip(void **state)
 	}
 }
 
+/* The two fragments of a UDP datagram: the whole one's bytes, cut after
+ * PKT_FRAG_FIRST bytes of UDP, each with its own length, flags, offset
+ * and a valid header checksum. IPv6, DF and a datagram too short to cut
+ * are refused. */
+static void test_v4_udp_fragments(void **state)
+{
+	struct probe_desc p;
+	uint8_t whole[PKT_MAX], a[PKT_MAX], b[PKT_MAX];
+	size_t wl = sizeof(whole), al = sizeof(a), bl = sizeof(b);
+
+	v4(&p, "192.0.2.1", "198.51.100.1");
+	p.ttl = 5;
+	p.ip_id = 0x1234;
+	p.proto = IPPROTO_UDP;
+	p.sport = 40000;
+	p.dport = 33435;
+	p.payload = cap_v4_udp_probe + 28;
+	p.payload_len = 32;
+	assert_int_equal(pkt_build(&p, whole, &wl), 0);
+	p.frag_part = 1;
+	assert_int_equal(pkt_build(&p, a, &al), 0);
+	p.frag_part = 2;
+	assert_int_equal(pkt_build(&p, b, &bl), 0);
+	assert_int_equal(al, 20 + PKT_FRAG_FIRST);
+	assert_int_equal(bl, wl - PKT_FRAG_FIRST);
+	assert_int_equal(a[2] << 8 | a[3], al);
+	assert_int_equal(b[2] << 8 | b[3], bl);
+	assert_int_equal(a[6] << 8 | a[7], 0x2000);                /* MF, offset 0 */
+	assert_int_equal(b[6] << 8 | b[7], PKT_FRAG_FIRST / 8);    /* offset 2 */
+	assert_int_equal(pkt_fold(pkt_sum(a, 20, 0)), 0xffff);
+	assert_int_equal(pkt_fold(pkt_sum(b, 20, 0)), 0xffff);
+	assert_memory_equal(a + 4, whole + 4, 2);                  /* one ID */
+	assert_memory_equal(b + 4, whole + 4, 2);
+	assert_memory_equal(a + 8, whole + 8, 2);                  /* ttl, proto */
+	assert_memory_equal(a + 12, whole + 12, 8);                /* addresses */
+	assert_memory_equal(a + 20, whole + 20, PKT_FRAG_FIRST);
+	assert_memory_equal(b + 20, whole + 20 + PKT_FRAG_FIRST, wl - 20 - PKT_FRAG_FIRST);
+	p.dont_frag = 1;
+	assert_int_equal(pkt_build(&p, b, &bl), -1);
+	p.dont_frag = 0;
+	p.payload_len = PKT_FRAG_FIRST - 8;
+	bl = sizeof(b);
+	assert_int_equal(pkt_build(&p, b, &bl), -1);
+	p.frag_part = 3;
+	p.payload_len = 32;
+	bl = sizeof(b);
+	assert_int_equal(pkt_build(&p, b, &bl), -1);
+	v6(&p, "2001:db8::1", "2001:db8::2");
+	p.proto = IPPROTO_UDP;
+	p.payload = cap_v4_udp_probe + 28;
+	p.payload_len = 32;
+	p.frag_part = 1;
+	bl = sizeof(b);
+	assert_int_equal(pkt_build(&p, b, &bl), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_v6_tcp_data),
 		cmocka_unit_test(test_v6_syn_probe),
 		cmocka_unit_test(test_v4_udp),
+		cmocka_unit_test(test_v4_udp_fragments),
 		cmocka_unit_test(test_v6_udp),
 		cmocka_unit_test(test_v4_icmp_echo),
 		cmocka_unit_test(test_v6_icmp_echo),
