@@ -42,6 +42,23 @@ q() { jq -r "$1" "$TMP/d.json" 2>/dev/null; }
 kinds() { q '[.verdict.causes[].kind] | join(",")'; }
 got() { echo "exit $RC; $(q '[.verdict.causes[] | "\(.kind)@\(.hop)"] | join(" ")'); notes $(q '[.verdict.notes[].kind] | join(",")')"; }
 
+# valid NAME: the last diagnosis conforms to the schema, strictly (needs
+# python3-jsonschema, else skipped).
+valid() {
+	local msg
+	if ! /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+		skip "$1: python3-jsonschema is not installed"
+		return
+	fi
+	if msg=$(/usr/bin/python3 "$LAB_ROOT/tests/schema_validate.py" --strict \
+		"$LAB_ROOT/doc/ecntrace-schema.json" "$TMP/d.json"); then
+		ok "$1: the JSON conforms to the schema (strict)"
+	else
+		nok "$1: the JSON conforms to the schema"
+		echo "$msg" | head -5 | sed 's/^/# /'
+	fi
+}
+
 # located FAMILY KIND: causes[0] is KIND at the balancer's hop and address
 located() {
 	[ "$(q '.verdict.causes[0].kind')" = "$2" ] &&
@@ -59,6 +76,7 @@ if up ttlhash; then
 				all '[ $RC = 3 ]' '[ "$(kinds)" = ttl-hash ]' "located $fam ttl-hash" \
 				"[ \"\$(q '.verdict.causes[0].facts.field')\" = ttl ]"
 		done
+		valid "ttlhash IPv$fam --fields all"
 		diagnose $fam
 		check "ttlhash IPv$fam: the default screen (ECN) names nothing ($(got))" \
 			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' "[ \"\$(q '.paths.fields | length')\" = 0 ]"
@@ -75,6 +93,7 @@ if up cehash; then
 				"[ \"\$(q '[.verdict.causes[] | select(.kind == \"ect-reset\" or .kind == \"ecn-hash\")] | length')\" = 0 ]" \
 				"[ \"\$(q '.verdict.causes[0].facts.ce_only_flows')\" -ge 4 ]"
 		done
+		valid "cehash IPv$fam"
 	done
 fi
 
@@ -112,6 +131,7 @@ if up flowlabel; then
 		diagnose 6 --fields all
 		check "flowlabel IPv6: latent flowlabel-hash at hop $BALANCER_HOP ($(balancer 6)) ($(got))" \
 			all '[ $RC = 3 ]' '[ "$(kinds)" = flowlabel-hash ]' "located 6 flowlabel-hash"
+		[ "$i" = 1 ] && valid "flowlabel IPv6 --fields all"
 		# (--fields all over IPv4 also finds fragment-path: the edge's
 		# IPv4 balancing is the kernel's 5-tuple multipath, as in fixed.)
 		diagnose 4 --fields flowlabel
@@ -154,6 +174,7 @@ if up fixed; then
 		check "fixed IPv4: latent fragment-path at hop $BALANCER_HOP ($(balancer 4)) ($(got))" \
 			all '[ $RC = 3 ]' '[ "$(kinds)" = fragment-path ]' "located 4 fragment-path"
 	done
+	valid "fixed IPv4 --fields frag"
 	diagnose 6 --fields frag
 	check "fixed IPv6: fragments not measured, healthy ($(got))" \
 		all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' \
@@ -172,6 +193,7 @@ if up single; then
 		check "single IPv$fam: healthy with --fields all ($(got))" \
 			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' \
 			"[ \"\$(q '[.paths.fields[] | select(.applies and .moves_path)] | length')\" = 0 ]"
+		valid "single IPv$fam --fields all"
 	done
 fi
 check "no ecntrace_ table left on the client" [ -z "$(on client nft list tables 2>/dev/null | grep ecntrace_)" ]
