@@ -354,6 +354,9 @@ static int screen_dscp(struct dctx *c)
 	size_t n = 0;
 	int rc, flows = ev->nflows < 3 ? ev->nflows : 3;
 
+	/* --fields dscp screens it fully (diag_fields.c). */
+	if (c->p->fields & (1u << FIELD_DSCP))
+		return 0;
 	for (int i = 0; i < flows; i++) {
 		for (size_t k = 0; k < sizeof(dscp_try); k++) {
 			add_probe(c, &pr[n], ev->flows[i].sport,
