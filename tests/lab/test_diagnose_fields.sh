@@ -77,6 +77,11 @@ if up ttlhash; then
 				"[ \"\$(q '.verdict.causes[0].facts.field')\" = ttl ]"
 		done
 		valid "ttlhash IPv$fam --fields all"
+		chmod 755 "$TMP"
+		on client "$BIN" -$fam -q --fields ttl --report "$TMP/ttl.html" "$(target $fam)" >/dev/null 2>&1
+		check "ttlhash IPv$fam report: the map tags the balancer with the field it hashes" \
+			all "grep -q 'hashes on the TTL' '$TMP/ttl.html'" \
+			"grep -q 'Load-balancing hash includes the TTL' '$TMP/ttl.html'"
 		diagnose $fam
 		check "ttlhash IPv$fam: the default screen (ECN) names nothing ($(got))" \
 			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' "[ \"\$(q '.paths.fields | length')\" = 0 ]"
