@@ -15,22 +15,6 @@
 
 #include "analyze.h"
 
-/* Per server and port: what plain SYNs got, as a hint for connections
- * whose ECN SYN got nothing or an RST, and the control for resets after
- * data. A cache under the keyed hash, overwritten on collision (a reset
- * counted as a fault before stays one). */
-#define AN_DSTS 16384
-
-struct an_dst {
-	struct addr server;
-	uint16_t dport;
-	int used;
-	uint32_t plain_synack, plain_reset;
-	/* the control for resets after data (struct an_ctl) */
-	uint32_t plain_data, plain_data_reset, ecn_data, ecn_data_reset;
-	uint32_t ecn_reset_faults;   /* of them counted as faults */
-};
-
 struct an_slot {
 	struct an_conn c;
 	uint64_t order;              /* creation order */
@@ -311,12 +295,11 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 		;
 	a->slots = calloc(cap, sizeof(*a->slots));
 	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
-	a->dsts = calloc(AN_DSTS, sizeof(*a->dsts));
-	if (a->slots == NULL || a->bucket == NULL || a->dsts == NULL) {
+	servers_init(&a->servers, 0);
+	if (a->slots == NULL || a->bucket == NULL) {
 		analyzer_free(a);
 		return -1;
 	}
-	a->ndsts = AN_DSTS;
 	for (size_t i = 0; i < a->nbuckets; i++)
 		a->bucket[i] = -1;
 	a->free_head = -1;
@@ -343,31 +326,38 @@ void analyzer_free(struct analyzer *a)
 {
 	free(a->slots);
 	free(a->bucket);
-	free(a->dsts);
+	servers_free(&a->servers);
 	a->slots = NULL;
 	a->bucket = NULL;
-	a->dsts = NULL;
 }
 
-static struct an_dst *dst_find(struct analyzer *a, const struct addr *server,
-			       uint16_t dport, int create)
+/* Per server and port: what plain SYNs got, as a hint for connections
+ * whose ECN SYN got nothing or an RST, and the control for resets after
+ * data. */
+static uint32_t server_hash(const struct analyzer *a, const struct addr *server,
+			    uint16_t dport)
 {
 	uint8_t b[18];
 	size_t n = addr_len(server);
-	struct an_dst *d;
 
 	memcpy(b, &server->u, n);
 	memcpy(b + n, &dport, 2);
-	d = &a->dsts[an_siphash(a->key, b, n + 2) % a->ndsts];
-	if (d->used && d->dport == dport && addr_eq(&d->server, server))
-		return d;
-	if (!create)
-		return NULL;
-	memset(d, 0, sizeof(*d));
-	d->used = 1;
-	d->server = *server;
-	d->dport = dport;
-	return d;
+	return (uint32_t)an_siphash(a->key, b, n + 2);
+}
+
+static const struct an_dst *dst_get(const struct analyzer *a,
+				    const struct an_conn *c)
+{
+	return servers_get(&a->servers, server_hash(a, &c->server, c->dport),
+			   &c->server, c->dport);
+}
+
+/* c's server's entry, made if need be; NULL (and c->server_full set)
+ * when the table has no room for another server. */
+static struct an_dst *dst_make(struct analyzer *a, struct an_conn *c)
+{
+	return servers_find(&a->servers, server_hash(a, &c->server, c->dport),
+			    &c->server, c->dport, 1, &c->server_full);
 }
 
 static enum an_verdict verdict(const struct an_dst *d)
@@ -385,8 +375,7 @@ static enum an_verdict verdict(const struct an_dst *d)
 enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
 			   struct an_ctl *out)
 {
-	const struct an_dst *d = dst_find((struct analyzer *)a, &c->server,
-					  c->dport, 0);
+	const struct an_dst *d = dst_get(a, c);
 
 	memset(out, 0, sizeof(*out));
 	if (d != NULL) {
@@ -395,7 +384,7 @@ enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
 		out->ecn_data = d->ecn_data;
 		out->ecn_reset = d->ecn_data_reset;
 	}
-	out->verdict = verdict(d);
+	out->verdict = d == NULL && a->server_full ? CTL_NO_ROOM : verdict(d);
 	return out->verdict;
 }
 
@@ -404,6 +393,7 @@ const char *an_verdict_name(enum an_verdict v)
 	switch (v) {
 	case CTL_ECN_ONLY: return "ecn-only";
 	case CTL_PLAIN_TOO: return "plain-too";
+	case CTL_NO_ROOM: return "no-room";
 	default: return "no-plain";
 	}
 }
@@ -438,7 +428,7 @@ static void finish(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
 	struct an_conn *c = &s->c;
-	const struct an_dst *d = dst_find(a, &c->server, c->dport, 0);
+	const struct an_dst *d = dst_get(a, c);
 	uint32_t h = tuple_hash(a, &c->client, &c->server, c->sport, c->dport);
 	int32_t *pp = &a->bucket[h & (a->nbuckets - 1)];
 
@@ -454,10 +444,12 @@ static void finish(struct analyzer *a, int32_t i)
 	}
 	if (c->have_data && c->have_synack && !c->evicted &&
 	    c->result != AR_UNFINISHED) {
-		struct an_dst *dd = dst_find(a, &c->server, c->dport, 1);
+		struct an_dst *dd = dst_make(a, c);
 		int reset = c->have_rst && c->rst_after_data;
 
-		if (c->setup == SETUP_NONE) {
+		if (dd == NULL) {
+			;                /* no room: counted below */
+		} else if (c->setup == SETUP_NONE) {
 			dd->plain_data++;
 			dd->plain_data_reset += (uint32_t)reset;
 		} else {
@@ -467,6 +459,7 @@ static void finish(struct analyzer *a, int32_t i)
 						c->result == CR_RESET_SAME;
 		}
 	}
+	a->server_full += (uint64_t)c->server_full;
 	a->unfinished += (uint64_t)c->unfinished;
 	a->timed_out += (uint64_t)c->timed_out;
 	c->fault = an_is_fault(c->result);
@@ -657,9 +650,10 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 			c->syn_rst = 1;
 			c->syn_rst_to_plain = s->last_syn_plain;
 			if (s->last_syn_plain) {
-				struct an_dst *d = dst_find(a, &c->server,
-							    c->dport, 1);
-				d->plain_reset++;
+				struct an_dst *d = dst_make(a, c);
+
+				if (d != NULL)
+					d->plain_reset++;
 			}
 		} else if (c->have_data && !c->data_acked) {
 			c->rst_after_data = 1;
@@ -691,8 +685,10 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 		 * plain SYN. */
 		c->synack_to_plain = c->fallback && !(fl & TH_ECE);
 		if (c->setup == SETUP_NONE || c->synack_to_plain) {
-			struct an_dst *d = dst_find(a, &c->server, c->dport, 1);
-			d->plain_synack++;
+			struct an_dst *d = dst_make(a, c);
+
+			if (d != NULL)
+				d->plain_synack++;
 		}
 		return;
 	}
@@ -888,10 +884,10 @@ static int by_order(const void *x, const void *y)
  * server got as often are no faults. */
 static void control(struct analyzer *a)
 {
-	for (size_t i = 0; i < a->ndsts; i++) {
-		struct an_dst *d = &a->dsts[i];
+	for (size_t i = 0; i < a->servers.n; i++) {
+		struct an_dst *d = &a->servers.v[i];
 
-		if (!d->used || verdict(d) != CTL_PLAIN_TOO)
+		if (verdict(d) != CTL_PLAIN_TOO)
 			continue;
 		a->faults -= d->ecn_reset_faults;
 		a->reset_plain_too += d->ecn_reset_faults;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "an_servers.h"
 #include "connect.h"
 #include "pkt.h"
 
@@ -138,6 +139,8 @@ struct an_conn {
 	int result;                  /* enum conn_result or AR_NOT_ECN */
 	int fault;                   /* the result is an ECN fault */
 	int evicted;                 /* pushed out of a full table */
+	int server_full;             /* its server found no room in the
+	                              * per-server table: no control */
 	int would_be;                /* for AR_UNFINISHED: the result it had */
 };
 
@@ -146,7 +149,6 @@ struct an_conn {
 typedef void (*an_done_cb)(void *ctx, const struct an_conn *c);
 
 struct an_slot;
-struct an_dst;
 
 struct analyzer {
 	size_t cap;                  /* connection table bound */
@@ -163,8 +165,7 @@ struct analyzer {
 	int64_t idle_ns, linger_ns;  /* AN_IDLE_NS, AN_LINGER_NS */
 	size_t active;
 	uint64_t seq;                /* creation order */
-	struct an_dst *dsts;         /* per server:port SYN outcomes */
-	size_t ndsts;
+	struct an_servers servers;   /* per server:port: hints, control */
 	an_done_cb done;
 	void *ctx;
 	/* counters */
@@ -180,6 +181,9 @@ struct analyzer {
 	uint64_t reset_plain_too;    /* reset-* results that are no fault:
 	                              * plain connections to the server were
 	                              * reset after data as often */
+	uint64_t server_full;        /* connections whose server found no
+	                              * room in the per-server table (more
+	                              * than AN_SERVERS_MAX servers) */
 	uint64_t counts[AR_COUNT];
 };
 
@@ -218,6 +222,8 @@ enum an_verdict {
 	                              * often: an ECN fault */
 	CTL_PLAIN_TOO,               /* plain ones were reset about as often:
 	                              * not about ECN, no fault */
+	CTL_NO_ROOM,                 /* the server found no room in the
+	                              * per-server table: uncompared */
 };
 struct an_ctl {
 	uint32_t plain_data, plain_reset;   /* plain connections with data,
@@ -228,7 +234,7 @@ struct an_ctl {
 /* Fill *out for c's server and port; returns out->verdict. */
 enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
 			   struct an_ctl *out);
-/* "no-plain", "ecn-only", "plain-too". */
+/* "no-plain", "ecn-only", "plain-too", "no-room". */
 const char *an_verdict_name(enum an_verdict v);
 
 /* The keyed hash of the table (SipHash-2-4), exposed for its test. */

@@ -286,6 +286,10 @@ static void print_text(FILE *f, struct report *r)
 	if (a->evicted)
 		fprintf(f, "; %llu evicted from a full table (--max-conns)",
 			(unsigned long long)a->evicted);
+	if (a->server_full)
+		fprintf(f, "; %llu connections to servers beyond the %d followed "
+			"(no control)", (unsigned long long)a->server_full,
+			AN_SERVERS_MAX);
 	if (a->untracked)
 		fprintf(f, "; %llu packets of connections whose SYN was not "
 			"captured", (unsigned long long)a->untracked);
@@ -532,6 +536,7 @@ static void print_json(FILE *f, struct report *r)
 	json_int(&j, "reset_plain_too", (long long)a->reset_plain_too);
 	json_int(&j, "unfinished", (long long)a->unfinished);
 	json_int(&j, "max_conns", (long long)a->cap);
+	json_int(&j, "server_full", (long long)a->server_full);
 	json_int(&j, "not_listed", (long long)r->not_listed);
 	json_bool(&j, "read_error", r->read_error);
 	if (!strcmp(r->command, "watch")) {

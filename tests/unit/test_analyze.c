@@ -1985,6 +1985,168 @@ static void test_control(void **state)
 	free(path);
 }
 
+/* Ten ECN connections to server port sport, every other one reset after
+ * its ECT data from another hop count, and if plain, ten plain ones, reset
+ * as often if plain_reset. */
+static void server_conns(struct analyzer *a, uint16_t sport, int plain,
+			 int plain_reset, int64_t t_base)
+{
+	static const struct seg ok[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 14000 },
+		{ C, FA, 0, 64, CI + 78, SI + 1, 0, 15000 },
+		{ S, FA, 0, 58, SI + 1, CI + 79, 0, 16000 },
+	};
+	struct seg pl[N(story)], pl_ok[N(ok)];
+	struct flow f = { 0, 0, sport };
+
+	memcpy(pl, story, sizeof(pl));
+	memcpy(pl_ok, ok, sizeof(pl_ok));
+	pl[0].flags = pl_ok[0].flags = S_;
+	pl[1].flags = pl_ok[1].flags = SA;
+	pl[3].tos = pl_ok[3].tos = 0;
+	for (int i = 0; i < 10 + (plain ? 10 : 0); i++) {
+		int is_plain = i >= 10, reset = i % 2 == 0 &&
+			(!is_plain || plain_reset);
+
+		f.cport = (uint16_t)(30000 + i);
+		if (reset)
+			feed(a, &f, is_plain ? pl : story, N(story),
+			     t_base + i * 1000000000LL);
+		else
+			feed(a, &f, is_plain ? pl_ok : ok, N(ok),
+			     t_base + i * 1000000000LL);
+	}
+}
+
+/* The server record of one server port. */
+static struct an_conn server_conn(uint16_t sport)
+{
+	struct an_conn c;
+	struct flow f = { 0, 30000, sport };
+
+	memset(&c, 0, sizeof(c));
+	set_addrs(&f, &c.client, &c.server);
+	c.dport = sport;
+	return c;
+}
+
+/*
+ * Two servers whose keyed hashes share their low 14 bits (what the old
+ * direct-mapped cache of 16384 entries used: the second overwrote the
+ * first): one resets plain connections as often as ECN ones (no fault),
+ * the other has no plain control (faults). Each keeps its own control.
+ * Past the table's bound a new server gets no entry: said in the counts
+ * and the verdict, never mixed with another's.
+ */
+static void test_server_table(void **state)
+{
+	static struct done d;
+	struct analyzer a;
+	struct an_ctl k;
+	struct an_conn c1, c2, c3;
+	uint16_t p1 = 80, p2 = 0;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, NULL, NULL), 0);
+	a.key[0] = a.key[1] = 0;
+	c1 = server_conn(p1);
+	{
+		uint8_t b[6];
+		uint64_t h1;
+
+		memcpy(b, &c1.server.u.v4, 4);
+		memcpy(b + 4, &p1, 2);
+		h1 = an_siphash(a.key, b, 6) % 16384;
+		for (uint32_t p = 81; p < 65536 && p2 == 0; p++) {
+			uint16_t q = (uint16_t)p;
+
+			memcpy(b + 4, &q, 2);
+			if (an_siphash(a.key, b, 6) % 16384 == h1)
+				p2 = q;
+		}
+	}
+	assert_int_not_equal(p2, 0);
+	c2 = server_conn(p2);
+	server_conns(&a, p1, 1, 1, 0);
+	server_conns(&a, p2, 0, 0, 100 * 1000000000LL);
+	analyzer_finish(&a);
+	assert_int_equal(a.counts[CR_RESET_OTHER], 10);
+	assert_int_equal(a.reset_plain_too, 5);
+	assert_int_equal(a.faults, 5);
+	assert_int_equal(an_control(&a, &c1, &k), CTL_PLAIN_TOO);
+	assert_int_equal(k.plain_data, 10);
+	assert_int_equal(k.plain_reset, 5);
+	assert_int_equal(k.ecn_data, 10);
+	assert_int_equal(k.ecn_reset, 5);
+	assert_int_equal(an_control(&a, &c2, &k), CTL_NO_PLAIN);
+	assert_int_equal(k.plain_data, 0);
+	assert_int_equal(k.ecn_data, 10);
+	assert_int_equal(k.ecn_reset, 5);
+	assert_int_equal(a.servers.n, 2);
+	assert_int_equal(a.server_full, 0);
+	analyzer_free(&a);
+
+	/* A bound of two servers: the third is counted, not mixed in. */
+	assert_int_equal(analyzer_init(&a, 0, NULL, NULL), 0);
+	a.servers.max = 2;
+	c3 = server_conn(443);
+	server_conns(&a, p1, 1, 1, 0);
+	server_conns(&a, p2, 1, 0, 100 * 1000000000LL);
+	server_conns(&a, 443, 1, 1, 200 * 1000000000LL);
+	analyzer_finish(&a);
+	assert_int_equal(a.servers.n, 2);
+	assert_int_equal(a.server_full, 20);
+	assert_int_equal(an_control(&a, &c1, &k), CTL_PLAIN_TOO);
+	assert_int_equal(an_control(&a, &c2, &k), CTL_ECN_ONLY);
+	assert_int_equal(an_control(&a, &c3, &k), CTL_NO_ROOM);
+	assert_string_equal(an_verdict_name(k.verdict), "no-room");
+	assert_int_equal(k.plain_data, 0);
+	assert_int_equal(a.faults, 10);
+	analyzer_free(&a);
+}
+
+/* The table itself: many servers, found again after it grew. */
+static void test_server_grow(void **state)
+{
+	struct an_servers t;
+	struct addr s;
+	int full = 0;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.family = AF_INET;
+	inet_pton(AF_INET, "198.51.100.1", &s.u.v4);
+	servers_init(&t, 3000);
+	for (uint32_t i = 0; i < 3000; i++) {
+		/* A poor hash on purpose: every key in 16 chains. */
+		struct an_dst *d = servers_find(&t, i & 15, &s, (uint16_t)i, 1,
+						&full);
+
+		assert_non_null(d);
+		d->plain_data = i;
+	}
+	assert_false(full);
+	assert_int_equal(t.n, 3000);
+	assert_true(2 * t.n <= t.nix);
+	for (uint32_t i = 0; i < 3000; i++) {
+		const struct an_dst *d = servers_get(&t, i & 15, &s, (uint16_t)i);
+
+		assert_non_null(d);
+		assert_int_equal(d->plain_data, i);
+		assert_int_equal(d->dport, i);
+	}
+	assert_null(servers_get(&t, 1, &s, 3001));
+	assert_null(servers_find(&t, 1, &s, 3001, 1, &full));
+	assert_true(full);
+	assert_int_equal(t.n, 3000);
+	servers_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2015,6 +2177,8 @@ int main(void)
 		cmocka_unit_test(test_cmd_analyze),
 		cmocka_unit_test(test_cmd_analyze_input),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_server_table),
+		cmocka_unit_test(test_server_grow),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
