@@ -15,6 +15,9 @@
 
 #include "pkt.h"
 
+/* = AR_COUNT (analyze.h checks it) */
+#define AN_SERVER_RESULTS 17
+
 /* Most servers followed, and the table's first size. */
 #define AN_SERVERS_MAX 65536
 #define AN_SERVERS_MIN 16
@@ -26,7 +29,17 @@ struct an_dst {
 	uint32_t plain_synack, plain_reset;
 	/* the control for resets after data (struct an_ctl) */
 	uint32_t plain_data, plain_data_reset, ecn_data, ecn_data_reset;
-	uint32_t ecn_reset_faults;   /* of them counted as faults */
+	uint32_t ecn_reset_faults;   /* of them counted as faults (0 once
+	                              * the control found plain-too) */
+	/* The summary: every connection finished, by its first SYN */
+	uint32_t ecn_conns, plain_conns;
+	uint32_t faults;             /* ECN faults, after the control */
+	uint32_t reset_plain_too;    /* resets the control took back */
+	uint32_t ecn_results[AN_SERVER_RESULTS], plain_results[AN_SERVER_RESULTS];
+	/* Hop counts (return_hops() of the TTL, 1-255, 255 for more) that
+	 * first SYN-ACKs and kept RSTs came from: bit h set */
+	uint64_t synack_hops[4], rst_hops[4];
+	uint64_t first_seen;         /* order of its first connection */
 };
 
 struct an_servers {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "trace.h"
 
 struct an_slot {
 	struct an_conn c;
@@ -372,11 +373,8 @@ static enum an_verdict verdict(const struct an_dst *d)
 	return CTL_ECN_ONLY;
 }
 
-enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
-			   struct an_ctl *out)
+enum an_verdict an_dst_control(const struct an_dst *d, struct an_ctl *out)
 {
-	const struct an_dst *d = dst_get(a, c);
-
 	memset(out, 0, sizeof(*out));
 	if (d != NULL) {
 		out->plain_data = d->plain_data;
@@ -384,8 +382,90 @@ enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
 		out->ecn_data = d->ecn_data;
 		out->ecn_reset = d->ecn_data_reset;
 	}
-	out->verdict = d == NULL && a->server_full ? CTL_NO_ROOM : verdict(d);
+	out->verdict = verdict(d);
 	return out->verdict;
+}
+
+enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
+			   struct an_ctl *out)
+{
+	const struct an_dst *d = dst_get(a, c);
+
+	an_dst_control(d, out);
+	if (d == NULL && a->server_full)
+		out->verdict = CTL_NO_ROOM;
+	return out->verdict;
+}
+
+enum an_finding an_server_finding(const struct an_dst *d)
+{
+	uint32_t reset = d->ecn_reset_faults;
+	uint32_t syn = d->ecn_results[CR_SYN_ECN_RESET] +
+		       d->ecn_results[CR_SYN_ECN_DROPPED];
+	uint32_t data = d->ecn_results[CR_ECT_DATA_LOST] +
+			d->ecn_results[CR_DATA_UNACKED];
+
+	if (reset > 0 && reset >= syn && reset >= data)
+		return SF_RESET;
+	if (syn > 0 && syn >= data)
+		return SF_SYN;
+	if (data > 0)
+		return SF_DATA_LOST;
+	if (d->reset_plain_too > 0)
+		return SF_RESET_PLAIN_TOO;
+	return d->ecn_conns ? SF_OK : SF_NO_ECN;
+}
+
+const char *an_finding_name(enum an_finding f)
+{
+	static const char *const n[] = {
+		[SF_NO_ECN] = "no-ecn", [SF_OK] = "ok", [SF_RESET] = "ecn-reset",
+		[SF_RESET_PLAIN_TOO] = "reset-plain-too",
+		[SF_SYN] = "ecn-syn-refused", [SF_DATA_LOST] = "ect-data-lost",
+	};
+
+	return f <= SF_DATA_LOST ? n[f] : "?";
+}
+
+static void hop_set(uint64_t bits[4], uint8_t ttl)
+{
+	int h = return_hops(ttl);
+
+	h = h < 1 ? 1 : h > 255 ? 255 : h;
+	bits[h / 64] |= 1ULL << (h % 64);
+}
+
+int an_hops(const uint64_t bits[4], int *out, int max)
+{
+	int n = 0;
+
+	for (int h = 0; h < 256; h++)
+		if (bits[h / 64] >> (h % 64) & 1) {
+			if (n < max)
+				out[n] = h;
+			n++;
+		}
+	return n;
+}
+
+/* A finished connection in its server's summary. */
+static void server_count(struct an_dst *d, const struct an_conn *c,
+			 uint64_t order)
+{
+	if (d->ecn_conns + d->plain_conns == 0)
+		d->first_seen = order;
+	if (c->setup == SETUP_NONE) {
+		d->plain_conns++;
+		d->plain_results[c->result]++;
+	} else {
+		d->ecn_conns++;
+		d->ecn_results[c->result]++;
+	}
+	d->faults += (uint32_t)c->fault;
+	if (c->have_synack)
+		hop_set(d->synack_hops, c->synack_ttl);
+	if (c->have_rst)
+		hop_set(d->rst_hops, c->rst_ttl);
 }
 
 const char *an_verdict_name(enum an_verdict v)
@@ -429,6 +509,7 @@ static void finish(struct analyzer *a, int32_t i)
 	struct an_slot *s = &a->slots[i];
 	struct an_conn *c = &s->c;
 	const struct an_dst *d = dst_get(a, c);
+	struct an_dst *dd;
 	uint32_t h = tuple_hash(a, &c->client, &c->server, c->sport, c->dport);
 	int32_t *pp = &a->bucket[h & (a->nbuckets - 1)];
 
@@ -442,14 +523,15 @@ static void finish(struct analyzer *a, int32_t i)
 		c->would_be = c->result;
 		c->result = AR_UNFINISHED;
 	}
-	if (c->have_data && c->have_synack && !c->evicted &&
+	c->fault = an_is_fault(c->result);
+	dd = dst_make(a, c);
+	if (dd != NULL)
+		server_count(dd, c, s->order);
+	if (dd != NULL && c->have_data && c->have_synack && !c->evicted &&
 	    c->result != AR_UNFINISHED) {
-		struct an_dst *dd = dst_make(a, c);
 		int reset = c->have_rst && c->rst_after_data;
 
-		if (dd == NULL) {
-			;                /* no room: counted below */
-		} else if (c->setup == SETUP_NONE) {
+		if (c->setup == SETUP_NONE) {
 			dd->plain_data++;
 			dd->plain_data_reset += (uint32_t)reset;
 		} else {
@@ -462,7 +544,6 @@ static void finish(struct analyzer *a, int32_t i)
 	a->server_full += (uint64_t)c->server_full;
 	a->unfinished += (uint64_t)c->unfinished;
 	a->timed_out += (uint64_t)c->timed_out;
-	c->fault = an_is_fault(c->result);
 	a->counts[c->result]++;
 	a->faults += (uint64_t)c->fault;
 	if (a->done)
@@ -891,6 +972,8 @@ static void control(struct analyzer *a)
 			continue;
 		a->faults -= d->ecn_reset_faults;
 		a->reset_plain_too += d->ecn_reset_faults;
+		d->faults -= d->ecn_reset_faults;
+		d->reset_plain_too += d->ecn_reset_faults;
 		d->ecn_reset_faults = 0;
 	}
 }

@@ -30,6 +30,7 @@
 #define AR_CE_ON_NOT_ECT (CR_COUNT + 2)
 #define AR_ECT_ON_NOT_ECT (CR_COUNT + 3)
 #define AR_COUNT (CR_COUNT + 4)
+_Static_assert(AR_COUNT == AN_SERVER_RESULTS, "AN_SERVER_RESULTS");
 
 /* What an AccECN SYN-ACK says of the SYN's codepoint on arrival, against
  * what the SYN was sent with. */
@@ -236,6 +237,30 @@ enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
 			   struct an_ctl *out);
 /* "no-plain", "ecn-only", "plain-too", "no-room". */
 const char *an_verdict_name(enum an_verdict v);
+/* The same for one server's entry. */
+enum an_verdict an_dst_control(const struct an_dst *d, struct an_ctl *out);
+
+/*
+ * What one server's connections say, after analyzer_finish(): the
+ * largest kind of fault among them (resets win a tie, then refused SYNs),
+ * or why there is none.
+ */
+enum an_finding {
+	SF_NO_ECN = 0,               /* no connection asked for ECN */
+	SF_OK,                       /* ECN connections, no fault */
+	SF_RESET,                    /* ECN connections reset after their data
+	                              * (see the control for how compared) */
+	SF_RESET_PLAIN_TOO,          /* ... but plain ones as often: no fault */
+	SF_SYN,                      /* ECN-setup SYNs reset or dropped */
+	SF_DATA_LOST,                /* ECT data lost or never acknowledged */
+};
+enum an_finding an_server_finding(const struct an_dst *d);
+/* "no-ecn", "ok", "ecn-reset", "reset-plain-too", "ecn-syn-refused",
+ * "ect-data-lost". */
+const char *an_finding_name(enum an_finding f);
+/* The server's distinct hop counts in bits (synack_hops, rst_hops): the
+ * count of them, and the first max of them in out, ascending. */
+int an_hops(const uint64_t bits[4], int *out, int max);
 
 /* The keyed hash of the table (SipHash-2-4), exposed for its test. */
 uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "analyze.h"
+#include "analyze_servers.h"
 #include "capture.h"
 #include "cli.h"
 #include "commands.h"
@@ -31,7 +32,9 @@ static const char analyze_usage[] =
 "tcpdump -w; '-' reads standard input): per TCP connection, whether the\n"
 "SYN asked for ECN, the SYN-ACK's TTL, the ECN codepoint of the data, and\n"
 "an RST from another machine (another TTL than the SYN-ACK's) after\n"
-"ECT data; ECN SYNs dropped or reset, ECT data lost.\n"
+"ECT data; ECN SYNs dropped or reset, ECT data lost. Ends with a table\n"
+"per server: its ECN and plain connections, their results, the hop counts\n"
+"of its SYN-ACKs and RSTs, and the finding with its comparison.\n"
 "\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --all         list every connection, not only those with an ECN fault\n"
@@ -349,6 +352,7 @@ static void print_text(FILE *f, struct report *r)
 			(unsigned long long)a->counts[CR_SYN_ECN_RESET],
 			(unsigned long long)a->counts[CR_SYN_ECN_DROPPED],
 			fault_host(r, host, sizeof(host)));
+	an_servers_text(f, a, color);
 }
 
 /* ------------------------------------------------------------- JSON */
@@ -457,10 +461,10 @@ static void json_conn(struct json *j, const struct analyzer *an,
 			json_num(j, "rst_ms_after_data", elapsed_ms(c->t_data, c->t_rst), 3);
 		else
 			json_null(j, "rst_ms_after_data");
-		if (c->rst_after_data && c->setup != SETUP_NONE) {
-			struct an_ctl k;
+		struct an_ctl k;
 
-			an_control(an, c, &k);
+		if (c->rst_after_data && c->setup != SETUP_NONE &&
+		    an_control(an, c, &k) != CTL_NO_ROOM) {
 			json_open_obj(j, "control");
 			json_str(j, "verdict", an_verdict_name(k.verdict));
 			json_int(j, "plain_connections", k.plain_data);
@@ -509,6 +513,7 @@ static void print_json(FILE *f, struct report *r)
 	for (size_t i = 0; i < r->n; i++)
 		json_conn(&j, a, &r->list[i]);
 	json_close_arr(&j);
+	an_servers_json(&j, a);
 	json_open_obj(&j, "summary");
 	json_int(&j, "connections", (long long)a->connections);
 	json_int(&j, "ecn_connections", (long long)a->ecn_connections);

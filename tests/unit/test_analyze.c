@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "analyze_servers.h"
 #include "capture.h"
 #include "commands.h"
 #include "ecntrace.h"
@@ -1985,6 +1986,29 @@ static void test_control(void **state)
 	free(path);
 }
 
+/* Where put() writes instead of feeding the analyzer, when set. */
+static pcap_dumper_t *put_dump;
+
+static void put(struct analyzer *a, const struct flow *f,
+		const struct seg *segs, size_t n, int64_t t_base)
+{
+	if (put_dump == NULL) {
+		feed(a, f, segs, n, t_base);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		uint8_t buf[PKT_MAX];
+		struct pcap_pkthdr h;
+		int64_t t = T0 + t_base + segs[k].t_us * 1000;
+
+		h.caplen = h.len = (bpf_u_int32)build(f, &segs[k], buf,
+						      sizeof(buf));
+		h.ts.tv_sec = t / 1000000000;
+		h.ts.tv_usec = t % 1000000000 / 1000;
+		pcap_dump((u_char *)put_dump, &h, buf);
+	}
+}
+
 /* Ten ECN connections to server port sport, every other one reset after
  * its ECT data from another hop count, and if plain, ten plain ones, reset
  * as often if plain_reset. */
@@ -2014,11 +2038,11 @@ static void server_conns(struct analyzer *a, uint16_t sport, int plain,
 
 		f.cport = (uint16_t)(30000 + i);
 		if (reset)
-			feed(a, &f, is_plain ? pl : story, N(story),
-			     t_base + i * 1000000000LL);
+			put(a, &f, is_plain ? pl : story, N(story),
+			    t_base + i * 1000000000LL);
 		else
-			feed(a, &f, is_plain ? pl_ok : ok, N(ok),
-			     t_base + i * 1000000000LL);
+			put(a, &f, is_plain ? pl_ok : ok, N(ok),
+			    t_base + i * 1000000000LL);
 	}
 }
 
@@ -2110,6 +2134,125 @@ static void test_server_table(void **state)
 	analyzer_free(&a);
 }
 
+/* Three servers: 80 resets plain connections as often (no fault), 81 has
+ * no plain control, 82 resets only ECN ones. */
+static void summary_conns(struct analyzer *a)
+{
+	server_conns(a, 80, 1, 1, 0);
+	server_conns(a, 81, 0, 0, 100 * 1000000000LL);
+	server_conns(a, 82, 1, 0, 200 * 1000000000LL);
+}
+
+/*
+ * The per-server summary: per server its connections and results, hop
+ * counts, the finding and its comparison; faults first, then the most
+ * connections. The command prints it as a table and a JSON array.
+ */
+static void test_server_summary(void **state)
+{
+	static char out[262144], err[1024];
+	struct analyzer a;
+	const struct an_dst **v;
+	struct an_ctl k;
+	size_t n;
+	int h[4], lines;
+	char *path = strdup(tmp_path("servers.pcap"));
+	pcap_t *p;
+
+	(void)state;
+	assert_int_equal(analyzer_init(&a, 0, NULL, NULL), 0);
+	summary_conns(&a);
+	analyzer_finish(&a);
+	v = an_servers_sorted(&a, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0]->dport, 82);
+	assert_int_equal(v[1]->dport, 81);
+	assert_int_equal(v[2]->dport, 80);
+	/* 82: ECN reset after data 5/10, plain 0/10. */
+	assert_int_equal(v[0]->ecn_conns, 10);
+	assert_int_equal(v[0]->plain_conns, 10);
+	assert_int_equal(v[0]->faults, 5);
+	assert_int_equal(v[0]->ecn_results[CR_RESET_OTHER], 5);
+	assert_int_equal(v[0]->ecn_results[CR_OK], 5);
+	assert_int_equal(v[0]->plain_results[AR_NOT_ECN], 10);
+	assert_int_equal(an_server_finding(v[0]), SF_RESET);
+	assert_int_equal(an_dst_control(v[0], &k), CTL_ECN_ONLY);
+	assert_int_equal(k.ecn_reset, 5);
+	assert_int_equal(k.plain_data, 10);
+	/* SYN-ACKs at TTL 58 (7 hops), RSTs at 60 (5 hops). */
+	assert_int_equal(an_hops(v[0]->synack_hops, h, 4), 1);
+	assert_int_equal(h[0], 7);
+	assert_int_equal(an_hops(v[0]->rst_hops, h, 4), 1);
+	assert_int_equal(h[0], 5);
+	/* 81: no plain control; 80: plain reset as often, no fault. */
+	assert_int_equal(v[1]->faults, 5);
+	assert_int_equal(an_server_finding(v[1]), SF_RESET);
+	assert_int_equal(an_dst_control(v[1], &k), CTL_NO_PLAIN);
+	assert_int_equal(v[2]->faults, 0);
+	assert_int_equal(v[2]->reset_plain_too, 5);
+	assert_int_equal(an_server_finding(v[2]), SF_RESET_PLAIN_TOO);
+	assert_string_equal(an_finding_name(an_server_finding(v[2])),
+			    "reset-plain-too");
+	assert_int_equal(a.faults, 10);
+	free(v);
+	analyzer_free(&a);
+
+	/* The command, on the same connections in a file. */
+	p = pcap_open_dead(DLT_RAW, 65535);
+	put_dump = pcap_dump_open(p, path);
+	assert_non_null(put_dump);
+	summary_conns(NULL);
+	pcap_dump_close(put_dump);
+	pcap_close(p);
+	put_dump = NULL;
+	{
+		char *argv[] = { "analyze", path, NULL };
+		const char *t, *r82, *r81, *r80;
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 1);
+		t = strstr(out, "3 servers, faults first:\n");
+		assert_non_null(t);
+		r82 = strstr(t, " 203.0.113.13:82    10     10       5  7            "
+			     "5          ECN reset after data 5/10 (5 by another "
+			     "hop count), plain 0/10\n"
+			     "    ecn: 5 ok, 5 reset-by-other-endpoint; plain: "
+			     "10 not-ecn\n");
+		r81 = strstr(t, " 203.0.113.13:81    10      0       5  7            "
+			     "5          ECN reset after data 5/10 (5 by another "
+			     "hop count), no plain control\n");
+		r80 = strstr(t, " 203.0.113.13:80    10     10       0  7            "
+			     "5          no ECN fault: plain reset as often (ECN "
+			     "5/10, plain 5/10)\n");
+		assert_non_null(r82);
+		assert_non_null(r81);
+		assert_non_null(r80);
+		assert_true(r82 < r81 && r81 < r80);
+	}
+	{
+		char *argv[] = { "analyze", "--json", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 1);
+		assert_non_null(strstr(out, "\"servers\":[{\"server\":\"203.0.113.13\","
+			"\"port\":82,\"family\":4,\"ecn_connections\":10,"
+			"\"plain_connections\":10,\"faults\":5,\"finding\":\"ecn-reset\","
+			"\"finding_text\":\"ECN reset after data 5/10 (5 by another "
+			"hop count), plain 0/10\",\"ecn_results\":{\"ok\":5,"
+			"\"reset-by-other-endpoint\":5},\"plain_results\":"
+			"{\"not-ecn\":10},\"synack_hops\":[7],\"rst_hops\":[5],"
+			"\"plain_synacks\":10,\"plain_syn_resets\":0,"
+			"\"reset_plain_too\":0,\"control\":{\"verdict\":\"ecn-only\","
+			"\"plain_connections\":10,\"plain_reset\":0,"
+			"\"ecn_connections\":10,\"ecn_reset\":5}},{\"server\":"
+			"\"203.0.113.13\",\"port\":81,"));
+		assert_non_null(strstr(out, "\"port\":80,\"family\":4,"
+			"\"ecn_connections\":10,\"plain_connections\":10,"
+			"\"faults\":0,\"finding\":\"reset-plain-too\","));
+	}
+	free(path);
+}
+
 /* The table itself: many servers, found again after it grew. */
 static void test_server_grow(void **state)
 {
@@ -2179,6 +2322,7 @@ int main(void)
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_server_table),
 		cmocka_unit_test(test_server_grow),
+		cmocka_unit_test(test_server_summary),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
