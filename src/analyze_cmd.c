@@ -94,8 +94,10 @@ static const struct option watch_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Connections kept for the listing, beyond which they are only counted. */
-#define LIST_MAX 100000
+/* Connections kept for the listing, beyond which they are only counted
+ * (not_listed): 32768 records of 512 bytes, 16 MiB, so the whole report
+ * stays within 64 MiB however long the capture. */
+#define LIST_MAX 32768
 /* Distinct (SYN-ACK TTL, RST TTL) pairs kept for the summary. */
 #define PAIRS_MAX 8
 
@@ -159,6 +161,8 @@ static void on_done(void *ctx, const struct an_conn *c)
 		size_t ncap = r->cap_n ? 2 * r->cap_n : 64;
 		struct an_conn *nl;
 
+		if (ncap > LIST_MAX)
+			ncap = LIST_MAX;
 		if (r->n >= LIST_MAX ||
 		    (nl = realloc(r->list, ncap * sizeof(*nl))) == NULL) {
 			r->not_listed++;
