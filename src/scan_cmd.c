@@ -89,7 +89,7 @@ struct scan_opts {
 };
 
 static int read_list(struct scan_targets *t, const char *path, int family,
-		     int *rc)
+		     int block, int *rc)
 {
 	char err[512];
 	FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -100,7 +100,8 @@ static int read_list(struct scan_targets *t, const char *path, int family,
 		*rc = EX_NOINPUT;
 		return -1;
 	}
-	r = scan_targets_read(t, fp, path, family, err, sizeof(err));
+	r = block ? scan_block_read(t, fp, path, err, sizeof(err))
+		  : scan_targets_read(t, fp, path, family, err, sizeof(err));
 	if (fp != stdin)
 		fclose(fp);
 	if (r < 0) {
@@ -257,10 +258,10 @@ static int load_targets(int argc, char **argv, struct scan_opts *o,
 	char err[256];
 	int rc = 0;
 
-	if (o->file && read_list(t, o->file, o->family, &rc) < 0)
+	if (o->file && read_list(t, o->file, o->family, 0, &rc) < 0)
 		return rc;
 	for (int i = optind; i < argc; i++) {
-		if (!strcmp(argv[i], "-") ? read_list(t, "-", o->family, &rc) < 0
+		if (!strcmp(argv[i], "-") ? read_list(t, "-", o->family, 0, &rc) < 0
 		    : scan_targets_add(t, argv[i], o->family, err, sizeof(err)) < 0) {
 			if (strcmp(argv[i], "-"))
 				warnx_("scan: %s", err);
@@ -270,18 +271,24 @@ static int load_targets(int argc, char **argv, struct scan_opts *o,
 		}
 	}
 	if (o->block) {
-		if (read_list(&block, o->block, 0, &rc) < 0)
+		if (read_list(&block, o->block, 0, 1, &rc) < 0)
 			return rc;
 	} else {
 		for (int i = 0; scan_default_blocklist[i]; i++)
-			(void)scan_targets_add(&block, scan_default_blocklist[i], 0,
-					       err, sizeof(err));
+			(void)scan_block_add(&block, scan_default_blocklist[i],
+					     err, sizeof(err));
 	}
 	if (scan_targets_finish(t) < 0 || scan_targets_finish(&block) < 0) {
 		warnx_("out of memory");
 		return EX_OSERR;
 	}
 	uint64_t given = t->total;
+
+	if (given > 1ULL << 36) {
+		warnx_("scan: %llu targets are more than 2^36",
+		       (unsigned long long)given);
+		return EX_USAGE;
+	}
 
 	sum->blocked = scan_targets_subtract(t, &block);
 	sum->targets = given;

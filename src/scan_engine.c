@@ -715,71 +715,28 @@ static void close_synack(struct scan_engine *se, const struct pkt_reply *r,
 	(void)tx_push(se, &x);
 }
 
-static void on_tcp(struct scan_engine *se, const struct pkt_reply *r)
-{
-	const struct scan_params *p = se->p;
-	int64_t idx = scan_target_index(p->targets, &r->src);
-	int port = r->tcp.dport - p->sport_base;
-	struct scan_tag t;
-	struct slot *s;
-
-	if (idx < 0 || r->tcp.sport != p->dport || port < 0 ||
-	    port >= 2 * p->flows || !(r->tcp.flags & TH_ACK) ||
-	    (s = find_slot(se, (uint64_t)idx)) == NULL)
-		return;
-	uint32_t base = scan_cookie_base(&se->key, &r->src, r->tcp.dport, p->dport);
-
-	if (scan_tag_unpack(r->tcp.ack - 1 - base, &t) < 0)
-		return;
-	se->sum->replies++;
-	int synack = (r->tcp.flags & (TH_SYN | TH_RST)) == TH_SYN;
-
-	if (synack)
-		close_synack(se, r, &t);
-	if (t.ttl == 0)
-		direct_answer(se, s, port, &t, r, synack ? ANS_SYNACK : ANS_RST);
-	else
-		limited_answer(s, port, &t, &r->src);
-}
-
-static void on_icmp(struct scan_engine *se, const struct pkt_reply *r)
-{
-	const struct scan_params *p = se->p;
-	const struct quote *q = &r->q;
-	struct scan_tag t;
-	struct slot *s;
-
-	if (!r->has_quote || q->proto != IPPROTO_TCP || q->l4_len < 8 ||
-	    q->dport != p->dport)
-		return;
-	int port = q->sport - p->sport_base;
-	int64_t idx = scan_target_index(p->targets, &q->dst);
-
-	if (port < 0 || port >= 2 * p->flows || idx < 0 ||
-	    (s = find_slot(se, (uint64_t)idx)) == NULL)
-		return;
-	uint32_t base = scan_cookie_base(&se->key, &q->dst, q->sport, p->dport);
-
-	if (scan_tag_unpack(q->tcp_seq - base, &t) < 0)
-		return;
-	se->sum->replies++;
-	if (t.ttl == 0)
-		direct_answer(se, s, port, &t, r, ANS_ICMP_UNREACH);
-	else if (r->kind == REPLY_TIME_EXCEEDED || r->kind == REPLY_UNREACH)
-		limited_answer(s, port, &t, &r->src);
-}
-
 static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 		      size_t wire)
 {
+	const struct scan_params *p = se->p;
+	struct scan_match m;
 	struct pkt_reply r;
+	struct slot *s;
 
-	if (pkt_parse_cut(b, len, wire, &r) < 0)
+	if (pkt_parse_cut(b, len, wire, &r) < 0 ||
+	    scan_validate(&se->key, p->targets, p->dport, p->sport_base,
+			  p->flows, &r, &m) < 0 ||
+	    (s = find_slot(se, m.idx)) == NULL)
 		return;
-	if (r.kind == REPLY_TCP)
-		on_tcp(se, &r);
-	else if (r.kind == REPLY_TIME_EXCEEDED || r.kind == REPLY_UNREACH)
-		on_icmp(se, &r);
+	se->sum->replies++;
+	if (m.synack)
+		close_synack(se, &r, &m.tag);
+	if (m.tag.ttl == 0)
+		direct_answer(se, s, m.port, &m.tag, &r,
+			      m.icmp ? ANS_ICMP_UNREACH : m.synack ? ANS_SYNACK
+								   : ANS_RST);
+	else
+		limited_answer(s, m.port, &m.tag, &r.src);
 }
 
 /* Read what is queued on fd, a few batches at most. */
