@@ -244,6 +244,9 @@ struct scan_params {
 	uint16_t dport, sport_base;
 	int flows;
 	double rate;
+	double router_rate;          /* TTL-limited probes a router a second
+				      * (0: no limit) */
+	double router_burst;
 	double conf;
 	int64_t wait_ns;
 	int locate;

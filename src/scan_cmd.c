@@ -33,6 +33,8 @@ static const char scan_usage[] =
 "      --rate PPS    probes per second (default 10000, at most 10000000)\n"
 "      --flows K     flows (source ports) per target (1-8, default 4)\n"
 "      --wait SEC    wait for a round's answers (default 1)\n"
+"      --router-rate PPS  TTL-limited probes (each an ICMP error to make)\n"
+"                    a router gets a second (default 500; 0: no limit)\n"
 "      --blocklist FILE  never probe what FILE lists (replaces the built-in\n"
 "                    list of reserved ranges; /dev/null: none)\n"
 "      --shards N    split the targets into N shards ...\n"
@@ -59,7 +61,7 @@ static const char scan_usage[] =
 
 enum { OPT_RATE = 256, OPT_FLOWS, OPT_WAIT, OPT_BLOCK, OPT_SHARDS, OPT_SHARD,
        OPT_SEED, OPT_RESUME, OPT_SPORT, OPT_NOLOCATE, OPT_DRY, OPT_DEADLINE,
-       OPT_TEXT };
+       OPT_TEXT, OPT_RRATE };
 
 static const struct option scan_opts[] = {
 	{ "rate", required_argument, NULL, OPT_RATE },
@@ -75,6 +77,7 @@ static const struct option scan_opts[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY },
 	{ "deadline", required_argument, NULL, OPT_DEADLINE },
 	{ "text", no_argument, NULL, OPT_TEXT },
+	{ "router-rate", required_argument, NULL, OPT_RRATE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -222,6 +225,14 @@ static int parse_args(int argc, char **argv, struct scan_opts *o)
 				return EX_USAGE;
 			break;
 		case OPT_TEXT: o->text = 1; break;
+		case OPT_RRATE:
+			if (!strcmp(optarg, "0")) {
+				o->p.router_rate = 0;
+				break;
+			}
+			if (cli_rate(optarg, 1e7, "router rate", &o->p.router_rate) < 0)
+				return EX_USAGE;
+			break;
 		case 'o': o->out = optarg; break;
 		case 's': o->src = optarg; break;
 		case 'i': o->p.iface = optarg; break;
@@ -416,6 +427,7 @@ int cmd_scan(int argc, char **argv)
 	memset(&sum, 0, sizeof(sum));
 	o.p.dport = 80;
 	o.p.rate = 10000;
+	o.p.router_rate = 500;
 	o.p.flows = 4;
 	o.p.conf = 0.99;
 	o.p.wait_ns = 1000000000LL;
@@ -430,6 +442,8 @@ int cmd_scan(int argc, char **argv)
 	if (!o.have_seed)
 		o.p.seed = (uint64_t)random_u32() << 32 | random_u32();
 	o.p.progress = !o.quiet;
+	/* Half of Linux's ICMP limit (1000/s, a burst of 50). */
+	o.p.router_burst = o.p.router_rate / 20 < 4 ? 4 : o.p.router_rate / 20;
 	o.p.targets = &t;
 	rc = load_targets(argc, argv, &o, &t, &sum);
 	if (rc == 0 && o.dry)

@@ -48,12 +48,41 @@ struct slot {
 	int used;
 	int round;
 	int retried;
+	int waited;                  /* deferrals for a budget */
 	struct scan_evidence ev;
 };
 
 struct timer {
 	uint32_t slot;
 	int64_t due;
+};
+
+/* A FIFO of timers that all wait the same time: sorted as it fills. */
+struct fifo {
+	struct timer *t;
+	uint32_t head, len, cap;
+};
+
+/*
+ * Per-router budgets for TTL-limited probes: each answer is an ICMP
+ * error a router's control plane must make, and routers limit them
+ * (Linux: 1000/s with a burst of 50 for all senders). A probe is charged
+ * to the router that answered the last probe of its TTL towards the same
+ * /24 (IPv6 /48) (routing is per prefix), or, before one answered, to a
+ * bucket shared by every router still unknown. A round starts only when
+ * its routers' buckets are not in debt.
+ */
+#define RB_SIZE 16384
+#define PC_SIZE 65536
+struct rbucket {
+	struct addr a;
+	double tokens;
+	int64_t last;
+	int used;
+};
+struct pcache {
+	uint64_t key;                /* 0: empty */
+	uint32_t bucket;
 };
 
 struct scan_engine {
@@ -67,9 +96,10 @@ struct scan_engine {
 	uint32_t nslots, *freel, nfree;
 	int32_t *tab;
 	uint32_t tabmask;
-	/* round timers */
-	struct timer *tq;
-	uint32_t tq_head, tq_len;
+	/* round timers; rounds waiting for a router's budget */
+	struct fifo tq, dq;
+	struct rbucket *rb;          /* RB_SIZE; [0] the unknown routers' */
+	struct pcache *pc;
 	/* send ring */
 	struct txent *tx;
 	uint32_t tx_head, tx_len;
@@ -208,9 +238,14 @@ int scan_engine_open(struct scan_engine **out, const struct scan_params *p,
 	se->slots = calloc(se->nslots, sizeof(*se->slots));
 	se->freel = calloc(se->nslots, sizeof(*se->freel));
 	se->tab = malloc(tab * sizeof(*se->tab));
-	se->tq = calloc(se->nslots, sizeof(*se->tq));
+	se->tq.t = calloc(se->nslots, sizeof(*se->tq.t));
+	se->dq.t = calloc(se->nslots, sizeof(*se->dq.t));
+	se->tq.cap = se->dq.cap = se->nslots;
 	se->tx = calloc(RING, sizeof(*se->tx));
-	if (!se->slots || !se->freel || !se->tab || !se->tq || !se->tx) {
+	se->rb = calloc(RB_SIZE, sizeof(*se->rb));
+	se->pc = calloc(PC_SIZE, sizeof(*se->pc));
+	if (!se->slots || !se->freel || !se->tab || !se->tq.t || !se->dq.t ||
+	    !se->tx || !se->rb || !se->pc) {
 		snprintf(err, errlen, "out of memory");
 		return EX_OSERR;
 	}
@@ -237,8 +272,11 @@ void scan_engine_close(struct scan_engine *se)
 	free(se->slots);
 	free(se->freel);
 	free(se->tab);
-	free(se->tq);
+	free(se->tq.t);
+	free(se->dq.t);
 	free(se->tx);
+	free(se->rb);
+	free(se->pc);
 	free(se);
 }
 
@@ -304,9 +342,96 @@ static int tx_push(struct scan_engine *se, const struct txent *t)
 	return 0;
 }
 
+/* ---------------------------------------------------------- budgets */
+
+static uint64_t path_key(const struct addr *dst, int ttl)
+{
+	uint64_t k;
+
+	if (dst->family == AF_INET)
+		k = ntohl(dst->u.v4.s_addr) >> 8;
+	else
+		memcpy(&k, dst->u.v6.s6_addr, 6), k &= 0xffffffffffffULL;
+	return (k * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ttl << 1 ^
+		(uint64_t)dst->family << 9) | 1;
+}
+
+static uint32_t addr_hash(const struct addr *a)
+{
+	uint32_t h = 2166136261u;
+	const uint8_t *b = a->family == AF_INET ? (const uint8_t *)&a->u.v4
+						: a->u.v6.s6_addr;
+	size_t n = a->family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+/* The bucket of router a (created on first sight; the table full, the
+ * unknown routers' bucket). */
+static uint32_t router_bucket(struct scan_engine *se, const struct addr *a)
+{
+	uint32_t h = addr_hash(a) % (RB_SIZE - 1) + 1;
+
+	for (uint32_t i = 0; i < 64; i++, h = h % (RB_SIZE - 1) + 1) {
+		struct rbucket *b = &se->rb[h];
+
+		if (b->used && addr_eq(&b->a, a))
+			return h;
+		if (!b->used) {
+			b->used = 1;
+			b->a = *a;
+			b->tokens = se->p->router_burst;
+			b->last = now_ns();
+			return h;
+		}
+	}
+	return 0;
+}
+
+static struct rbucket *bucket_for(struct scan_engine *se, const struct addr *dst,
+				  int ttl)
+{
+	uint64_t k = path_key(dst, ttl);
+	const struct pcache *c = &se->pc[k % PC_SIZE];
+	struct rbucket *b = &se->rb[c->key == k ? c->bucket : 0];
+	int64_t now = now_ns();
+
+	b->tokens += (double)(now - b->last) * se->p->router_rate / 1e9;
+	b->last = now;
+	if (b->tokens > se->p->router_burst)
+		b->tokens = se->p->router_burst;
+	return b;
+}
+
+static void learn_router(struct scan_engine *se, const struct addr *dst,
+			 int ttl, const struct addr *router)
+{
+	uint64_t k = path_key(dst, ttl);
+	struct pcache *c = &se->pc[k % PC_SIZE];
+
+	c->key = k;
+	c->bucket = router_bucket(se, router);
+}
+
+/* May a round with probes at TTLs lo..hi towards dst start now? */
+static int budget_ok(struct scan_engine *se, const struct addr *dst, int lo,
+		     int hi)
+{
+	if (se->p->router_rate <= 0)
+		return 1;
+	for (int t = lo; t <= hi && t > 0; t++)
+		if (bucket_for(se, dst, t)->tokens < 0)
+			return 0;
+	return 1;
+}
+
 static void probe(struct scan_engine *se, struct slot *s, int port, int kind,
 		  int ttl, int ecn, int rep)
 {
+	if (ttl && se->p->router_rate > 0)
+		bucket_for(se, &s->dst, ttl)->tokens -= 1.0;
 	struct scan_tag tg = { (unsigned)ttl, (unsigned)ecn, (unsigned)rep };
 	struct txent t = {
 		.dst = s->dst, .sport = (uint16_t)(se->p->sport_base + port),
@@ -450,14 +575,47 @@ static int pump(struct scan_engine *se, int64_t now)
 
 /* ------------------------------------------------------------- rounds */
 
+static void push_timer(struct fifo *q, uint32_t slot, int64_t due)
+{
+	struct timer *t = &q->t[(q->head + q->len++) % q->cap];
+
+	t->slot = slot;
+	t->due = due;
+}
+
 static void arm(struct scan_engine *se, struct slot *s)
 {
-	struct timer *t = &se->tq[(se->tq_head + se->tq_len++) % se->nslots];
-
-	t->slot = (uint32_t)(s - se->slots);
 	/* The wait starts when the round's probes will have left. */
-	t->due = now_ns() + se->p->wait_ns +
-		 (int64_t)((double)se->tx_len * 1e9 / se->p->rate);
+	push_timer(&se->tq, (uint32_t)(s - se->slots), now_ns() + se->p->wait_ns +
+		   (int64_t)((double)se->tx_len * 1e9 / se->p->rate));
+}
+
+/* Try again in 10 ms: a router's budget is spent. */
+static void defer(struct scan_engine *se, struct slot *s)
+{
+	push_timer(&se->dq, (uint32_t)(s - se->slots), now_ns() + 10000000);
+}
+
+/* The TTLs the slot's next round will probe at: lo..hi, none if lo 0. */
+static void next_ttls(const struct slot *s, int *lo, int *hi)
+{
+	const struct scan_evidence *ev = &s->ev;
+	int pf, pe;
+
+	*lo = *hi = 0;
+	switch (s->round) {
+	case 0:
+		*lo = *hi = scan_screen_ttl(ev);
+		break;
+	case 1:
+		*lo = *hi = ev->screen_ttl;
+		break;
+	default:
+		if (ev->screen_ttl > 1 && scan_parted(ev, &pf, &pe) == 0) {
+			*lo = 1;
+			*hi = ev->screen_ttl - 1;
+		}
+	}
 }
 
 static int round_direct(struct scan_engine *se, struct slot *s, int rep)
@@ -559,7 +717,14 @@ static void finish(struct scan_engine *se, struct slot *s)
 static void advance(struct scan_engine *se, struct slot *s)
 {
 	struct scan_verdict v;
-	int n = 0;
+	int n = 0, lo, hi;
+
+	next_ttls(s, &lo, &hi);
+	if (s->waited < 3000 && !budget_ok(se, &s->dst, lo, hi)) {
+		s->waited++;             /* at most 30 s for a budget */
+		defer(se, s);
+		return;
+	}
 
 	switch (s->round++) {
 	case 0:
@@ -735,8 +900,10 @@ static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 		direct_answer(se, s, m.port, &m.tag, &r,
 			      m.icmp ? ANS_ICMP_UNREACH : m.synack ? ANS_SYNACK
 								   : ANS_RST);
-	else
+	else {
+		learn_router(se, &s->dst, (int)m.tag.ttl, &r.src);
 		limited_answer(s, m.port, &m.tag, &r.src);
+	}
 }
 
 /* Read what is queued on fd, a few batches at most. */
@@ -772,6 +939,20 @@ static int drain(struct scan_engine *se, int fd)
 }
 
 /* --------------------------------------------------------------- run */
+
+/* Advance the slots whose timers in q are due (while the send ring has
+ * room for a round). */
+static void expire(struct scan_engine *se, struct fifo *q, int64_t now)
+{
+	while (q->len > 0 && q->t[q->head].due <= now &&
+	       se->tx_len + 64 + 4 * SCAN_MAX_TTL < RING) {
+		struct slot *s = &se->slots[q->t[q->head].slot];
+
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+		advance(se, s);
+	}
+}
 
 static void wait_io(struct scan_engine *se, int64_t until)
 {
@@ -827,14 +1008,8 @@ int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
 			snprintf(err, errlen, "receive: %s", strerror(errno));
 			return EX_OSERR;
 		}
-		while (se->tq_len > 0 && se->tq[se->tq_head].due <= now &&
-		       se->tx_len + 64 + 2 * SCAN_MAX_TTL < RING) {
-			struct slot *s = &se->slots[se->tq[se->tq_head].slot];
-
-			se->tq_head = (se->tq_head + 1) % se->nslots;
-			se->tq_len--;
-			advance(se, s);
-		}
+		expire(se, &se->tq, now);
+		expire(se, &se->dq, now);
 		/* New targets while the queue is short: 10 ms of sending. */
 		while (se->nfree > 0 && se->tx_len < 64 + p->rate / 100 &&
 		       start_next(se))
@@ -848,9 +1023,14 @@ int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
 			return EX_OSERR;
 		}
 		progress(se, now, &next_tick);
-		if (se->tq_len == 0 && se->tx_len == 0 && se->next_pos >= se->positions)
+		if (se->tq.len == 0 && se->dq.len == 0 && se->tx_len == 0 &&
+		    se->next_pos >= se->positions)
 			break;
-		until = se->tq_len ? se->tq[se->tq_head].due : now + 100000000;
+		until = now + 100000000;
+		if (se->tq.len && se->tq.t[se->tq.head].due < until)
+			until = se->tq.t[se->tq.head].due;
+		if (se->dq.len && se->dq.t[se->dq.head].due < until)
+			until = se->dq.t[se->dq.head].due;
 		if (se->tx_len > 0) {
 			int64_t tok = now + (int64_t)((1.0 - se->tokens) * 1e9 / p->rate);
 
