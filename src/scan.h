@@ -57,6 +57,8 @@ void scan_target_at(const struct scan_targets *t, uint64_t i, struct addr *a);
 /* The index of a, or -1 if a is no target. */
 int64_t scan_target_index(const struct scan_targets *t, const struct addr *a);
 void scan_targets_free(struct scan_targets *t);
+/* A hash of the (finished) list: the same targets, the same value. */
+uint64_t scan_targets_digest(const struct scan_targets *t);
 
 /* The built-in blocklist (reserved ranges; documented in ecntrace(1)). */
 extern const char *const scan_default_blocklist[];

@@ -38,8 +38,9 @@ static const char scan_usage[] =
 "      --blocklist FILE  never probe what FILE lists (replaces the built-in\n"
 "                    list of reserved ranges; /dev/null: none)\n"
 "      --shards N    split the targets into N shards ...\n"
-"      --shard I     ... and scan shard I (0..N-1); needs --seed\n"
-"      --seed N      the order of the targets (same on every shard)\n"
+"      --shard I     ... and scan shard I (0..N-1)\n"
+"      --seed N      the order of the targets (default: from the list, the\n"
+"                    same on every shard)\n"
 "      --resume FILE skip the targets FILE (an earlier output) has\n"
 "      --sport PORT  first source port (default 40000; uses 2K ports)\n"
 "      --no-locate   do not look for the splitting hop\n"
@@ -250,10 +251,6 @@ static int parse_args(int argc, char **argv, struct scan_opts *o)
 		       o->shards);
 		return EX_USAGE;
 	}
-	if (o->shards > 1 && !o->have_seed) {
-		warnx_("scan: --shards needs --seed (every shard the same)");
-		return EX_USAGE;
-	}
 	if (optind >= argc && o->file == NULL) {
 		warnx_("scan: no targets given (usage: ecntrace scan [options] "
 		       "TARGET... | -f FILE | -)");
@@ -439,13 +436,15 @@ int cmd_scan(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	o.p.shards = (uint64_t)o.shards;
 	o.p.shard = (uint64_t)o.shard;
-	if (!o.have_seed)
-		o.p.seed = (uint64_t)random_u32() << 32 | random_u32();
 	o.p.progress = !o.quiet;
 	/* Half of Linux's ICMP limit (1000/s, a burst of 50). */
 	o.p.router_burst = o.p.router_rate / 20 < 4 ? 4 : o.p.router_rate / 20;
 	o.p.targets = &t;
 	rc = load_targets(argc, argv, &o, &t, &sum);
+	/* Without --seed the order follows from the targets: every shard
+	 * of one list gets the same permutation. */
+	if (rc == 0 && !o.have_seed)
+		o.p.seed = scan_targets_digest(&t);
 	if (rc == 0 && o.dry)
 		dry_run(&o, &t, &sum);
 	else if (rc == 0)

@@ -49,6 +49,8 @@ struct slot {
 	int round;
 	int retried;
 	int waited;                  /* deferrals for a budget */
+	int confirms;                /* confirm rounds sent */
+	int pf, pe;                  /* the flow repeated, its codepoint */
 	struct scan_evidence ev;
 };
 
@@ -427,11 +429,41 @@ static int budget_ok(struct scan_engine *se, const struct addr *dst, int lo,
 	return 1;
 }
 
+/* A TTL-limited probe's charge: to the router that answered the same
+ * flow and codepoint before (hint), else to the one predicted. */
+static void charge(struct scan_engine *se, const struct addr *dst, int ttl,
+		   const struct addr *hint)
+{
+	if (se->p->router_rate <= 0)
+		return;
+	if (hint && hint->family) {
+		struct rbucket *b = &se->rb[router_bucket(se, hint)];
+		int64_t now = now_ns();
+
+		b->tokens += (double)(now - b->last) * se->p->router_rate / 1e9;
+		b->last = now;
+		if (b->tokens > se->p->router_burst)
+			b->tokens = se->p->router_burst;
+		b->tokens -= 1.0;
+		return;
+	}
+	bucket_for(se, dst, ttl)->tokens -= 1.0;
+}
+
+static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
+		     int ttl, int ecn, int rep, const struct addr *hint);
+
 static void probe(struct scan_engine *se, struct slot *s, int port, int kind,
 		  int ttl, int ecn, int rep)
 {
-	if (ttl && se->p->router_rate > 0)
-		bucket_for(se, &s->dst, ttl)->tokens -= 1.0;
+	probe_to(se, s, port, kind, ttl, ecn, rep, NULL);
+}
+
+static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
+		     int ttl, int ecn, int rep, const struct addr *hint)
+{
+	if (ttl)
+		charge(se, &s->dst, ttl, hint);
 	struct scan_tag tg = { (unsigned)ttl, (unsigned)ecn, (unsigned)rep };
 	struct txent t = {
 		.dst = s->dst, .sport = (uint16_t)(se->p->sport_base + port),
@@ -656,27 +688,53 @@ static int round_screen(struct scan_engine *se, struct slot *s)
 	return n;
 }
 
-/* Round 2: the parted flow's two codepoints SCAN_REPEATS times more;
- * codepoints the screen did not answer once more; ECT(0) lost. */
+/* Round 2: the parted flow's two codepoints SCAN_REPEATS times more
+ * (and, twice more at most, the repeats that got no answer); the first
+ * time also the codepoints the screen did not answer, and ECT(0) lost. */
 static int round_confirm(struct scan_engine *se, struct slot *s)
 {
 	struct scan_evidence *ev = &s->ev;
-	int n = 0, pf, pe;
+	int n = 0, pf = s->pf, pe = s->pe;
 
-	if (ev->screen_ttl && scan_parted(ev, &pf, &pe) == 0) {
-		for (int r = 1; r <= SCAN_REPEATS; r++, n += 2) {
-			probe(se, s, pf, TX_PLAIN, ev->screen_ttl, ECN_NOT_ECT, r);
-			probe(se, s, pf, TX_PLAIN, ev->screen_ttl, pe, r);
+	/* The flow first seen parted stays the one repeated. */
+	if (ev->screen_ttl && pf < 0 && scan_parted(ev, &pf, &pe) == 0) {
+		s->pf = pf;
+		s->pe = pe;
+	}
+	if (pf >= 0) {
+		struct scan_rep *r0 = &ev->f[pf].scr[ECN_NOT_ECT];
+		struct scan_rep *r1 = &ev->f[pf].scr[pe];
+
+		for (int r = 1; r <= SCAN_REPEATS; r++) {
+			if (!(r0->repmask & 1u << r)) {
+				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl,
+					 ECN_NOT_ECT, r, &r0->first);
+				n++;
+			}
+			if (!(r1->repmask & 1u << r)) {
+				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl, pe, r,
+					 &r1->first);
+				n++;
+			}
 		}
 	}
+	int first = s->confirms++ == 0;
+
 	for (int f = 0; f < ev->nflows; f++) {
-		if (!ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
+		if (first && !ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
 			probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 1);
 			n++;
 		}
-		for (int e = 0; e < 4 && ev->screen_ttl; e++)
-			if (ev->f[f].scr[e].sent == 1 && !ev->f[f].scr[e].answered) {
-				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 1);
+		/* A screen probe lost (a router's ICMP limit, loss): again,
+		 * up to three times. Not for a flow nothing answered at all: a
+		 * silent router, where asking again only waits. */
+		int some = 0;
+
+		for (int e = 0; e < 4; e++)
+			some |= ev->f[f].scr[e].answered > 0;
+		for (int e = 0; e < 4 && ev->screen_ttl && (some || first); e++)
+			if (!ev->f[f].scr[e].answered) {
+				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, s->confirms);
 				n++;
 			}
 	}
@@ -738,8 +796,11 @@ static void advance(struct scan_engine *se, struct slot *s)
 		break;
 	case 1:
 		n = round_confirm(se, s);
-		if (n > 0)
+		if (n > 0) {
+			if (s->confirms < 3)
+				s->round = 1;  /* again for what stays missing */
 			break;
+		}
 		s->round++;
 		/* fall through */
 	case 2:
@@ -784,6 +845,7 @@ static int start_next(struct scan_engine *se)
 		s->idx = idx;
 		s->dst = a;
 		s->used = 1;
+		s->pf = s->pe = -1;
 		s->ev.nflows = p->flows;
 		tab_insert(se, (uint32_t)(s - se->slots));
 		round_direct(se, s, 0);

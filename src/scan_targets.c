@@ -312,6 +312,20 @@ int64_t scan_target_index(const struct scan_targets *t, const struct addr *a)
 	return (int64_t)(t->first[j] + (uint64_t)(x - r_first(r)));
 }
 
+uint64_t scan_targets_digest(const struct scan_targets *t)
+{
+	static const uint64_t key[2] = { 0x65636e7472616365ULL, 0x7363616e2d736565ULL };
+	uint64_t h = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct scan_range *r = &t->r[i];
+		uint64_t b[6] = { h, (uint64_t)r->family, r->hi, r->lo, r->lhi, r->llo };
+
+		h = an_siphash(key, b, sizeof(b));
+	}
+	return h;
+}
+
 void scan_targets_free(struct scan_targets *t)
 {
 	free(t->r);
