@@ -66,7 +66,11 @@ extern const char *const scan_default_blocklist[];
  * lines. 0, or -1 with a one-line reason (file:line: ...) in err. */
 int scan_targets_read(struct scan_targets *t, FILE *fp, const char *name,
 		      int family, char *err, size_t errlen);
-/* A blocklist file, the same way (any prefix length). */
+/* The targets an earlier run's output has an object for (complete lines
+ * of command "scan" with a "target"), finished. 0 or -1 (no memory). */
+int scan_resume_read(struct scan_targets *t, FILE *fp);
+/* A blocklist file, the same way (addresses and prefixes of any length,
+ * no names). */
 int scan_block_read(struct scan_targets *t, FILE *fp, const char *name,
 		    char *err, size_t errlen);
 

@@ -119,39 +119,20 @@ static int read_list(struct scan_targets *t, const char *path, int family,
 static int read_resume(struct scan_targets *t, const char *path, int *rc)
 {
 	FILE *fp = fopen(path, "r");
-	char line[4096];
+	int r;
 
 	if (fp == NULL) {
 		warnx_("cannot open %s: %s", path, strerror(errno));
 		*rc = EX_NOINPUT;
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		const char *k = strstr(line, "\"target\":\"");
-		char word[INET6_ADDRSTRLEN + 1], why[256];
-		size_t n;
-
-		if (k == NULL || strchr(line, '\n') == NULL ||
-		    strstr(line, "\"command\":\"scan\"") == NULL)
-			continue;
-		k += strlen("\"target\":\"");
-		n = strcspn(k, "\"");
-		if (n == 0 || n >= sizeof(word) || k[n] != '"')
-			continue;
-		memcpy(word, k, n);
-		word[n] = '\0';
-		struct addr a;
-
-		if (parse_addr(word, 0, &a) == 0)
-			(void)scan_targets_add(t, word, 0, why, sizeof(why));
-	}
+	r = scan_resume_read(t, fp);
 	fclose(fp);
-	if (scan_targets_finish(t) < 0) {
+	if (r < 0) {
 		warnx_("out of memory");
 		*rc = EX_OSERR;
-		return -1;
 	}
-	return 0;
+	return r;
 }
 
 static int parse_args(int argc, char **argv, struct scan_opts *o)

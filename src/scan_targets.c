@@ -162,9 +162,16 @@ int scan_targets_add(struct scan_targets *t, const char *word, int family,
 	return add_word(t, word, family, 96, err, errlen);
 }
 
+/* Addresses and prefixes only: a blocklist names no host. */
 int scan_block_add(struct scan_targets *t, const char *word, char *err,
 		   size_t errlen)
 {
+	struct addr a;
+
+	if (strchr(word, '/') == NULL && parse_addr(word, 0, &a) < 0) {
+		snprintf(err, errlen, "invalid address '%s'", word);
+		return -1;
+	}
 	return add_word(t, word, 0, 0, err, errlen);
 }
 
@@ -356,7 +363,8 @@ static int read_words(struct scan_targets *t, FILE *fp, const char *name,
 			*--e = '\0';
 		if (*s == '\0')
 			continue;
-		if (add_word(t, s, family, min6, why, sizeof(why)) < 0) {
+		if ((min6 ? add_word(t, s, family, min6, why, sizeof(why))
+			  : scan_block_add(t, s, why, sizeof(why))) < 0) {
 			snprintf(err, errlen, "%s:%ld: %s", name, no, why);
 			return -1;
 		}
@@ -378,6 +386,42 @@ int scan_block_read(struct scan_targets *t, FILE *fp, const char *name,
 		    char *err, size_t errlen)
 {
 	return read_words(t, fp, name, 0, 0, err, errlen);
+}
+
+int scan_resume_read(struct scan_targets *t, FILE *fp)
+{
+	static const char key[] = "\"target\":\"";
+	char line[4096];
+	int whole = 1;
+
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		const char *k = strstr(line, key);
+		char word[INET6_ADDRSTRLEN + 1];
+		int was_whole = whole;
+		struct addr a;
+		size_t n;
+
+		/* A line longer than the buffer is read in pieces: only a
+		 * piece that starts a line and ends it counts. */
+		whole = strchr(line, '\n') != NULL;
+		if (!was_whole || !whole || k == NULL ||
+		    strstr(line, "\"command\":\"scan\"") == NULL)
+			continue;
+		k += strlen(key);
+		n = strcspn(k, "\"");
+		if (n == 0 || n >= sizeof(word) || k[n] != '"')
+			continue;
+		memcpy(word, k, n);
+		word[n] = '\0';
+		if (parse_addr(word, 0, &a) == 0) {
+			uint64_t hi, lo;
+
+			addr_split(&a, &hi, &lo);
+			if (push(t, a.family, join(hi, lo), join(hi, lo)) < 0)
+				return -1;
+		}
+	}
+	return scan_targets_finish(t);
 }
 
 /* ------------------------------------------------------- permutation */

@@ -183,6 +183,37 @@ static void test_read_file(void **state)
 	scan_targets_free(&t);
 }
 
+static void test_resume(void **state)
+{
+	char text[] =
+		"{\"schema\":\"ecntrace/1\",\"command\":\"scan\",\"target\":\"198.18.0.9\",\"port\":80}\n"
+		"{\"schema\":\"ecntrace/1\",\"command\":\"scan\",\"target\":\"2001:db8::7\"}\n"
+		"{\"schema\":\"ecntrace/1\",\"command\":\"trace\",\"target\":\"198.18.0.1\"}\n"
+		"{\"schema\":\"ecntrace/1\",\"command\":\"scan\",\"summary\":{}}\n"
+		"{\"schema\":\"ecntrace/1\",\"command\":\"scan\",\"target\":\"198.18.0.10\"";
+	struct scan_targets t = { 0 };
+	char b[INET6_ADDRSTRLEN];
+	FILE *fp = fmemopen(text, strlen(text), "r");
+
+	assert_int_equal(scan_resume_read(&t, fp), 0);
+	fclose(fp);
+	/* The trace line and the line cut short do not count. */
+	assert_int_equal(t.total, 2);
+	assert_string_equal(at(&t, 0, b), "198.18.0.9");
+	assert_string_equal(at(&t, 1, b), "2001:db8::7");
+	scan_targets_free(&t);
+}
+
+static void test_blocklist_no_names(void **state)
+{
+	struct scan_targets t = { 0 };
+	char err[256];
+
+	assert_int_equal(scan_block_add(&t, "localhost", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invalid address"));
+	scan_targets_free(&t);
+}
+
 static void test_permutation(void **state)
 {
 	static const uint64_t sizes[] = { 1, 2, 3, 5, 16, 17, 1000, 65536, 70001 };
@@ -622,6 +653,8 @@ int main(void)
 		cmocka_unit_test(test_blocklist),
 		cmocka_unit_test(test_default_blocklist_spares_lab),
 		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_blocklist_no_names),
 		cmocka_unit_test(test_permutation),
 		cmocka_unit_test(test_cookies),
 		cmocka_unit_test(test_judge_healthy),
