@@ -69,10 +69,11 @@ struct fifo {
  * Per-router budgets for TTL-limited probes: each answer is an ICMP
  * error a router's control plane must make, and routers limit them
  * (Linux: 1000/s with a burst of 50 for all senders). A probe is charged
- * to the router that answered the last probe of its TTL towards the same
- * /24 (IPv6 /48) (routing is per prefix), or, before one answered, to a
- * bucket shared by every router still unknown. A round starts only when
- * its routers' buckets are not in debt.
+ * to the routers that answered probes of its TTL towards the same /24
+ * (IPv6 /48) (routing is per prefix; up to PC_WAYS of them, a share each,
+ * as ECMP spreads flows), or, before one answered, to a bucket shared by
+ * every router still unknown. A round starts only when its routers'
+ * buckets are not in debt.
  */
 #define RB_SIZE 16384
 #define PC_SIZE 65536
@@ -82,9 +83,11 @@ struct rbucket {
 	int64_t last;
 	int used;
 };
+#define PC_WAYS 4
 struct pcache {
 	uint64_t key;                /* 0: empty */
-	uint32_t bucket;
+	uint32_t bucket[PC_WAYS];    /* the routers seen (ECMP), 0: none */
+	uint8_t n, next;
 };
 
 struct scan_engine {
@@ -392,12 +395,9 @@ static uint32_t router_bucket(struct scan_engine *se, const struct addr *a)
 	return 0;
 }
 
-static struct rbucket *bucket_for(struct scan_engine *se, const struct addr *dst,
-				  int ttl)
+static struct rbucket *refill(struct scan_engine *se, uint32_t i)
 {
-	uint64_t k = path_key(dst, ttl);
-	const struct pcache *c = &se->pc[k % PC_SIZE];
-	struct rbucket *b = &se->rb[c->key == k ? c->bucket : 0];
+	struct rbucket *b = &se->rb[i];
 	int64_t now = now_ns();
 
 	b->tokens += (double)(now - b->last) * se->p->router_rate / 1e9;
@@ -407,14 +407,63 @@ static struct rbucket *bucket_for(struct scan_engine *se, const struct addr *dst
 	return b;
 }
 
+/* The routers predicted for a probe at ttl towards dst, or NULL for the
+ * unknown ones. */
+static const struct pcache *predict(const struct scan_engine *se,
+				    const struct addr *dst, int ttl)
+{
+	uint64_t k = path_key(dst, ttl);
+	const struct pcache *c = &se->pc[k % PC_SIZE];
+
+	return c->key == k && c->n > 0 ? c : NULL;
+}
+
+/* Is any bucket a probe at ttl towards dst would be charged to in debt? */
+static int in_debt(struct scan_engine *se, const struct addr *dst, int ttl)
+{
+	const struct pcache *c = predict(se, dst, ttl);
+
+	if (c == NULL)
+		return refill(se, 0)->tokens < 0;
+	for (int i = 0; i < c->n; i++)
+		if (refill(se, c->bucket[i])->tokens < 0)
+			return 1;
+	return 0;
+}
+
+static void charge_predicted(struct scan_engine *se, const struct addr *dst,
+			     int ttl)
+{
+	const struct pcache *c = predict(se, dst, ttl);
+
+	if (c == NULL) {
+		refill(se, 0)->tokens -= 1.0;
+		return;
+	}
+	for (int i = 0; i < c->n; i++)
+		refill(se, c->bucket[i])->tokens -= 1.0 / c->n;
+}
+
 static void learn_router(struct scan_engine *se, const struct addr *dst,
 			 int ttl, const struct addr *router)
 {
 	uint64_t k = path_key(dst, ttl);
 	struct pcache *c = &se->pc[k % PC_SIZE];
+	uint32_t b = router_bucket(se, router);
 
-	c->key = k;
-	c->bucket = router_bucket(se, router);
+	if (c->key != k) {
+		memset(c, 0, sizeof(*c));
+		c->key = k;
+	}
+	for (int i = 0; i < c->n; i++)
+		if (c->bucket[i] == b)
+			return;
+	if (c->n < PC_WAYS) {
+		c->bucket[c->n++] = b;
+		return;
+	}
+	c->bucket[c->next] = b;
+	c->next = (uint8_t)((c->next + 1) % PC_WAYS);
 }
 
 /* May a round with probes at TTLs lo..hi towards dst start now? */
@@ -424,7 +473,7 @@ static int budget_ok(struct scan_engine *se, const struct addr *dst, int lo,
 	if (se->p->router_rate <= 0)
 		return 1;
 	for (int t = lo; t <= hi && t > 0; t++)
-		if (bucket_for(se, dst, t)->tokens < 0)
+		if (in_debt(se, dst, t))
 			return 0;
 	return 1;
 }
@@ -437,17 +486,10 @@ static void charge(struct scan_engine *se, const struct addr *dst, int ttl,
 	if (se->p->router_rate <= 0)
 		return;
 	if (hint && hint->family) {
-		struct rbucket *b = &se->rb[router_bucket(se, hint)];
-		int64_t now = now_ns();
-
-		b->tokens += (double)(now - b->last) * se->p->router_rate / 1e9;
-		b->last = now;
-		if (b->tokens > se->p->router_burst)
-			b->tokens = se->p->router_burst;
-		b->tokens -= 1.0;
+		refill(se, router_bucket(se, hint))->tokens -= 1.0;
 		return;
 	}
-	bucket_for(se, dst, ttl)->tokens -= 1.0;
+	charge_predicted(se, dst, ttl);
 }
 
 static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
@@ -688,6 +730,15 @@ static int round_screen(struct scan_engine *se, struct slot *s)
 	return n;
 }
 
+static int screen_some(const struct scan_evidence *ev)
+{
+	for (int f = 0; f < ev->nflows; f++)
+		for (int e = 0; e < 4; e++)
+			if (ev->f[f].scr[e].answered)
+				return 1;
+	return 0;
+}
+
 /* Round 2: the parted flow's two codepoints SCAN_REPEATS times more
  * (and, twice more at most, the repeats that got no answer); the first
  * time also the codepoints the screen did not answer, and ECT(0) lost. */
@@ -726,13 +777,9 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 			n++;
 		}
 		/* A screen probe lost (a router's ICMP limit, loss): again,
-		 * up to three times. Not for a flow nothing answered at all: a
-		 * silent router, where asking again only waits. */
-		int some = 0;
-
-		for (int e = 0; e < 4; e++)
-			some |= ev->f[f].scr[e].answered > 0;
-		for (int e = 0; e < 4 && ev->screen_ttl && (some || first); e++)
+		 * up to three times, while the screen answers at all (a silent
+		 * router only makes us wait). */
+		for (int e = 0; e < 4 && ev->screen_ttl && (screen_some(ev) || first); e++)
 			if (!ev->f[f].scr[e].answered) {
 				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, s->confirms);
 				n++;
