@@ -51,6 +51,7 @@ struct slot {
 	int waited;                  /* deferrals for a budget */
 	int confirms;                /* confirm rounds sent */
 	int pf, pe;                  /* the flow repeated, its codepoint */
+	uint32_t unknown_ttls;       /* TTLs charged to the unknown routers */
 	struct scan_evidence ev;
 };
 
@@ -431,17 +432,20 @@ static int in_debt(struct scan_engine *se, const struct addr *dst, int ttl)
 	return 0;
 }
 
-static void charge_predicted(struct scan_engine *se, const struct addr *dst,
-			     int ttl)
+/* Returns 1 if the probe went to the unknown routers' bucket: then its
+ * answer is charged to the router that sends it too, when it comes. */
+static int charge_predicted(struct scan_engine *se, const struct addr *dst,
+			    int ttl)
 {
 	const struct pcache *c = predict(se, dst, ttl);
 
 	if (c == NULL) {
 		refill(se, 0)->tokens -= 1.0;
-		return;
+		return 1;
 	}
 	for (int i = 0; i < c->n; i++)
 		refill(se, c->bucket[i])->tokens -= 1.0 / c->n;
+	return 0;
 }
 
 static void learn_router(struct scan_engine *se, const struct addr *dst,
@@ -480,7 +484,7 @@ static int budget_ok(struct scan_engine *se, const struct addr *dst, int lo,
 
 /* A TTL-limited probe's charge: to the router that answered the same
  * flow and codepoint before (hint), else to the one predicted. */
-static void charge(struct scan_engine *se, const struct addr *dst, int ttl,
+static void charge(struct scan_engine *se, struct slot *s, int ttl,
 		   const struct addr *hint)
 {
 	if (se->p->router_rate <= 0)
@@ -489,7 +493,8 @@ static void charge(struct scan_engine *se, const struct addr *dst, int ttl,
 		refill(se, router_bucket(se, hint))->tokens -= 1.0;
 		return;
 	}
-	charge_predicted(se, dst, ttl);
+	if (charge_predicted(se, &s->dst, ttl) && ttl < 32)
+		s->unknown_ttls |= 1u << ttl;
 }
 
 static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
@@ -505,7 +510,7 @@ static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
 		     int ttl, int ecn, int rep, const struct addr *hint)
 {
 	if (ttl)
-		charge(se, &s->dst, ttl, hint);
+		charge(se, s, ttl, hint);
 	struct scan_tag tg = { (unsigned)ttl, (unsigned)ecn, (unsigned)rep };
 	struct txent t = {
 		.dst = s->dst, .sport = (uint16_t)(se->p->sport_base + port),
@@ -1011,6 +1016,9 @@ static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 								   : ANS_RST);
 	else {
 		learn_router(se, &s->dst, (int)m.tag.ttl, &r.src);
+		if (se->p->router_rate > 0 && m.tag.ttl < 32 &&
+		    (s->unknown_ttls & 1u << m.tag.ttl))
+			refill(se, router_bucket(se, &r.src))->tokens -= 1.0;
 		limited_answer(s, m.port, &m.tag, &r.src);
 	}
 }
