@@ -782,9 +782,10 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 			n++;
 		}
 		/* A screen probe lost (a router's ICMP limit, loss): again,
-		 * up to three times, while the screen answers at all (a silent
-		 * router only makes us wait). */
-		for (int e = 0; e < 4 && ev->screen_ttl && (screen_some(ev) || first); e++)
+		 * up to three times while the screen answers at all, twice
+		 * when it does not (a silent router only makes us wait). */
+		for (int e = 0; e < 4 && ev->screen_ttl &&
+		     (screen_some(ev) || s->confirms <= 2); e++)
 			if (!ev->f[f].scr[e].answered) {
 				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, s->confirms);
 				n++;
