@@ -4,7 +4,6 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "pkt_quic.h"
 #include "trace.h"
 
 /* The TCP probe a real client's SYN looks like, less what we do not need:
@@ -207,11 +206,18 @@ int return_hops(int ttl)
 	return initial_ttl(ttl) - ttl + 1;
 }
 
+int reply_quic_vn(const struct pkt_reply *r, struct quic_vn *vn)
+{
+	if (r->kind != REPLY_UDP || r->udp.kept != r->udp.len)
+		return -1;
+	return quic_vn_parse(r->udp.data, r->udp.kept, vn);
+}
+
 static int is_vn(const struct pkt_reply *r)
 {
 	struct quic_vn vn;
 
-	return quic_vn_parse(r->udp.data, r->udp.kept, &vn) == 0;
+	return reply_quic_vn(r, &vn) == 0;
 }
 
 const char *reply_name(const struct pkt_reply *r)

@@ -5,6 +5,7 @@
 #define ECNTRACE_TRACE_H
 
 #include "engine.h"
+#include "pkt_quic.h"
 
 struct flow {
 	struct addr src, dst;
@@ -78,5 +79,10 @@ int return_hops(int ttl);
 /* "syn-ack", "rst", "port-unreachable", "echo-reply", "time-exceeded",
  * "unreachable", ... for a reply. */
 const char *reply_name(const struct pkt_reply *r);
+/* The Version Negotiation a UDP reply carries: 0, or -1 if it is none. */
+int reply_quic_vn(const struct pkt_reply *r, struct quic_vn *vn);
+/* "quic", or the protocol's name ("tcp", "udp", "icmp", "icmp6");
+ * trace_out.c. */
+const char *flow_proto_name(const struct flow *f);
 
 #endif
