@@ -61,6 +61,7 @@ static const char *const fact_names[FACT_COUNT] = {
 	[FACT_ALT_HOP] = "other_protocol_hop",
 	[FACT_ALT_PROTO] = "other_protocol",
 	[FACT_SITE_FLOWS] = "site_flows",
+	[FACT_SITE_SPORT] = "site_sport",
 	[FACT_SITE_HOPS_A] = "site_not_ect_hops",
 	[FACT_SITE_HOPS_B] = "site_ect0_hops",
 	[FACT_SITE_QUIC_A] = "site_not_ect_quic_version",
@@ -850,8 +851,7 @@ static void site_facts(const struct diag_evidence *ev, struct finding *f,
 			fact(f, FACT_SITE_QUIC_A, s->first.quic_version);
 		if (s->second.quic_ident)
 			fact(f, FACT_SITE_QUIC_B, s->second.quic_version);
-		if (!finding_has(f, FACT_SPORT))
-			fact(f, FACT_SPORT, s->sport);
+		fact(f, FACT_SITE_SPORT, s->sport);
 		return;
 	}
 }

@@ -70,7 +70,7 @@ enum fact {
 	/* UDP / QUIC targets: flows whose Not-ECT and ECT(0) probes were
 	 * answered, and the machines of the first that parted (return hops,
 	 * the first version its Version Negotiation lists). */
-	FACT_SITE_FLOWS,
+	FACT_SITE_FLOWS, FACT_SITE_SPORT,
 	FACT_SITE_HOPS_A, FACT_SITE_HOPS_B,
 	FACT_SITE_QUIC_A, FACT_SITE_QUIC_B,
 	FACT_COUNT
