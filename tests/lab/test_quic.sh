@@ -120,7 +120,9 @@ for s in $SCENARIOS; do
 		if [ "$s" = seed ]; then
 			# trace --quic: the site at the end is the one whose branch
 			# the trace took, and the VN names it.
-			run $fam $sp trace --quic -q 1 -n
+			ip netns exec "$CLIENT_NS" timeout 60 "$ECNTRACE" trace --quic --quiet --json -q 1 -n \
+				-$fam --sport $sp "$(target $fam)" >"$OUT" 2>"$TMP/err"
+			RC=$?
 			d=$(q .dest_ttl)
 			last=$(q '.hops[-1].reply') v=$(q '.hops[-1].quic_versions[0]')
 			b=$(index_of "$d" "$BRANCH_HOPS")
