@@ -75,7 +75,9 @@ static void json_machine(struct json *j, const char *key,
 	json_open_obj(j, key);
 	if (s->answered) {
 		json_str(j, "addr", addr_str(&s->addr, a, sizeof(a)));
-		json_str(j, "reply", s->reply ? s->reply : "other");
+		json_str(j, "reply", s->reply && s->kind != REPLY_UDP ? s->reply : "other");
+		if (s->kind == REPLY_UDP)
+			json_str(j, "udp_reply", s->reply);
 		json_int(j, "return_hops", s->hops);
 		if (s->quic_ident) {
 			snprintf(v, sizeof(v), "0x%08x", s->quic_version);
@@ -95,6 +97,15 @@ void diag_sites_json(struct json *j, const struct diag_evidence *ev)
 		return;
 	json_open_obj(j, "sites");
 	json_int(j, "rounds", ev->sites.rounds);
+	{
+		struct comparison_result r = judge_compare(ev, CMP_SITE_ECT);
+
+		json_int(j, "ecn_trials", r.test_n);
+		json_int(j, "ecn_moved", r.test_bad);
+		json_int(j, "control_trials", r.control_n);
+		json_int(j, "control_moved", r.control_bad);
+		json_num(j, "p_value", r.p, 6);
+	}
 	json_open_arr(j, "flows");
 	for (int i = 0; i < ev->sites.n; i++) {
 		const struct site_pair *p = &ev->sites.pairs[i];

@@ -527,7 +527,9 @@ static void json_responder(struct json *j, const char *key,
 	json_open_obj(j, key);
 	if (s->answered) {
 		json_str(j, "addr", addr_str(&s->addr, a, sizeof(a)));
-		json_str(j, "reply", s->reply ? s->reply : "other");
+		json_str(j, "reply", s->reply && s->kind != REPLY_UDP ? s->reply : "other");
+		if (s->kind == REPLY_UDP)
+			json_str(j, "udp_reply", s->reply);
 		if (s->hops)
 			json_int(j, "return_hops", s->hops);
 	} else {
@@ -606,7 +608,8 @@ static void json_comparisons(struct json *j, const struct diag_verdict *v)
 	for (int k = 0; k < CMP_COUNT; k++) {
 		const struct comparison_result *c = &v->cmp[k];
 
-		if (c->test_n == 0 && c->control_n == 0)
+		/* site-moved is in "sites": comparison is a closed set */
+		if ((c->test_n == 0 && c->control_n == 0) || k == CMP_SITE_ECT)
 			continue;
 		json_open_obj(j, NULL);
 		json_str(j, "comparison", comparison_name((enum comparison)k));

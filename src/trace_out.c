@@ -173,7 +173,11 @@ static void json_reply(struct json *j, const struct probe *p, int numeric)
 
 	json_str(j, "addr", addr_str(&r->src, a, sizeof(a)));
 	json_str(j, "name", name);
-	json_str(j, "reply", reply_name(r));
+	/* "reply" is a closed set in ecntrace/1: a UDP answer is "other",
+	 * told by udp_reply (and a VN's quic_versions). */
+	json_str(j, "reply", r->kind == REPLY_UDP ? "other" : reply_name(r));
+	if (r->kind == REPLY_UDP)
+		json_str(j, "udp_reply", reply_name(r));
 	json_int(j, "reply_ttl", r->ttl);
 	json_int(j, "return_hops", return_hops(r->ttl));
 	json_quic_versions(j, r);

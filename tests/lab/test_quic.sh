@@ -51,11 +51,24 @@ run() {
 		"$(target "$fam")" >"$OUT" 2>"$TMP/err"
 	RC=$?
 	jq -e . "$OUT" >/dev/null 2>&1 || { diag "no JSON (exit $RC): $(head -c 300 "$TMP/err")"; echo '{}' >"$OUT"; }
+	schema_ok
+}
+# schema_ok: $OUT validates against the schema, strict (every member
+# documented), when python3-jsonschema is there.
+N_DOC=0
+schema_ok() {
+	local v
+	HAVE_JSONSCHEMA=${HAVE_JSONSCHEMA:-$(/usr/bin/python3 -c 'import jsonschema' 2>/dev/null && echo 1 || echo 0)}
+	[ "$HAVE_JSONSCHEMA" = 1 ] || return 0
+	N_DOC=$((N_DOC + 1))
+	cp "$OUT" "$TMP/doc$N_DOC.json"
+	v=$(/usr/bin/python3 "$LAB_ROOT/tests/schema_validate.py" --strict "$LAB_ROOT/doc/ecntrace-schema.json" "$OUT" 2>&1)
+	check "JSON document $N_DOC ($(q .command) $(q .protocol // .flow.proto)) validates, strict${v:+: $(echo "$v" | head -c 300)}" [ -z "$v" ]
 }
 summary() {
 	diag "$LAB_SCENARIO${LAB_COND:+ $LAB_COND} IPv$1 $2: exit $RC, $(q .protocol) $(q .verdict.status)," \
 		"causes [$(causes)] at $(cause_hop ecn-hash), notes [$(q '[.verdict.notes[]?.kind] | join(",")')]," \
-		"sites $(q .anycast.sites), site-moved $(q '[.verdict.comparisons[]? | select(.comparison == "site-moved")][0] | "\(.ecn_failed)/\(.ecn_trials) vs \(.control_failed)/\(.control_trials)"'), $(q .stats.path_probes) probes"
+		"sites $(q .anycast.sites), moved $(q '.sites | "\(.ecn_moved)/\(.ecn_trials) vs \(.control_moved)/\(.control_trials)"'), $(q .stats.path_probes) probes"
 }
 
 # ---------------------------------------------------------------- refusals
@@ -123,8 +136,9 @@ for s in $SCENARIOS; do
 			ip netns exec "$CLIENT_NS" timeout 60 "$ECNTRACE" trace --quic --quiet --json -q 1 -n \
 				-$fam --sport $sp "$(target $fam)" >"$OUT" 2>"$TMP/err"
 			RC=$?
+			schema_ok
 			d=$(q .dest_ttl)
-			last=$(q '.hops[-1].reply') v=$(q '.hops[-1].quic_versions[0]')
+			last=$(q '.hops[-1].udp_reply') v=$(q '.hops[-1].quic_versions[0]')
 			b=$(index_of "$d" "$BRANCH_HOPS")
 			check "seed IPv$fam trace --quic: reaches the target (hop $d), version-negotiation listing its branch's site version ($last, $v, branch ${b:-?} -> $(branch_version "${b:-1}"))" \
 				all '[ "$RC" = 0 ]' '[ "$last" = version-negotiation ]' '[ -n "$b" ]' \
