@@ -120,3 +120,75 @@ void diag_sites_json(struct json *j, const struct diag_evidence *ev)
 	json_close_arr(j);
 	json_close_obj(j);
 }
+
+/* The first test flow whose two probes reached different machines, or
+ * else the first test flow answered twice; NULL if none. */
+static const struct site_pair *shown_pair(const struct diag_evidence *ev)
+{
+	const struct site_pair *any = NULL;
+
+	for (int i = 0; i < ev->sites.n; i++) {
+		const struct site_pair *p = &ev->sites.pairs[i];
+
+		if (p->ecn == ECN_NOT_ECT || !p->first.answered || !p->second.answered)
+			continue;
+		if (responder_differs(&p->first, &p->second))
+			return p;
+		if (any == NULL)
+			any = p;
+	}
+	return any;
+}
+
+static void html_machine(FILE *fp, const struct responder *s)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	fprintf(fp, "<span class=\"mono\">%s</span>, %d hops back",
+		addr_str(&s->addr, a, sizeof(a)), s->hops);
+	if (s->quic_ident)
+		fprintf(fp, ", its Version Negotiation listing <span class=\"mono\">"
+			"0x%08x</span> first", s->quic_version);
+}
+
+void diag_sites_section(FILE *fp, const struct diag_result *r)
+{
+	const struct diag_evidence *ev = &r->ev;
+	const struct site_pair *p = shown_pair(ev);
+	struct comparison_result c = judge_compare(ev, CMP_SITE_ECT);
+
+	fprintf(fp, "<section id=\"connection\">\n<h2>A %s flow, Not-ECT then "
+		"ECT(0)</h2>\n<p class=\"lead\">A %s stack sends a flow's first "
+		"packets Not-ECT and marks later ones ECT(0). Each test flow sent one "
+		"Not-ECT probe and then one ECT(0) probe on the same addresses and "
+		"ports; each control flow sent Not-ECT twice.</p>\n",
+		diag_proto_word(ev), ev->quic ? "QUIC" : "UDP");
+	if (p) {
+		fprintf(fp, "<p>Flow sport %u: the Not-ECT probe was answered by ",
+			p->sport);
+		html_machine(fp, &p->first);
+		fputs("; the ECT(0) probe by ", fp);
+		html_machine(fp, &p->second);
+		fprintf(fp, "%s.</p>\n", responder_differs(&p->first, &p->second) ?
+			": another machine" : ": the same machine");
+	}
+	fprintf(fp, "<p>%d of %d test flows had their ECT(0) probe answered by "
+		"another machine than their Not-ECT one; %d of %d controls had their "
+		"second probe answered elsewhere (Fisher's exact test, one-sided: "
+		"p = %.2g).</p>\n</section>\n", c.test_bad, c.test_n,
+		c.control_bad, c.control_n, c.p);
+}
+
+void diag_sites_reproduce(FILE *fp, const struct diag_result *r)
+{
+	char a[INET6_ADDRSTRLEN];
+	int v6 = r->p.dst.family == AF_INET6;
+
+	fprintf(fp, "<p><span class=\"label\">To see it again:</span> "
+		"<code>ecntrace trace%s %s -p %u --sport %u --ecn %s %s</code> and "
+		"the same with <code>--ecn %s</code> show different routers from "
+		"hop %d on.</p>\n", v6 ? " -6" : "", r->ev.quic ? "--quic" : "-U",
+		r->p.dport, r->ev.flows[r->ev.split_flow].sport,
+		ecn_name(r->ev.split_ecn[0]), addr_str(&r->p.dst, a, sizeof(a)),
+		ecn_name(r->ev.split_ecn[1]), r->ev.divergence_ttl);
+}

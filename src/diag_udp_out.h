@@ -20,4 +20,9 @@ void diag_sites_text(FILE *fp, const struct diag_evidence *ev);
 /* "sites" (the site probes, pair by pair), in the diagnosis's object. */
 void diag_sites_json(struct json *j, const struct diag_evidence *ev);
 
+/* The HTML report's parts: the section in place of the replayed
+ * connection, and how to see the split again. */
+void diag_sites_section(FILE *fp, const struct diag_result *r);
+void diag_sites_reproduce(FILE *fp, const struct diag_result *r);
+
 #endif

@@ -176,6 +176,17 @@ for s in $SCENARIOS; do
 				all '[ "$RC" = 1 ]' 'head -n 1 "$TMP/text" | grep -q "QUIC port 443: BROKEN"' \
 				'tail -n 1 "$TMP/text" | grep -q "not marking its packets ECT"'
 			[ "$RC" = 1 ] || sed 's/^/# | /' "$TMP/text"
+			# The HTML report says QUIC, draws each site with its
+			# version, and loads nothing.
+			ip netns exec "$CLIENT_NS" timeout 90 "$ECNTRACE" -q -$fam --sport $((sp + 80)) --quic \
+				--report "$TMP/r.html" "$(target $fam)" >/dev/null 2>&1
+			RC=$?
+			f=$(/usr/bin/python3 "$LAB_ROOT/tests/lab/report_check.py" facts "$TMP/r.html" 2>/dev/null)
+			nv=$(echo "$f" | grep -c "QUIC, lists 0x")
+			check "seed IPv$fam --quic --report: QUIC port 443, a site box per site with its QUIC version ($nv), the two-probe section, nothing loaded (exit $RC)" \
+				all '[ "$RC" = 1 ]' 'grep -q "QUIC port 443" "$TMP/r.html"' '[ "$nv" -ge "$SITES" ]' \
+				'grep -q "A QUIC flow, Not-ECT then ECT(0)" "$TMP/r.html"' \
+				'/usr/bin/python3 "$LAB_ROOT/tests/lab/report_check.py" external "$TMP/r.html" >/dev/null'
 		fi
 	done
 	lab "$name" down >/dev/null
