@@ -108,9 +108,8 @@ static int sites_fill(struct dctx *c, int from, int64_t since)
 	return rc;
 }
 
-int step_sites(struct dctx *c)
+static int step_sites_rounds(struct dctx *c, int nflows)
 {
-	int nflows = c->p->conn_flows > 64 ? 64 : c->p->conn_flows;
 	int rc = 0;
 
 	c->ev->have_sites = 1;
@@ -128,5 +127,17 @@ int step_sites(struct dctx *c)
 		if (rc != 0 || !judge_sites_want_more(c->ev, c->p->confidence))
 			break;
 	}
+	return rc;
+}
+
+int step_sites(struct dctx *c)
+{
+	int nflows = c->p->conn_flows > 64 ? 64 : c->p->conn_flows;
+	uint64_t path0 = c->res->path_probes;
+	int rc = step_sites_rounds(c, nflows);
+
+	/* Like the replay's packets, not path probes (the frugality
+	 * measure): only in probes_sent. */
+	c->res->path_probes = path0;
 	return rc;
 }
