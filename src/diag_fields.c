@@ -378,8 +378,7 @@ static int screen_field(struct dctx *c, int field)
 	int rc = 0;
 
 	fe->screened = 1;
-	fe->applies = field == FIELD_FLOWLABEL ? c->p->dst.family == AF_INET6 :
-		      field == FIELD_FRAG ? c->p->dst.family == AF_INET : 1;
+	fe->applies = field != FIELD_FLOWLABEL || c->p->dst.family == AF_INET6;
 	if (!fe->applies)
 		return 0;
 	fe->nvalues = two ? 2 : FIELD_VALUES;
