@@ -365,6 +365,19 @@ static int fork_scan(struct dctx *c, struct field_evidence *fe)
 	return 0;
 }
 
+/* Rounds that add a flow where answers were lost. */
+#define FIELD_MORE 4
+
+static void add_flow(struct dctx *c, struct field_evidence *fe, int field)
+{
+	struct field_flow *ff = &fe->flows[fe->nflows];
+
+	ff->sport = (uint16_t)(c->p->sport_base + 1 + fe->nflows);
+	for (int k = 0; k < FIELD_VALUES; k++)
+		ff->value[k] = field_value(field, fe->nflows, k);
+	fe->nflows++;
+}
+
 static int screen_field(struct dctx *c, int field)
 {
 	struct diag_evidence *ev = c->ev;
@@ -386,12 +399,9 @@ static int screen_field(struct dctx *c, int field)
 	 * target only (a fifth of the cost), and located hop by hop once
 	 * they part. */
 	fe->at_hop = field != FIELD_TTL && field != FIELD_FRAG;
-	fe->nflows = want < most ? want : most;
-	for (int i = 0; i < fe->nflows; i++) {
-		fe->flows[i].sport = (uint16_t)(c->p->sport_base + 1 + i);
-		for (int k = 0; k < FIELD_VALUES; k++)
-			fe->flows[i].value[k] = field_value(field, i, k);
-	}
+	fe->nflows = 0;
+	for (int i = 0; i < (want < most ? want : most); i++)
+		add_flow(c, fe, field);
 	for (int round = 0; rc == 0 && round < FIELD_TRIES; round++) {
 		if (round)
 			pace_retry(t0);
@@ -399,6 +409,16 @@ static int screen_field(struct dctx *c, int field)
 		rc = screen_round(c, fe, field, &got);
 		if (got == 0 || find_parted(fe))
 			break;
+	}
+	/* Answers lost (a flow counts only whole): more flows, a few, until
+	 * the agreeing ones rule the hash out at the confidence asked. */
+	for (int more = 0; rc == 0 && got > 0 && more < FIELD_MORE &&
+			   fe->nflows < most && !find_parted(fe) &&
+			   field_confidence(fe) + 1e-12 < c->p->confidence; more++) {
+		pace_retry(t0);
+		t0 = now_ns();
+		add_flow(c, fe, field);
+		rc = screen_round(c, fe, field, &got);
 	}
 	if (rc != 0 || !find_parted(fe))
 		return rc;

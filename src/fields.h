@@ -25,8 +25,9 @@ enum diag_field {
  * Each flow gets other values, so that flows are independent draws even
  * under a hash over the field alone. */
 #define FIELD_VALUES 4
-/* Flows of one field at most: 5 of 4 values (0.9999), 8 of 2 (frag). */
-#define FIELD_FLOWS 8
+/* Flows of one field at most: 5 of 4 values (0.9999), 12 of 2 (frag:
+ * 7 at 0.99, more where answers were lost). */
+#define FIELD_FLOWS 12
 #define FIELD_FLOWS_4 5
 /* Flows probed at every hop to find where paths fork (TTL): after one
  * responder, 1 + log2(1/(1-c)) flows rule out a second, at 0.99 8. */
