@@ -378,6 +378,31 @@ static void add_flow(struct dctx *c, struct field_evidence *fe, int field)
 	fe->nflows++;
 }
 
+/* The controls of fields screened before (TTL 64, flow label 0, DSCP 0:
+ * one probe, byte for byte but the token) answer for this field's too:
+ * a probe fewer each flow and place. Not for fragments (UDP). */
+static void reuse_controls(struct diag_evidence *ev, struct field_evidence *fe,
+			   int field)
+{
+	for (int k = FIELD_TTL; k < field && field != FIELD_FRAG; k++) {
+		const struct field_evidence *o = &ev->fields.f[k];
+
+		if (!o->screened || !o->applies)
+			continue;
+		for (int i = 0; i < fe->nflows && i < o->nflows; i++) {
+			struct field_flow *ff = &fe->flows[i];
+			const struct field_flow *of = &o->flows[i];
+
+			if (ff->sport != of->sport)
+				continue;
+			if (!ff->end[0].answered)
+				ff->end[0] = of->end[0];
+			if (fe->at_hop && o->at_hop && !ff->hop[0].answered)
+				ff->hop[0] = of->hop[0];
+		}
+	}
+}
+
 static int screen_field(struct dctx *c, int field)
 {
 	struct diag_evidence *ev = c->ev;
@@ -402,6 +427,7 @@ static int screen_field(struct dctx *c, int field)
 	fe->nflows = 0;
 	for (int i = 0; i < (want < most ? want : most); i++)
 		add_flow(c, fe, field);
+	reuse_controls(ev, fe, field);
 	for (int round = 0; rc == 0 && round < FIELD_TRIES; round++) {
 		if (round)
 			pace_retry(t0);
