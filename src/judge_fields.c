@@ -243,6 +243,15 @@ void judge_fields(const struct diag_evidence *ev, double confidence,
 {
 	judge_ce(ev, confidence, v);
 	ce_explains_resets(ev, v);
-	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
+	for (int k = FIELD_TTL; k < FIELD_COUNT; k++) {
+		const struct field_evidence *fe = &ev->fields.f[k];
+
 		judge_field(ev, confidence, k, v);
+		/* A field that did not part is cleared only as far as its
+		 * agreeing flows go: the path verdict is no surer than that
+		 * (too few answers: inconclusive, as for ECN). */
+		if (fe->screened && fe->applies && !fe->parted &&
+		    field_confidence(fe) < v->path_confidence)
+			v->path_confidence = field_confidence(fe);
+	}
 }

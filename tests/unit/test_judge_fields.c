@@ -185,6 +185,24 @@ static void test_healthy_fields(void **state)
 	free(ev);
 }
 
+/* The TTL's SYNs were answered on one flow only: 3 agreeing bits, short
+ * of 0.99; the path is not cleared (inconclusive, few answers). */
+static void test_field_few_answers(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+	struct field_evidence *fe = field(ev, FIELD_TTL);
+	struct diag_verdict v;
+
+	memset(&fe->flows[1].end[2], 0, sizeof(struct responder));
+	memset(&fe->flows[2].end[1], 0, sizeof(struct responder));
+	judge(ev, 0.99, &v);
+	assert_int_equal(v.status, DIAG_INCONCLUSIVE);
+	assert_int_equal(v.reason, WHY_FEW_ANSWERS);
+	assert_true(v.path_confidence < 0.9);
+	trace_free(&ev->trace);
+	free(ev);
+}
+
 /* TTL 64 and 63 of one flow reach sites 4 and 5 hops back; the flows'
  * paths fork after hop 2 (enough flows agreed there, differed at 3). */
 static void test_ttl_hash_at_fork(void **state)
@@ -465,6 +483,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_healthy_fields),
+		cmocka_unit_test(test_field_few_answers),
 		cmocka_unit_test(test_ttl_hash_at_fork),
 		cmocka_unit_test(test_ttl_hash_silent_fork),
 		cmocka_unit_test(test_ttl_hash_no_fork),
