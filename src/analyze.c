@@ -623,6 +623,10 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 		a->evicted++;
 		finish(a, i);
 	}
+	/* Grow before the new slot is marked used: its stored hash is still
+	 * its last occupant's (or none), which the rebuild must not see. */
+	if (a->active >= a->nbuckets / 2 && a->nbuckets < a->nbuckets_max)
+		grow_index(a);
 	if (a->free_head >= 0) {
 		i = a->free_head;
 		a->free_head = a->slots[i].hnext;
@@ -638,8 +642,6 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	s->c.sport = r->tcp.sport;
 	s->c.dport = r->tcp.dport;
 	s->c.t_first = ts;
-	if (a->active >= a->nbuckets / 2 && a->nbuckets < a->nbuckets_max)
-		grow_index(a);
 	a->links[i].hash = h;
 	a->links[i].next = a->bucket[h & (a->nbuckets - 1)];
 	a->bucket[h & (a->nbuckets - 1)] = i;

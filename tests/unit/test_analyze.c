@@ -1001,6 +1001,37 @@ static void test_table_churn(void **state)
 	analyzer_free(&a);
 }
 
+/* The index grows while connections open: none may drop out of it (the
+ * rebuild once saw the new slot with its stale hash and cut the chain
+ * it was linked into, so later packets of those connections went
+ * untracked). Several keys, so that some connection sits in the chain
+ * the stale hash named. */
+static void test_index_grow(void **state)
+{
+	static const struct seg syn = { C, S_, 0, 64, CI, 0, 0, 0 };
+	static const struct seg ack = { C, A_, 0, 64, CI + 1, SI + 1, 0, 0 };
+	struct analyzer a;
+	struct flow f = story_flow;
+
+	(void)state;
+	for (uint64_t k = 1; k <= 8; k++) {
+		assert_int_equal(analyzer_init(&a, 0, NULL, NULL), 0);
+		a.key[0] = k, a.key[1] = ~k;
+		for (int i = 0; i < 20000; i++) {
+			f.cport = (uint16_t)(1000 + i);
+			feed(&a, &f, &syn, 1, 1000000 + i * 1000LL);
+		}
+		for (int i = 0; i < 20000; i++) {
+			f.cport = (uint16_t)(1000 + i);
+			feed(&a, &f, &ack, 1, 30000000 + i * 1000LL);
+		}
+		assert_int_equal(a.untracked, 0);
+		analyzer_finish(&a);
+		assert_int_equal(a.connections, 20000);
+		analyzer_free(&a);
+	}
+}
+
 /* The table's hash: SipHash-2-4 (the reference vectors), keyed at random
  * per analyzer. */
 static void test_keyed_hash(void **state)
@@ -2362,6 +2393,7 @@ int main(void)
 		cmocka_unit_test(test_table_bound),
 		cmocka_unit_test(test_port_reuse),
 		cmocka_unit_test(test_table_churn),
+		cmocka_unit_test(test_index_grow),
 		cmocka_unit_test(test_keyed_hash),
 		cmocka_unit_test(test_link_ip),
 		cmocka_unit_test(test_link_files),
