@@ -116,9 +116,10 @@ uint64_t an_siphash13(const uint64_t key[2], const void *data, size_t len)
 static uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
 			   const struct addr *y, uint16_t xport, uint16_t yport)
 {
-	uint8_t b[40];
+	uint8_t b[36];
 	size_t l = addr_len(x);
-	int cmp = memcmp(&x->u, &y->u, l);
+	/* Constant lengths: each call unrolls for its family. */
+	int cmp = l == 4 ? memcmp(&x->u, &y->u, 4) : memcmp(&x->u, &y->u, 16);
 
 	if (cmp > 0 || (cmp == 0 && xport > yport)) {
 		const struct addr *t = x;
@@ -127,11 +128,30 @@ static uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
 		x = y, y = t;
 		xport = yport, yport = tp;
 	}
-	memcpy(b, &x->u, l);
-	memcpy(b + l, &y->u, l);
+	if (l == 4) {
+		memcpy(b, &x->u, 4);
+		memcpy(b + 4, &y->u, 4);
+	} else {
+		memcpy(b, &x->u, 16);
+		memcpy(b + 16, &y->u, 16);
+	}
 	memcpy(b + 2 * l, &xport, 2);
 	memcpy(b + 2 * l + 2, &yport, 2);
-	return (uint32_t)an_siphash13(a->key, b, 2 * l + 4);
+	if (l == 4)
+		return (uint32_t)siphash_cd(a->key, b, 12, 1, 3);
+	return (uint32_t)siphash_cd(a->key, b, 36, 1, 3);
+}
+
+/* addr_eq, inlined for the chain walk. */
+static inline int same_addr(const struct addr *x, const struct addr *y)
+{
+	if (x->family != y->family)
+		return 0;
+	if (x->family == AF_INET)
+		return memcmp(&x->u.v4, &y->u.v4, 4) == 0;
+	if (x->family == AF_INET6)
+		return memcmp(&x->u.v6, &y->u.v6, 16) == 0;
+	return 1;
 }
 
 /* ------------------------------------------------------ classification */
@@ -540,12 +560,12 @@ static int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src
 			continue;
 		c = &a->slots[i].c;
 		if (c->sport == sport && c->dport == dport &&
-		    addr_eq(&c->client, src) && addr_eq(&c->server, dst)) {
+		    same_addr(&c->client, src) && same_addr(&c->server, dst)) {
 			*from_client = 1;
 			return i;
 		}
 		if (back < 0 && c->sport == dport && c->dport == sport &&
-		    addr_eq(&c->client, dst) && addr_eq(&c->server, src))
+		    same_addr(&c->client, dst) && same_addr(&c->server, src))
 			back = i;
 	}
 	*from_client = 0;
