@@ -6,6 +6,7 @@
  * active list that the idle timeout eats from the old end, and that picks
  * the connection to evict when a new SYN still finds the table full.
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -118,8 +119,11 @@ static uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
 {
 	uint8_t b[36];
 	size_t l = addr_len(x);
-	/* Constant lengths: each call unrolls for its family. */
-	int cmp = l == 4 ? memcmp(&x->u, &y->u, 4) : memcmp(&x->u, &y->u, 16);
+	/* Constant lengths: each call unrolls for its family. An IPv4
+	 * address compares as memcmp would, as a big-endian number. */
+	int cmp = l == 4 ? (ntohl(x->u.v4.s_addr) > ntohl(y->u.v4.s_addr)) -
+			   (ntohl(x->u.v4.s_addr) < ntohl(y->u.v4.s_addr))
+			 : memcmp(&x->u, &y->u, 16);
 
 	if (cmp > 0 || (cmp == 0 && xport > yport)) {
 		const struct addr *t = x;
