@@ -315,6 +315,18 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 		    "ECN as without, no ECN fault");
 		return;
 	case NOTE_UNCONFIRMED:
+		if (finding_has(f, FACT_CONTROL_BAD) && !finding_has(f, FACT_TEST) &&
+		    finding_has(f, FACT_SITE_FLOWS)) {
+			PUT("one flow's codepoints reached different routers at hop "
+			    "%d and %d of %d repeats agreed, but %d of %d flows sent "
+			    "Not-ECT twice had their second probe answered by another "
+			    "machine, which no hash over ECN does: the paths are "
+			    "unstable or balanced per packet; no ECN fault is named",
+			    FACT(FACT_SPLIT_HOP), FACT(FACT_REPEATS_AGREED),
+			    FACT(FACT_REPEATS), FACT(FACT_CONTROL_BAD),
+			    FACT(FACT_CONTROL_N));
+			return;
+		}
 		if (finding_has(f, FACT_CONTROL_BAD) && !finding_has(f, FACT_TEST)) {
 			PUT("one flow's codepoints reached different routers at hop "
 			    "%d and %d of %d repeats agreed, but %d of %d plain "
