@@ -391,7 +391,14 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 				PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
 				    "load-balancing hash, so a connection's Not-ECT handshake "
 				    "and its ECT(0) data take different paths", w);
-			if (c->latent)
+			if (c->latent && r->ev.proto == IPPROTO_UDP)
+				PUT("; today's flows escape it (%s), but any %s server "
+				    "reached through this router across sites would "
+				    "see them split", r->ev.have_sites ?
+				    "one machine answers on every branch" :
+				    "no site probes were sent (--flows 0)",
+				    diag_proto_word(&r->ev));
+			else if (c->latent)
 				PUT("; today's connections work (%s), but any "
 				    "ECN-capable server reached through this router "
 				    "across sites would break",
