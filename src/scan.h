@@ -156,12 +156,16 @@ struct scan_rep {
 struct scan_flow {
 	struct scan_obs neg;         /* ECN-setup SYN (ECE|CWR), Not-ECT */
 	struct scan_obs tgt[2];      /* plain SYN: [0] Not-ECT, [1] ECT(0) */
-	struct scan_rep scr[4];      /* at the screen TTL, by codepoint */
 };
 
 struct scan_evidence {
 	int nflows;
 	struct scan_flow f[SCAN_MAX_FLOWS];
+	/* TTL-limited SYNs at the screen TTL, by flow and codepoint: flows
+	 * 0..nflows-1 are the ports of the plain SYNs, nflows..2*nflows-1
+	 * those of the ECN-setup SYNs, screened when the first half showed
+	 * no parting (a hash that the first flows happened to miss). */
+	struct scan_rep scr[2 * SCAN_MAX_FLOWS][4];
 	int screen_ttl;              /* 0: none (target not reached, or no
 				      * router before it) */
 	/* Localisation of one parted flow: both codepoints at TTLs

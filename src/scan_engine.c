@@ -519,7 +519,7 @@ static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
 	};
 
 	if (ttl && ttl == s->ev.screen_ttl)
-		s->ev.f[port].scr[ecn].sent++;
+		s->ev.scr[port][ecn].sent++;
 	(void)tx_push(se, &t);
 }
 
@@ -737,16 +737,17 @@ static int round_screen(struct scan_engine *se, struct slot *s)
 
 static int screen_some(const struct scan_evidence *ev)
 {
-	for (int f = 0; f < ev->nflows; f++)
+	for (int f = 0; f < 2 * ev->nflows; f++)
 		for (int e = 0; e < 4; e++)
-			if (ev->f[f].scr[e].answered)
+			if (ev->scr[f][e].answered)
 				return 1;
 	return 0;
 }
 
 /* Round 2: the parted flow's two codepoints SCAN_REPEATS times more
- * (and, twice more at most, the repeats that got no answer); the first
- * time also the codepoints the screen did not answer, and ECT(0) lost. */
+ * (and, twice more at most, the repeats that got no answer); with no
+ * parting yet, the second half of the flows screened; the codepoints
+ * the screen did not answer again; the first time also ECT(0) lost. */
 static int round_confirm(struct scan_engine *se, struct slot *s)
 {
 	struct scan_evidence *ev = &s->ev;
@@ -758,8 +759,8 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 		s->pe = pe;
 	}
 	if (pf >= 0) {
-		struct scan_rep *r0 = &ev->f[pf].scr[ECN_NOT_ECT];
-		struct scan_rep *r1 = &ev->f[pf].scr[pe];
+		struct scan_rep *r0 = &ev->scr[pf][ECN_NOT_ECT];
+		struct scan_rep *r1 = &ev->scr[pf][pe];
 
 		for (int r = 1; r <= SCAN_REPEATS; r++) {
 			if (!(r0->repmask & 1u << r)) {
@@ -774,23 +775,30 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 			}
 		}
 	}
-	int first = s->confirms++ == 0;
+	int first = s->confirms++ == 0, some = screen_some(ev);
 
-	for (int f = 0; f < ev->nflows; f++) {
+	for (int f = 0; f < ev->nflows; f++)
 		if (first && !ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
 			probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 1);
 			n++;
 		}
+	for (int f = 0; f < 2 * ev->nflows && ev->screen_ttl; f++) {
 		/* A screen probe lost (a router's ICMP limit, loss): again,
 		 * up to three times while the screen answers at all, twice
 		 * when it does not (a silent router only makes us wait). */
-		for (int e = 0; e < 4 && ev->screen_ttl &&
-		     (screen_some(ev) || s->confirms <= 2); e++)
-			if (!ev->f[f].scr[e].answered) {
+		for (int e = 0; e < 4 && (some || s->confirms <= 2); e++)
+			if (ev->scr[f][e].sent && !ev->scr[f][e].answered) {
 				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, s->confirms);
 				n++;
 			}
 	}
+	/* No flow parted: the other half of the ports screened too, so a
+	 * hash the first flows missed by chance (1 in 8^k over two paths)
+	 * is missed only with 1 in 8^2k. */
+	if (first && pf < 0 && some && ev->screen_ttl)
+		for (int f = ev->nflows; f < 2 * ev->nflows; f++)
+			for (int e = 0; e < 4; e++, n++)
+				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	return n;
 }
 
@@ -957,10 +965,10 @@ static void limited_answer(struct slot *s, int port, const struct scan_tag *t,
 {
 	struct scan_evidence *ev = &s->ev;
 
-	if (port >= ev->nflows)
+	if (port >= 2 * ev->nflows)
 		return;
 	if ((int)t->ttl == ev->screen_ttl) {
-		rep_answer(&ev->f[port].scr[t->ecn], t->rep, from);
+		rep_answer(&ev->scr[port][t->ecn], t->rep, from);
 		return;
 	}
 	if (port != ev->loc_flow || t->ttl >= SCAN_MAX_TTL)

@@ -382,7 +382,7 @@ static void healthy_ev(struct scan_evidence *ev, int flows)
 		answer(&ev->f[f].tgt[0], ANS_SYNACK, 61);
 		answer(&ev->f[f].tgt[1], ANS_SYNACK, 61);
 		for (int e = 0; e < 4; e++)
-			rep(&ev->f[f].scr[e], 1, 0, "198.51.100.3");
+			rep(&ev->scr[f][e], 1, 0, "198.51.100.3");
 	}
 }
 
@@ -391,8 +391,8 @@ static void dependent_ev(struct scan_evidence *ev, int repeats)
 {
 	healthy_ev(ev, 4);
 	answer(&ev->f[1].tgt[1], ANS_SYNACK, 60);
-	rep(&ev->f[1].scr[ECN_NOT_ECT], 1 + repeats, 0, "198.51.100.3");
-	rep(&ev->f[1].scr[ECN_ECT0], 1 + repeats, 0, "198.51.100.4");
+	rep(&ev->scr[1][ECN_NOT_ECT], 1 + repeats, 0, "198.51.100.3");
+	rep(&ev->scr[1][ECN_ECT0], 1 + repeats, 0, "198.51.100.4");
 }
 
 static void test_judge_healthy(void **state)
@@ -445,7 +445,7 @@ static void test_judge_one_odd_answer(void **state)
 	assert_string_equal(v.reason, "parted-unconfirmed");
 	/* Repeats that wander: a per-packet balancer, not an ECN hash. */
 	dependent_ev(&ev, SCAN_REPEATS);
-	ev.f[1].scr[ECN_NOT_ECT].differed = 2;
+	ev.scr[1][ECN_NOT_ECT].differed = 2;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "per-packet");
@@ -458,12 +458,12 @@ static void test_judge_lossy(void **state)
 
 	/* A few repeats lost: still significant at 0.99. */
 	dependent_ev(&ev, SCAN_REPEATS);
-	ev.f[1].scr[ECN_ECT0].answered = 1 + SCAN_REPEATS - 1;
+	ev.scr[1][ECN_ECT0].answered = 1 + SCAN_REPEATS - 1;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.dependent, 1);
 	/* Most repeats lost: not enough to say. */
-	ev.f[1].scr[ECN_ECT0].answered = 2;
-	ev.f[1].scr[ECN_NOT_ECT].answered = 2;
+	ev.scr[1][ECN_ECT0].answered = 2;
+	ev.scr[1][ECN_NOT_ECT].answered = 2;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_int_equal(v.dependent, -1);
@@ -473,7 +473,7 @@ static void test_judge_lossy(void **state)
 	for (int f = 0; f < 4; f++)
 		for (int e = 1; e < 4; e++)
 			if (f > 0 || e > 2)
-				rep(&ev.f[f].scr[e], 0, 0, NULL);
+				rep(&ev.scr[f][e], 0, 0, NULL);
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "few-answers");
@@ -481,7 +481,7 @@ static void test_judge_lossy(void **state)
 	healthy_ev(&ev, 4);
 	for (int f = 0; f < 4; f++)
 		for (int e = 0; e < 4; e++)
-			rep(&ev.f[f].scr[e], 0, 0, NULL);
+			rep(&ev.scr[f][e], 0, 0, NULL);
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "screen-silent");
