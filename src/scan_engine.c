@@ -1111,14 +1111,33 @@ static void progress(struct scan_engine *se, int64_t now, int64_t *next)
 		(double)se->sum->probes / ((double)(now - se->start) / 1e9));
 }
 
+static void finish_stats(struct scan_engine *se, struct scan_summary *sum)
+{
+	sum->seconds = (double)(now_ns() - se->start) / 1e9;
+	sum->rate = sum->seconds > 0 ? (double)sum->probes / sum->seconds : 0;
+	if (se->p->progress)
+		fputs("\r\033[K", stderr);
+}
+
+static int run_loop(struct scan_engine *se, char *err, size_t errlen);
+
 int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
 		    char *err, size_t errlen)
+{
+	int rc;
+
+	se->sum = sum;
+	rc = run_loop(se, err, errlen);
+	finish_stats(se, sum);
+	return rc;
+}
+
+static int run_loop(struct scan_engine *se, char *err, size_t errlen)
 {
 	const struct scan_params *p = se->p;
 	uint64_t total = p->targets->total;
 	int64_t next_tick;
 
-	se->sum = sum;
 	scan_perm_init(&se->perm, total, p->seed);
 	se->positions = total > p->shard ? (total - p->shard + p->shards - 1) / p->shards : 0;
 	se->start = se->last_fill = now_ns();
@@ -1165,9 +1184,5 @@ int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
 		}
 		wait_io(se, until);
 	}
-	sum->seconds = (double)(now_ns() - se->start) / 1e9;
-	sum->rate = sum->seconds > 0 ? (double)sum->probes / sum->seconds : 0;
-	if (p->progress)
-		fputs("\r\033[K", stderr);
 	return 0;
 }
