@@ -225,7 +225,7 @@ shard_checks() {
 	local p4=${ANYCAST4%%.0.0/*}.9.0/24 p6=${ANYCAST6%%::/*}::900/120 i sizes="" rcs=""
 	: >"$TMP/shards.list"
 	for i in 0 1 2; do
-		scan "$TMP/shard$i.ndjson" --blocklist "$EMPTY" --shards 3 --shard $i "$p4" "$p6"
+		scan "$TMP/shard$i.ndjson" --blocklist "$EMPTY" --seed 7 --shards 3 --shard $i "$p4" "$p6"
 		rcs="$rcs $RC"
 		$CHECK targets "$TMP/shard$i.ndjson" >"$TMP/shard$i.list"
 		sizes="$sizes $(wc -l <"$TMP/shard$i.list")"
