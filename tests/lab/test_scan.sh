@@ -19,7 +19,10 @@
 #     TIME-WAIT socket of ours in any site after each scan (every SYN-ACK got
 #     a reset with its probe's flow and TOS: a reset with another TOS would
 #     take another branch and leave the site's half-open connection), no nft
-#     table in the client, and the labs go away.
+#     table in the client, and the labs go away;
+#   - controls that the detectors work: the truth comparison counts false
+#     accusations against a truth that has none dependent, and the sites do
+#     keep half-open connections when the first router drops our resets.
 # The scan checks skip ("scan not built") only when the binary has no scan
 # subcommand (`ecntrace scan --help` mentions --shards).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -178,6 +181,37 @@ truth_scan() {
 	no_leftovers "after the scan"
 }
 
+# control_truth: the comparison itself sees a false accusation: the same
+# output against a truth that calls everything healthy.
+control_truth() {
+	local KEYS
+	awk '/^#/ { print; next } { print $1, "healthy - - - -", $7 }' "$SCAN_TRUTH" >"$TMP/lying.truth"
+	KEYS=$($CHECK check "$TMP/lying.truth" "$TMP/targets" "$TMP/out.ndjson")
+	eval "$KEYS"
+	check "$S control: against a truth with no dependent target, the same output is $FALSE_POS false accusations (need $LINES) and wrong routers" \
+		all '[ "$FALSE_POS" = "$LINES" ]' '[ "$ROUTERS_OK" = 0 ]'
+}
+
+# control_open: the sites do keep half-open connections when the resets
+# never reach them (the first router drops the client's RSTs): what
+# no_leftovers looks for. Last in a lab: those connections stay a minute.
+control_open() {
+	local open
+	on gw nft -f - <<EOF
+table inet scantest_norst {
+  chain pre {
+    type filter hook prerouting priority -300; policy accept;
+    iifname "client" tcp flags & rst == rst drop
+  }
+}
+EOF
+	scan "$TMP/norst.ndjson" --blocklist "$EMPTY" "${ANYCAST4%%.0.0/*}.11.0/28"
+	open=$(left_open)
+	on gw nft delete table inet scantest_norst
+	check "$S control: with the client's resets dropped on the way, the sites keep half-open connections (${open:-none})" \
+		[ -n "$open" ]
+}
+
 # blocklist_checks: a /24 and an IPv6 /120 with half of each blocklisted.
 blocklist_checks() {
 	local p4=${ANYCAST4%%.0.0/*}.7.0/24 p6=${ANYCAST6%%::/*}::700/120 b4 b6 pcap=$TMP/block.pcap blocked
@@ -272,9 +306,9 @@ for S in $SCENARIOS; do
 		# First: the lab's own traceroutes leave half-open connections.
 		truth_scan
 		case $S in
-		scan) blocklist_checks; no_leftovers "after the blocklisted scan"
+		scan) control_truth; blocklist_checks; no_leftovers "after the blocklisted scan"
 			resume_checks; no_leftovers "after the resumed scan";;
-		scan-healthy) shard_checks; dryrun_checks; refusal_checks;;
+		scan-healthy) shard_checks; dryrun_checks; refusal_checks; control_open;;
 		esac
 	else
 		skip "scan not built ($S: the command's checks)"
