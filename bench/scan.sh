@@ -181,6 +181,19 @@ printf '%-14s %8d %9s %9d %8s %10s %12s %10s %9s %9s\n' "ecntrace scan" "$TARGET
 	"$(awk -v f="$FOUND" -v t="$TARGETS" 'BEGIN { printf "%.2f", 100 * f / t }')" "$(mib "$e_rss")"
 echo
 echo "ecntrace scan: exit $e_rc, $e_done completed: $e_broken broken, $e_healthy healthy, $e_incon inconclusive, $e_unr unreachable; $FOUND at the truth's router (edge, hop $BALANCER_HOP), $WRONG_ROUTER elsewhere, $MISSED missed, $MISSING without an object; routers: $ROUTERS"
+python3 - "$TMP/scan.ndjson" <<'EOF'
+import collections, json, sys
+c = collections.Counter()
+for line in open(sys.argv[1]):
+    try:
+        o = json.loads(line)
+    except ValueError:
+        continue
+    if "summary" not in o and o.get("status") != "broken":
+        c["%s/%s" % (o.get("status"), o.get("reason"))] += 1
+if c:
+    print("ecntrace scan, the rest by status/reason: " + ", ".join("%s %d" % kv for kv in c.most_common()))
+EOF
 echo "wire: zmap $z_syn SYNs, $z_rst RSTs (the client kernel's); ecntrace $e_syn SYNs ($(ratio "$e_syn" "$TARGETS") a target), $e_rst RSTs; ecntrace's own count $e_sent probes in $e_secs s"
 send_ratio=$(ratio "$e_pps" "$z_pps")
 echo "ratio scan/zmap send rate (packets/s): $send_ratio"
@@ -200,5 +213,5 @@ goal() { if awk "BEGIN { exit !($1) }" 2>/dev/null; then echo yes; else echo NO;
 g1=NO
 [ "$send_ratio" != - ] && g1=$(goal "$send_ratio >= 0.5")
 echo "goals: send rate >= 0.5x ZMap's: $g1 ($send_ratio);" \
-	"$TARGETS verdicts in < 60 s: $(goal "$e_wall < 60 && $FOUND == $TARGETS") (${e_wall} s, $FOUND right);" \
+	"$TARGETS verdicts in < 60 s: $(goal "$e_wall < 60 && ${e_done:-0} == $TARGETS") (${e_wall} s, ${e_done:-0} completed, $FOUND right);" \
 	"<= 256 MiB at $MEM_TARGETS targets: $(goal "${m_rss:-999999999} <= 262144 && ${d_rss:-999999999} <= 262144") ($(mib "$m_rss") MiB)"
