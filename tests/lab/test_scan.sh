@@ -42,7 +42,6 @@ SEED=${SCAN_SEED:-1}
 SCENARIOS=${LAB_SCENARIOS:-"scan-branch scan scan-healthy"}
 EMPTY=$TMP/empty.blocklist
 : >"$EMPTY"
-lab_up_count=0
 
 # scan OUT ARGS...: ecntrace scan in the client, NDJSON to OUT, exit code to
 # RC, stderr to $TMP/scan.err.
@@ -224,15 +223,18 @@ blocklist_checks() {
 	printf '# half of each\n%s\n\n%s\n' "$b4" "$b6" >"$TMP/blocklist"
 	expand "$b4" "$b6" >"$TMP/blocked.list"
 	expand "$p4" "$p6" | grep -vxFf "$TMP/blocked.list" >"$TMP/allowed.list"
-	capture_pcap_start client "$CLIENT_IF" "tcp and (dst net $p4 or dst net $p6)" "$pcap" || nok "tcpdump starts"
+	# Everything toward the prefixes: what went elsewhere than the targets.
+	capture_pcap_start client "$CLIENT_IF" "tcp and (dst net ${ANYCAST4%% *} or dst net ${ANYCAST6%% *})" "$pcap" ||
+		nok "tcpdump starts"
 	scan "$TMP/block.ndjson" --blocklist "$TMP/blocklist" --flows "$FLOWS" "$p4" "$p6"
 	capture_stop
 	blocked=$($CHECK summary "$TMP/block.ndjson" blocked)
-	local to_blocked to_allowed objs
+	local to_blocked to_allowed objs all
 	to_blocked=$(sent_to "$pcap" "$TMP/blocked.list") to_allowed=$(sent_to "$pcap" "$TMP/allowed.list")
+	all=$(tcpdump -tnr "$pcap" 2>/dev/null | grep -c '^IP')
 	objs=$($CHECK targets "$TMP/block.ndjson" | grep -cxFf "$TMP/blocked.list")
-	check "$S blocklist: no packet to the 256 blocklisted addresses ($to_blocked; $to_allowed to the others), no object for them ($objs), summary.blocked $blocked" \
-		all '[ "$to_blocked" = 0 ]' '[ "$to_allowed" -gt 0 ]' '[ "$objs" = 0 ]' '[ "$blocked" = 256 ]'
+	check "$S blocklist: no packet to the 256 blocklisted addresses ($to_blocked), $to_allowed to the others and $((all - to_allowed)) to no target, no object for them ($objs), summary.blocked $blocked" \
+		all '[ "$to_blocked" = 0 ]' '[ "$to_allowed" -gt 0 ]' '[ "$all" = "$to_allowed" ]' '[ "$objs" = 0 ]' '[ "$blocked" = 256 ]'
 	truth_checks "blocklist, the other half" "$TMP/allowed.list" "$TMP/block.ndjson" 1
 }
 
