@@ -20,6 +20,9 @@
 #     a reset with its probe's flow and TOS: a reset with another TOS would
 #     take another branch and leave the site's half-open connection), no nft
 #     table in the client, and the labs go away;
+#   - under the kernel's ICMP rate limits and under 3% loss per router
+#     (scan-branch): no false accusation, no wrong router (an interval must
+#     hold the truth's hop), whatever comes out inconclusive;
 #   - controls that the detectors work: the truth comparison counts false
 #     accusations against a truth that has none dependent, and the sites do
 #     keep half-open connections when the first router drops our resets.
@@ -39,7 +42,9 @@ if [ -x "${ECNTRACE_BIN:-$LAB_ROOT/ecntrace}" ] && cp "${ECNTRACE_BIN:-$LAB_ROOT
 fi
 N=${SCAN_SAMPLE:-256}
 SEED=${SCAN_SEED:-1}
-SCENARIOS=${LAB_SCENARIOS:-"scan-branch scan scan-healthy"}
+# SCENARIO[:CONDITION]: ratelimit (ECNLAB_RATELIMIT=1: the kernel's ICMP
+# limits) and loss3 (ECNLAB_LOSS=3) run the hard checks only.
+SCENARIOS=${LAB_SCENARIOS:-"scan-branch scan scan-healthy scan-branch:ratelimit scan-branch:loss3"}
 EMPTY=$TMP/empty.blocklist
 : >"$EMPTY"
 
@@ -216,6 +221,23 @@ EOF
 		[ -n "$open" ]
 }
 
+# hard_checks: under a condition, no innocent accused and no wrong router;
+# how many were found, located only to an interval, or inconclusive is
+# reported (and nothing is left open when no reset can be lost).
+hard_checks() {
+	local KEYS
+	$CHECK sample "$SCAN_TRUTH" 64 "$SEED" >"$TMP/targets"
+	scan "$TMP/out.ndjson" --blocklist "$EMPTY" --flows "$FLOWS" -f "$TMP/targets"
+	KEYS=$($CHECK check "$SCAN_TRUTH" "$TMP/targets" "$TMP/out.ndjson") || { nok "$S: scan_check.py runs"; return; }
+	eval "$KEYS"
+	check "$S: an object for each of 128 targets ($LINES, $MISSING missing) and a summary, exit $RC" \
+		all '[ "$LINES" = 128 ]' '[ "$MISSING$DUPS$EXTRA$BAD_LINES" = 0000 ]' '[ "$SUMMARY" = 1 ]' '[ "$RC" -le 2 ]'
+	check "$S: no innocent accused ($FALSE_POS of $EXP_HEALTHY; $HEALTHY_OK healthy), no wrong router ($WRONG_ROUTER; of $EXP_DEP dependent: $FOUND found, $INTERVAL in an interval, $MISSED not found, $INCONCL inconclusive in all), machines ($MACHINES_BAD wrong), routers ($ROUTERS)" \
+		all '[ "$FALSE_POS" = 0 ]' '[ "$WRONG_ROUTER" = 0 ]' '[ "$MACHINES_BAD" = 0 ]' '[ "$ROUTERS_OK" = 1 ]'
+	[ -z "$DETAIL" ] || diag "$DETAIL"
+	[ "$COND" = loss3 ] || no_leftovers "after the scan"
+}
+
 # blocklist_checks: a /24 and an IPv6 /120 with half of each blocklisted.
 blocklist_checks() {
 	local p4=${ANYCAST4%%.0.0/*}.7.0/24 p6=${ANYCAST6%%::/*}::700/120 b4 b6 pcap=$TMP/block.pcap blocked
@@ -302,14 +324,26 @@ refusal_checks() {
 }
 
 for S in $SCENARIOS; do
-	name=scan$$-$S
-	if ! lab_up "$name" "$S" >"$TMP/up.err" 2>&1; then
+	COND=${S#*:} sc=${S%%:*}
+	[ "$COND" != "$S" ] || COND=""
+	name=scan$$-$sc${COND:+-$COND}
+	case $COND in
+	"") cenv=();;
+	ratelimit) cenv=(ECNLAB_RATELIMIT=1);;
+	loss3) cenv=(ECNLAB_LOSS=3);;
+	*) nok "$S: unknown condition '$COND'"; continue;;
+	esac
+	LAB_NAMES="$LAB_NAMES $name"
+	if ! env "${cenv[@]}" ECNLAB_NAME="$name" "$ECNLAB" up "$sc" >"$TMP/up.err" 2>&1 ||
+		! eval "$(lab "$name" env)"; then
 		nok "$S comes up: $(head -1 "$TMP/up.err")"
 		lab "$name" down
 		continue
 	fi
 	ok "$S comes up"
-	if [ "$HAVE_SCAN" = 1 ]; then
+	if [ -n "$COND" ]; then
+		if [ "$HAVE_SCAN" = 1 ]; then hard_checks; else skip "scan not built ($S)"; fi
+	elif [ "$HAVE_SCAN" = 1 ]; then
 		# First: the lab's own traceroutes leave half-open connections.
 		truth_scan
 		case $S in
@@ -320,7 +354,7 @@ for S in $SCENARIOS; do
 	else
 		skip "scan not built ($S: the command's checks)"
 	fi
-	lab_checks
+	[ -n "$COND" ] || lab_checks
 	lab "$name" down
 	check "$S: down leaves no namespace or state" \
 		all '[ -z "$(lab_namespaces "$name")" ]' '[ ! -e "/run/ecnlab/$name" ]'
