@@ -20,9 +20,10 @@
 #     a reset with its probe's flow and TOS: a reset with another TOS would
 #     take another branch and leave the site's half-open connection), no nft
 #     table in the client, and the labs go away;
-#   - under the kernel's ICMP rate limits and under 3% loss per router
-#     (scan-branch): no false accusation, no wrong router (an interval must
-#     hold the truth's hop), whatever comes out inconclusive;
+#   - under the kernel's ICMP rate limits, under 3% loss per router, and
+#     with the splitting router silent (scan-branch): no false accusation,
+#     no wrong router (an interval must hold the truth's hop), whatever
+#     comes out inconclusive; silent: every dependent target in an interval;
 #   - controls that the detectors work: the truth comparison counts false
 #     accusations against a truth that has none dependent, and the sites do
 #     keep half-open connections when the first router drops our resets.
@@ -43,8 +44,9 @@ fi
 N=${SCAN_SAMPLE:-256}
 SEED=${SCAN_SEED:-1}
 # SCENARIO[:CONDITION]: ratelimit (ECNLAB_RATELIMIT=1: the kernel's ICMP
-# limits) and loss3 (ECNLAB_LOSS=3) run the hard checks only.
-SCENARIOS=${LAB_SCENARIOS:-"scan-branch scan scan-healthy scan-branch:ratelimit scan-branch:loss3"}
+# limits), loss3 (ECNLAB_LOSS=3) and silent (ECNLAB_SILENT=the router that
+# splits on ECN: only an interval can hold it) run the hard checks only.
+SCENARIOS=${LAB_SCENARIOS:-"scan-branch scan scan-healthy scan-branch:ratelimit scan-branch:loss3 scan-branch:silent"}
 EMPTY=$TMP/empty.blocklist
 : >"$EMPTY"
 
@@ -234,6 +236,10 @@ hard_checks() {
 		all '[ "$LINES" = 128 ]' '[ "$MISSING$DUPS$EXTRA$BAD_LINES" = 0000 ]' '[ "$SUMMARY" = 1 ]' '[ "$RC" -le 2 ]'
 	check "$S: no innocent accused ($FALSE_POS of $EXP_HEALTHY; $HEALTHY_OK healthy), no wrong router ($WRONG_ROUTER; of $EXP_DEP dependent: $FOUND found, $INTERVAL in an interval, $MISSED not found, $INCONCL inconclusive in all), machines ($MACHINES_BAD wrong), routers ($ROUTERS)" \
 		all '[ "$FALSE_POS" = 0 ]' '[ "$WRONG_ROUTER" = 0 ]' '[ "$MACHINES_BAD" = 0 ]' '[ "$ROUTERS_OK" = 1 ]'
+	# Silent but otherwise clean: every dependent target is located, to an
+	# interval since its router never answers.
+	[ "$COND" != silent ] || check "$S: every dependent target located to an interval holding the silent router ($INTERVAL of $EXP_DEP)" \
+		[ "$INTERVAL" = "$EXP_DEP" ]
 	[ -z "$DETAIL" ] || diag "$DETAIL"
 	[ "$COND" = loss3 ] || no_leftovers "after the scan"
 }
@@ -331,6 +337,7 @@ for S in $SCENARIOS; do
 	"") cenv=();;
 	ratelimit) cenv=(ECNLAB_RATELIMIT=1);;
 	loss3) cenv=(ECNLAB_LOSS=3);;
+	silent) cenv=(ECNLAB_SILENT="$(ECNLAB_SCENARIOS=$TMP/lab/scenarios; . "$TMP/lab/scenarios/$sc.sh"; echo "${SUB_BALANCER:-$BALANCER}")");;
 	*) nok "$S: unknown condition '$COND'"; continue;;
 	esac
 	LAB_NAMES="$LAB_NAMES $name"
