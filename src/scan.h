@@ -21,11 +21,13 @@
 /* ---------------------------------------------------------- targets */
 
 /* A run of consecutive addresses: IPv4 in lo (hi = 0), IPv6 as the
- * upper and lower 64 bits (a range never crosses the upper half). */
+ * upper and lower 64 bits. */
 struct scan_range {
 	int family;
 	uint64_t hi, lo;             /* first address */
-	uint64_t count;              /* >= 1 */
+	uint64_t lhi, llo;           /* last address */
+	uint64_t count;              /* >= 1; UINT64_MAX: that many or more
+				      * (only a blocklist's may be) */
 };
 
 struct scan_targets {
@@ -40,6 +42,9 @@ struct scan_targets {
  * reason in err. */
 int scan_targets_add(struct scan_targets *t, const char *word, int family,
 		     char *err, size_t errlen);
+/* The same for a blocklist: any prefix length. */
+int scan_block_add(struct scan_targets *t, const char *word, char *err,
+		   size_t errlen);
 /* Sort and merge (duplicates and overlaps count once), then compute the
  * index. 0 or -1 (no memory). */
 int scan_targets_finish(struct scan_targets *t);
@@ -52,6 +57,8 @@ void scan_target_at(const struct scan_targets *t, uint64_t i, struct addr *a);
 /* The index of a, or -1 if a is no target. */
 int64_t scan_target_index(const struct scan_targets *t, const struct addr *a);
 void scan_targets_free(struct scan_targets *t);
+/* A hash of the (finished) list: the same targets, the same value. */
+uint64_t scan_targets_digest(const struct scan_targets *t);
 
 /* The built-in blocklist (reserved ranges; documented in ecntrace(1)). */
 extern const char *const scan_default_blocklist[];
@@ -59,6 +66,13 @@ extern const char *const scan_default_blocklist[];
  * lines. 0, or -1 with a one-line reason (file:line: ...) in err. */
 int scan_targets_read(struct scan_targets *t, FILE *fp, const char *name,
 		      int family, char *err, size_t errlen);
+/* The targets an earlier run's output has an object for (complete lines
+ * of command "scan" with a "target"), finished. 0 or -1 (no memory). */
+int scan_resume_read(struct scan_targets *t, FILE *fp);
+/* A blocklist file, the same way (addresses and prefixes of any length,
+ * no names). */
+int scan_block_read(struct scan_targets *t, FILE *fp, const char *name,
+		    char *err, size_t errlen);
 
 /* ------------------------------------------------------- permutation */
 
@@ -95,6 +109,23 @@ uint32_t scan_cookie_base(const struct scan_key *key, const struct addr *dst,
 uint32_t scan_tag_pack(const struct scan_tag *t);
 /* Decode seq - base: 0, or -1 if it is no tag. */
 int scan_tag_unpack(uint32_t v, struct scan_tag *t);
+
+/* A reply proved ours: the target's index, the flow's port offset from
+ * the first source port, the probe's tag, and what answered. */
+struct scan_match {
+	uint64_t idx;
+	int port;
+	struct scan_tag tag;
+	int synack;                  /* a SYN-ACK (to be reset) */
+	int icmp;                    /* an ICMP error quoting the probe */
+	const struct addr *target;   /* in the reply */
+};
+/* Is r (parsed) the answer to one of our probes: to targets t, port
+ * dport, from source ports sport_base .. sport_base + 2 * flows - 1?
+ * 0 and *m, or -1. Pure. */
+int scan_validate(const struct scan_key *key, const struct scan_targets *t,
+		  uint16_t dport, uint16_t sport_base, int flows,
+		  const struct pkt_reply *r, struct scan_match *m);
 
 /* ----------------------------------------------------------- evidence */
 
@@ -219,6 +250,9 @@ struct scan_params {
 	uint16_t dport, sport_base;
 	int flows;
 	double rate;
+	double router_rate;          /* TTL-limited probes a router a second
+				      * (0: no limit) */
+	double router_burst;
 	double conf;
 	int64_t wait_ns;
 	int locate;

@@ -33,11 +33,14 @@ static const char scan_usage[] =
 "      --rate PPS    probes per second (default 10000, at most 10000000)\n"
 "      --flows K     flows (source ports) per target (1-8, default 4)\n"
 "      --wait SEC    wait for a round's answers (default 1)\n"
+"      --router-rate PPS  TTL-limited probes (each an ICMP error to make)\n"
+"                    a router gets a second (default 500; 0: no limit)\n"
 "      --blocklist FILE  never probe what FILE lists (replaces the built-in\n"
 "                    list of reserved ranges; /dev/null: none)\n"
 "      --shards N    split the targets into N shards ...\n"
-"      --shard I     ... and scan shard I (0..N-1); needs --seed\n"
-"      --seed N      the order of the targets (same on every shard)\n"
+"      --shard I     ... and scan shard I (0..N-1)\n"
+"      --seed N      the order of the targets (default: from the list, the\n"
+"                    same on every shard)\n"
 "      --resume FILE skip the targets FILE (an earlier output) has\n"
 "      --sport PORT  first source port (default 40000; uses 2K ports)\n"
 "      --no-locate   do not look for the splitting hop\n"
@@ -59,7 +62,7 @@ static const char scan_usage[] =
 
 enum { OPT_RATE = 256, OPT_FLOWS, OPT_WAIT, OPT_BLOCK, OPT_SHARDS, OPT_SHARD,
        OPT_SEED, OPT_RESUME, OPT_SPORT, OPT_NOLOCATE, OPT_DRY, OPT_DEADLINE,
-       OPT_TEXT };
+       OPT_TEXT, OPT_RRATE };
 
 static const struct option scan_opts[] = {
 	{ "rate", required_argument, NULL, OPT_RATE },
@@ -75,6 +78,7 @@ static const struct option scan_opts[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY },
 	{ "deadline", required_argument, NULL, OPT_DEADLINE },
 	{ "text", no_argument, NULL, OPT_TEXT },
+	{ "router-rate", required_argument, NULL, OPT_RRATE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -89,7 +93,7 @@ struct scan_opts {
 };
 
 static int read_list(struct scan_targets *t, const char *path, int family,
-		     int *rc)
+		     int block, int *rc)
 {
 	char err[512];
 	FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -100,7 +104,8 @@ static int read_list(struct scan_targets *t, const char *path, int family,
 		*rc = EX_NOINPUT;
 		return -1;
 	}
-	r = scan_targets_read(t, fp, path, family, err, sizeof(err));
+	r = block ? scan_block_read(t, fp, path, err, sizeof(err))
+		  : scan_targets_read(t, fp, path, family, err, sizeof(err));
 	if (fp != stdin)
 		fclose(fp);
 	if (r < 0) {
@@ -114,39 +119,20 @@ static int read_list(struct scan_targets *t, const char *path, int family,
 static int read_resume(struct scan_targets *t, const char *path, int *rc)
 {
 	FILE *fp = fopen(path, "r");
-	char line[4096];
+	int r;
 
 	if (fp == NULL) {
 		warnx_("cannot open %s: %s", path, strerror(errno));
 		*rc = EX_NOINPUT;
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		const char *k = strstr(line, "\"target\":\"");
-		char word[INET6_ADDRSTRLEN + 1], why[256];
-		size_t n;
-
-		if (k == NULL || strchr(line, '\n') == NULL ||
-		    strstr(line, "\"command\":\"scan\"") == NULL)
-			continue;
-		k += strlen("\"target\":\"");
-		n = strcspn(k, "\"");
-		if (n == 0 || n >= sizeof(word) || k[n] != '"')
-			continue;
-		memcpy(word, k, n);
-		word[n] = '\0';
-		struct addr a;
-
-		if (parse_addr(word, 0, &a) == 0)
-			(void)scan_targets_add(t, word, 0, why, sizeof(why));
-	}
+	r = scan_resume_read(t, fp);
 	fclose(fp);
-	if (scan_targets_finish(t) < 0) {
+	if (r < 0) {
 		warnx_("out of memory");
 		*rc = EX_OSERR;
-		return -1;
 	}
-	return 0;
+	return r;
 }
 
 static int parse_args(int argc, char **argv, struct scan_opts *o)
@@ -221,6 +207,14 @@ static int parse_args(int argc, char **argv, struct scan_opts *o)
 				return EX_USAGE;
 			break;
 		case OPT_TEXT: o->text = 1; break;
+		case OPT_RRATE:
+			if (!strcmp(optarg, "0")) {
+				o->p.router_rate = 0;
+				break;
+			}
+			if (cli_rate(optarg, 1e7, "router rate", &o->p.router_rate) < 0)
+				return EX_USAGE;
+			break;
 		case 'o': o->out = optarg; break;
 		case 's': o->src = optarg; break;
 		case 'i': o->p.iface = optarg; break;
@@ -238,10 +232,6 @@ static int parse_args(int argc, char **argv, struct scan_opts *o)
 		       o->shards);
 		return EX_USAGE;
 	}
-	if (o->shards > 1 && !o->have_seed) {
-		warnx_("scan: --shards needs --seed (every shard the same)");
-		return EX_USAGE;
-	}
 	if (optind >= argc && o->file == NULL) {
 		warnx_("scan: no targets given (usage: ecntrace scan [options] "
 		       "TARGET... | -f FILE | -)");
@@ -257,10 +247,10 @@ static int load_targets(int argc, char **argv, struct scan_opts *o,
 	char err[256];
 	int rc = 0;
 
-	if (o->file && read_list(t, o->file, o->family, &rc) < 0)
+	if (o->file && read_list(t, o->file, o->family, 0, &rc) < 0)
 		return rc;
 	for (int i = optind; i < argc; i++) {
-		if (!strcmp(argv[i], "-") ? read_list(t, "-", o->family, &rc) < 0
+		if (!strcmp(argv[i], "-") ? read_list(t, "-", o->family, 0, &rc) < 0
 		    : scan_targets_add(t, argv[i], o->family, err, sizeof(err)) < 0) {
 			if (strcmp(argv[i], "-"))
 				warnx_("scan: %s", err);
@@ -270,18 +260,24 @@ static int load_targets(int argc, char **argv, struct scan_opts *o,
 		}
 	}
 	if (o->block) {
-		if (read_list(&block, o->block, 0, &rc) < 0)
+		if (read_list(&block, o->block, 0, 1, &rc) < 0)
 			return rc;
 	} else {
 		for (int i = 0; scan_default_blocklist[i]; i++)
-			(void)scan_targets_add(&block, scan_default_blocklist[i], 0,
-					       err, sizeof(err));
+			(void)scan_block_add(&block, scan_default_blocklist[i],
+					     err, sizeof(err));
 	}
 	if (scan_targets_finish(t) < 0 || scan_targets_finish(&block) < 0) {
 		warnx_("out of memory");
 		return EX_OSERR;
 	}
 	uint64_t given = t->total;
+
+	if (given > 1ULL << 36) {
+		warnx_("scan: %llu targets are more than 2^36",
+		       (unsigned long long)given);
+		return EX_USAGE;
+	}
 
 	sum->blocked = scan_targets_subtract(t, &block);
 	sum->targets = given;
@@ -409,6 +405,7 @@ int cmd_scan(int argc, char **argv)
 	memset(&sum, 0, sizeof(sum));
 	o.p.dport = 80;
 	o.p.rate = 10000;
+	o.p.router_rate = 500;
 	o.p.flows = 4;
 	o.p.conf = 0.99;
 	o.p.wait_ns = 1000000000LL;
@@ -420,11 +417,15 @@ int cmd_scan(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	o.p.shards = (uint64_t)o.shards;
 	o.p.shard = (uint64_t)o.shard;
-	if (!o.have_seed)
-		o.p.seed = (uint64_t)random_u32() << 32 | random_u32();
 	o.p.progress = !o.quiet;
+	/* Half of Linux's ICMP limit (1000/s, a burst of 50). */
+	o.p.router_burst = o.p.router_rate / 20 < 4 ? 4 : o.p.router_rate / 20;
 	o.p.targets = &t;
 	rc = load_targets(argc, argv, &o, &t, &sum);
+	/* Without --seed the order follows from the targets: every shard
+	 * of one list gets the same permutation. */
+	if (rc == 0 && !o.have_seed)
+		o.p.seed = scan_targets_digest(&t);
 	if (rc == 0 && o.dry)
 		dry_run(&o, &t, &sum);
 	else if (rc == 0)

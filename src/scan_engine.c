@@ -48,12 +48,47 @@ struct slot {
 	int used;
 	int round;
 	int retried;
+	int waited;                  /* deferrals for a budget */
+	int confirms;                /* confirm rounds sent */
+	int pf, pe;                  /* the flow repeated, its codepoint */
+	uint32_t unknown_ttls;       /* TTLs charged to the unknown routers */
 	struct scan_evidence ev;
 };
 
 struct timer {
 	uint32_t slot;
 	int64_t due;
+};
+
+/* A FIFO of timers that all wait the same time: sorted as it fills. */
+struct fifo {
+	struct timer *t;
+	uint32_t head, len, cap;
+};
+
+/*
+ * Per-router budgets for TTL-limited probes: each answer is an ICMP
+ * error a router's control plane must make, and routers limit them
+ * (Linux: 1000/s with a burst of 50 for all senders). A probe is charged
+ * to the routers that answered probes of its TTL towards the same /24
+ * (IPv6 /48) (routing is per prefix; up to PC_WAYS of them, a share each,
+ * as ECMP spreads flows), or, before one answered, to a bucket shared by
+ * every router still unknown. A round starts only when its routers'
+ * buckets are not in debt.
+ */
+#define RB_SIZE 16384
+#define PC_SIZE 65536
+struct rbucket {
+	struct addr a;
+	double tokens;
+	int64_t last;
+	int used;
+};
+#define PC_WAYS 4
+struct pcache {
+	uint64_t key;                /* 0: empty */
+	uint32_t bucket[PC_WAYS];    /* the routers seen (ECMP), 0: none */
+	uint8_t n, next;
 };
 
 struct scan_engine {
@@ -67,9 +102,10 @@ struct scan_engine {
 	uint32_t nslots, *freel, nfree;
 	int32_t *tab;
 	uint32_t tabmask;
-	/* round timers */
-	struct timer *tq;
-	uint32_t tq_head, tq_len;
+	/* round timers; rounds waiting for a router's budget */
+	struct fifo tq, dq;
+	struct rbucket *rb;          /* RB_SIZE; [0] the unknown routers' */
+	struct pcache *pc;
 	/* send ring */
 	struct txent *tx;
 	uint32_t tx_head, tx_len;
@@ -208,9 +244,14 @@ int scan_engine_open(struct scan_engine **out, const struct scan_params *p,
 	se->slots = calloc(se->nslots, sizeof(*se->slots));
 	se->freel = calloc(se->nslots, sizeof(*se->freel));
 	se->tab = malloc(tab * sizeof(*se->tab));
-	se->tq = calloc(se->nslots, sizeof(*se->tq));
+	se->tq.t = calloc(se->nslots, sizeof(*se->tq.t));
+	se->dq.t = calloc(se->nslots, sizeof(*se->dq.t));
+	se->tq.cap = se->dq.cap = se->nslots;
 	se->tx = calloc(RING, sizeof(*se->tx));
-	if (!se->slots || !se->freel || !se->tab || !se->tq || !se->tx) {
+	se->rb = calloc(RB_SIZE, sizeof(*se->rb));
+	se->pc = calloc(PC_SIZE, sizeof(*se->pc));
+	if (!se->slots || !se->freel || !se->tab || !se->tq.t || !se->dq.t ||
+	    !se->tx || !se->rb || !se->pc) {
 		snprintf(err, errlen, "out of memory");
 		return EX_OSERR;
 	}
@@ -237,8 +278,11 @@ void scan_engine_close(struct scan_engine *se)
 	free(se->slots);
 	free(se->freel);
 	free(se->tab);
-	free(se->tq);
+	free(se->tq.t);
+	free(se->dq.t);
 	free(se->tx);
+	free(se->rb);
+	free(se->pc);
 	free(se);
 }
 
@@ -304,9 +348,169 @@ static int tx_push(struct scan_engine *se, const struct txent *t)
 	return 0;
 }
 
+/* ---------------------------------------------------------- budgets */
+
+static uint64_t path_key(const struct addr *dst, int ttl)
+{
+	uint64_t k;
+
+	if (dst->family == AF_INET)
+		k = ntohl(dst->u.v4.s_addr) >> 8;
+	else
+		memcpy(&k, dst->u.v6.s6_addr, 6), k &= 0xffffffffffffULL;
+	return (k * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ttl << 1 ^
+		(uint64_t)dst->family << 9) | 1;
+}
+
+static uint32_t addr_hash(const struct addr *a)
+{
+	uint32_t h = 2166136261u;
+	const uint8_t *b = a->family == AF_INET ? (const uint8_t *)&a->u.v4
+						: a->u.v6.s6_addr;
+	size_t n = a->family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+/* The bucket of router a (created on first sight; the table full, the
+ * unknown routers' bucket). */
+static uint32_t router_bucket(struct scan_engine *se, const struct addr *a)
+{
+	uint32_t h = addr_hash(a) % (RB_SIZE - 1) + 1;
+
+	for (uint32_t i = 0; i < 64; i++, h = h % (RB_SIZE - 1) + 1) {
+		struct rbucket *b = &se->rb[h];
+
+		if (b->used && addr_eq(&b->a, a))
+			return h;
+		if (!b->used) {
+			b->used = 1;
+			b->a = *a;
+			b->tokens = se->p->router_burst;
+			b->last = now_ns();
+			return h;
+		}
+	}
+	return 0;
+}
+
+static struct rbucket *refill(struct scan_engine *se, uint32_t i)
+{
+	struct rbucket *b = &se->rb[i];
+	int64_t now = now_ns();
+
+	b->tokens += (double)(now - b->last) * se->p->router_rate / 1e9;
+	b->last = now;
+	if (b->tokens > se->p->router_burst)
+		b->tokens = se->p->router_burst;
+	return b;
+}
+
+/* The routers predicted for a probe at ttl towards dst, or NULL for the
+ * unknown ones. */
+static const struct pcache *predict(const struct scan_engine *se,
+				    const struct addr *dst, int ttl)
+{
+	uint64_t k = path_key(dst, ttl);
+	const struct pcache *c = &se->pc[k % PC_SIZE];
+
+	return c->key == k && c->n > 0 ? c : NULL;
+}
+
+/* Is any bucket a probe at ttl towards dst would be charged to in debt? */
+static int in_debt(struct scan_engine *se, const struct addr *dst, int ttl)
+{
+	const struct pcache *c = predict(se, dst, ttl);
+
+	if (c == NULL)
+		return refill(se, 0)->tokens < 0;
+	for (int i = 0; i < c->n; i++)
+		if (refill(se, c->bucket[i])->tokens < 0)
+			return 1;
+	return 0;
+}
+
+/* Returns 1 if the probe went to the unknown routers' bucket: then its
+ * answer is charged to the router that sends it too, when it comes. */
+static int charge_predicted(struct scan_engine *se, const struct addr *dst,
+			    int ttl)
+{
+	const struct pcache *c = predict(se, dst, ttl);
+
+	if (c == NULL) {
+		refill(se, 0)->tokens -= 1.0;
+		return 1;
+	}
+	for (int i = 0; i < c->n; i++)
+		refill(se, c->bucket[i])->tokens -= 1.0 / c->n;
+	return 0;
+}
+
+static void learn_router(struct scan_engine *se, const struct addr *dst,
+			 int ttl, const struct addr *router)
+{
+	uint64_t k = path_key(dst, ttl);
+	struct pcache *c = &se->pc[k % PC_SIZE];
+	uint32_t b = router_bucket(se, router);
+
+	if (c->key != k) {
+		memset(c, 0, sizeof(*c));
+		c->key = k;
+	}
+	for (int i = 0; i < c->n; i++)
+		if (c->bucket[i] == b)
+			return;
+	if (c->n < PC_WAYS) {
+		c->bucket[c->n++] = b;
+		return;
+	}
+	c->bucket[c->next] = b;
+	c->next = (uint8_t)((c->next + 1) % PC_WAYS);
+}
+
+/* May a round with probes at TTLs lo..hi towards dst start now? */
+static int budget_ok(struct scan_engine *se, const struct addr *dst, int lo,
+		     int hi)
+{
+	if (se->p->router_rate <= 0)
+		return 1;
+	for (int t = lo; t <= hi && t > 0; t++)
+		if (in_debt(se, dst, t))
+			return 0;
+	return 1;
+}
+
+/* A TTL-limited probe's charge: to the router that answered the same
+ * flow and codepoint before (hint), else to the one predicted. */
+static void charge(struct scan_engine *se, struct slot *s, int ttl,
+		   const struct addr *hint)
+{
+	if (se->p->router_rate <= 0)
+		return;
+	if (hint && hint->family) {
+		refill(se, router_bucket(se, hint))->tokens -= 1.0;
+		return;
+	}
+	if (charge_predicted(se, &s->dst, ttl) && ttl < 32)
+		s->unknown_ttls |= 1u << ttl;
+}
+
+static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
+		     int ttl, int ecn, int rep, const struct addr *hint);
+
 static void probe(struct scan_engine *se, struct slot *s, int port, int kind,
 		  int ttl, int ecn, int rep)
 {
+	probe_to(se, s, port, kind, ttl, ecn, rep, NULL);
+}
+
+static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
+		     int ttl, int ecn, int rep, const struct addr *hint)
+{
+	if (ttl)
+		charge(se, s, ttl, hint);
 	struct scan_tag tg = { (unsigned)ttl, (unsigned)ecn, (unsigned)rep };
 	struct txent t = {
 		.dst = s->dst, .sport = (uint16_t)(se->p->sport_base + port),
@@ -450,14 +654,47 @@ static int pump(struct scan_engine *se, int64_t now)
 
 /* ------------------------------------------------------------- rounds */
 
+static void push_timer(struct fifo *q, uint32_t slot, int64_t due)
+{
+	struct timer *t = &q->t[(q->head + q->len++) % q->cap];
+
+	t->slot = slot;
+	t->due = due;
+}
+
 static void arm(struct scan_engine *se, struct slot *s)
 {
-	struct timer *t = &se->tq[(se->tq_head + se->tq_len++) % se->nslots];
-
-	t->slot = (uint32_t)(s - se->slots);
 	/* The wait starts when the round's probes will have left. */
-	t->due = now_ns() + se->p->wait_ns +
-		 (int64_t)((double)se->tx_len * 1e9 / se->p->rate);
+	push_timer(&se->tq, (uint32_t)(s - se->slots), now_ns() + se->p->wait_ns +
+		   (int64_t)((double)se->tx_len * 1e9 / se->p->rate));
+}
+
+/* Try again in 10 ms: a router's budget is spent. */
+static void defer(struct scan_engine *se, struct slot *s)
+{
+	push_timer(&se->dq, (uint32_t)(s - se->slots), now_ns() + 10000000);
+}
+
+/* The TTLs the slot's next round will probe at: lo..hi, none if lo 0. */
+static void next_ttls(const struct slot *s, int *lo, int *hi)
+{
+	const struct scan_evidence *ev = &s->ev;
+	int pf, pe;
+
+	*lo = *hi = 0;
+	switch (s->round) {
+	case 0:
+		*lo = *hi = scan_screen_ttl(ev);
+		break;
+	case 1:
+		*lo = *hi = ev->screen_ttl;
+		break;
+	default:
+		if (ev->screen_ttl > 1 && scan_parted(ev, &pf, &pe) == 0) {
+			*lo = 1;
+			*hi = ev->screen_ttl - 1;
+		}
+	}
 }
 
 static int round_direct(struct scan_engine *se, struct slot *s, int rep)
@@ -498,27 +735,59 @@ static int round_screen(struct scan_engine *se, struct slot *s)
 	return n;
 }
 
-/* Round 2: the parted flow's two codepoints SCAN_REPEATS times more;
- * codepoints the screen did not answer once more; ECT(0) lost. */
+static int screen_some(const struct scan_evidence *ev)
+{
+	for (int f = 0; f < ev->nflows; f++)
+		for (int e = 0; e < 4; e++)
+			if (ev->f[f].scr[e].answered)
+				return 1;
+	return 0;
+}
+
+/* Round 2: the parted flow's two codepoints SCAN_REPEATS times more
+ * (and, twice more at most, the repeats that got no answer); the first
+ * time also the codepoints the screen did not answer, and ECT(0) lost. */
 static int round_confirm(struct scan_engine *se, struct slot *s)
 {
 	struct scan_evidence *ev = &s->ev;
-	int n = 0, pf, pe;
+	int n = 0, pf = s->pf, pe = s->pe;
 
-	if (ev->screen_ttl && scan_parted(ev, &pf, &pe) == 0) {
-		for (int r = 1; r <= SCAN_REPEATS; r++, n += 2) {
-			probe(se, s, pf, TX_PLAIN, ev->screen_ttl, ECN_NOT_ECT, r);
-			probe(se, s, pf, TX_PLAIN, ev->screen_ttl, pe, r);
+	/* The flow first seen parted stays the one repeated. */
+	if (ev->screen_ttl && pf < 0 && scan_parted(ev, &pf, &pe) == 0) {
+		s->pf = pf;
+		s->pe = pe;
+	}
+	if (pf >= 0) {
+		struct scan_rep *r0 = &ev->f[pf].scr[ECN_NOT_ECT];
+		struct scan_rep *r1 = &ev->f[pf].scr[pe];
+
+		for (int r = 1; r <= SCAN_REPEATS; r++) {
+			if (!(r0->repmask & 1u << r)) {
+				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl,
+					 ECN_NOT_ECT, r, &r0->first);
+				n++;
+			}
+			if (!(r1->repmask & 1u << r)) {
+				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl, pe, r,
+					 &r1->first);
+				n++;
+			}
 		}
 	}
+	int first = s->confirms++ == 0;
+
 	for (int f = 0; f < ev->nflows; f++) {
-		if (!ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
+		if (first && !ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
 			probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 1);
 			n++;
 		}
-		for (int e = 0; e < 4 && ev->screen_ttl; e++)
-			if (ev->f[f].scr[e].sent == 1 && !ev->f[f].scr[e].answered) {
-				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 1);
+		/* A screen probe lost (a router's ICMP limit, loss): again,
+		 * up to three times while the screen answers at all, twice
+		 * when it does not (a silent router only makes us wait). */
+		for (int e = 0; e < 4 && ev->screen_ttl &&
+		     (screen_some(ev) || s->confirms <= 2); e++)
+			if (!ev->f[f].scr[e].answered) {
+				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, s->confirms);
 				n++;
 			}
 	}
@@ -559,7 +828,14 @@ static void finish(struct scan_engine *se, struct slot *s)
 static void advance(struct scan_engine *se, struct slot *s)
 {
 	struct scan_verdict v;
-	int n = 0;
+	int n = 0, lo, hi;
+
+	next_ttls(s, &lo, &hi);
+	if (s->waited < 3000 && !budget_ok(se, &s->dst, lo, hi)) {
+		s->waited++;             /* at most 30 s for a budget */
+		defer(se, s);
+		return;
+	}
 
 	switch (s->round++) {
 	case 0:
@@ -573,8 +849,11 @@ static void advance(struct scan_engine *se, struct slot *s)
 		break;
 	case 1:
 		n = round_confirm(se, s);
-		if (n > 0)
+		if (n > 0) {
+			if (s->confirms < 3)
+				s->round = 1;  /* again for what stays missing */
 			break;
+		}
 		s->round++;
 		/* fall through */
 	case 2:
@@ -619,6 +898,7 @@ static int start_next(struct scan_engine *se)
 		s->idx = idx;
 		s->dst = a;
 		s->used = 1;
+		s->pf = s->pe = -1;
 		s->ev.nflows = p->flows;
 		tab_insert(se, (uint32_t)(s - se->slots));
 		round_direct(se, s, 0);
@@ -715,71 +995,33 @@ static void close_synack(struct scan_engine *se, const struct pkt_reply *r,
 	(void)tx_push(se, &x);
 }
 
-static void on_tcp(struct scan_engine *se, const struct pkt_reply *r)
-{
-	const struct scan_params *p = se->p;
-	int64_t idx = scan_target_index(p->targets, &r->src);
-	int port = r->tcp.dport - p->sport_base;
-	struct scan_tag t;
-	struct slot *s;
-
-	if (idx < 0 || r->tcp.sport != p->dport || port < 0 ||
-	    port >= 2 * p->flows || !(r->tcp.flags & TH_ACK) ||
-	    (s = find_slot(se, (uint64_t)idx)) == NULL)
-		return;
-	uint32_t base = scan_cookie_base(&se->key, &r->src, r->tcp.dport, p->dport);
-
-	if (scan_tag_unpack(r->tcp.ack - 1 - base, &t) < 0)
-		return;
-	se->sum->replies++;
-	int synack = (r->tcp.flags & (TH_SYN | TH_RST)) == TH_SYN;
-
-	if (synack)
-		close_synack(se, r, &t);
-	if (t.ttl == 0)
-		direct_answer(se, s, port, &t, r, synack ? ANS_SYNACK : ANS_RST);
-	else
-		limited_answer(s, port, &t, &r->src);
-}
-
-static void on_icmp(struct scan_engine *se, const struct pkt_reply *r)
-{
-	const struct scan_params *p = se->p;
-	const struct quote *q = &r->q;
-	struct scan_tag t;
-	struct slot *s;
-
-	if (!r->has_quote || q->proto != IPPROTO_TCP || q->l4_len < 8 ||
-	    q->dport != p->dport)
-		return;
-	int port = q->sport - p->sport_base;
-	int64_t idx = scan_target_index(p->targets, &q->dst);
-
-	if (port < 0 || port >= 2 * p->flows || idx < 0 ||
-	    (s = find_slot(se, (uint64_t)idx)) == NULL)
-		return;
-	uint32_t base = scan_cookie_base(&se->key, &q->dst, q->sport, p->dport);
-
-	if (scan_tag_unpack(q->tcp_seq - base, &t) < 0)
-		return;
-	se->sum->replies++;
-	if (t.ttl == 0)
-		direct_answer(se, s, port, &t, r, ANS_ICMP_UNREACH);
-	else if (r->kind == REPLY_TIME_EXCEEDED || r->kind == REPLY_UNREACH)
-		limited_answer(s, port, &t, &r->src);
-}
-
 static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 		      size_t wire)
 {
+	const struct scan_params *p = se->p;
+	struct scan_match m;
 	struct pkt_reply r;
+	struct slot *s;
 
-	if (pkt_parse_cut(b, len, wire, &r) < 0)
+	if (pkt_parse_cut(b, len, wire, &r) < 0 ||
+	    scan_validate(&se->key, p->targets, p->dport, p->sport_base,
+			  p->flows, &r, &m) < 0 ||
+	    (s = find_slot(se, m.idx)) == NULL)
 		return;
-	if (r.kind == REPLY_TCP)
-		on_tcp(se, &r);
-	else if (r.kind == REPLY_TIME_EXCEEDED || r.kind == REPLY_UNREACH)
-		on_icmp(se, &r);
+	se->sum->replies++;
+	if (m.synack)
+		close_synack(se, &r, &m.tag);
+	if (m.tag.ttl == 0)
+		direct_answer(se, s, m.port, &m.tag, &r,
+			      m.icmp ? ANS_ICMP_UNREACH : m.synack ? ANS_SYNACK
+								   : ANS_RST);
+	else {
+		learn_router(se, &s->dst, (int)m.tag.ttl, &r.src);
+		if (se->p->router_rate > 0 && m.tag.ttl < 32 &&
+		    (s->unknown_ttls & 1u << m.tag.ttl))
+			refill(se, router_bucket(se, &r.src))->tokens -= 1.0;
+		limited_answer(s, m.port, &m.tag, &r.src);
+	}
 }
 
 /* Read what is queued on fd, a few batches at most. */
@@ -815,6 +1057,20 @@ static int drain(struct scan_engine *se, int fd)
 }
 
 /* --------------------------------------------------------------- run */
+
+/* Advance the slots whose timers in q are due (while the send ring has
+ * room for a round). */
+static void expire(struct scan_engine *se, struct fifo *q, int64_t now)
+{
+	while (q->len > 0 && q->t[q->head].due <= now &&
+	       se->tx_len + 64 + 4 * SCAN_MAX_TTL < RING) {
+		struct slot *s = &se->slots[q->t[q->head].slot];
+
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+		advance(se, s);
+	}
+}
 
 static void wait_io(struct scan_engine *se, int64_t until)
 {
@@ -870,14 +1126,8 @@ int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
 			snprintf(err, errlen, "receive: %s", strerror(errno));
 			return EX_OSERR;
 		}
-		while (se->tq_len > 0 && se->tq[se->tq_head].due <= now &&
-		       se->tx_len + 64 + 2 * SCAN_MAX_TTL < RING) {
-			struct slot *s = &se->slots[se->tq[se->tq_head].slot];
-
-			se->tq_head = (se->tq_head + 1) % se->nslots;
-			se->tq_len--;
-			advance(se, s);
-		}
+		expire(se, &se->tq, now);
+		expire(se, &se->dq, now);
 		/* New targets while the queue is short: 10 ms of sending. */
 		while (se->nfree > 0 && se->tx_len < 64 + p->rate / 100 &&
 		       start_next(se))
@@ -891,9 +1141,14 @@ int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
 			return EX_OSERR;
 		}
 		progress(se, now, &next_tick);
-		if (se->tq_len == 0 && se->tx_len == 0 && se->next_pos >= se->positions)
+		if (se->tq.len == 0 && se->dq.len == 0 && se->tx_len == 0 &&
+		    se->next_pos >= se->positions)
 			break;
-		until = se->tq_len ? se->tq[se->tq_head].due : now + 100000000;
+		until = now + 100000000;
+		if (se->tq.len && se->tq.t[se->tq.head].due < until)
+			until = se->tq.t[se->tq.head].due;
+		if (se->dq.len && se->dq.t[se->dq.head].due < until)
+			until = se->dq.t[se->dq.head].due;
 		if (se->tx_len > 0) {
 			int64_t tok = now + (int64_t)((1.0 - se->tokens) * 1e9 / p->rate);
 

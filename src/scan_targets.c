@@ -48,8 +48,33 @@ static void addr_split(const struct addr *a, uint64_t *hi, uint64_t *lo)
 	*lo = be64(a->u.v6.s6_addr + 8);
 }
 
-static int push(struct scan_targets *t, int family, uint64_t hi, uint64_t lo,
-		uint64_t count)
+/* 128-bit arithmetic on (hi, lo): a compiler extension gcc and clang
+ * both have on every 64-bit target. */
+typedef unsigned __int128 u128;
+
+static u128 join(uint64_t hi, uint64_t lo)
+{
+	return (u128)hi << 64 | lo;
+}
+
+static u128 r_first(const struct scan_range *r)
+{
+	return join(r->hi, r->lo);
+}
+
+static u128 r_last(const struct scan_range *r)
+{
+	return join(r->lhi, r->llo);
+}
+
+static uint64_t span(u128 first, u128 last)
+{
+	u128 n = last - first;
+
+	return n >= UINT64_MAX ? UINT64_MAX : (uint64_t)n + 1;
+}
+
+static int push(struct scan_targets *t, int family, u128 first, u128 last)
 {
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
@@ -60,14 +85,17 @@ static int push(struct scan_targets *t, int family, uint64_t hi, uint64_t lo,
 		t->r = r;
 		t->cap = cap;
 	}
-	t->r[t->n++] = (struct scan_range){ family, hi, lo, count };
+	t->r[t->n++] = (struct scan_range){
+		family, (uint64_t)(first >> 64), (uint64_t)first,
+		(uint64_t)(last >> 64), (uint64_t)last, span(first, last),
+	};
 	return 0;
 }
 
 /* A prefix "ADDR/LEN" into a range (the address's host bits cleared,
- * as a router reads it). IPv6 needs /96 or longer (2^32 addresses). */
+ * as a router reads it). min6: the shortest IPv6 prefix allowed. */
 static int add_prefix(struct scan_targets *t, const char *word, int family,
-		      char *err, size_t errlen)
+		      int min6, char *err, size_t errlen)
 {
 	const char *slash = strchr(word, '/');
 	char buf[INET6_ADDRSTRLEN + 1];
@@ -90,7 +118,7 @@ static int add_prefix(struct scan_targets *t, const char *word, int family,
 		return -1;
 	}
 	int bits = a.family == AF_INET ? 32 : 128;
-	int min = a.family == AF_INET ? 0 : 96;
+	int min = a.family == AF_INET ? 0 : min6;
 
 	if (len < min || len > bits) {
 		snprintf(err, errlen, "prefix '%s' out of range (/%d-/%d)", word,
@@ -99,48 +127,64 @@ static int add_prefix(struct scan_targets *t, const char *word, int family,
 	}
 	addr_split(&a, &hi, &lo);
 	int host = bits - (int)len;
-	uint64_t count = 1ULL << host;
+	u128 hostmask = host == 128 ? ~(u128)0 : ((u128)1 << host) - 1;
+	u128 first = join(hi, lo) & ~hostmask;
 
-	lo &= ~(count - 1);
-	return push(t, a.family, hi, lo, count) < 0 ?
-	       (snprintf(err, errlen, "out of memory"), -1) : 0;
-}
-
-int scan_targets_add(struct scan_targets *t, const char *word, int family,
-		     char *err, size_t errlen)
-{
-	struct addr a;
-	uint64_t hi, lo;
-
-	if (strchr(word, '/') != NULL)
-		return add_prefix(t, word, family, err, errlen);
-	if (parse_addr(word, family, &a) < 0 &&
-	    resolve_target(word, family, &a, err, errlen) != 0)
-		return -1;
-	addr_split(&a, &hi, &lo);
-	if (push(t, a.family, hi, lo, 1) < 0) {
+	if (push(t, a.family, first, first | hostmask) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
 }
 
+static int add_word(struct scan_targets *t, const char *word, int family,
+		    int min6, char *err, size_t errlen)
+{
+	struct addr a;
+	uint64_t hi, lo;
+
+	if (strchr(word, '/') != NULL)
+		return add_prefix(t, word, family, min6, err, errlen);
+	if (parse_addr(word, family, &a) < 0 &&
+	    resolve_target(word, family, &a, err, errlen) != 0)
+		return -1;
+	addr_split(&a, &hi, &lo);
+	if (push(t, a.family, join(hi, lo), join(hi, lo)) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int scan_targets_add(struct scan_targets *t, const char *word, int family,
+		     char *err, size_t errlen)
+{
+	return add_word(t, word, family, 96, err, errlen);
+}
+
+/* Addresses and prefixes only: a blocklist names no host. */
+int scan_block_add(struct scan_targets *t, const char *word, char *err,
+		   size_t errlen)
+{
+	struct addr a;
+
+	if (strchr(word, '/') == NULL && parse_addr(word, 0, &a) < 0) {
+		snprintf(err, errlen, "invalid address '%s'", word);
+		return -1;
+	}
+	return add_word(t, word, 0, 0, err, errlen);
+}
+
+/* By family, then first address. */
 static int range_cmp(const void *x, const void *y)
 {
 	const struct scan_range *a = x, *b = y;
 
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
-	if (a->hi != b->hi)
-		return a->hi < b->hi ? -1 : 1;
-	if (a->lo != b->lo)
-		return a->lo < b->lo ? -1 : 1;
+	if (r_first(a) != r_first(b))
+		return r_first(a) < r_first(b) ? -1 : 1;
 	return 0;
-}
-
-static uint64_t range_last(const struct scan_range *r)
-{
-	return r->lo + (r->count - 1);
 }
 
 int scan_targets_finish(struct scan_targets *t)
@@ -152,10 +196,13 @@ int scan_targets_finish(struct scan_targets *t)
 	for (size_t i = 0; i < t->n; i++) {
 		struct scan_range *c = w ? &t->r[w - 1] : NULL, *r = &t->r[i];
 
-		if (c && c->family == r->family && c->hi == r->hi &&
-		    (range_last(c) == UINT64_MAX || r->lo <= range_last(c) + 1)) {
-			if (range_last(r) > range_last(c))
-				c->count = range_last(r) - c->lo + 1;
+		if (c && c->family == r->family &&
+		    (r_last(c) == ~(u128)0 || r_first(r) <= r_last(c) + 1)) {
+			if (r_last(r) > r_last(c)) {
+				c->lhi = r->lhi;
+				c->llo = r->llo;
+				c->count = span(r_first(c), r_last(c));
+			}
 			continue;
 		}
 		t->r[w++] = *r;
@@ -173,20 +220,17 @@ int scan_targets_finish(struct scan_targets *t)
 	return 0;
 }
 
-/* The first range of b (sorted) that ends at or after (family, hi, lo). */
-static size_t first_after(const struct scan_targets *b, int family,
-			  uint64_t hi, uint64_t lo)
+/* The first range of b (sorted, merged) that ends at or after (family,
+ * x). */
+static size_t first_after(const struct scan_targets *b, int family, u128 x)
 {
 	size_t l = 0, h = b->n;
 
 	while (l < h) {
 		size_t m = l + (h - l) / 2;
 		const struct scan_range *r = &b->r[m];
-		struct scan_range key = { family, hi, lo, 1 };
-		struct scan_range end = *r;
 
-		end.lo = range_last(r);
-		if (range_cmp(&end, &key) < 0)
+		if (r->family < family || (r->family == family && r_last(r) < x))
 			l = m + 1;
 		else
 			h = m;
@@ -201,29 +245,27 @@ uint64_t scan_targets_subtract(struct scan_targets *t,
 	uint64_t removed = 0;
 
 	for (size_t i = 0; i < t->n; i++) {
-		struct scan_range r = t->r[i];
-		size_t j = first_after(block, r.family, r.hi, r.lo);
+		const struct scan_range *r = &t->r[i];
+		u128 cur = r_first(r), last = r_last(r);
+		int left = 1;
+		size_t j = first_after(block, r->family, cur);
 
-		for (; j < block->n && r.count > 0; j++) {
+		for (; j < block->n && left; j++) {
 			const struct scan_range *b = &block->r[j];
 
-			if (b->family != r.family || b->hi != r.hi ||
-			    b->lo > range_last(&r))
+			if (b->family != r->family || r_first(b) > last)
 				break;
-			if (b->lo > r.lo) {
-				(void)push(&out, r.family, r.hi, r.lo, b->lo - r.lo);
-				r.count -= b->lo - r.lo;
-				r.lo = b->lo;
-			}
-			uint64_t cut = range_last(b) >= range_last(&r) ? r.count
-					: range_last(b) - r.lo + 1;
+			if (r_first(b) > cur)
+				(void)push(&out, r->family, cur, r_first(b) - 1);
+			u128 from = r_first(b) > cur ? r_first(b) : cur;
+			u128 to = r_last(b) < last ? r_last(b) : last;
 
-			removed += cut;
-			r.count -= cut;
-			r.lo += cut;
+			removed += span(from, to);
+			left = to < last;
+			cur = to + 1;
 		}
-		if (r.count > 0)
-			(void)push(&out, r.family, r.hi, r.lo, r.count);
+		if (left)
+			(void)push(&out, r->family, cur, last);
 	}
 	free(t->r);
 	t->r = out.r;
@@ -246,16 +288,16 @@ void scan_target_at(const struct scan_targets *t, uint64_t i, struct addr *a)
 			h = m;
 	}
 	const struct scan_range *r = &t->r[l];
-	uint64_t lo = r->lo + (i - t->first[l]);
+	u128 x = r_first(r) + (i - t->first[l]);
 
 	memset(a, 0, sizeof(*a));
 	a->family = r->family;
 	if (r->family == AF_INET) {
-		a->u.v4.s_addr = htonl((uint32_t)lo);
+		a->u.v4.s_addr = htonl((uint32_t)x);
 		return;
 	}
-	put_be64(a->u.v6.s6_addr, r->hi);
-	put_be64(a->u.v6.s6_addr + 8, lo);
+	put_be64(a->u.v6.s6_addr, (uint64_t)(x >> 64));
+	put_be64(a->u.v6.s6_addr + 8, (uint64_t)x);
 }
 
 int64_t scan_target_index(const struct scan_targets *t, const struct addr *a)
@@ -265,15 +307,30 @@ int64_t scan_target_index(const struct scan_targets *t, const struct addr *a)
 	if (t->n == 0 || (a->family != AF_INET && a->family != AF_INET6))
 		return -1;
 	addr_split(a, &hi, &lo);
-	size_t j = first_after(t, a->family, hi, lo);
+	u128 x = join(hi, lo);
+	size_t j = first_after(t, a->family, x);
 
 	if (j >= t->n)
 		return -1;
 	const struct scan_range *r = &t->r[j];
 
-	if (r->family != a->family || r->hi != hi || lo < r->lo)
+	if (r->family != a->family || x < r_first(r))
 		return -1;
-	return (int64_t)(t->first[j] + (lo - r->lo));
+	return (int64_t)(t->first[j] + (uint64_t)(x - r_first(r)));
+}
+
+uint64_t scan_targets_digest(const struct scan_targets *t)
+{
+	static const uint64_t key[2] = { 0x65636e7472616365ULL, 0x7363616e2d736565ULL };
+	uint64_t h = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct scan_range *r = &t->r[i];
+		uint64_t b[6] = { h, (uint64_t)r->family, r->hi, r->lo, r->lhi, r->llo };
+
+		h = an_siphash(key, b, sizeof(b));
+	}
+	return h;
 }
 
 void scan_targets_free(struct scan_targets *t)
@@ -283,8 +340,8 @@ void scan_targets_free(struct scan_targets *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int scan_targets_read(struct scan_targets *t, FILE *fp, const char *name,
-		      int family, char *err, size_t errlen)
+static int read_words(struct scan_targets *t, FILE *fp, const char *name,
+		      int family, int min6, char *err, size_t errlen)
 {
 	char line[1024];
 	long no = 0;
@@ -306,7 +363,8 @@ int scan_targets_read(struct scan_targets *t, FILE *fp, const char *name,
 			*--e = '\0';
 		if (*s == '\0')
 			continue;
-		if (scan_targets_add(t, s, family, why, sizeof(why)) < 0) {
+		if ((min6 ? add_word(t, s, family, min6, why, sizeof(why))
+			  : scan_block_add(t, s, why, sizeof(why))) < 0) {
 			snprintf(err, errlen, "%s:%ld: %s", name, no, why);
 			return -1;
 		}
@@ -316,6 +374,54 @@ int scan_targets_read(struct scan_targets *t, FILE *fp, const char *name,
 		return -1;
 	}
 	return 0;
+}
+
+int scan_targets_read(struct scan_targets *t, FILE *fp, const char *name,
+		      int family, char *err, size_t errlen)
+{
+	return read_words(t, fp, name, family, 96, err, errlen);
+}
+
+int scan_block_read(struct scan_targets *t, FILE *fp, const char *name,
+		    char *err, size_t errlen)
+{
+	return read_words(t, fp, name, 0, 0, err, errlen);
+}
+
+int scan_resume_read(struct scan_targets *t, FILE *fp)
+{
+	static const char key[] = "\"target\":\"";
+	char line[4096];
+	int whole = 1;
+
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		const char *k = strstr(line, key);
+		char word[INET6_ADDRSTRLEN + 1];
+		int was_whole = whole;
+		struct addr a;
+		size_t n;
+
+		/* A line longer than the buffer is read in pieces: only a
+		 * piece that starts a line and ends it counts. */
+		whole = strchr(line, '\n') != NULL;
+		if (!was_whole || !whole || k == NULL ||
+		    strstr(line, "\"command\":\"scan\"") == NULL)
+			continue;
+		k += strlen(key);
+		n = strcspn(k, "\"");
+		if (n == 0 || n >= sizeof(word) || k[n] != '"')
+			continue;
+		memcpy(word, k, n);
+		word[n] = '\0';
+		if (parse_addr(word, 0, &a) == 0) {
+			uint64_t hi, lo;
+
+			addr_split(&a, &hi, &lo);
+			if (push(t, a.family, join(hi, lo), join(hi, lo)) < 0)
+				return -1;
+		}
+	}
+	return scan_targets_finish(t);
 }
 
 /* ------------------------------------------------------- permutation */
