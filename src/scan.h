@@ -85,6 +85,10 @@ struct scan_perm {
 };
 void scan_perm_init(struct scan_perm *p, uint64_t n, uint64_t seed);
 uint64_t scan_perm_at(const struct scan_perm *p, uint64_t i);
+/* Shard `shard` of `shards` takes the permutation's positions shard,
+ * shard + shards, ...: how many of total, and the j-th's position. */
+uint64_t scan_shard_size(uint64_t total, uint64_t shards, uint64_t shard);
+uint64_t scan_shard_pos(uint64_t j, uint64_t shards, uint64_t shard);
 
 /* ------------------------------------------------------------ cookies */
 
@@ -228,7 +232,7 @@ struct scan_router {
 struct scan_summary {
 	uint64_t targets, blocked, resumed, completed;
 	uint64_t by_status[4], dependent;
-	uint64_t probes, replies, resets, retries;
+	uint64_t probes, replies, resets, retries, unsent;
 	double seconds, rate;
 	struct scan_router *routers;
 	size_t nrouters, caprouters;

@@ -318,8 +318,7 @@ static int pick_sources(struct scan_opts *o, const struct scan_targets *t)
 static void dry_run(const struct scan_opts *o, const struct scan_targets *t,
 		    const struct scan_summary *sum)
 {
-	uint64_t n = t->total > o->p.shard ?
-		(t->total - o->p.shard + o->p.shards - 1) / o->p.shards : 0;
+	uint64_t n = scan_shard_size(t->total, o->p.shards, o->p.shard);
 	/* Round 0: 2K; round 1: ECT(0) K and the screen 4K; round 2, when
 	 * no flow parted: the screen of the other K ports, 4K. */
 	uint64_t per = 11 * (uint64_t)o->p.flows;

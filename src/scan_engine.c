@@ -641,12 +641,15 @@ static int send_batch(struct scan_engine *se, uint32_t n)
 			backoff(50000);
 			return 0;
 		}
-		/* One packet the kernel refuses (no route to it): skip it. */
-		if (errno == ENETUNREACH || errno == EHOSTUNREACH ||
-		    errno == EINVAL || errno == EMSGSIZE)
-			sent = 1;
-		else
+		/* One packet the kernel refuses (no route to it): drop it,
+		 * its target gets no answer. */
+		if (errno != ENETUNREACH && errno != EHOSTUNREACH &&
+		    errno != EINVAL && errno != EMSGSIZE)
 			return -1;
+		se->sum->unsent++;
+		se->tx_head = (se->tx_head + 1) % RING;
+		se->tx_len--;
+		return 1;
 	}
 	for (int i = 0; i < sent; i++) {
 		if (se->tx[se->tx_head].kind == TX_RST)
@@ -917,7 +920,7 @@ static int start_next(struct scan_engine *se)
 	const struct scan_params *p = se->p;
 
 	while (se->next_pos < se->positions) {
-		uint64_t pos = se->next_pos++ * p->shards + p->shard;
+		uint64_t pos = scan_shard_pos(se->next_pos++, p->shards, p->shard);
 		uint64_t idx = scan_perm_at(&se->perm, pos);
 		struct slot *s;
 		struct addr a;
@@ -1127,7 +1130,7 @@ static void wait_io(struct scan_engine *se, int64_t until)
 
 static void progress(struct scan_engine *se, int64_t now, int64_t *next)
 {
-	if (!se->p->progress || now < *next)
+	if (!se->p->progress || now < *next || !isatty(STDERR_FILENO))
 		return;
 	*next = now + 1000000000;
 	fprintf(stderr, "\rscan: %llu/%llu targets, %llu probes, %.0f/s ",
@@ -1141,7 +1144,7 @@ static void finish_stats(struct scan_engine *se, struct scan_summary *sum)
 {
 	sum->seconds = (double)(now_ns() - se->start) / 1e9;
 	sum->rate = sum->seconds > 0 ? (double)sum->probes / sum->seconds : 0;
-	if (se->p->progress)
+	if (se->p->progress && isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
 }
 
@@ -1165,7 +1168,7 @@ static int run_loop(struct scan_engine *se, char *err, size_t errlen)
 	int64_t next_tick;
 
 	scan_perm_init(&se->perm, total, p->seed);
-	se->positions = total > p->shard ? (total - p->shard + p->shards - 1) / p->shards : 0;
+	se->positions = scan_shard_size(total, p->shards, p->shard);
 	se->start = se->last_fill = now_ns();
 	next_tick = se->start + 1000000000;
 	for (;;) {

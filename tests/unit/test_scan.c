@@ -252,6 +252,34 @@ static void test_permutation(void **state)
 	assert_true(differ > 900);
 }
 
+static void test_shards(void **state)
+{
+	static const uint64_t totals[] = { 1, 2, 7, 100, 1001 };
+
+	for (size_t k = 0; k < sizeof(totals) / sizeof(totals[0]); k++)
+		for (uint64_t shards = 1; shards <= 5; shards++) {
+			uint64_t n = totals[k], sum = 0;
+			uint8_t *seen = calloc(n, 1);
+			struct scan_perm p;
+
+			scan_perm_init(&p, n, 9);
+			for (uint64_t sh = 0; sh < shards; sh++) {
+				uint64_t size = scan_shard_size(n, shards, sh);
+
+				sum += size;
+				for (uint64_t j = 0; j < size; j++) {
+					uint64_t pos = scan_shard_pos(j, shards, sh);
+
+					assert_true(pos < n);
+					assert_int_equal(seen[scan_perm_at(&p, pos)]++, 0);
+				}
+			}
+			/* Every target in exactly one shard. */
+			assert_int_equal(sum, n);
+			free(seen);
+		}
+}
+
 /* A SYN-ACK as the target would send it to the probe (target, flow
  * port, tag). */
 static void synack(struct pkt_reply *r, const struct scan_key *k,
@@ -656,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_blocklist_no_names),
 		cmocka_unit_test(test_permutation),
+		cmocka_unit_test(test_shards),
 		cmocka_unit_test(test_cookies),
 		cmocka_unit_test(test_judge_healthy),
 		cmocka_unit_test(test_judge_dependent),
