@@ -250,13 +250,16 @@ static int load_targets(int argc, char **argv, struct scan_opts *o,
 	if (o->file && read_list(t, o->file, o->family, 0, &rc) < 0)
 		return rc;
 	for (int i = optind; i < argc; i++) {
-		if (!strcmp(argv[i], "-") ? read_list(t, "-", o->family, 0, &rc) < 0
-		    : scan_targets_add(t, argv[i], o->family, err, sizeof(err)) < 0) {
-			if (strcmp(argv[i], "-"))
-				warnx_("scan: %s", err);
-			return rc ? rc : (strstr(err, "resolve") ||
-					  strstr(err, "unknown host") ? EX_NOHOST
-									: EX_USAGE);
+		if (!strcmp(argv[i], "-")) {
+			if (read_list(t, "-", o->family, 0, &rc) < 0)
+				return rc;
+			continue;
+		}
+		if (scan_targets_add(t, argv[i], o->family, err, sizeof(err)) < 0) {
+			warnx_("scan: %s", err);
+			/* A word that is no address or prefix was a host name. */
+			return strchr(argv[i], '/') == NULL && host_name_ok(argv[i])
+			       ? EX_NOHOST : EX_USAGE;
 		}
 	}
 	if (o->block) {
