@@ -233,6 +233,7 @@ struct scan_summary {
 	uint64_t targets, blocked, resumed, completed;
 	uint64_t by_status[4], dependent;
 	uint64_t probes, replies, resets, retries, unsent;
+	uint64_t splits_reused;      /* localisations taken from a target before */
 	double seconds, rate;
 	struct scan_router *routers;
 	size_t nrouters, caprouters;

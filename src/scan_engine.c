@@ -91,6 +91,20 @@ struct pcache {
 	uint8_t n, next;
 };
 
+/*
+ * Splits already located: a dependent target whose parted flow meets the
+ * same two routers at the same screen TTL as an earlier target of the
+ * same /24 (IPv6 /48) takes that target's localisation, and sends no
+ * probe for it (the routers near us, which every target's localisation
+ * crosses, are spared). Only splits located to one hop are kept.
+ */
+#define SC_SIZE 1024
+struct split_cache {
+	uint64_t pathkey;            /* path_key(target, screen TTL); 0: empty */
+	struct addr r[2];            /* the two routers at the screen */
+	struct scan_hopans loc[SCAN_MAX_TTL][2];
+};
+
 struct scan_engine {
 	const struct scan_params *p;
 	int send4, send6, recv4, recv6;
@@ -106,6 +120,7 @@ struct scan_engine {
 	struct fifo tq, dq;
 	struct rbucket *rb;          /* RB_SIZE; [0] the unknown routers' */
 	struct pcache *pc;
+	struct split_cache *sc;      /* SC_SIZE */
 	/* send ring */
 	struct txent *tx;
 	uint32_t tx_head, tx_len;
@@ -276,7 +291,8 @@ int scan_engine_open(struct scan_engine **out, const struct scan_params *p,
 	se->tx = calloc(RING, sizeof(*se->tx));
 	se->rb = calloc(RB_SIZE, sizeof(*se->rb));
 	se->pc = calloc(PC_SIZE, sizeof(*se->pc));
-	if (!se->slots || !se->freel || !se->tab || !se->tq.t || !se->dq.t ||
+	se->sc = calloc(SC_SIZE, sizeof(*se->sc));
+	if (!se->sc || !se->slots || !se->freel || !se->tab || !se->tq.t || !se->dq.t ||
 	    !se->tx || !se->rb || !se->pc) {
 		snprintf(err, errlen, "out of memory");
 		return EX_OSERR;
@@ -309,6 +325,7 @@ void scan_engine_close(struct scan_engine *se)
 	free(se->tx);
 	free(se->rb);
 	free(se->pc);
+	free(se->sc);
 	free(se);
 }
 
@@ -704,8 +721,13 @@ static void defer(struct scan_engine *se, struct slot *s)
 	push_timer(&se->dq, (uint32_t)(s - se->slots), now_ns() + 10000000);
 }
 
+static struct split_cache *split_entry(struct scan_engine *se,
+				       const struct slot *s, int pf, int pe,
+				       int *hit);
+
 /* The TTLs the slot's next round will probe at: lo..hi, none if lo 0. */
-static void next_ttls(const struct slot *s, int *lo, int *hi)
+static void next_ttls(struct scan_engine *se, const struct slot *s, int *lo,
+		      int *hi)
 {
 	const struct scan_evidence *ev = &s->ev;
 	int pf, pe;
@@ -720,8 +742,14 @@ static void next_ttls(const struct slot *s, int *lo, int *hi)
 		break;
 	default:
 		if (ev->screen_ttl > 1 && scan_parted(ev, &pf, &pe) == 0) {
-			*lo = 1;
-			*hi = ev->screen_ttl - 1;
+			int hit = 0;
+
+			if (s->round == 2 && s->pf >= 0)
+				(void)split_entry(se, s, s->pf, s->pe, &hit);
+			if (!hit) {
+				*lo = 1;
+				*hi = ev->screen_ttl - 1;
+			}
 		}
 	}
 }
@@ -847,11 +875,43 @@ static int round_locate(struct scan_engine *se, struct slot *s, int retry)
 	return n;
 }
 
+/* The cache entry for slot s's parted flow (pf, pe), and whether it
+ * holds that split. */
+static struct split_cache *split_entry(struct scan_engine *se,
+				       const struct slot *s, int pf, int pe,
+				       int *hit)
+{
+	const struct scan_evidence *ev = &s->ev;
+	const struct addr *r0 = &ev->scr[pf][ECN_NOT_ECT].first;
+	const struct addr *r1 = &ev->scr[pf][pe].first;
+	uint64_t k = path_key(&s->dst, ev->screen_ttl);
+	struct split_cache *c = &se->sc[(k ^ addr_hash(r0) * 31 ^ addr_hash(r1)) % SC_SIZE];
+
+	*hit = c->pathkey == k && addr_eq(&c->r[0], r0) && addr_eq(&c->r[1], r1);
+	return c;
+}
+
+static void split_remember(struct scan_engine *se, const struct slot *s,
+			   const struct scan_verdict *v)
+{
+	int hit;
+	struct split_cache *c;
+
+	if (!v->has_split || !v->split.known || !s->ev.located)
+		return;
+	c = split_entry(se, s, s->ev.loc_flow, s->ev.loc_ecn[1], &hit);
+	c->pathkey = path_key(&s->dst, s->ev.screen_ttl);
+	c->r[0] = s->ev.scr[s->ev.loc_flow][ECN_NOT_ECT].first;
+	c->r[1] = s->ev.scr[s->ev.loc_flow][s->ev.loc_ecn[1]].first;
+	memcpy(c->loc, s->ev.loc, sizeof(c->loc));
+}
+
 static void finish(struct scan_engine *se, struct slot *s)
 {
 	struct scan_verdict v;
 
 	scan_judge(&s->ev, se->p->conf, &v);
+	split_remember(se, s, &v);
 	if (se->p->out)
 		scan_print_target(se->p->out, &s->dst, se->p->dport, &v);
 	if (scan_summary_add(se->sum, s->idx, &v) < 0)
@@ -867,7 +927,7 @@ static void advance(struct scan_engine *se, struct slot *s)
 	struct scan_verdict v;
 	int n = 0, lo, hi;
 
-	next_ttls(s, &lo, &hi);
+	next_ttls(se, s, &lo, &hi);
 	if (s->waited < 3000 && !budget_ok(se, &s->dst, lo, hi)) {
 		s->waited++;             /* at most 30 s for a budget */
 		defer(se, s);
@@ -896,9 +956,19 @@ static void advance(struct scan_engine *se, struct slot *s)
 	case 2:
 		scan_judge(&s->ev, se->p->conf, &v);
 		if (v.dependent == 1 && se->p->locate && s->ev.screen_ttl > 1) {
+			int hit;
+			struct split_cache *c = split_entry(se, s, v.parted_flow,
+							    v.parted_ecn, &hit);
+
 			s->ev.loc_flow = v.parted_flow;
 			s->ev.loc_ecn[0] = ECN_NOT_ECT;
 			s->ev.loc_ecn[1] = v.parted_ecn;
+			if (hit) {
+				memcpy(s->ev.loc, c->loc, sizeof(s->ev.loc));
+				s->ev.located = 1;
+				se->sum->splits_reused++;
+				break;
+			}
 			n = round_locate(se, s, 0);
 		}
 		break;
