@@ -180,7 +180,7 @@ printf '%-14s %8d %9s %9d %8s %10s %12s %10s %9s %9s\n' "ecntrace scan" "$TARGET
 	"$(awk -v h="${e_healthy:-0}" -v b="${e_broken:-0}" -v t="$TARGETS" 'BEGIN { printf "%.2f", 100 * (h + b) / t }')" \
 	"$(awk -v f="$FOUND" -v t="$TARGETS" 'BEGIN { printf "%.2f", 100 * f / t }')" "$(mib "$e_rss")"
 echo
-echo "ecntrace scan: exit $e_rc, $e_done completed: $e_broken broken, $e_healthy healthy, $e_incon inconclusive, $e_unr unreachable; $FOUND at the truth's router (edge, hop $BALANCER_HOP), $WRONG_ROUTER elsewhere, $MISSED missed, $MISSING without an object; routers: $ROUTERS"
+echo "ecntrace scan: exit $e_rc, $e_done completed: $e_broken broken, $e_healthy healthy, $e_incon inconclusive, $e_unr unreachable; $FOUND at the truth's router (edge, hop $BALANCER_HOP), $INTERVAL in an interval holding it, $WRONG_ROUTER elsewhere, $MISSED missed, $MISSING without an object; routers: $ROUTERS"
 python3 - "$TMP/scan.ndjson" <<'EOF'
 import collections, json, sys
 c = collections.Counter()
