@@ -112,6 +112,8 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 	r->p = *p;
 	ev->dst = p->dst;
 	ev->dport = p->dport;
+	ev->proto = p->proto ? p->proto : IPPROTO_TCP;
+	ev->quic = ev->proto == IPPROTO_UDP && p->quic;
 	rc = step_trace(&c);
 	c.wait_ns = path_wait(p, &ev->trace);
 	if (rc == 0 && !ev->trace.dest_ttl && ev->have_plain_trace &&
@@ -124,11 +126,13 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 	ev->screen_ttl = p->screen_ttl ? p->screen_ttl : screen_at(ev, dest);
 	if (ev->screen_ttl > 0) {
 		rc = step_paths(&c);
+		if (rc == 0)
+			rc = step_fields(&c);
 		if (rc != 0)
 			return rc;
 	}
 	if (p->conn_flows > 0 && !engine_stop) {
-		rc = step_replays(&c);
+		rc = ev->proto == IPPROTO_TCP ? step_replays(&c) : step_sites(&c);
 		if (rc != 0)
 			return rc;
 	}

@@ -27,6 +27,8 @@
 struct diag_params {
 	struct addr src, dst;
 	uint16_t dport;
+	uint8_t proto;               /* IPPROTO_TCP (or 0) or IPPROTO_UDP */
+	int quic;                    /* UDP: QUIC Version Negotiation probes */
 	uint16_t sport_base;         /* path probes; the replays use +64.. */
 	double confidence;           /* 0.9 .. 0.9999, default 0.99 */
 	int max_ttl;
@@ -38,6 +40,7 @@ struct diag_params {
 	const uint8_t *payload;
 	size_t payload_len;
 	int screen_ttl;              /* 0: the last router before the target */
+	unsigned fields;             /* --fields: 1 << FIELD_x (fields.h) */
 	void (*on_progress)(void *ctx, const char *phase);
 	void (*on_tick)(void *ctx, size_t done, size_t total);
 	void *ctx;

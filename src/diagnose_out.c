@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "connect_out.h"
+#include "diag_udp_out.h"
 #include "diagnose_out.h"
+#include "fields_out.h"
 #include "json.h"
 #include "term.h"
 #include "trace_out.h"
@@ -68,6 +70,10 @@ void diagnose_advice(const struct finding *f, char *buf, size_t len)
 	static const char sysctl[] =
 		"Meanwhile the client avoids the failure by not requesting ECN: "
 		"sysctl -w net.ipv4.tcp_ecn=2";
+	static const char udp_meanwhile[] =
+		"Meanwhile a QUIC or UDP client avoids the failure by not marking "
+		"its packets ECT (its stack's ECN setting); TCP's sysctl does not "
+		"govern it.";
 
 	struct finding anon = *f;
 
@@ -78,11 +84,14 @@ void diagnose_advice(const struct finding *f, char *buf, size_t len)
 	who(f, w, sizeof(w));
 	w[0] = (char)toupper((unsigned char)w[0]);
 	diagnose_where(f, where, sizeof(where));
+	if (fields_advice(f, w, buf, len))
+		return;
 	switch (f->kind) {
 	case CAUSE_ECN_HASH:
 		snprintf(buf, len, "%s must leave the ECN bits, or the whole TOS "
 			 "byte, out of its ECMP hash (RFC 2474 sec. 3, RFC 2991).%s%s",
-			 w, f->latent ? "" : " ", f->latent ? "" : sysctl);
+			 w, f->latent ? "" : " ", f->latent ? "" :
+			 finding_has(f, FACT_SITE_FLOWS) ? udp_meanwhile : sysctl);
 		break;
 	case CAUSE_PER_PACKET_LB:
 		snprintf(buf, len, "%s must balance per flow (addresses and ports), "
@@ -150,6 +159,8 @@ static const char *const cmp_words[CMP_COUNT][2] = {
 			     "plain connections" },
 	[CMP_DEST_ECT] = { "ECT(0) probes to the target were lost",
 			   "Not-ECT probes beside them" },
+	[CMP_SITE_ECT] = { "flows had their ECT(0) probe answered by another "
+			   "machine than their Not-ECT one", "Not-ECT controls" },
 };
 
 /* "3 of 21 ECN-setup SYNs went unanswered, against 1 of 21 plain SYNs
@@ -189,6 +200,12 @@ static void ecn_hash_words(const struct finding *f, char *buf, size_t len)
 			    "no proof that it carries this one)", FACT(FACT_ALT_HOP),
 			    FACT(FACT_ALT_PROTO) == IPPROTO_UDP ? "UDP" : "ICMP echo",
 			    addr_str(&f->alt.addr, a, sizeof(a)));
+	}
+	if (finding_has(f, FACT_SITE_FLOWS)) {
+		n = diag_site_words(f, buf, len, n);
+		if (!finding_has(f, FACT_SPLIT_HOP))
+			PUT("; no path probe showed where the path splits");
+		return;
 	}
 	if (!finding_has(f, FACT_ECN_CONNS)) {
 		PUT("%sno connection was replayed (--flows 0), so whether another "
@@ -230,6 +247,8 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 	int n = 0;
 
 	buf[0] = '\0';
+	if (fields_evidence(f, buf, len))
+		return;
 	switch (f->kind) {
 	case CAUSE_ECN_HASH:
 		ecn_hash_words(f, buf, len);
@@ -354,11 +373,19 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 	if (c && (v->reason == WHY_CAUSE || v->status == DIAG_LATENT)) {
 		who(c, w, sizeof(w));
 		diagnose_where(c, where, sizeof(where));
+		if (fields_summary(c, w, buf, len))
+			return;
 		switch (c->kind) {
 		case CAUSE_ECN_HASH:
-			PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
-			    "load-balancing hash, so a connection's Not-ECT handshake "
-			    "and its ECT(0) data take different paths", w);
+			if (r->ev.proto == IPPROTO_UDP)
+				PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
+				    "load-balancing hash, so a %s flow's Not-ECT first "
+				    "packets and its ECT(0) later ones take different "
+				    "paths", w, diag_proto_word(&r->ev));
+			else
+				PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
+				    "load-balancing hash, so a connection's Not-ECT handshake "
+				    "and its ECT(0) data take different paths", w);
 			if (c->latent)
 				PUT("; today's connections work (%s), but any "
 				    "ECN-capable server reached through this router "
@@ -369,6 +396,8 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 				    finding_has(c, FACT_ECN_CONNS) ?
 				    "one machine answers on every branch" :
 				    "no connection was replayed to show it");
+			else if (v->nsites > 1 && r->ev.proto == IPPROTO_UDP)
+				PUT(", to different anycast sites");
 			else if (v->nsites > 1)
 				PUT(", to different anycast sites, and the data is reset");
 			return;
@@ -389,8 +418,8 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 		    "without ECN); nothing to compare", r->p.dport);
 		return;
 	case WHY_NOT_REACHED:
-		PUT("the target did not answer on TCP port %u, with or without "
-		    "ECN; nothing to compare", r->p.dport);
+		PUT("the target did not answer on %s port %u, with or without "
+		    "ECN; nothing to compare", diag_proto_word(&r->ev), r->p.dport);
 		return;
 	case WHY_FEW_ANSWERS:
 		PUT("no ECN fault seen, but too few probes were answered to be "
@@ -445,8 +474,8 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 	char a[INET6_ADDRSTRLEN], adv[512], sum[768];
 	int color = use_color(fp);
 
-	fprintf(fp, "ecntrace %s (%s), TCP port %u: %s%s%s\n", TERM_STR(host),
-		addr_str(&r->p.dst, a, sizeof(a)), r->p.dport,
+	fprintf(fp, "ecntrace %s (%s), %s port %u: %s%s%s\n", TERM_STR(host),
+		addr_str(&r->p.dst, a, sizeof(a)), diag_proto_word(ev), r->p.dport,
 		color_on(color, v->status == DIAG_BROKEN ? "red" :
 			 v->status == DIAG_HEALTHY ? "green" : "yellow"),
 		status_word(v->status), color_off(color));
@@ -461,15 +490,20 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 	if (ev->divergence_ttl && (v->ecn_dependent || v->lb == LB_PER_PACKET))
 		fprintf(fp, ", split at hop %d", ev->divergence_ttl);
 	fprintf(fp, " (%d flows at hop %d)\n", ev->nflows, ev->screen_ttl);
+	fields_print_text(fp, r);
 	if (v->nsites) {
 		fprintf(fp, "  endpoints: %d machine%s for %s:", v->nsites,
 			v->nsites == 1 ? " answers" : "s answer", a);
-		for (int i = 0; i < v->nsites; i++)
+		for (int i = 0; i < v->nsites; i++) {
 			fprintf(fp, "%s %d hops back%s", i ? "," : "", v->sites[i].hops,
 				v->sites[i].by_behaviour ?
 				" (told apart by what it resets)" : "");
+			if (v->sites[i].quic_version)
+				fprintf(fp, " (QUIC 0x%08x)", v->sites[i].quic_version);
+		}
 		fputc('\n', fp);
 	}
+	diag_sites_text(fp, ev);
 	if (ev->have_conn) {
 		int controls = (int)cr->nflows - cr->p.nflows;
 
@@ -501,7 +535,9 @@ static void json_responder(struct json *j, const char *key,
 	json_open_obj(j, key);
 	if (s->answered) {
 		json_str(j, "addr", addr_str(&s->addr, a, sizeof(a)));
-		json_str(j, "reply", s->reply ? s->reply : "other");
+		json_str(j, "reply", s->reply && s->kind != REPLY_UDP ? s->reply : "other");
+		if (s->kind == REPLY_UDP)
+			json_str(j, "udp_reply", s->reply);
 		if (s->hops)
 			json_int(j, "return_hops", s->hops);
 	} else {
@@ -543,6 +579,8 @@ static void json_finding(struct json *j, const struct finding *f)
 			continue;
 		if (k == FACT_TEST)
 			json_str(j, fact_name(k), comparison_name((enum comparison)f->fact[k]));
+		else if (k == FACT_FIELD)
+			json_str(j, fact_name(k), field_name((int)f->fact[k]));
 		else if (k == FACT_ECN_A || k == FACT_ECN_B || k == FACT_SENT_ECN ||
 			 k == FACT_QUOTED_ECN)
 			json_str(j, fact_name(k), ecn_name((int)f->fact[k]));
@@ -580,7 +618,8 @@ static void json_comparisons(struct json *j, const struct diag_verdict *v)
 	for (int k = 0; k < CMP_COUNT; k++) {
 		const struct comparison_result *c = &v->cmp[k];
 
-		if (c->test_n == 0 && c->control_n == 0)
+		/* site-moved is in "sites": comparison is a closed set */
+		if ((c->test_n == 0 && c->control_n == 0) || k == CMP_SITE_ECT)
 			continue;
 		json_open_obj(j, NULL);
 		json_str(j, "comparison", comparison_name((enum comparison)k));
@@ -606,6 +645,7 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 	json_str(&j, "addr", addr_str(&r->p.dst, a, sizeof(a)));
 	json_int(&j, "family", r->p.dst.family == AF_INET ? 4 : 6);
 	json_int(&j, "dport", r->p.dport);
+	json_str(&j, "protocol", diag_proto_name(&r->ev));
 
 	json_open_obj(&j, "verdict");
 	json_str(&j, "status", diag_status_name(r->v.status));
@@ -645,6 +685,7 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 		json_responder(&j, NULL, &r->ev.split_at[1]);
 		json_close_arr(&j);
 	}
+	fields_json(&j, r);
 	json_open_arr(&j, "flows");
 	for (int i = 0; i < r->ev.nflows; i++) {
 		json_open_obj(&j, NULL);
@@ -678,6 +719,13 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 		json_str(&j, "told_apart_by", s->by_behaviour ? "behaviour" : "fingerprint");
 		json_int(&j, "synacks", s->synacks);
 		json_int(&j, "rsts", s->rsts);
+		if (r->ev.have_sites) {
+			char qv[16];
+
+			json_int(&j, "answers", s->answers);
+			snprintf(qv, sizeof(qv), "0x%08x", s->quic_version);
+			json_str(&j, "quic_version", s->quic_version ? qv : NULL);
+		}
 		if (s->synacks) {
 			json_int(&j, "window", s->window);
 			json_int(&j, "mss", s->mss);
@@ -697,6 +745,7 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 	json_close_arr(&j);
 	json_close_obj(&j);
 
+	diag_sites_json(&j, &r->ev);
 	json_open_obj(&j, "connection");
 	if (r->ev.have_conn)
 		connect_json_body(&j, &r->ev.conn);

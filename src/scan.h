@@ -85,6 +85,10 @@ struct scan_perm {
 };
 void scan_perm_init(struct scan_perm *p, uint64_t n, uint64_t seed);
 uint64_t scan_perm_at(const struct scan_perm *p, uint64_t i);
+/* Shard `shard` of `shards` takes the permutation's positions shard,
+ * shard + shards, ...: how many of total, and the j-th's position. */
+uint64_t scan_shard_size(uint64_t total, uint64_t shards, uint64_t shard);
+uint64_t scan_shard_pos(uint64_t j, uint64_t shards, uint64_t shard);
 
 /* ------------------------------------------------------------ cookies */
 
@@ -156,12 +160,16 @@ struct scan_rep {
 struct scan_flow {
 	struct scan_obs neg;         /* ECN-setup SYN (ECE|CWR), Not-ECT */
 	struct scan_obs tgt[2];      /* plain SYN: [0] Not-ECT, [1] ECT(0) */
-	struct scan_rep scr[4];      /* at the screen TTL, by codepoint */
 };
 
 struct scan_evidence {
 	int nflows;
 	struct scan_flow f[SCAN_MAX_FLOWS];
+	/* TTL-limited SYNs at the screen TTL, by flow and codepoint: flows
+	 * 0..nflows-1 are the ports of the plain SYNs, nflows..2*nflows-1
+	 * those of the ECN-setup SYNs, screened when the first half showed
+	 * no parting (a hash that the first flows happened to miss). */
+	struct scan_rep scr[2 * SCAN_MAX_FLOWS][4];
 	int screen_ttl;              /* 0: none (target not reached, or no
 				      * router before it) */
 	/* Localisation of one parted flow: both codepoints at TTLs
@@ -224,7 +232,7 @@ struct scan_router {
 struct scan_summary {
 	uint64_t targets, blocked, resumed, completed;
 	uint64_t by_status[4], dependent;
-	uint64_t probes, replies, resets, retries;
+	uint64_t probes, replies, resets, retries, unsent;
 	double seconds, rate;
 	struct scan_router *routers;
 	size_t nrouters, caprouters;

@@ -318,17 +318,18 @@ static int pick_sources(struct scan_opts *o, const struct scan_targets *t)
 static void dry_run(const struct scan_opts *o, const struct scan_targets *t,
 		    const struct scan_summary *sum)
 {
-	uint64_t n = t->total > o->p.shard ?
-		(t->total - o->p.shard + o->p.shards - 1) / o->p.shards : 0;
-	/* Round 0: 2K; round 1: ECT(0) K and the screen 4K. */
-	uint64_t per = 7 * (uint64_t)o->p.flows;
+	uint64_t n = scan_shard_size(t->total, o->p.shards, o->p.shard);
+	/* Round 0: 2K; round 1: ECT(0) K and the screen 4K; round 2, when
+	 * no flow parted: the screen of the other K ports, 4K. */
+	uint64_t per = 11 * (uint64_t)o->p.flows;
 
 	printf("targets: %llu (given %llu, blocklisted %llu, shard %llu of %llu)\n",
 	       (unsigned long long)n, (unsigned long long)sum->targets,
 	       (unsigned long long)sum->blocked,
 	       (unsigned long long)o->p.shard, (unsigned long long)o->p.shards);
-	printf("probes: %llu (%llu a target; more for lost answers, %d for a "
-	       "parted flow and up to %d to locate a split)\n",
+	printf("probes: %llu (%llu a target, and a reset for each SYN-ACK; more "
+	       "for lost answers, %d for a parted flow and up to %d to locate a "
+	       "split)\n",
 	       (unsigned long long)(n * per), (unsigned long long)per,
 	       2 * SCAN_REPEATS, 2 * (SCAN_MAX_TTL - 1));
 	printf("time: %.1f s at %.0f probes/s, plus %.1f s of waiting\n",

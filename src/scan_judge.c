@@ -124,10 +124,10 @@ int scan_parted(const struct scan_evidence *ev, int *flow, int *ecn)
 {
 	static const int other[3] = { ECN_ECT0, ECN_ECT1, ECN_CE };
 
-	for (int f = 0; f < ev->nflows; f++)
+	for (int f = 0; f < 2 * ev->nflows; f++)
 		for (int k = 0; k < 3; k++)
-			if (rep_parts(&ev->f[f].scr[ECN_NOT_ECT],
-				      &ev->f[f].scr[other[k]])) {
+			if (rep_parts(&ev->scr[f][ECN_NOT_ECT],
+				      &ev->scr[f][other[k]])) {
 				*flow = f;
 				*ecn = other[k];
 				return 0;
@@ -147,14 +147,14 @@ struct screen_sum {
 	int answered;
 };
 
-static void sum_flow(const struct scan_flow *fl, int fi, struct screen_sum *s)
+static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 {
 	static const int other[3] = { ECN_ECT0, ECN_ECT1, ECN_CE };
-	const struct scan_rep *r0 = &fl->scr[ECN_NOT_ECT];
+	const struct scan_rep *r0 = &scr[ECN_NOT_ECT];
 	int agree = 0, parted = 0;
 
 	for (int k = 0; k < 3; k++) {
-		const struct scan_rep *r = &fl->scr[other[k]];
+		const struct scan_rep *r = &scr[other[k]];
 
 		if (!r0->answered || !r->answered)
 			continue;
@@ -192,8 +192,8 @@ static void sum_screen(const struct scan_evidence *ev, struct screen_sum *s)
 	s->p_parted = 1.0;
 	s->p_missed = 1.0;
 	s->flow = -1;
-	for (int f = 0; f < ev->nflows; f++)
-		sum_flow(&ev->f[f], f, s);
+	for (int f = 0; f < 2 * ev->nflows; f++)
+		sum_flow(ev->scr[f], f, s);
 }
 
 /* Did the target's own answers to Not-ECT and ECT(0) of one flow come
@@ -302,7 +302,8 @@ void scan_judge(const struct scan_evidence *ev, double conf,
 		any |= direct(&ev->f[f].neg) || direct(&ev->f[f].tgt[0]) ||
 		       direct(&ev->f[f].tgt[1]);
 		for (int e = 0; e < 4; e++)
-			any |= ev->f[f].scr[e].answered > 0;
+			any |= ev->scr[f][e].answered > 0 ||
+			       ev->scr[ev->nflows + f][e].answered > 0;
 	}
 	v->hops = min_hops(ev);
 	v->screen_ttl = ev->screen_ttl;

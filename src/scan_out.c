@@ -167,6 +167,7 @@ void scan_print_summary(FILE *fp, const struct scan_summary *s,
 	json_int(&j, "replies", (long long)s->replies);
 	json_int(&j, "resets_sent", (long long)s->resets);
 	json_int(&j, "send_retries", (long long)s->retries);
+	json_int(&j, "unsent", (long long)s->unsent);
 	json_num(&j, "seconds", s->seconds, 3);
 	json_num(&j, "rate", s->rate, 0);
 	json_close_obj(&j);

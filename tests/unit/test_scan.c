@@ -252,6 +252,34 @@ static void test_permutation(void **state)
 	assert_true(differ > 900);
 }
 
+static void test_shards(void **state)
+{
+	static const uint64_t totals[] = { 1, 2, 7, 100, 1001 };
+
+	for (size_t k = 0; k < sizeof(totals) / sizeof(totals[0]); k++)
+		for (uint64_t shards = 1; shards <= 5; shards++) {
+			uint64_t n = totals[k], sum = 0;
+			uint8_t *seen = calloc(n, 1);
+			struct scan_perm p;
+
+			scan_perm_init(&p, n, 9);
+			for (uint64_t sh = 0; sh < shards; sh++) {
+				uint64_t size = scan_shard_size(n, shards, sh);
+
+				sum += size;
+				for (uint64_t j = 0; j < size; j++) {
+					uint64_t pos = scan_shard_pos(j, shards, sh);
+
+					assert_true(pos < n);
+					assert_int_equal(seen[scan_perm_at(&p, pos)]++, 0);
+				}
+			}
+			/* Every target in exactly one shard. */
+			assert_int_equal(sum, n);
+			free(seen);
+		}
+}
+
 /* A SYN-ACK as the target would send it to the probe (target, flow
  * port, tag). */
 static void synack(struct pkt_reply *r, const struct scan_key *k,
@@ -382,7 +410,7 @@ static void healthy_ev(struct scan_evidence *ev, int flows)
 		answer(&ev->f[f].tgt[0], ANS_SYNACK, 61);
 		answer(&ev->f[f].tgt[1], ANS_SYNACK, 61);
 		for (int e = 0; e < 4; e++)
-			rep(&ev->f[f].scr[e], 1, 0, "198.51.100.3");
+			rep(&ev->scr[f][e], 1, 0, "198.51.100.3");
 	}
 }
 
@@ -391,8 +419,8 @@ static void dependent_ev(struct scan_evidence *ev, int repeats)
 {
 	healthy_ev(ev, 4);
 	answer(&ev->f[1].tgt[1], ANS_SYNACK, 60);
-	rep(&ev->f[1].scr[ECN_NOT_ECT], 1 + repeats, 0, "198.51.100.3");
-	rep(&ev->f[1].scr[ECN_ECT0], 1 + repeats, 0, "198.51.100.4");
+	rep(&ev->scr[1][ECN_NOT_ECT], 1 + repeats, 0, "198.51.100.3");
+	rep(&ev->scr[1][ECN_ECT0], 1 + repeats, 0, "198.51.100.4");
 }
 
 static void test_judge_healthy(void **state)
@@ -445,7 +473,7 @@ static void test_judge_one_odd_answer(void **state)
 	assert_string_equal(v.reason, "parted-unconfirmed");
 	/* Repeats that wander: a per-packet balancer, not an ECN hash. */
 	dependent_ev(&ev, SCAN_REPEATS);
-	ev.f[1].scr[ECN_NOT_ECT].differed = 2;
+	ev.scr[1][ECN_NOT_ECT].differed = 2;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "per-packet");
@@ -458,12 +486,12 @@ static void test_judge_lossy(void **state)
 
 	/* A few repeats lost: still significant at 0.99. */
 	dependent_ev(&ev, SCAN_REPEATS);
-	ev.f[1].scr[ECN_ECT0].answered = 1 + SCAN_REPEATS - 1;
+	ev.scr[1][ECN_ECT0].answered = 1 + SCAN_REPEATS - 1;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.dependent, 1);
 	/* Most repeats lost: not enough to say. */
-	ev.f[1].scr[ECN_ECT0].answered = 2;
-	ev.f[1].scr[ECN_NOT_ECT].answered = 2;
+	ev.scr[1][ECN_ECT0].answered = 2;
+	ev.scr[1][ECN_NOT_ECT].answered = 2;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_int_equal(v.dependent, -1);
@@ -473,7 +501,7 @@ static void test_judge_lossy(void **state)
 	for (int f = 0; f < 4; f++)
 		for (int e = 1; e < 4; e++)
 			if (f > 0 || e > 2)
-				rep(&ev.f[f].scr[e], 0, 0, NULL);
+				rep(&ev.scr[f][e], 0, 0, NULL);
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "few-answers");
@@ -481,7 +509,7 @@ static void test_judge_lossy(void **state)
 	healthy_ev(&ev, 4);
 	for (int f = 0; f < 4; f++)
 		for (int e = 0; e < 4; e++)
-			rep(&ev.f[f].scr[e], 0, 0, NULL);
+			rep(&ev.scr[f][e], 0, 0, NULL);
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "screen-silent");
@@ -656,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_blocklist_no_names),
 		cmocka_unit_test(test_permutation),
+		cmocka_unit_test(test_shards),
 		cmocka_unit_test(test_cookies),
 		cmocka_unit_test(test_judge_healthy),
 		cmocka_unit_test(test_judge_dependent),
