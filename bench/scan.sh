@@ -17,6 +17,9 @@
 #   BENCH_TARGETS      targets of both scans, <= 114,688 [100000]
 #   BENCH_RATE         ecntrace scan --rate [1000000: as fast as it goes]
 #   BENCH_FLOWS        ecntrace scan --flows [the command's default]
+#   BENCH_ROUTER_RATE  ecntrace scan --router-rate [0: no limit, since the
+#                      lab's routers have none: their kernel's ICMP error
+#                      limit is lifted in the scan scenarios]
 #   BENCH_ZMAP_RATE    zmap --rate, 0 = no limit [0]
 #   BENCH_MEM_TARGETS  targets of the memory runs: 2^16, 2^17, 2^18, 2^19
 #                      or 2^20 addresses of 2001:db8:ac:: [1048576]
@@ -39,6 +42,7 @@ fi
 TARGETS=${BENCH_TARGETS:-100000}
 RATE=${BENCH_RATE:-1000000}
 FLOWS=${BENCH_FLOWS:-}
+ROUTER_RATE=${BENCH_ROUTER_RATE:-0}
 ZRATE=${BENCH_ZMAP_RATE:-0}
 MEM_TARGETS=${BENCH_MEM_TARGETS:-1048576}
 MEM_SECONDS=${BENCH_MEM_SECONDS:-10}
@@ -55,6 +59,7 @@ num BENCH_RATE "$RATE" 1 10000000
 num BENCH_ZMAP_RATE "$ZRATE" 0 10000000
 num BENCH_MEM_SECONDS "$MEM_SECONDS" 1 300
 [ -z "$FLOWS" ] || num BENCH_FLOWS "$FLOWS" 1 8
+num BENCH_ROUTER_RATE "$ROUTER_RATE" 0 10000000
 case $MEM_TARGETS in 65536) MEM6=2001:db8:ac::/112;; 131072) MEM6=2001:db8:ac::/111;;
 262144) MEM6=2001:db8:ac::/110;; 524288) MEM6=2001:db8:ac::/109;; 1048576) MEM6=2001:db8:ac::/108;;
 *) die "BENCH_MEM_TARGETS must be 65536, 131072, 262144, 524288 or 1048576";; esac
@@ -79,6 +84,10 @@ cp ./ecntrace "$TMP/ecntrace" && cp -r lab "$TMP/lab" && cp tests/lab/scan_check
 ET=$TMP/ecntrace ECNLAB=$TMP/lab/ecnlab
 HAVE_SCAN=1
 "$ET" scan --help 2>&1 | grep -q -- --shards || HAVE_SCAN=0
+fl=()
+[ -n "$FLOWS" ] && fl=(--flows "$FLOWS")
+# Older builds have no per-router budget.
+"$ET" scan --help 2>&1 | grep -q -- --router-rate && fl+=(--router-rate "$ROUTER_RATE")
 
 ECNLAB_NAME=$LAB ECNLAB_ANYCAST4="198.19.0.0/16 198.18.128.0/17 198.18.64.0/18" \
 	ECNLAB_ANYCAST6=$MEM6 "$ECNLAB" up scan >"$TMP/up.log" 2>&1 ||
@@ -125,6 +134,7 @@ secs() { # h:mm:ss.ss or m:ss.ss -> seconds
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
+echo "bench/scan.sh: ecntrace scan ${fl[*]:-} --rate $RATE vs zmap -r $ZRATE"
 echo "bench/scan.sh: $TARGETS targets in scenario scan (edge at hop $BALANCER_HOP hashes TOS over $SITES sites), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
@@ -154,8 +164,6 @@ if [ "$HAVE_SCAN" = 0 ]; then
 	echo "ecntrace scan: not built (this ecntrace has no scan command); ZMap's figures only"
 	exit 0
 fi
-fl=()
-[ -n "$FLOWS" ] && fl=(--flows "$FLOWS")
 s0=$(wire syns) r0=$(wire rsts)
 on client /usr/bin/time -v -o "$TMP/scan.time" "$ET" scan --blocklist "$TMP/empty" --rate "$RATE" "${fl[@]}" \
 	-f "$TMP/targets.txt" -o "$TMP/scan.ndjson" >"$TMP/scan.stdout" 2>"$TMP/scan.err"
@@ -180,7 +188,7 @@ printf '%-14s %8d %9s %9d %8s %10s %12s %10s %9s %9s\n' "ecntrace scan" "$TARGET
 	"$(awk -v h="${e_healthy:-0}" -v b="${e_broken:-0}" -v t="$TARGETS" 'BEGIN { printf "%.2f", 100 * (h + b) / t }')" \
 	"$(awk -v f="$FOUND" -v t="$TARGETS" 'BEGIN { printf "%.2f", 100 * f / t }')" "$(mib "$e_rss")"
 echo
-echo "ecntrace scan: exit $e_rc, $e_done completed: $e_broken broken, $e_healthy healthy, $e_incon inconclusive, $e_unr unreachable; $FOUND at the truth's router (edge, hop $BALANCER_HOP), $WRONG_ROUTER elsewhere, $MISSED missed, $MISSING without an object; routers: $ROUTERS"
+echo "ecntrace scan: exit $e_rc, $e_done completed: $e_broken broken, $e_healthy healthy, $e_incon inconclusive, $e_unr unreachable; $FOUND at the truth's router (edge, hop $BALANCER_HOP), $INTERVAL in an interval holding it, $WRONG_ROUTER elsewhere, $MISSED missed, $MISSING without an object; routers: $ROUTERS"
 python3 - "$TMP/scan.ndjson" <<'EOF'
 import collections, json, sys
 c = collections.Counter()

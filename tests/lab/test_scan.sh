@@ -178,10 +178,11 @@ lab_checks() {
 
 # ---------------------------------------------------------- the command
 
-# FLOWS: flows per target of the truth scans. With 4 (the default) a path
-# that splits on ECN over two ways shows no split in any flow about once in
-# 4096 targets (every codepoint of every flow hashed alike): healthy at the
-# stated confidence, but a miss in a test of 512; with 8, once in 10^7.
+# FLOWS: flows per target of the truth scans. With the default 4, a path
+# that splits on ECN over two ways can show no split in any flow (every
+# probe hashed alike): healthy at the stated confidence, but a miss here;
+# bench/scan.sh saw 32 in 100,000 (scan d29d21c), then 1 (60439bf). 8 flows
+# make it negligible in a test of 512.
 FLOWS=${SCAN_FLOWS:-8}
 truth_scan() {
 	$CHECK sample "$SCAN_TRUTH" "$N" "$SEED" >"$TMP/targets"
