@@ -4,9 +4,10 @@
  * (found from a reply's address by a hash table, never by a scan); its
  * rounds are timers in a FIFO (every round waits the same time, so the
  * queue is sorted as it is filled); probes leave in sendmmsg batches
- * under a token bucket on CLOCK_MONOTONIC; replies arrive by recvmmsg
- * from a packet socket whose BPF filter passes only our ports and ICMP
- * errors, and prove themselves by their cookie (scan_cookie.c).
+ * under a token bucket on CLOCK_MONOTONIC; replies are read in place from
+ * a TPACKET_V3 ring (recvmmsg where the kernel has none) of a packet
+ * socket whose BPF filter passes only our ports and ICMP errors, and
+ * prove themselves by their cookie (scan_cookie.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sysexits.h>
@@ -105,9 +107,19 @@ struct split_cache {
 	struct scan_hopans loc[SCAN_MAX_TTL][2];
 };
 
+/* A TPACKET_V3 receive ring: blocks the kernel fills and hands over
+ * (full, or after a millisecond), read in place. */
+#define RX_BLOCK (1u << 20)
+#define RX_BLOCKS 8
+struct rxring {
+	uint8_t *map;                /* NULL: no ring, recvmmsg instead */
+	unsigned cur;
+};
+
 struct scan_engine {
 	const struct scan_params *p;
 	int send4, send6, recv4, recv6;
+	struct rxring ring4, ring6;
 	struct scan_key key;
 	struct scan_perm perm;
 	uint64_t next_pos, positions;
@@ -165,6 +177,31 @@ static int sock_error(const char *what, char *err, size_t errlen)
 		 e == EPERM || e == EACCES ?
 		 " (run as root or grant CAP_NET_RAW)" : "");
 	return e == EPERM || e == EACCES ? EX_NOPERM : EX_OSERR;
+}
+
+/* Map a receive ring on the packet socket fd (before bind). A kernel
+ * that will not leaves *ring empty: recvmmsg reads the socket then. */
+static void ring_open(int fd, struct rxring *ring)
+{
+	int v = TPACKET_V3;
+	struct tpacket_req3 req;
+
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = RX_BLOCK;
+	req.tp_block_nr = RX_BLOCKS;
+	req.tp_frame_size = RXBUF;
+	req.tp_frame_nr = RX_BLOCK / RXBUF * RX_BLOCKS;
+	req.tp_retire_blk_tov = 1;   /* ms: a quiet block waits no longer */
+	ring->map = NULL;
+	ring->cur = 0;
+	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		return;
+	void *m = mmap(NULL, (size_t)RX_BLOCK * RX_BLOCKS, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
+
+	if (m != MAP_FAILED)
+		ring->map = m;
 }
 
 static int bind_src(int fd, const struct addr *src)
@@ -238,6 +275,7 @@ static int open_family(struct scan_engine *se, int family, const struct addr *sr
 			 p->sport_base + 2 * p->flows - 1);
 	if (attach(r, expr, err, errlen) < 0)
 		return EX_OSERR;
+	ring_open(r, family == AF_INET ? &se->ring4 : &se->ring6);
 	(void)setsockopt(r, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	(void)setsockopt(r, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
 	memset(&sll, 0, sizeof(sll));
@@ -317,6 +355,10 @@ void scan_engine_close(struct scan_engine *se)
 	for (int i = 0; i < 4; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	if (se->ring4.map)
+		munmap(se->ring4.map, (size_t)RX_BLOCK * RX_BLOCKS);
+	if (se->ring6.map)
+		munmap(se->ring6.map, (size_t)RX_BLOCK * RX_BLOCKS);
 	free(se->slots);
 	free(se->freel);
 	free(se->tab);
@@ -1131,8 +1173,37 @@ static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 	}
 }
 
+/* Read the blocks the kernel has handed over, a few at most. */
+static void drain_ring(struct scan_engine *se, struct rxring *ring)
+{
+	for (int n = 0; n < RX_BLOCKS; n++) {
+		struct tpacket_block_desc *b =
+			(void *)(ring->map + (size_t)ring->cur * RX_BLOCK);
+
+		if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
+		      TP_STATUS_USER))
+			return;
+		uint32_t npkts = b->hdr.bh1.num_pkts;
+		size_t off = b->hdr.bh1.offset_to_first_pkt;
+
+		for (uint32_t i = 0; i < npkts && off + sizeof(struct tpacket3_hdr) <= RX_BLOCK; i++) {
+			const struct tpacket3_hdr *h = (const void *)((uint8_t *)b + off);
+
+			if (h->tp_net + (size_t)h->tp_snaplen <= RX_BLOCK - off)
+				on_packet(se, (const uint8_t *)h + h->tp_net,
+					  h->tp_snaplen, h->tp_len);
+			if (h->tp_next_offset == 0)
+				break;
+			off += h->tp_next_offset;
+		}
+		__atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL,
+				 __ATOMIC_RELEASE);
+		ring->cur = (ring->cur + 1) % RX_BLOCKS;
+	}
+}
+
 /* Read what is queued on fd, a few batches at most. */
-static int drain(struct scan_engine *se, int fd)
+static int drain(struct scan_engine *se, int fd, struct rxring *ring)
 {
 	static uint8_t bufs[BATCH][RXBUF];
 	struct mmsghdr mm[BATCH];
@@ -1140,6 +1211,10 @@ static int drain(struct scan_engine *se, int fd)
 
 	if (fd < 0)
 		return 0;
+	if (ring->map) {
+		drain_ring(se, ring);
+		return 0;
+	}
 	for (int round = 0; round < 8; round++) {
 		for (int i = 0; i < BATCH; i++) {
 			iov[i].iov_base = bufs[i];
@@ -1248,7 +1323,8 @@ static int run_loop(struct scan_engine *se, char *err, size_t errlen)
 			snprintf(err, errlen, "%s", engine_stop_reason());
 			return EX_TEMPFAIL;
 		}
-		if (drain(se, se->recv4) < 0 || drain(se, se->recv6) < 0) {
+		if (drain(se, se->recv4, &se->ring4) < 0 ||
+		    drain(se, se->recv6, &se->ring6) < 0) {
 			snprintf(err, errlen, "receive: %s", strerror(errno));
 			return EX_OSERR;
 		}
