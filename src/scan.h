@@ -154,6 +154,10 @@ enum scan_ans { ANS_NONE = 0, ANS_SYNACK, ANS_RST, ANS_ICMP_TE,
 struct scan_rep {
 	uint8_t sent, answered, differed;
 	uint8_t repmask;             /* repeats answered (duplicates count once) */
+	uint8_t kind;                /* enum scan_ans of the first answer:
+				      * ANS_ICMP_TE only for a time-exceeded
+				      * from another address than the target */
+	uint8_t kinddiff;            /* later answers of another kind */
 	struct addr first;
 };
 
@@ -177,9 +181,16 @@ struct scan_evidence {
 	int loc_flow, loc_ecn[2];
 	int located;                 /* probes were sent */
 	struct scan_hopans {
-		uint8_t got;
-		struct addr a;
+		uint8_t got;             /* answered at least once */
+		uint8_t kind;            /* of the first answer (enum scan_ans) */
+		uint8_t answered, differed, kinddiff;
+		uint8_t repmask;         /* repeats answered */
+		struct addr a;           /* the first answer's source */
 	} loc[SCAN_MAX_TTL][2];
+	/* With no router before the target (one return hop): TTL-1 probes
+	 * sent, and those the target itself answered (a router there would
+	 * have sent time-exceeded instead). */
+	uint8_t ttl1_sent, ttl1_reached;
 };
 
 /* ------------------------------------------------------------ verdict */
@@ -191,6 +202,9 @@ struct scan_setup_count {
 };
 struct scan_split {
 	int known;                   /* hop and addr named */
+	int confirm_hop;             /* > 0: the codepoints parted first at
+				      * this TTL, one answer each; repeats
+				      * there and one hop before decide */
 	int hop, hop_first, hop_last;
 	struct addr addr, candidate; /* family 0: none */
 };
@@ -209,6 +223,8 @@ struct scan_verdict {
 	struct scan_split split;
 };
 
+/* The shortest return distance of the target's own answers (0: none). */
+int scan_hops_min(const struct scan_evidence *ev);
 /* The screen TTL from the target's answers (0: none). Pure. */
 int scan_screen_ttl(const struct scan_evidence *ev);
 /* Return hops from a reply's TTL (initial TTL guessed as the next of
@@ -228,16 +244,25 @@ struct scan_router {
 	struct scan_split split;
 	uint64_t *targets;           /* indexes */
 	size_t n, cap;
+	double p_max;                /* the largest per-target p of them */
 };
 struct scan_summary {
 	uint64_t targets, blocked, resumed, completed;
 	uint64_t by_status[4], dependent;
 	uint64_t probes, replies, resets, retries, unsent;
 	uint64_t splits_reused;      /* localisations taken from a target before */
+	uint64_t screened;           /* targets whose screen was judged */
+	double conf;                 /* of the per-router test (0: 0.99) */
 	double seconds, rate;
 	struct scan_router *routers;
 	size_t nrouters, caprouters;
 };
+
+/* Could chance explain a router's group: the chance that per-packet
+ * balancing alone lets r->n or more of the screened targets pass the
+ * per-target test at r->p_max, times the number of routers (Bonferroni).
+ * Pure. */
+double scan_router_p(const struct scan_summary *s, const struct scan_router *r);
 
 void scan_print_target(FILE *fp, const struct addr *a, int port,
 		       const struct scan_verdict *v);

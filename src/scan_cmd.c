@@ -379,6 +379,7 @@ static int run(struct scan_opts *o, struct scan_targets *t,
 	o->p.out = o->text && !o->out ? NULL : of.fp ? of.fp : stdout;
 	engine_catch_signals();
 	engine_deadline(o->deadline);
+	sum->conf = o->p.conf;
 	rc = scan_engine_run(se, sum, err, sizeof(err));
 	if (rc != 0)
 		warnx_("scan: %s", err);

@@ -53,6 +53,7 @@ struct slot {
 	int waited;                  /* deferrals for a budget */
 	int confirms;                /* confirm rounds sent */
 	int pf, pe;                  /* the flow repeated, its codepoint */
+	int loc_confirmed;           /* the split's repeats were sent */
 	uint32_t unknown_ttls;       /* TTLs charged to the unknown routers */
 	struct scan_evidence ev;
 };
@@ -831,6 +832,14 @@ static int round_screen(struct scan_engine *se, struct slot *s)
 		for (int e = 0; e < 4 && ev->screen_ttl; e++, n++)
 			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	}
+	/* One return hop: a TTL-1 probe of two flows must reach the target
+	 * itself for "no router between" (a firewall's or proxy's reset
+	 * with a standard initial TTL is not enough). */
+	if (!ev->screen_ttl && scan_hops_min(ev) == 1)
+		for (int f = 0; f < ev->nflows && f < 2; f++, n++) {
+			probe(se, s, f, TX_PLAIN, 1, ECN_NOT_ECT, 0);
+			ev->ttl1_sent++;
+		}
 	return n;
 }
 
@@ -858,20 +867,21 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 		s->pe = pe;
 	}
 	if (pf >= 0) {
-		struct scan_rep *r0 = &ev->scr[pf][ECN_NOT_ECT];
-		struct scan_rep *r1 = &ev->scr[pf][pe];
+		/* Each codepoint's repeats as one block of identical probes
+		 * back to back, not alternating: a round-robin balancer that
+		 * would line up with an alternation sends a block's probes
+		 * to different routers (per-packet, never a hash). */
+		const int cp[2] = { ECN_NOT_ECT, pe };
 
-		for (int r = 1; r <= SCAN_REPEATS; r++) {
-			if (!(r0->repmask & 1u << r)) {
-				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl,
-					 ECN_NOT_ECT, r, &r0->first);
-				n++;
-			}
-			if (!(r1->repmask & 1u << r)) {
-				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl, pe, r,
-					 &r1->first);
-				n++;
-			}
+		for (int k = 0; k < 2; k++) {
+			struct scan_rep *rr = &ev->scr[pf][cp[k]];
+
+			for (int r = 1; r <= SCAN_REPEATS; r++)
+				if (!(rr->repmask & 1u << r)) {
+					probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl,
+						 cp[k], r, &rr->first);
+					n++;
+				}
 		}
 	}
 	int first = s->confirms++ == 0, some = screen_some(ev);
@@ -898,6 +908,29 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 		for (int f = ev->nflows; f < 2 * ev->nflows; f++)
 			for (int e = 0; e < 4; e++, n++)
 				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	return n;
+}
+
+/* The split seen at TTL `hop` on one answer per codepoint: repeats of
+ * both codepoints there and one hop before, each codepoint's as a block
+ * (repeat numbers 2.., after the locate and its retry). */
+static int round_split_confirm(struct scan_engine *se, struct slot *s, int hop)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	for (int t = hop - 1; t <= hop && t < ev->screen_ttl; t++) {
+		if (t < 1)
+			continue;
+		for (int k = 0; k < 2; k++)
+			for (int r = 2; r < 2 + SCAN_REPEATS; r++)
+				if (!(ev->loc[t][k].repmask & 1u << r)) {
+					probe(se, s, ev->loc_flow, TX_PLAIN, t,
+					      ev->loc_ecn[k], r);
+					n++;
+				}
+	}
+	s->loc_confirmed = 1;
 	return n;
 }
 
@@ -1015,8 +1048,13 @@ static void advance(struct scan_engine *se, struct slot *s)
 		}
 		break;
 	case 3:
+	case 4:
+		/* A split on one answer each: repeats decide (once); hops
+		 * silent: the locate again (once, the first time here). */
 		scan_judge(&s->ev, se->p->conf, &v);
-		if (v.has_split && !v.split.known)
+		if (v.has_split && v.split.confirm_hop && !s->loc_confirmed)
+			n = round_split_confirm(se, s, v.split.confirm_hop);
+		else if (v.has_split && !v.split.known && s->round == 4)
 			n = round_locate(se, s, 1);
 		break;
 	}
@@ -1088,37 +1126,76 @@ static void fill_obs(struct scan_engine *se, struct scan_obs *o,
 	o->tsval = r->tcp.ts_val;
 }
 
-static void rep_answer(struct scan_rep *r, unsigned rep, const struct addr *from)
+static void rep_answer(struct scan_rep *r, unsigned rep, const struct addr *from,
+		       int kind)
 {
 	if (r->repmask & 1u << rep)
 		return;
 	r->repmask |= (uint8_t)(1u << rep);
-	if (r->answered == 0)
+	if (r->answered == 0) {
 		r->first = *from;
-	else if (!addr_eq(&r->first, from))
-		r->differed++;
+		r->kind = (uint8_t)kind;
+	} else {
+		r->differed += !addr_eq(&r->first, from);
+		r->kinddiff += r->kind != kind;
+	}
 	r->answered++;
+}
+
+/* The same for a localisation hop. */
+static void hop_answer(struct scan_hopans *h, unsigned rep, const struct addr *from,
+		       int kind)
+{
+	if (h->repmask & 1u << rep)
+		return;
+	h->repmask |= (uint8_t)(1u << rep);
+	if (!h->got) {
+		h->got = 1;
+		h->a = *from;
+		h->kind = (uint8_t)kind;
+	} else {
+		h->differed += !addr_eq(&h->a, from);
+		h->kinddiff += h->kind != kind;
+	}
+	h->answered++;
 }
 
 /* A TTL-limited probe's answer, from a router or from the target. */
 static void limited_answer(struct slot *s, int port, const struct scan_tag *t,
-			   const struct addr *from)
+			   const struct addr *from, int kind)
 {
 	struct scan_evidence *ev = &s->ev;
 
 	if (port >= 2 * ev->nflows)
 		return;
-	if ((int)t->ttl == ev->screen_ttl) {
-		rep_answer(&ev->scr[port][t->ecn], t->rep, from);
+	if (ev->screen_ttl == 0) {       /* only the TTL-1 probes */
+		if (t->ttl == 1 && (kind == ANS_SYNACK || kind == ANS_RST) &&
+		    ev->ttl1_reached < 255)
+			ev->ttl1_reached++;
 		return;
 	}
-	if (port != ev->loc_flow || t->ttl >= SCAN_MAX_TTL)
+	if ((int)t->ttl == ev->screen_ttl) {
+		rep_answer(&ev->scr[port][t->ecn], t->rep, from, kind);
+		return;
+	}
+	if (port != ev->loc_flow || t->ttl >= SCAN_MAX_TTL || !ev->located)
 		return;
 	for (int k = 0; k < 2; k++)
-		if ((int)t->ecn == ev->loc_ecn[k] && !ev->loc[t->ttl][k].got) {
-			ev->loc[t->ttl][k].got = 1;
-			ev->loc[t->ttl][k].a = *from;
-		}
+		if ((int)t->ecn == ev->loc_ecn[k])
+			hop_answer(&ev->loc[t->ttl][k], t->rep, from, kind);
+}
+
+/* What a TTL-limited probe's answer is: a router's time-exceeded, the
+ * target's own SYN-ACK or RST (the TTL reached it), or another ICMP
+ * error (a filter's unreachable, a time-exceeded from the target). */
+static int limited_kind(const struct slot *s, const struct scan_match *m,
+			const struct pkt_reply *r)
+{
+	if (!m->icmp)
+		return m->synack ? ANS_SYNACK : ANS_RST;
+	if (r->kind == REPLY_TIME_EXCEEDED && !addr_eq(&r->src, &s->dst))
+		return ANS_ICMP_TE;
+	return ANS_ICMP_UNREACH;
 }
 
 static void direct_answer(struct scan_engine *se, struct slot *s, int port,
@@ -1169,7 +1246,7 @@ static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 		if (se->p->router_rate > 0 && m.tag.ttl < 32 &&
 		    (s->unknown_ttls & 1u << m.tag.ttl))
 			refill(se, router_bucket(se, &r.src))->tokens -= 1.0;
-		limited_answer(s, m.port, &m.tag, &r.src);
+		limited_answer(s, m.port, &m.tag, &r.src, limited_kind(s, &m, &r));
 	}
 }
 

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "scan.h"
@@ -394,6 +395,7 @@ static void rep(struct scan_rep *r, int answered, int differed, const char *who)
 	r->sent = (uint8_t)(answered ? answered : 1);
 	r->answered = (uint8_t)answered;
 	r->differed = (uint8_t)differed;
+	r->kind = answered ? ANS_ICMP_TE : ANS_NONE;
 	if (who)
 		v4(&r->first, who);
 }
@@ -571,13 +573,48 @@ static void test_judge_split(void **state)
 	for (int t = 1; t < 5; t++)
 		for (int k = 0; k < 2; k++) {
 			ev.loc[t][k].got = 1;
+			ev.loc[t][k].answered = 1;
+			ev.loc[t][k].kind = ANS_ICMP_TE;
 			v4(&ev.loc[t][k].a, path[k][t]);
 		}
+	/* One answer a hop: the parting at hop 3 may be a per-packet
+	 * balancer upstream; nobody named, the interval runs to the screen's
+	 * hop before, and the repeats are asked for at hop 3. */
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.has_split, 1);
+	assert_int_equal(v.split.known, 0);
+	assert_int_equal(v.split.confirm_hop, 3);
+	assert_int_equal(v.split.hop_first, 2);
+	assert_int_equal(v.split.hop_last, 4);
+	assert_int_equal(v.split.addr.family, 0);
+	/* Repeats at hops 2 and 3, each codepoint always at its router. */
+	for (int t = 2; t <= 3; t++)
+		for (int k = 0; k < 2; k++)
+			ev.loc[t][k].answered = 1 + SCAN_REPEATS;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.has_split, 1);
 	assert_int_equal(v.split.known, 1);
+	assert_int_equal(v.split.confirm_hop, 0);
 	assert_int_equal(v.split.hop, 2);
 	assert_string_equal(addr_str(&v.split.addr, b, sizeof(b)), "198.51.100.2");
+	/* A repeat at hop 3 met another router: per-packet there, no name. */
+	ev.loc[3][1].differed = 1;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	assert_int_equal(v.split.hop_last, 4);
+	ev.loc[3][1].differed = 0;
+	/* Too few repeats answered for 0.99: no name. */
+	ev.loc[3][0].answered = 2;
+	ev.loc[3][1].answered = 2;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	ev.loc[3][0].answered = ev.loc[3][1].answered = 1 + SCAN_REPEATS;
+	/* Hop 3's ECT(0) answer an unreachable (a filter), not a router:
+	 * no split named at hop 2. */
+	ev.loc[3][1].kind = ANS_ICMP_UNREACH;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	ev.loc[3][1].kind = ANS_ICMP_TE;
 	/* Hop 2 silent: the split is somewhere in hops 1..2, nobody named. */
 	ev.loc[2][0].got = 0;
 	scan_judge(&ev, 0.99, &v);
@@ -586,6 +623,148 @@ static void test_judge_split(void **state)
 	assert_int_equal(v.split.hop_last, 2);
 	assert_string_equal(addr_str(&v.split.candidate, b, sizeof(b)), "198.51.100.1");
 	assert_int_equal(v.split.addr.family, 0);
+}
+
+static void test_judge_first_not_draws(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* One repeat each, both alike: at 0.9, the first answers chose the
+	 * flow's routers and only the repeats are draws (1/4 by chance). */
+	dependent_ev(&ev, 1);
+	scan_judge(&ev, 0.9, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_int_equal(v.dependent, -1);
+}
+
+static void test_judge_reply_kind(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* A filter answers ECT(0) with unreachable, Not-ECT meets the router
+	 * (time-exceeded): another address, but no split. */
+	dependent_ev(&ev, SCAN_REPEATS);
+	ev.scr[1][ECN_ECT0].kind = ANS_ICMP_UNREACH;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_not_equal(v.status, SCAN_BROKEN);
+	assert_int_not_equal(v.dependent, 1);
+	assert_string_equal(v.reason, "reply-kind-differs");
+	/* Answers of both kinds to one codepoint: not a router's alone. */
+	dependent_ev(&ev, SCAN_REPEATS);
+	ev.scr[1][ECN_ECT0].kinddiff = 1;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_not_equal(v.dependent, 1);
+}
+
+static void test_judge_screen_reached_target(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* The screen TTL reached the target (its return path is longer than
+	 * the forward one): its SYN-ACKs agree, but say nothing of a split
+	 * before it. */
+	healthy_ev(&ev, 4);
+	for (int f = 0; f < 4; f++)
+		for (int e = 0; e < 4; e++)
+			ev.scr[f][e].kind = ANS_SYNACK;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_int_equal(v.dependent, -1);
+	assert_string_equal(v.reason, "screen-reached-target");
+	/* One flow's ECT(0) reached it while Not-ECT met a router: not
+	 * counted as agreeing, so not healthy. */
+	healthy_ev(&ev, 4);
+	ev.scr[2][ECN_ECT0].kind = ANS_SYNACK;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_string_equal(v.reason, "screen-reached-target");
+}
+
+static void test_judge_one_hop(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* Every answer one hop away but no TTL-1 probe reached the target:
+	 * no "no router between". */
+	healthy_ev(&ev, 4);
+	ev.screen_ttl = 0;
+	for (int f = 0; f < 4; f++) {
+		answer(&ev.f[f].neg, ANS_SYNACK, 64);
+		answer(&ev.f[f].tgt[0], ANS_SYNACK, 64);
+		answer(&ev.f[f].tgt[1], ANS_SYNACK, 64);
+		for (int e = 0; e < 4; e++)
+			rep(&ev.scr[f][e], 0, 0, NULL);
+	}
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_string_equal(v.reason, "no-screen");
+	ev.ttl1_sent = 2;
+	ev.ttl1_reached = 1;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_HEALTHY);
+	assert_true(v.confidence == 1.0);
+	/* One RST with a standard initial TTL (a local firewall's) among
+	 * answers from 4 hops: not one hop. */
+	healthy_ev(&ev, 4);
+	ev.screen_ttl = 0;
+	ev.ttl1_reached = 1;
+	answer(&ev.f[0].tgt[0], ANS_RST, 64);
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.hops, 1);
+	assert_int_not_equal(v.status, SCAN_HEALTHY);
+}
+
+static void test_judge_setup_unconfirmed(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* 4 ECN-setup SYNs dropped, all plain answered: Fisher's p is 1/70
+	 * at best, never 0.99; no healthy verdict. */
+	healthy_ev(&ev, 4);
+	for (int f = 0; f < 4; f++)
+		memset(&ev.f[f].neg, 0, sizeof(ev.f[f].neg));
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_string_equal(v.reason, "ecn-setup-unconfirmed");
+	assert_int_equal(v.dependent, -1);
+	/* Refused significantly: the confidence is that test's, 1 - 1/12870
+	 * for 8 of 8 against 0 of 8, not the path's. */
+	healthy_ev(&ev, 8);
+	for (int f = 0; f < 8; f++)
+		answer(&ev.f[f].neg, ANS_RST, 61);
+	scan_judge(&ev, 0.99, &v);
+	assert_string_equal(v.reason, "ecn-setup-refused");
+	assert_true(fabs(v.confidence - (1.0 - 1.0 / 12870)) < 1e-9);
+}
+
+static void test_router_significance(void **state)
+{
+	struct scan_summary sum;
+	struct scan_router r;
+
+	memset(&sum, 0, sizeof(sum));
+	memset(&r, 0, sizeof(r));
+	sum.nrouters = 1;
+	/* One target at p 1/1024 among 100,000 screened: chance. */
+	sum.screened = 100000;
+	r.n = 1;
+	r.p_max = 1.0 / 1024;
+	assert_true(scan_router_p(&sum, &r) > 0.5);
+	/* 300 of them: not chance (about 98 expected). */
+	r.n = 300;
+	assert_true(scan_router_p(&sum, &r) < 1e-6);
+	/* One of one screened: the per-target test is the test. */
+	sum.screened = 1;
+	r.n = 1;
+	assert_true(fabs(scan_router_p(&sum, &r) - 1.0 / 1024) < 1e-9);
+	/* Two routers: twice the chance. */
+	sum.nrouters = 2;
+	assert_true(fabs(scan_router_p(&sum, &r) - 2.0 / 1024) < 1e-9);
 }
 
 /* ------------------------------------------------------------ NDJSON */
@@ -645,6 +824,8 @@ static void test_summary_groups(void **state)
 	memset(&v, 0, sizeof(v));
 	v.status = SCAN_BROKEN;
 	v.dependent = 1;
+	v.confidence = 0.999;
+	v.screen_ttl = 3;
 	v.has_split = 1;
 	v.split.known = 1;
 	v.split.hop = v.split.hop_first = v.split.hop_last = 2;
@@ -654,9 +835,11 @@ static void test_summary_groups(void **state)
 	assert_int_equal(scan_summary_add(&sum, 1, &v), 0);
 	v4(&v.split.addr, "198.51.100.9");
 	v.split.candidate = v.split.addr;
+	v.confidence = 0.995;
 	assert_int_equal(scan_summary_add(&sum, 3, &v), 0);
 	memset(&v, 0, sizeof(v));
 	v.status = SCAN_HEALTHY;
+	v.screen_ttl = 3;
 	assert_int_equal(scan_summary_add(&sum, 0, &v), 0);
 	fp = open_memstream(&s, &n);
 	scan_print_summary(fp, &sum, &t);
@@ -664,8 +847,10 @@ static void test_summary_groups(void **state)
 	assert_non_null(strstr(s, "\"completed\":4,\"healthy\":1,\"broken\":3,\"dependent\":3"));
 	assert_non_null(strstr(s, "\"routers\":[{\"hop\":2,\"hop_first\":2,\"hop_last\":2,"
 			       "\"addr\":\"198.51.100.2\",\"candidate\":\"198.51.100.2\","
+			       "\"p\":0.000012,\"confirmed\":true,"
 			       "\"targets\":[\"198.18.0.1\",\"198.18.0.5\"]},{\"hop\":2,"));
 	assert_non_null(strstr(s, "\"addr\":\"198.51.100.9\",\"candidate\":\"198.51.100.9\","
+			       "\"p\":0.039701,\"confirmed\":false,"
 			       "\"targets\":[\"198.18.0.3\"]}]}\n"));
 	free(s);
 	scan_summary_free(&sum);
@@ -693,6 +878,12 @@ int main(void)
 		cmocka_unit_test(test_judge_unreachable),
 		cmocka_unit_test(test_judge_setup_refused),
 		cmocka_unit_test(test_judge_split),
+		cmocka_unit_test(test_judge_first_not_draws),
+		cmocka_unit_test(test_judge_reply_kind),
+		cmocka_unit_test(test_judge_screen_reached_target),
+		cmocka_unit_test(test_judge_one_hop),
+		cmocka_unit_test(test_judge_setup_unconfirmed),
+		cmocka_unit_test(test_router_significance),
 		cmocka_unit_test(test_ndjson),
 		cmocka_unit_test(test_summary_groups),
 	};
