@@ -28,6 +28,7 @@
 
 #include "engine.h"
 #include "scan.h"
+#include "scan_paths.h"
 
 #define BATCH 64
 #define PKTBUF 128
@@ -69,45 +70,6 @@ struct fifo {
 	uint32_t head, len, cap;
 };
 
-/*
- * Per-router budgets for TTL-limited probes: each answer is an ICMP
- * error a router's control plane must make, and routers limit them
- * (Linux: 1000/s with a burst of 50 for all senders). A probe is charged
- * to the routers that answered probes of its TTL towards the same /24
- * (IPv6 /48) (routing is per prefix; up to PC_WAYS of them, a share each,
- * as ECMP spreads flows), or, before one answered, to a bucket shared by
- * every router still unknown. A round starts only when its routers'
- * buckets are not in debt.
- */
-#define RB_SIZE 16384
-#define PC_SIZE 65536
-struct rbucket {
-	struct addr a;
-	double tokens;
-	int64_t last;
-	int used;
-};
-#define PC_WAYS 4
-struct pcache {
-	uint64_t key;                /* 0: empty */
-	uint32_t bucket[PC_WAYS];    /* the routers seen (ECMP), 0: none */
-	uint8_t n, next;
-};
-
-/*
- * Splits already located: a dependent target whose parted flow meets the
- * same two routers at the same screen TTL as an earlier target of the
- * same /24 (IPv6 /48) takes that target's localisation, and sends no
- * probe for it (the routers near us, which every target's localisation
- * crosses, are spared). Only splits located to one hop are kept.
- */
-#define SC_SIZE 1024
-struct split_cache {
-	uint64_t pathkey;            /* path_key(target, screen TTL); 0: empty */
-	struct addr r[2];            /* the two routers at the screen */
-	struct scan_hopans loc[SCAN_MAX_TTL][2];
-};
-
 /* A TPACKET_V3 receive ring: blocks the kernel fills and hands over
  * (full, or after a millisecond), read in place. */
 #define RX_BLOCK (1u << 20)
@@ -131,9 +93,7 @@ struct scan_engine {
 	uint32_t tabmask;
 	/* round timers; rounds waiting for a router's budget */
 	struct fifo tq, dq;
-	struct rbucket *rb;          /* RB_SIZE; [0] the unknown routers' */
-	struct pcache *pc;
-	struct split_cache *sc;      /* SC_SIZE */
+	struct scan_paths *paths;    /* routers (budgets), splits located */
 	/* send ring */
 	struct txent *tx;
 	uint32_t tx_head, tx_len;
@@ -328,11 +288,9 @@ int scan_engine_open(struct scan_engine **out, const struct scan_params *p,
 	se->dq.t = calloc(se->nslots, sizeof(*se->dq.t));
 	se->tq.cap = se->dq.cap = se->nslots;
 	se->tx = calloc(RING, sizeof(*se->tx));
-	se->rb = calloc(RB_SIZE, sizeof(*se->rb));
-	se->pc = calloc(PC_SIZE, sizeof(*se->pc));
-	se->sc = calloc(SC_SIZE, sizeof(*se->sc));
-	if (!se->sc || !se->slots || !se->freel || !se->tab || !se->tq.t || !se->dq.t ||
-	    !se->tx || !se->rb || !se->pc) {
+	se->paths = scan_paths_new(p->router_rate, p->router_burst);
+	if (!se->paths || !se->slots || !se->freel || !se->tab || !se->tq.t ||
+	    !se->dq.t || !se->tx) {
 		snprintf(err, errlen, "out of memory");
 		return EX_OSERR;
 	}
@@ -366,9 +324,7 @@ void scan_engine_close(struct scan_engine *se)
 	free(se->tq.t);
 	free(se->dq.t);
 	free(se->tx);
-	free(se->rb);
-	free(se->pc);
-	free(se->sc);
+	scan_paths_free(se->paths);
 	free(se);
 }
 
@@ -434,152 +390,12 @@ static int tx_push(struct scan_engine *se, const struct txent *t)
 	return 0;
 }
 
-/* ---------------------------------------------------------- budgets */
-
-static uint64_t path_key(const struct addr *dst, int ttl)
-{
-	uint64_t k;
-
-	if (dst->family == AF_INET)
-		k = ntohl(dst->u.v4.s_addr) >> 8;
-	else
-		memcpy(&k, dst->u.v6.s6_addr, 6), k &= 0xffffffffffffULL;
-	return (k * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ttl << 1 ^
-		(uint64_t)dst->family << 9) | 1;
-}
-
-static uint32_t addr_hash(const struct addr *a)
-{
-	uint32_t h = 2166136261u;
-	const uint8_t *b = a->family == AF_INET ? (const uint8_t *)&a->u.v4
-						: a->u.v6.s6_addr;
-	size_t n = a->family == AF_INET ? 4 : 16;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
-
-/* The bucket of router a (created on first sight; the table full, the
- * unknown routers' bucket). */
-static uint32_t router_bucket(struct scan_engine *se, const struct addr *a)
-{
-	uint32_t h = addr_hash(a) % (RB_SIZE - 1) + 1;
-
-	for (uint32_t i = 0; i < 64; i++, h = h % (RB_SIZE - 1) + 1) {
-		struct rbucket *b = &se->rb[h];
-
-		if (b->used && addr_eq(&b->a, a))
-			return h;
-		if (!b->used) {
-			b->used = 1;
-			b->a = *a;
-			b->tokens = se->p->router_burst;
-			b->last = now_ns();
-			return h;
-		}
-	}
-	return 0;
-}
-
-static struct rbucket *refill(struct scan_engine *se, uint32_t i)
-{
-	struct rbucket *b = &se->rb[i];
-	int64_t now = now_ns();
-
-	b->tokens += (double)(now - b->last) * se->p->router_rate / 1e9;
-	b->last = now;
-	if (b->tokens > se->p->router_burst)
-		b->tokens = se->p->router_burst;
-	return b;
-}
-
-/* The routers predicted for a probe at ttl towards dst, or NULL for the
- * unknown ones. */
-static const struct pcache *predict(const struct scan_engine *se,
-				    const struct addr *dst, int ttl)
-{
-	uint64_t k = path_key(dst, ttl);
-	const struct pcache *c = &se->pc[k % PC_SIZE];
-
-	return c->key == k && c->n > 0 ? c : NULL;
-}
-
-/* Is any bucket a probe at ttl towards dst would be charged to in debt? */
-static int in_debt(struct scan_engine *se, const struct addr *dst, int ttl)
-{
-	const struct pcache *c = predict(se, dst, ttl);
-
-	if (c == NULL)
-		return refill(se, 0)->tokens < 0;
-	for (int i = 0; i < c->n; i++)
-		if (refill(se, c->bucket[i])->tokens < 0)
-			return 1;
-	return 0;
-}
-
-/* Returns 1 if the probe went to the unknown routers' bucket: then its
- * answer is charged to the router that sends it too, when it comes. */
-static int charge_predicted(struct scan_engine *se, const struct addr *dst,
-			    int ttl)
-{
-	const struct pcache *c = predict(se, dst, ttl);
-
-	if (c == NULL) {
-		refill(se, 0)->tokens -= 1.0;
-		return 1;
-	}
-	for (int i = 0; i < c->n; i++)
-		refill(se, c->bucket[i])->tokens -= 1.0 / c->n;
-	return 0;
-}
-
-static void learn_router(struct scan_engine *se, const struct addr *dst,
-			 int ttl, const struct addr *router)
-{
-	uint64_t k = path_key(dst, ttl);
-	struct pcache *c = &se->pc[k % PC_SIZE];
-	uint32_t b = router_bucket(se, router);
-
-	if (c->key != k) {
-		memset(c, 0, sizeof(*c));
-		c->key = k;
-	}
-	for (int i = 0; i < c->n; i++)
-		if (c->bucket[i] == b)
-			return;
-	if (c->n < PC_WAYS) {
-		c->bucket[c->n++] = b;
-		return;
-	}
-	c->bucket[c->next] = b;
-	c->next = (uint8_t)((c->next + 1) % PC_WAYS);
-}
-
-/* May a round with probes at TTLs lo..hi towards dst start now? */
-static int budget_ok(struct scan_engine *se, const struct addr *dst, int lo,
-		     int hi)
-{
-	if (se->p->router_rate <= 0)
-		return 1;
-	for (int t = lo; t <= hi && t > 0; t++)
-		if (in_debt(se, dst, t))
-			return 0;
-	return 1;
-}
-
-/* A TTL-limited probe's charge: to the router that answered the same
- * flow and codepoint before (hint), else to the one predicted. */
+/* A TTL-limited probe's charge (scan_paths.h); the TTLs charged to the
+ * unknown routers are noted, so their answers are charged too. */
 static void charge(struct scan_engine *se, struct slot *s, int ttl,
 		   const struct addr *hint)
 {
-	if (se->p->router_rate <= 0)
-		return;
-	if (hint && hint->family) {
-		refill(se, router_bucket(se, hint))->tokens -= 1.0;
-		return;
-	}
-	if (charge_predicted(se, &s->dst, ttl) && ttl < 32)
+	if (scan_paths_charge(se->paths, &s->dst, ttl, hint) && ttl < 32)
 		s->unknown_ttls |= 1u << ttl;
 }
 
@@ -764,9 +580,16 @@ static void defer(struct scan_engine *se, struct slot *s)
 	push_timer(&se->dq, (uint32_t)(s - se->slots), now_ns() + 10000000);
 }
 
-static struct split_cache *split_entry(struct scan_engine *se,
-				       const struct slot *s, int pf, int pe,
-				       int *hit);
+/* The localisation kept for slot s's flow pf parted on codepoint pe. */
+static const struct scan_hopans (*split_known(struct scan_engine *se,
+	const struct slot *s, int pf, int pe))[2]
+{
+	const struct scan_evidence *ev = &s->ev;
+
+	return scan_paths_split(se->paths, &s->dst, ev->screen_ttl,
+				&ev->scr[pf][ECN_NOT_ECT].first,
+				&ev->scr[pf][pe].first);
+}
 
 /* The TTLs the slot's next round will probe at: lo..hi, none if lo 0. */
 static void next_ttls(struct scan_engine *se, const struct slot *s, int *lo,
@@ -785,10 +608,9 @@ static void next_ttls(struct scan_engine *se, const struct slot *s, int *lo,
 		break;
 	default:
 		if (ev->screen_ttl > 1 && scan_parted(ev, &pf, &pe) == 0) {
-			int hit = 0;
+			int hit = s->round == 2 && s->pf >= 0 &&
+				  split_known(se, s, s->pf, s->pe) != NULL;
 
-			if (s->round == 2 && s->pf >= 0)
-				(void)split_entry(se, s, s->pf, s->pe, &hit);
 			if (!hit) {
 				*lo = 1;
 				*hi = ev->screen_ttl - 1;
@@ -950,43 +772,21 @@ static int round_locate(struct scan_engine *se, struct slot *s, int retry)
 	return n;
 }
 
-/* The cache entry for slot s's parted flow (pf, pe), and whether it
- * holds that split. */
-static struct split_cache *split_entry(struct scan_engine *se,
-				       const struct slot *s, int pf, int pe,
-				       int *hit)
-{
-	const struct scan_evidence *ev = &s->ev;
-	const struct addr *r0 = &ev->scr[pf][ECN_NOT_ECT].first;
-	const struct addr *r1 = &ev->scr[pf][pe].first;
-	uint64_t k = path_key(&s->dst, ev->screen_ttl);
-	struct split_cache *c = &se->sc[(k ^ addr_hash(r0) * 31 ^ addr_hash(r1)) % SC_SIZE];
-
-	*hit = c->pathkey == k && addr_eq(&c->r[0], r0) && addr_eq(&c->r[1], r1);
-	return c;
-}
-
-static void split_remember(struct scan_engine *se, const struct slot *s,
-			   const struct scan_verdict *v)
-{
-	int hit;
-	struct split_cache *c;
-
-	if (!v->has_split || !v->split.known || !s->ev.located)
-		return;
-	c = split_entry(se, s, s->ev.loc_flow, s->ev.loc_ecn[1], &hit);
-	c->pathkey = path_key(&s->dst, s->ev.screen_ttl);
-	c->r[0] = s->ev.scr[s->ev.loc_flow][ECN_NOT_ECT].first;
-	c->r[1] = s->ev.scr[s->ev.loc_flow][s->ev.loc_ecn[1]].first;
-	memcpy(c->loc, s->ev.loc, sizeof(c->loc));
-}
-
 static void finish(struct scan_engine *se, struct slot *s)
 {
 	struct scan_verdict v;
 
 	scan_judge(&s->ev, se->p->conf, &v);
-	split_remember(se, s, &v);
+	/* A split located to one hop serves the targets that part on the
+	 * same routers after it. */
+	if (v.has_split && v.split.known && s->ev.located) {
+		const struct scan_evidence *ev = &s->ev;
+
+		scan_paths_keep_split(se->paths, &s->dst, ev->screen_ttl,
+				      &ev->scr[ev->loc_flow][ECN_NOT_ECT].first,
+				      &ev->scr[ev->loc_flow][ev->loc_ecn[1]].first,
+				      ev->loc);
+	}
 	if (se->p->out)
 		scan_print_target(se->p->out, &s->dst, se->p->dport, &v);
 	if (scan_summary_add(se->sum, s->idx, &v) < 0)
@@ -1003,7 +803,7 @@ static void advance(struct scan_engine *se, struct slot *s)
 	int n = 0, lo, hi;
 
 	next_ttls(se, s, &lo, &hi);
-	if (s->waited < 3000 && !budget_ok(se, &s->dst, lo, hi)) {
+	if (s->waited < 3000 && !scan_paths_ok(se->paths, &s->dst, lo, hi)) {
 		s->waited++;             /* at most 30 s for a budget */
 		defer(se, s);
 		return;
@@ -1031,15 +831,14 @@ static void advance(struct scan_engine *se, struct slot *s)
 	case 2:
 		scan_judge(&s->ev, se->p->conf, &v);
 		if (v.dependent == 1 && se->p->locate && s->ev.screen_ttl > 1) {
-			int hit;
-			struct split_cache *c = split_entry(se, s, v.parted_flow,
-							    v.parted_ecn, &hit);
+			const struct scan_hopans (*known)[2] =
+				split_known(se, s, v.parted_flow, v.parted_ecn);
 
 			s->ev.loc_flow = v.parted_flow;
 			s->ev.loc_ecn[0] = ECN_NOT_ECT;
 			s->ev.loc_ecn[1] = v.parted_ecn;
-			if (hit) {
-				memcpy(s->ev.loc, c->loc, sizeof(s->ev.loc));
+			if (known) {
+				memcpy(s->ev.loc, known, sizeof(s->ev.loc));
 				s->ev.located = 1;
 				se->sum->splits_reused++;
 				break;
@@ -1242,10 +1041,8 @@ static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 			      m.icmp ? ANS_ICMP_UNREACH : m.synack ? ANS_SYNACK
 								   : ANS_RST);
 	else {
-		learn_router(se, &s->dst, (int)m.tag.ttl, &r.src);
-		if (se->p->router_rate > 0 && m.tag.ttl < 32 &&
-		    (s->unknown_ttls & 1u << m.tag.ttl))
-			refill(se, router_bucket(se, &r.src))->tokens -= 1.0;
+		scan_paths_answer(se->paths, &s->dst, (int)m.tag.ttl, &r.src,
+				  m.tag.ttl < 32 && (s->unknown_ttls & 1u << m.tag.ttl));
 		limited_answer(s, m.port, &m.tag, &r.src, limited_kind(s, &m, &r));
 	}
 }

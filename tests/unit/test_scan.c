@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "scan.h"
+#include "scan_paths.h"
 
 static void add(struct scan_targets *t, const char *w)
 {
@@ -767,6 +768,72 @@ static void test_router_significance(void **state)
 	assert_true(fabs(scan_router_p(&sum, &r) - 2.0 / 1024) < 1e-9);
 }
 
+/* ------------------------------------------------------------- paths */
+
+static void test_budgets(void **state)
+{
+	struct scan_paths *p = scan_paths_new(10, 4);
+	struct addr t1, t2, other, r1;
+
+	assert_non_null(p);
+	v4(&t1, "198.18.7.1");
+	v4(&t2, "198.18.7.200");        /* the same /24 */
+	v4(&other, "198.18.8.1");
+	v4(&r1, "198.51.100.3");
+	/* Nothing known: the unknown routers' bucket, burst 4 deep. */
+	assert_true(scan_paths_ok(p, &t1, 3, 3));
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(scan_paths_charge(p, &t1, 3, NULL), 1);
+	assert_false(scan_paths_ok(p, &t1, 3, 3));
+	/* r1 answers at TTL 3 for the /24: charged for that unknown probe,
+	 * and from now on predicted for the prefix, not for another one. */
+	scan_paths_answer(p, &t1, 3, &r1, 1);
+	assert_true(scan_paths_ok(p, &t2, 3, 3));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(scan_paths_charge(p, &t2, 3, NULL), 0);
+	assert_false(scan_paths_ok(p, &t2, 3, 3));
+	/* Unknown routers share one bucket, still in debt: another prefix,
+	 * another TTL. */
+	assert_false(scan_paths_ok(p, &other, 3, 3));
+	assert_false(scan_paths_ok(p, &t2, 2, 2));
+	scan_paths_free(p);
+	/* Rate 0: no budget at all. */
+	p = scan_paths_new(0, 4);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(scan_paths_charge(p, &t1, 3, NULL), 0);
+	assert_true(scan_paths_ok(p, &t1, 1, 30));
+	scan_paths_free(p);
+}
+
+static void test_split_kept(void **state)
+{
+	struct scan_paths *p = scan_paths_new(0, 4);
+	struct scan_hopans loc[SCAN_MAX_TTL][2];
+	const struct scan_hopans (*got)[2];
+	struct addr t1, t2, other, ra, rb, rc;
+
+	memset(loc, 0, sizeof(loc));
+	loc[2][0].got = loc[2][1].got = 1;
+	v4(&loc[2][0].a, "198.51.100.2");
+	loc[2][1].a = loc[2][0].a;
+	v4(&t1, "198.18.7.1");
+	v4(&t2, "198.18.7.9");
+	v4(&other, "198.18.9.9");
+	v4(&ra, "198.51.100.31");
+	v4(&rb, "198.51.100.41");
+	v4(&rc, "198.51.100.51");
+	assert_null(scan_paths_split(p, &t2, 3, &ra, &rb));
+	scan_paths_keep_split(p, &t1, 3, &ra, &rb, (const struct scan_hopans (*)[2])loc);
+	got = scan_paths_split(p, &t2, 3, &ra, &rb);
+	assert_non_null(got);
+	assert_true(addr_eq(&got[2][0].a, &loc[2][0].a));
+	/* Other routers, another screen TTL, another prefix: not the same. */
+	assert_null(scan_paths_split(p, &t2, 3, &ra, &rc));
+	assert_null(scan_paths_split(p, &t2, 4, &ra, &rb));
+	assert_null(scan_paths_split(p, &other, 3, &ra, &rb));
+	scan_paths_free(p);
+}
+
 /* ------------------------------------------------------------ NDJSON */
 
 static char *render_target(const struct scan_verdict *v)
@@ -884,6 +951,8 @@ int main(void)
 		cmocka_unit_test(test_judge_one_hop),
 		cmocka_unit_test(test_judge_setup_unconfirmed),
 		cmocka_unit_test(test_router_significance),
+		cmocka_unit_test(test_budgets),
+		cmocka_unit_test(test_split_kept),
 		cmocka_unit_test(test_ndjson),
 		cmocka_unit_test(test_summary_groups),
 	};
