@@ -233,6 +233,9 @@ int scan_hops(uint8_t ttl);
 /* A flow that parted at the screen and the codepoint it parted on, for
  * the repeats: 0 and flow and ecn set, or -1. Pure. */
 int scan_parted(const struct scan_evidence *ev, int *flow, int *ecn);
+/* The same, the first such flow from flow `from` on. */
+int scan_parted_from(const struct scan_evidence *ev, int from, int *flow,
+		     int *ecn);
 /* Judge one target's evidence at confidence conf. Pure. */
 void scan_judge(const struct scan_evidence *ev, double conf,
 		struct scan_verdict *v);

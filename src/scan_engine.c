@@ -54,6 +54,7 @@ struct slot {
 	int waited;                  /* deferrals for a budget */
 	int confirms;                /* confirm rounds sent */
 	int pf, pe;                  /* the flow repeated, its codepoint */
+	int pf2, pe2;                /* a second parted flow repeated (-1) */
 	int loc_confirmed;           /* the split's repeats were sent */
 	uint32_t unknown_ttls;       /* TTLs charged to the unknown routers */
 	struct scan_evidence ev;
@@ -674,6 +675,32 @@ static int screen_some(const struct scan_evidence *ev)
 	return 0;
 }
 
+/* Repeats of parted flow pf's two codepoints at the screen, SCAN_REPEATS
+ * each less those answered: each codepoint's as one block of identical
+ * probes back to back, not alternating, so that a round-robin balancer
+ * (which would line up with an alternation) sends a block's probes to
+ * different routers: per-packet, never a hash. */
+static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe)
+{
+	struct scan_evidence *ev = &s->ev;
+	const int cp[2] = { ECN_NOT_ECT, pe };
+	int n = 0;
+
+	if (pf < 0)
+		return 0;
+	for (int k = 0; k < 2; k++) {
+		struct scan_rep *rr = &ev->scr[pf][cp[k]];
+
+		for (int r = 1; r <= SCAN_REPEATS; r++)
+			if (!(rr->repmask & 1u << r)) {
+				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl, cp[k],
+					 r, &rr->first);
+				n++;
+			}
+	}
+	return n;
+}
+
 /* Round 2: the parted flow's two codepoints SCAN_REPEATS times more
  * (and, twice more at most, the repeats that got no answer); with no
  * parting yet, the second half of the flows screened; the codepoints
@@ -688,24 +715,12 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 		s->pf = pf;
 		s->pe = pe;
 	}
-	if (pf >= 0) {
-		/* Each codepoint's repeats as one block of identical probes
-		 * back to back, not alternating: a round-robin balancer that
-		 * would line up with an alternation sends a block's probes
-		 * to different routers (per-packet, never a hash). */
-		const int cp[2] = { ECN_NOT_ECT, pe };
-
-		for (int k = 0; k < 2; k++) {
-			struct scan_rep *rr = &ev->scr[pf][cp[k]];
-
-			for (int r = 1; r <= SCAN_REPEATS; r++)
-				if (!(rr->repmask & 1u << r)) {
-					probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl,
-						 cp[k], r, &rr->first);
-					n++;
-				}
-		}
-	}
+	/* A second parted flow repeated too: a per-packet balancer must
+	 * then fool two flows' repeats, not one. */
+	if (pf >= 0 && s->pf2 < 0)
+		(void)scan_parted_from(ev, pf + 1, &s->pf2, &s->pe2);
+	n += repeat_flow(se, s, pf, pe);
+	n += repeat_flow(se, s, s->pf2, s->pe2);
 	int first = s->confirms++ == 0, some = screen_some(ev);
 
 	for (int f = 0; f < ev->nflows; f++)
@@ -884,7 +899,7 @@ static int start_next(struct scan_engine *se)
 		s->idx = idx;
 		s->dst = a;
 		s->used = 1;
-		s->pf = s->pe = -1;
+		s->pf = s->pe = s->pf2 = s->pe2 = -1;
 		s->ev.nflows = p->flows;
 		tab_insert(se, (uint32_t)(s - se->slots));
 		round_direct(se, s, 0);

@@ -141,9 +141,15 @@ static int target_kind(int kind)
 
 int scan_parted(const struct scan_evidence *ev, int *flow, int *ecn)
 {
+	return scan_parted_from(ev, 0, flow, ecn);
+}
+
+int scan_parted_from(const struct scan_evidence *ev, int from, int *flow,
+		     int *ecn)
+{
 	static const int other[3] = { ECN_ECT0, ECN_ECT1, ECN_CE };
 
-	for (int f = 0; f < 2 * ev->nflows; f++)
+	for (int f = from < 0 ? 0 : from; f < 2 * ev->nflows; f++)
 		for (int k = 0; k < 3; k++)
 			if (rep_parts(&ev->scr[f][ECN_NOT_ECT],
 				      &ev->scr[f][other[k]])) {
@@ -154,12 +160,15 @@ int scan_parted(const struct scan_evidence *ev, int *flow, int *ecn)
 	return -1;
 }
 
-/* What the screen says: the best (smallest) chance that a per-packet
- * balancer made a parted flow look hashed, whether some flow parted
- * without being consistent, and the chance that an ECN hash over two
- * paths would show no parting in the flows answered. */
+/* What the screen says: the chance that a per-packet balancer made the
+ * parted flows look hashed (the product over the flows parted alike on
+ * every repeat: each flow's repeats are its own draws), the flow whose
+ * repeats say most, whether some flow's identical probes met different
+ * routers (per-packet: then nothing is hashed on ECN that we could
+ * tell), and the chance that an ECN hash over two paths would show no
+ * parting in the flows answered. */
 struct screen_sum {
-	double p_parted;
+	double p_parted, p_best;
 	int flow, ecn;
 	int parted, inconsistent;
 	double p_missed;
@@ -174,6 +183,7 @@ static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 	static const int other[3] = { ECN_ECT0, ECN_ECT1, ECN_CE };
 	const struct scan_rep *r0 = &scr[ECN_NOT_ECT];
 	int agree = 0, parted = 0;
+	double best = 1.0;
 
 	for (int k = 0; k < 3; k++) {
 		const struct scan_rep *r = &scr[other[k]];
@@ -206,12 +216,15 @@ static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 		 * draws, count against a per-packet balancer. */
 		double p = pp_miss_pair(r0->answered - 1, r->answered - 1);
 
-		if (p < s->p_parted) {
-			s->p_parted = p;
+		if (p < best)
+			best = p;
+		if (p < s->p_best) {
+			s->p_best = p;
 			s->flow = fi;
 			s->ecn = other[k];
 		}
 	}
+	s->p_parted *= best;
 	s->parted |= parted;
 	/* Over two paths each other codepoint lands on Not-ECT's with
 	 * chance 1/2 at worst (more paths make it smaller). */
@@ -222,7 +235,7 @@ static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 static void sum_screen(const struct scan_evidence *ev, struct screen_sum *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->p_parted = 1.0;
+	s->p_parted = s->p_best = 1.0;
 	s->p_missed = 1.0;
 	s->flow = -1;
 	for (int f = 0; f < 2 * ev->nflows; f++)
@@ -333,11 +346,11 @@ static void judge_path(const struct scan_evidence *ev, double alpha,
 		       struct scan_verdict *v)
 {
 	struct screen_sum s;
-	/* One flow is repeated: its repeats are the one test. */
+	/* The repeated flows' repeats are the one test (their product). */
 	double tests = 1.0;
 
 	sum_screen(ev, &s);
-	if (s.flow >= 0 && s.p_parted * tests <= alpha) {
+	if (s.flow >= 0 && !s.inconsistent && s.p_parted * tests <= alpha) {
 		v->dependent = 1;
 		v->confidence = 1.0 - s.p_parted * tests;
 		v->status = SCAN_BROKEN;

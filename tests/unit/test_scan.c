@@ -639,6 +639,39 @@ static void test_judge_first_not_draws(void **state)
 	assert_int_equal(v.dependent, -1);
 }
 
+static void test_judge_two_flows(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* Identical probes of another flow met two routers: a per-packet
+	 * balancer is on the path; the parted flow's agreeing repeats are
+	 * no proof of a hash then. */
+	dependent_ev(&ev, SCAN_REPEATS);
+	rep(&ev.scr[2][ECN_NOT_ECT], 2, 1, "198.51.100.3");
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_int_equal(v.dependent, -1);
+	assert_string_equal(v.reason, "per-packet");
+	/* Two repeats each on one parted flow: 1/16, not 0.99; on two
+	 * parted flows: 1/256, each flow its own draws. */
+	dependent_ev(&ev, 2);
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.dependent, -1);
+	rep(&ev.scr[3][ECN_NOT_ECT], 3, 0, "198.51.100.3");
+	rep(&ev.scr[3][ECN_CE], 3, 0, "198.51.100.4");
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.dependent, 1);
+	assert_true(fabs(v.confidence - (1.0 - 1.0 / 256)) < 1e-9);
+	/* The engine's second flow: the next parted one. */
+	int f, e;
+
+	assert_int_equal(scan_parted_from(&ev, 2, &f, &e), 0);
+	assert_int_equal(f, 3);
+	assert_int_equal(e, ECN_CE);
+	assert_int_equal(scan_parted_from(&ev, 4, &f, &e), -1);
+}
+
 static void test_judge_reply_kind(void **state)
 {
 	struct scan_evidence ev;
@@ -946,6 +979,7 @@ int main(void)
 		cmocka_unit_test(test_judge_setup_refused),
 		cmocka_unit_test(test_judge_split),
 		cmocka_unit_test(test_judge_first_not_draws),
+		cmocka_unit_test(test_judge_two_flows),
 		cmocka_unit_test(test_judge_reply_kind),
 		cmocka_unit_test(test_judge_screen_reached_target),
 		cmocka_unit_test(test_judge_one_hop),
