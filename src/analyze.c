@@ -864,6 +864,50 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 }
 
 /*
+ * The common case read directly: a whole IPv4 packet (not a later
+ * fragment) or an IPv6 one without extension headers, carrying TCP, its
+ * length field within what was captured. Fills what analyze reads of a
+ * TCP reply (kind, addresses, TTL, TOS, IP ID, the segment), as
+ * pkt_parse would. Returns 0, or -1 to leave the packet to pkt_parse
+ * (anything else, including what pkt_parse refuses).
+ */
+static int parse_fast(const uint8_t *b, size_t len, struct pkt_reply *r)
+{
+	size_t hl, total;
+
+	if (len >= 20 && b[0] == 0x45) {
+		hl = 20;
+		total = (size_t)b[2] << 8 | b[3];
+		if (b[9] != IPPROTO_TCP || total < hl || total > len ||
+		    ((b[6] & 0x1f) | b[7]) != 0)
+			return -1;
+		r->src.family = r->dst.family = AF_INET;
+		memcpy(&r->src.u.v4, b + 12, 4);
+		memcpy(&r->dst.u.v4, b + 16, 4);
+		r->ttl = b[8];
+		r->tos = b[1];
+		r->ip_id = (uint16_t)(b[4] << 8 | b[5]);
+	} else if (len >= 40 && b[0] >> 4 == 6) {
+		hl = 40;
+		total = ((size_t)b[4] << 8 | b[5]) + 40;
+		if (b[6] != IPPROTO_TCP || total == 40 || total > len)
+			return -1;
+		r->src.family = r->dst.family = AF_INET6;
+		memcpy(&r->src.u.v6, b + 8, 16);
+		memcpy(&r->dst.u.v6, b + 24, 16);
+		r->ttl = b[7];
+		r->tos = (uint8_t)((b[0] << 4 | b[1] >> 4) & 0xff);
+		r->ip_id = 0;
+	} else {
+		return -1;
+	}
+	if (pkt_parse_tcp(b + hl, total - hl, &r->tcp) < 0)
+		return -1;
+	r->kind = REPLY_TCP;
+	return 0;
+}
+
+/*
  * Parse a packet; when the snap length cut it after its headers, let the
  * parser see what is there as if it were the whole packet and report how
  * many payload bytes the cut took (*missing).
@@ -875,7 +919,7 @@ static int parse_ip(const uint8_t *buf, size_t len, size_t wire_len,
 	size_t n, claimed;
 
 	*missing = 0;
-	if (pkt_parse(buf, len, r) == 0)
+	if (parse_fast(buf, len, r) == 0 || pkt_parse(buf, len, r) == 0)
 		return 0;
 	if (wire_len <= len || len < 20)
 		return -1;

@@ -683,7 +683,17 @@ int cmd_analyze(int argc, char **argv)
 	}
 	while ((rc = capture_next(r.cap, &p, 0, err, sizeof(err))) == 1)
 		(void)analyzer_packet(&r.an, p.ip, p.len, p.wire_len, p.ts_ns);
-	if (rc == -1) {
+	if (rc == -1 && strstr(err, "different from the type of the first "
+			       "interface") != NULL) {
+		/* libpcap reads a pcapng file's interfaces of one link type
+		 * only: not a damaged file, say what to do. */
+		warnx_("%s: a pcapng file whose interfaces have several link "
+		       "types, which libpcap does not read; the report covers "
+		       "the packets before it (split the file per interface, "
+		       "e.g. tshark -r FILE -Y frame.interface_id==N -w PART)",
+		       r.source);
+		r.read_error = 1;
+	} else if (rc == -1) {
 		/* A capture cut short (tcpdump killed): what came before
 		 * still counts. */
 		warnx_("%s: the capture is cut short; the report covers the "

@@ -562,8 +562,17 @@ static int pump(struct scan_engine *se, int64_t now)
 
 static void push_timer(struct fifo *q, uint32_t slot, int64_t due)
 {
-	struct timer *t = &q->t[(q->head + q->len++) % q->cap];
+	struct timer *t = &q->t[(q->head + q->len) % q->cap];
 
+	/* Never before the timer ahead of it: the FIFO stays sorted (a
+	 * round's wait grows by the send queue's, which shrinks too). */
+	if (q->len > 0) {
+		int64_t last = q->t[(q->head + q->len - 1) % q->cap].due;
+
+		if (due < last)
+			due = last;
+	}
+	q->len++;
 	t->slot = slot;
 	t->due = due;
 }

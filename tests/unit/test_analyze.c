@@ -2134,6 +2134,57 @@ static void test_server_table(void **state)
 	analyzer_free(&a);
 }
 
+/* pcapng: block type, length, body, length again (little-endian). */
+static size_t ng_block(uint8_t *p, uint32_t type, const uint8_t *body,
+		       size_t n)
+{
+	uint32_t len = (uint32_t)(12 + n);
+
+	memcpy(p, &type, 4);
+	memcpy(p + 4, &len, 4);
+	memcpy(p + 8, body, n);
+	memcpy(p + 8 + n, &len, 4);
+	return len;
+}
+
+/*
+ * A pcapng file with an Ethernet and a raw-IP interface: libpcap reads
+ * none of it. analyze says that, and what to do, rather than calling the
+ * file cut short; exit 65, one line, a report.
+ */
+static void test_pcapng_two_linktypes(void **state)
+{
+	static char out[8192], err[1024];
+	uint8_t f[256], shb[16] = { 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint8_t eth[8] = { 1, 0, 0, 0, 0xff, 0xff, 0, 0 };
+	uint8_t raw[8] = { 101, 0, 0, 0, 0xff, 0xff, 0, 0 };
+	const char *path = tmp_path("two.pcapng");
+	size_t n = 0;
+	int lines;
+	FILE *o;
+
+	(void)state;
+	n += ng_block(f + n, 0x0a0d0d0a, shb, sizeof(shb));
+	n += ng_block(f + n, 1, eth, sizeof(eth));
+	n += ng_block(f + n, 1, raw, sizeof(raw));
+	o = fopen(path, "wb");
+	assert_non_null(o);
+	assert_int_equal(fwrite(f, 1, n, o), n);
+	fclose(o);
+	{
+		char *argv[] = { "analyze", (char *)path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_DATAERR);
+		assert_int_equal(lines, 1);
+		assert_non_null(strstr(err, "two.pcapng: a pcapng file whose "
+				       "interfaces have several link types"));
+		assert_null(strstr(err, "cut short"));
+		assert_non_null(strstr(out, ": 0 packets"));
+	}
+}
+
 /* Three servers: 80 resets plain connections as often (no fault), 81 has
  * no plain control, 82 resets only ECN ones. */
 static void summary_conns(struct analyzer *a)
@@ -2323,6 +2374,7 @@ int main(void)
 		cmocka_unit_test(test_server_table),
 		cmocka_unit_test(test_server_grow),
 		cmocka_unit_test(test_server_summary),
+		cmocka_unit_test(test_pcapng_two_linktypes),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
