@@ -953,6 +953,18 @@ static void test_summary_groups(void **state)
 			       "\"p\":0.039701,\"confirmed\":false,"
 			       "\"targets\":[\"198.18.0.3\"]}]}\n"));
 	free(s);
+	/* In words: a router splits ECN flows (nothing measured breaks),
+	 * and one that chance across the targets explains says so. */
+	s = NULL;
+	fp = open_memstream(&s, &n);
+	scan_print_text(fp, &sum, &t);
+	fclose(fp);
+	assert_null(strstr(s, "breaks"));
+	assert_non_null(strstr(s, "Router 198.51.100.2 (hop 2) splits ECN flows (2 of 4 "
+			       "targets screened, chance p 1.2e-05)"));
+	assert_non_null(strstr(s, "Router 198.51.100.9 (hop 2) splits ECN flows (1 of 4 "
+			       "targets screened, NOT significant"));
+	free(s);
 	scan_summary_free(&sum);
 	scan_targets_free(&t);
 }
