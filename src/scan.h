@@ -247,7 +247,7 @@ struct scan_router {
 	struct scan_split split;
 	uint64_t *targets;           /* indexes */
 	size_t n, cap;
-	double p_max;                /* the largest per-target p of them */
+	double *pv;                  /* each target's per-target p (any order) */
 };
 struct scan_summary {
 	uint64_t targets, blocked, resumed, completed;
@@ -261,10 +261,11 @@ struct scan_summary {
 	size_t nrouters, caprouters;
 };
 
-/* Could chance explain a router's group: the chance that per-packet
- * balancing alone lets r->n or more of the screened targets pass the
- * per-target test at r->p_max, times the number of routers (Bonferroni).
- * Pure. */
+/* Could chance explain a router's group? For j = 1, 2, 4, ... and n (its
+ * targets), the chance that per-packet balancing alone lets j or more of
+ * the targets screened pass at the group's j-th smallest per-target p
+ * (binomial); the smallest, times the number of j tried and of routers
+ * (Bonferroni). Pure. */
 double scan_router_p(const struct scan_summary *s, const struct scan_router *r);
 
 void scan_print_target(FILE *fp, const struct addr *a, int port,

@@ -456,28 +456,59 @@ void scan_judge(const struct scan_evidence *ev, double conf,
 		v->status = SCAN_UNREACHABLE;
 }
 
-/* P(X >= n), X ~ Binomial(N, p): 1 - the lower sum, in logs. */
+/* P(X >= n), X ~ Binomial(N, p), summed upwards from n in logs (the
+ * terms shrink geometrically above the mean); 1 at or below the mean,
+ * where it says nothing anyway, and when the sum would take too long. */
 static double binom_upper(uint64_t N, double p, uint64_t n)
 {
-	double lower = 0.0;
+	double sum = 0.0, lgN = lgamma((double)N + 1);
 
 	if (n == 0)
 		return 1.0;
-	if (p <= 0.0)
+	if (n > N || p <= 0.0)
 		return 0.0;
-	if (p >= 1.0 || n > N)
-		return n > N ? 0.0 : 1.0;
-	for (uint64_t k = 0; k < n; k++)
-		lower += exp(lgamma((double)N + 1) - lgamma((double)k + 1) -
-			     lgamma((double)(N - k) + 1) + (double)k * log(p) +
-			     (double)(N - k) * log1p(-p));
-	return lower >= 1.0 ? 0.0 : 1.0 - lower;
+	if (p >= 1.0 || (double)n <= (double)N * p)
+		return 1.0;
+	for (uint64_t k = n; k <= N; k++) {
+		double t = exp(lgN - lgamma((double)k + 1) -
+			       lgamma((double)(N - k) + 1) + (double)k * log(p) +
+			       (double)(N - k) * log1p(-p));
+
+		sum += t;
+		if (t <= sum * 1e-12)
+			break;
+		if (k - n > 1000000)
+			return 1.0;
+	}
+	return sum > 1.0 ? 1.0 : sum;
+}
+
+static int dbl_cmp(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
 }
 
 double scan_router_p(const struct scan_summary *s, const struct scan_router *r)
 {
 	uint64_t N = s->screened > r->n ? s->screened : r->n;
-	double p = binom_upper(N, r->p_max, r->n) * (double)(s->nrouters ? s->nrouters : 1);
+	double best = 1.0, tries = 0.0, *pv;
 
-	return p > 1.0 ? 1.0 : p;
+	if (r->n == 0 || (pv = malloc(r->n * sizeof(*pv))) == NULL)
+		return 1.0;
+	memcpy(pv, r->pv, r->n * sizeof(*pv));
+	qsort(pv, r->n, sizeof(*pv), dbl_cmp);
+	for (size_t j = 1;; j = j * 2 > r->n && j < r->n ? r->n : j * 2) {
+		double q = binom_upper(N, pv[j - 1], j);
+
+		if (q < best)
+			best = q;
+		tries++;
+		if (j >= r->n)
+			break;
+	}
+	free(pv);
+	best *= tries * (double)(s->nrouters ? s->nrouters : 1);
+	return best > 1.0 ? 1.0 : best;
 }

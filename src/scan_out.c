@@ -133,11 +133,15 @@ int scan_summary_add(struct scan_summary *s, uint64_t idx,
 		if (t == NULL)
 			return -1;
 		r->targets = t;
+		double *pv = realloc(r->pv, cap * sizeof(*pv));
+
+		if (pv == NULL)
+			return -1;
+		r->pv = pv;
 		r->cap = cap;
 	}
+	r->pv[r->n] = 1.0 - v->confidence;
 	r->targets[r->n++] = idx;
-	if (1.0 - v->confidence > r->p_max)
-		r->p_max = 1.0 - v->confidence;
 	return 0;
 }
 
@@ -257,8 +261,10 @@ void scan_print_text(FILE *fp, const struct scan_summary *s,
 
 void scan_summary_free(struct scan_summary *s)
 {
-	for (size_t i = 0; i < s->nrouters; i++)
+	for (size_t i = 0; i < s->nrouters; i++) {
 		free(s->routers[i].targets);
+		free(s->routers[i].pv);
+	}
 	free(s->routers);
 	s->routers = NULL;
 	s->nrouters = s->caprouters = 0;

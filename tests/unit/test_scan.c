@@ -780,21 +780,35 @@ static void test_router_significance(void **state)
 {
 	struct scan_summary sum;
 	struct scan_router r;
+	double pv[300];
 
 	memset(&sum, 0, sizeof(sum));
 	memset(&r, 0, sizeof(r));
+	r.pv = pv;
 	sum.nrouters = 1;
 	/* One target at p 1/1024 among 100,000 screened: chance. */
 	sum.screened = 100000;
 	r.n = 1;
-	r.p_max = 1.0 / 1024;
+	pv[0] = 1.0 / 1024;
 	assert_true(scan_router_p(&sum, &r) > 0.5);
 	/* 300 of them: not chance (about 98 expected). */
+	for (int i = 0; i < 300; i++)
+		pv[i] = 1.0 / 1024;
 	r.n = 300;
 	assert_true(scan_router_p(&sum, &r) < 1e-6);
+	/* 100 of them: about what chance gives. */
+	r.n = 100;
+	assert_true(scan_router_p(&sum, &r) > 0.1);
+	/* Five at 1e-6 (two flows' repeats each): not chance, though one
+	 * at 1/1024 among them would be on its own. */
+	r.n = 5;
+	for (int i = 0; i < 4; i++)
+		pv[i] = 1e-6;
+	assert_true(scan_router_p(&sum, &r) < 0.01);
 	/* One of one screened: the per-target test is the test. */
 	sum.screened = 1;
 	r.n = 1;
+	pv[0] = 1.0 / 1024;
 	assert_true(fabs(scan_router_p(&sum, &r) - 1.0 / 1024) < 1e-9);
 	/* Two routers: twice the chance. */
 	sum.nrouters = 2;
@@ -947,7 +961,7 @@ static void test_summary_groups(void **state)
 	assert_non_null(strstr(s, "\"completed\":4,\"healthy\":1,\"broken\":3,\"dependent\":3"));
 	assert_non_null(strstr(s, "\"routers\":[{\"hop\":2,\"hop_first\":2,\"hop_last\":2,"
 			       "\"addr\":\"198.51.100.2\",\"candidate\":\"198.51.100.2\","
-			       "\"p\":0.000012,\"confirmed\":true,"
+			       "\"p\":0.000024,\"confirmed\":true,"
 			       "\"targets\":[\"198.18.0.1\",\"198.18.0.5\"]},{\"hop\":2,"));
 	assert_non_null(strstr(s, "\"addr\":\"198.51.100.9\",\"candidate\":\"198.51.100.9\","
 			       "\"p\":0.039701,\"confirmed\":false,"
@@ -961,7 +975,7 @@ static void test_summary_groups(void **state)
 	fclose(fp);
 	assert_null(strstr(s, "breaks"));
 	assert_non_null(strstr(s, "Router 198.51.100.2 (hop 2) splits ECN flows (2 of 4 "
-			       "targets screened, chance p 1.2e-05)"));
+			       "targets screened, chance p 2.4e-05)"));
 	assert_non_null(strstr(s, "Router 198.51.100.9 (hop 2) splits ECN flows (1 of 4 "
 			       "targets screened, NOT significant"));
 	free(s);
