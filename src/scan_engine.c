@@ -53,6 +53,7 @@ struct slot {
 	int retried;
 	int waited;                  /* deferrals for a budget */
 	int confirms;                /* confirm rounds sent */
+	int lowered;                 /* times the screen TTL was lowered */
 	int pf, pe;                  /* the flow repeated, its codepoint */
 	int pf2, pe2;                /* a second parted flow repeated (-1) */
 	int loc_confirmed;           /* the split's repeats were sent */
@@ -714,10 +715,45 @@ static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe)
  * (and, twice more at most, the repeats that got no answer); with no
  * parting yet, the second half of the flows screened; the codepoints
  * the screen did not answer again; the first time also ECT(0) lost. */
+/* Did the screen reach the target itself on some path (a return path
+ * longer than the forward one, or a screen TTL taken before a nearer
+ * answer came)? */
+static int screen_reached(const struct scan_evidence *ev)
+{
+	for (int f = 0; f < ev->nflows; f++)
+		for (int e = 0; e < 4; e++) {
+			const struct scan_rep *r = &ev->scr[f][e];
+
+			if (r->answered && (r->kind == ANS_SYNACK || r->kind == ANS_RST))
+				return 1;
+		}
+	return 0;
+}
+
+/* The screen again one TTL lower (twice at most): the earlier answers
+ * came from the target, so they said nothing about the routers. */
+static int lower_screen(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	ev->screen_ttl--;
+	s->lowered++;
+	memset(ev->scr, 0, sizeof(ev->scr));
+	for (int f = 0; f < ev->nflows; f++)
+		for (int e = 0; e < 4; e++, n++)
+			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	return n;
+}
+
 static int round_confirm(struct scan_engine *se, struct slot *s)
 {
 	struct scan_evidence *ev = &s->ev;
 	int n = 0, pf = s->pf, pe = s->pe;
+
+	if (s->confirms == 0 && s->lowered < 2 && ev->screen_ttl > 1 &&
+	    screen_reached(ev))
+		return lower_screen(se, s);
 
 	/* The flow first seen parted stays the one repeated. */
 	if (ev->screen_ttl && pf < 0 && scan_parted(ev, &pf, &pe) == 0) {

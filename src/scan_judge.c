@@ -199,6 +199,9 @@ static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 			s->kind_odd |= router_rep(r0) || router_rep(r) ||
 				       r0->kind != r->kind || r0->kinddiff ||
 				       r->kinddiff;
+			/* Identical probes answered by a router and by the
+			 * target (or a filter): per-packet. */
+			s->inconsistent |= r0->kinddiff || r->kinddiff;
 			continue;
 		}
 		s->answered = 1;

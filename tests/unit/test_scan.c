@@ -690,6 +690,7 @@ static void test_judge_reply_kind(void **state)
 	ev.scr[1][ECN_ECT0].kinddiff = 1;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_not_equal(v.dependent, 1);
+	assert_string_equal(v.reason, "per-packet");
 }
 
 static void test_judge_screen_reached_target(void **state)
