@@ -85,6 +85,10 @@ struct scan_perm {
 };
 void scan_perm_init(struct scan_perm *p, uint64_t n, uint64_t seed);
 uint64_t scan_perm_at(const struct scan_perm *p, uint64_t i);
+/* Shard `shard` of `shards` takes the permutation's positions shard,
+ * shard + shards, ...: how many of total, and the j-th's position. */
+uint64_t scan_shard_size(uint64_t total, uint64_t shards, uint64_t shard);
+uint64_t scan_shard_pos(uint64_t j, uint64_t shards, uint64_t shard);
 
 /* ------------------------------------------------------------ cookies */
 
@@ -150,18 +154,26 @@ enum scan_ans { ANS_NONE = 0, ANS_SYNACK, ANS_RST, ANS_ICMP_TE,
 struct scan_rep {
 	uint8_t sent, answered, differed;
 	uint8_t repmask;             /* repeats answered (duplicates count once) */
+	uint8_t kind;                /* enum scan_ans of the first answer:
+				      * ANS_ICMP_TE only for a time-exceeded
+				      * from another address than the target */
+	uint8_t kinddiff;            /* later answers of another kind */
 	struct addr first;
 };
 
 struct scan_flow {
 	struct scan_obs neg;         /* ECN-setup SYN (ECE|CWR), Not-ECT */
 	struct scan_obs tgt[2];      /* plain SYN: [0] Not-ECT, [1] ECT(0) */
-	struct scan_rep scr[4];      /* at the screen TTL, by codepoint */
 };
 
 struct scan_evidence {
 	int nflows;
 	struct scan_flow f[SCAN_MAX_FLOWS];
+	/* TTL-limited SYNs at the screen TTL, by flow and codepoint: flows
+	 * 0..nflows-1 are the ports of the plain SYNs, nflows..2*nflows-1
+	 * those of the ECN-setup SYNs, screened when the first half showed
+	 * no parting (a hash that the first flows happened to miss). */
+	struct scan_rep scr[2 * SCAN_MAX_FLOWS][4];
 	int screen_ttl;              /* 0: none (target not reached, or no
 				      * router before it) */
 	/* Localisation of one parted flow: both codepoints at TTLs
@@ -169,9 +181,16 @@ struct scan_evidence {
 	int loc_flow, loc_ecn[2];
 	int located;                 /* probes were sent */
 	struct scan_hopans {
-		uint8_t got;
-		struct addr a;
+		uint8_t got;             /* answered at least once */
+		uint8_t kind;            /* of the first answer (enum scan_ans) */
+		uint8_t answered, differed, kinddiff;
+		uint8_t repmask;         /* repeats answered */
+		struct addr a;           /* the first answer's source */
 	} loc[SCAN_MAX_TTL][2];
+	/* With no router before the target (one return hop): TTL-1 probes
+	 * sent, and those the target itself answered (a router there would
+	 * have sent time-exceeded instead). */
+	uint8_t ttl1_sent, ttl1_reached;
 };
 
 /* ------------------------------------------------------------ verdict */
@@ -183,6 +202,9 @@ struct scan_setup_count {
 };
 struct scan_split {
 	int known;                   /* hop and addr named */
+	int confirm_hop;             /* > 0: the codepoints parted first at
+				      * this TTL, one answer each; repeats
+				      * there and one hop before decide */
 	int hop, hop_first, hop_last;
 	struct addr addr, candidate; /* family 0: none */
 };
@@ -201,6 +223,8 @@ struct scan_verdict {
 	struct scan_split split;
 };
 
+/* The shortest return distance of the target's own answers (0: none). */
+int scan_hops_min(const struct scan_evidence *ev);
 /* The screen TTL from the target's answers (0: none). Pure. */
 int scan_screen_ttl(const struct scan_evidence *ev);
 /* Return hops from a reply's TTL (initial TTL guessed as the next of
@@ -209,6 +233,9 @@ int scan_hops(uint8_t ttl);
 /* A flow that parted at the screen and the codepoint it parted on, for
  * the repeats: 0 and flow and ecn set, or -1. Pure. */
 int scan_parted(const struct scan_evidence *ev, int *flow, int *ecn);
+/* The same, the first such flow from flow `from` on. */
+int scan_parted_from(const struct scan_evidence *ev, int from, int *flow,
+		     int *ecn);
 /* Judge one target's evidence at confidence conf. Pure. */
 void scan_judge(const struct scan_evidence *ev, double conf,
 		struct scan_verdict *v);
@@ -220,15 +247,26 @@ struct scan_router {
 	struct scan_split split;
 	uint64_t *targets;           /* indexes */
 	size_t n, cap;
+	double *pv;                  /* each target's per-target p (any order) */
 };
 struct scan_summary {
 	uint64_t targets, blocked, resumed, completed;
 	uint64_t by_status[4], dependent;
-	uint64_t probes, replies, resets, retries;
+	uint64_t probes, replies, resets, retries, unsent;
+	uint64_t splits_reused;      /* localisations taken from a target before */
+	uint64_t screened;           /* targets whose screen was judged */
+	double conf;                 /* of the per-router test (0: 0.99) */
 	double seconds, rate;
 	struct scan_router *routers;
 	size_t nrouters, caprouters;
 };
+
+/* Could chance explain a router's group? For j = 1, 2, 4, ... and n (its
+ * targets), the chance that per-packet balancing alone lets j or more of
+ * the targets screened pass at the group's j-th smallest per-target p
+ * (binomial); the smallest, times the number of j tried and of routers
+ * (Bonferroni). Pure. */
+double scan_router_p(const struct scan_summary *s, const struct scan_router *r);
 
 void scan_print_target(FILE *fp, const struct addr *a, int port,
 		       const struct scan_verdict *v);

@@ -250,13 +250,16 @@ static int load_targets(int argc, char **argv, struct scan_opts *o,
 	if (o->file && read_list(t, o->file, o->family, 0, &rc) < 0)
 		return rc;
 	for (int i = optind; i < argc; i++) {
-		if (!strcmp(argv[i], "-") ? read_list(t, "-", o->family, 0, &rc) < 0
-		    : scan_targets_add(t, argv[i], o->family, err, sizeof(err)) < 0) {
-			if (strcmp(argv[i], "-"))
-				warnx_("scan: %s", err);
-			return rc ? rc : (strstr(err, "resolve") ||
-					  strstr(err, "unknown host") ? EX_NOHOST
-									: EX_USAGE);
+		if (!strcmp(argv[i], "-")) {
+			if (read_list(t, "-", o->family, 0, &rc) < 0)
+				return rc;
+			continue;
+		}
+		if (scan_targets_add(t, argv[i], o->family, err, sizeof(err)) < 0) {
+			warnx_("scan: %s", err);
+			/* A word that is no address or prefix was a host name. */
+			return strchr(argv[i], '/') == NULL && host_name_ok(argv[i])
+			       ? EX_NOHOST : EX_USAGE;
 		}
 	}
 	if (o->block) {
@@ -318,17 +321,18 @@ static int pick_sources(struct scan_opts *o, const struct scan_targets *t)
 static void dry_run(const struct scan_opts *o, const struct scan_targets *t,
 		    const struct scan_summary *sum)
 {
-	uint64_t n = t->total > o->p.shard ?
-		(t->total - o->p.shard + o->p.shards - 1) / o->p.shards : 0;
-	/* Round 0: 2K; round 1: ECT(0) K and the screen 4K. */
-	uint64_t per = 7 * (uint64_t)o->p.flows;
+	uint64_t n = scan_shard_size(t->total, o->p.shards, o->p.shard);
+	/* Round 0: 2K; round 1: ECT(0) K and the screen 4K; round 2, when
+	 * no flow parted: the screen of the other K ports, 4K. */
+	uint64_t per = 11 * (uint64_t)o->p.flows;
 
 	printf("targets: %llu (given %llu, blocklisted %llu, shard %llu of %llu)\n",
 	       (unsigned long long)n, (unsigned long long)sum->targets,
 	       (unsigned long long)sum->blocked,
 	       (unsigned long long)o->p.shard, (unsigned long long)o->p.shards);
-	printf("probes: %llu (%llu a target; more for lost answers, %d for a "
-	       "parted flow and up to %d to locate a split)\n",
+	printf("probes: %llu (%llu a target, and a reset for each SYN-ACK; more "
+	       "for lost answers, %d for a parted flow and up to %d to locate a "
+	       "split)\n",
 	       (unsigned long long)(n * per), (unsigned long long)per,
 	       2 * SCAN_REPEATS, 2 * (SCAN_MAX_TTL - 1));
 	printf("time: %.1f s at %.0f probes/s, plus %.1f s of waiting\n",
@@ -375,6 +379,7 @@ static int run(struct scan_opts *o, struct scan_targets *t,
 	o->p.out = o->text && !o->out ? NULL : of.fp ? of.fp : stdout;
 	engine_catch_signals();
 	engine_deadline(o->deadline);
+	sum->conf = o->p.conf;
 	rc = scan_engine_run(se, sum, err, sizeof(err));
 	if (rc != 0)
 		warnx_("scan: %s", err);

@@ -4,9 +4,10 @@
  * (found from a reply's address by a hash table, never by a scan); its
  * rounds are timers in a FIFO (every round waits the same time, so the
  * queue is sorted as it is filled); probes leave in sendmmsg batches
- * under a token bucket on CLOCK_MONOTONIC; replies arrive by recvmmsg
- * from a packet socket whose BPF filter passes only our ports and ICMP
- * errors, and prove themselves by their cookie (scan_cookie.c).
+ * under a token bucket on CLOCK_MONOTONIC; replies are read in place from
+ * a TPACKET_V3 ring (recvmmsg where the kernel has none) of a packet
+ * socket whose BPF filter passes only our ports and ICMP errors, and
+ * prove themselves by their cookie (scan_cookie.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sysexits.h>
@@ -26,6 +28,7 @@
 
 #include "engine.h"
 #include "scan.h"
+#include "scan_paths.h"
 
 #define BATCH 64
 #define PKTBUF 128
@@ -50,7 +53,10 @@ struct slot {
 	int retried;
 	int waited;                  /* deferrals for a budget */
 	int confirms;                /* confirm rounds sent */
+	int lowered;                 /* times the screen TTL was lowered */
 	int pf, pe;                  /* the flow repeated, its codepoint */
+	int pf2, pe2;                /* a second parted flow repeated (-1) */
+	int loc_confirmed;           /* the split's repeats were sent */
 	uint32_t unknown_ttls;       /* TTLs charged to the unknown routers */
 	struct scan_evidence ev;
 };
@@ -66,34 +72,19 @@ struct fifo {
 	uint32_t head, len, cap;
 };
 
-/*
- * Per-router budgets for TTL-limited probes: each answer is an ICMP
- * error a router's control plane must make, and routers limit them
- * (Linux: 1000/s with a burst of 50 for all senders). A probe is charged
- * to the routers that answered probes of its TTL towards the same /24
- * (IPv6 /48) (routing is per prefix; up to PC_WAYS of them, a share each,
- * as ECMP spreads flows), or, before one answered, to a bucket shared by
- * every router still unknown. A round starts only when its routers'
- * buckets are not in debt.
- */
-#define RB_SIZE 16384
-#define PC_SIZE 65536
-struct rbucket {
-	struct addr a;
-	double tokens;
-	int64_t last;
-	int used;
-};
-#define PC_WAYS 4
-struct pcache {
-	uint64_t key;                /* 0: empty */
-	uint32_t bucket[PC_WAYS];    /* the routers seen (ECMP), 0: none */
-	uint8_t n, next;
+/* A TPACKET_V3 receive ring: blocks the kernel fills and hands over
+ * (full, or after a millisecond), read in place. */
+#define RX_BLOCK (1u << 20)
+#define RX_BLOCKS 8
+struct rxring {
+	uint8_t *map;                /* NULL: no ring, recvmmsg instead */
+	unsigned cur;
 };
 
 struct scan_engine {
 	const struct scan_params *p;
 	int send4, send6, recv4, recv6;
+	struct rxring ring4, ring6;
 	struct scan_key key;
 	struct scan_perm perm;
 	uint64_t next_pos, positions;
@@ -104,8 +95,7 @@ struct scan_engine {
 	uint32_t tabmask;
 	/* round timers; rounds waiting for a router's budget */
 	struct fifo tq, dq;
-	struct rbucket *rb;          /* RB_SIZE; [0] the unknown routers' */
-	struct pcache *pc;
+	struct scan_paths *paths;    /* routers (budgets), splits located */
 	/* send ring */
 	struct txent *tx;
 	uint32_t tx_head, tx_len;
@@ -152,6 +142,53 @@ static int sock_error(const char *what, char *err, size_t errlen)
 	return e == EPERM || e == EACCES ? EX_NOPERM : EX_OSERR;
 }
 
+/* Map a receive ring on the packet socket fd (before bind). A kernel
+ * that will not leaves *ring empty: recvmmsg reads the socket then. */
+static void ring_open(int fd, struct rxring *ring)
+{
+	int v = TPACKET_V3;
+	struct tpacket_req3 req;
+
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = RX_BLOCK;
+	req.tp_block_nr = RX_BLOCKS;
+	req.tp_frame_size = RXBUF;
+	req.tp_frame_nr = RX_BLOCK / RXBUF * RX_BLOCKS;
+	req.tp_retire_blk_tov = 1;   /* ms: a quiet block waits no longer */
+	ring->map = NULL;
+	ring->cur = 0;
+	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		return;
+	void *m = mmap(NULL, (size_t)RX_BLOCK * RX_BLOCKS, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
+
+	if (m != MAP_FAILED)
+		ring->map = m;
+}
+
+static int bind_src(int fd, const struct addr *src)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (src->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr = src->u.v4;
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = src->u.v6;
+		len = sizeof(*sin6);
+	}
+	return bind(fd, (struct sockaddr *)&ss, len);
+}
+
 static int open_family(struct scan_engine *se, int family, const struct addr *src,
 		       char *err, size_t errlen)
 {
@@ -177,6 +214,10 @@ static int open_family(struct scan_engine *se, int family, const struct addr *sr
 	if (p->iface && setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, p->iface,
 				   (socklen_t)strlen(p->iface) + 1) < 0)
 		return sock_error("SO_BINDTODEVICE", err, errlen);
+	/* Bound to the source address, the kernel skips choosing one for
+	 * every packet's route lookup (IPv6: a fifth of the send path). */
+	if (bind_src(s, src) < 0)
+		return sock_error("bind raw socket", err, errlen);
 	r = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (r < 0)
 		return sock_error("packet socket", err, errlen);
@@ -197,6 +238,7 @@ static int open_family(struct scan_engine *se, int family, const struct addr *sr
 			 p->sport_base + 2 * p->flows - 1);
 	if (attach(r, expr, err, errlen) < 0)
 		return EX_OSERR;
+	ring_open(r, family == AF_INET ? &se->ring4 : &se->ring6);
 	(void)setsockopt(r, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	(void)setsockopt(r, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
 	memset(&sll, 0, sizeof(sll));
@@ -248,10 +290,9 @@ int scan_engine_open(struct scan_engine **out, const struct scan_params *p,
 	se->dq.t = calloc(se->nslots, sizeof(*se->dq.t));
 	se->tq.cap = se->dq.cap = se->nslots;
 	se->tx = calloc(RING, sizeof(*se->tx));
-	se->rb = calloc(RB_SIZE, sizeof(*se->rb));
-	se->pc = calloc(PC_SIZE, sizeof(*se->pc));
-	if (!se->slots || !se->freel || !se->tab || !se->tq.t || !se->dq.t ||
-	    !se->tx || !se->rb || !se->pc) {
+	se->paths = scan_paths_new(p->router_rate, p->router_burst);
+	if (!se->paths || !se->slots || !se->freel || !se->tab || !se->tq.t ||
+	    !se->dq.t || !se->tx) {
 		snprintf(err, errlen, "out of memory");
 		return EX_OSERR;
 	}
@@ -275,14 +316,17 @@ void scan_engine_close(struct scan_engine *se)
 	for (int i = 0; i < 4; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	if (se->ring4.map)
+		munmap(se->ring4.map, (size_t)RX_BLOCK * RX_BLOCKS);
+	if (se->ring6.map)
+		munmap(se->ring6.map, (size_t)RX_BLOCK * RX_BLOCKS);
 	free(se->slots);
 	free(se->freel);
 	free(se->tab);
 	free(se->tq.t);
 	free(se->dq.t);
 	free(se->tx);
-	free(se->rb);
-	free(se->pc);
+	scan_paths_free(se->paths);
 	free(se);
 }
 
@@ -348,152 +392,12 @@ static int tx_push(struct scan_engine *se, const struct txent *t)
 	return 0;
 }
 
-/* ---------------------------------------------------------- budgets */
-
-static uint64_t path_key(const struct addr *dst, int ttl)
-{
-	uint64_t k;
-
-	if (dst->family == AF_INET)
-		k = ntohl(dst->u.v4.s_addr) >> 8;
-	else
-		memcpy(&k, dst->u.v6.s6_addr, 6), k &= 0xffffffffffffULL;
-	return (k * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ttl << 1 ^
-		(uint64_t)dst->family << 9) | 1;
-}
-
-static uint32_t addr_hash(const struct addr *a)
-{
-	uint32_t h = 2166136261u;
-	const uint8_t *b = a->family == AF_INET ? (const uint8_t *)&a->u.v4
-						: a->u.v6.s6_addr;
-	size_t n = a->family == AF_INET ? 4 : 16;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
-
-/* The bucket of router a (created on first sight; the table full, the
- * unknown routers' bucket). */
-static uint32_t router_bucket(struct scan_engine *se, const struct addr *a)
-{
-	uint32_t h = addr_hash(a) % (RB_SIZE - 1) + 1;
-
-	for (uint32_t i = 0; i < 64; i++, h = h % (RB_SIZE - 1) + 1) {
-		struct rbucket *b = &se->rb[h];
-
-		if (b->used && addr_eq(&b->a, a))
-			return h;
-		if (!b->used) {
-			b->used = 1;
-			b->a = *a;
-			b->tokens = se->p->router_burst;
-			b->last = now_ns();
-			return h;
-		}
-	}
-	return 0;
-}
-
-static struct rbucket *refill(struct scan_engine *se, uint32_t i)
-{
-	struct rbucket *b = &se->rb[i];
-	int64_t now = now_ns();
-
-	b->tokens += (double)(now - b->last) * se->p->router_rate / 1e9;
-	b->last = now;
-	if (b->tokens > se->p->router_burst)
-		b->tokens = se->p->router_burst;
-	return b;
-}
-
-/* The routers predicted for a probe at ttl towards dst, or NULL for the
- * unknown ones. */
-static const struct pcache *predict(const struct scan_engine *se,
-				    const struct addr *dst, int ttl)
-{
-	uint64_t k = path_key(dst, ttl);
-	const struct pcache *c = &se->pc[k % PC_SIZE];
-
-	return c->key == k && c->n > 0 ? c : NULL;
-}
-
-/* Is any bucket a probe at ttl towards dst would be charged to in debt? */
-static int in_debt(struct scan_engine *se, const struct addr *dst, int ttl)
-{
-	const struct pcache *c = predict(se, dst, ttl);
-
-	if (c == NULL)
-		return refill(se, 0)->tokens < 0;
-	for (int i = 0; i < c->n; i++)
-		if (refill(se, c->bucket[i])->tokens < 0)
-			return 1;
-	return 0;
-}
-
-/* Returns 1 if the probe went to the unknown routers' bucket: then its
- * answer is charged to the router that sends it too, when it comes. */
-static int charge_predicted(struct scan_engine *se, const struct addr *dst,
-			    int ttl)
-{
-	const struct pcache *c = predict(se, dst, ttl);
-
-	if (c == NULL) {
-		refill(se, 0)->tokens -= 1.0;
-		return 1;
-	}
-	for (int i = 0; i < c->n; i++)
-		refill(se, c->bucket[i])->tokens -= 1.0 / c->n;
-	return 0;
-}
-
-static void learn_router(struct scan_engine *se, const struct addr *dst,
-			 int ttl, const struct addr *router)
-{
-	uint64_t k = path_key(dst, ttl);
-	struct pcache *c = &se->pc[k % PC_SIZE];
-	uint32_t b = router_bucket(se, router);
-
-	if (c->key != k) {
-		memset(c, 0, sizeof(*c));
-		c->key = k;
-	}
-	for (int i = 0; i < c->n; i++)
-		if (c->bucket[i] == b)
-			return;
-	if (c->n < PC_WAYS) {
-		c->bucket[c->n++] = b;
-		return;
-	}
-	c->bucket[c->next] = b;
-	c->next = (uint8_t)((c->next + 1) % PC_WAYS);
-}
-
-/* May a round with probes at TTLs lo..hi towards dst start now? */
-static int budget_ok(struct scan_engine *se, const struct addr *dst, int lo,
-		     int hi)
-{
-	if (se->p->router_rate <= 0)
-		return 1;
-	for (int t = lo; t <= hi && t > 0; t++)
-		if (in_debt(se, dst, t))
-			return 0;
-	return 1;
-}
-
-/* A TTL-limited probe's charge: to the router that answered the same
- * flow and codepoint before (hint), else to the one predicted. */
+/* A TTL-limited probe's charge (scan_paths.h); the TTLs charged to the
+ * unknown routers are noted, so their answers are charged too. */
 static void charge(struct scan_engine *se, struct slot *s, int ttl,
 		   const struct addr *hint)
 {
-	if (se->p->router_rate <= 0)
-		return;
-	if (hint && hint->family) {
-		refill(se, router_bucket(se, hint))->tokens -= 1.0;
-		return;
-	}
-	if (charge_predicted(se, &s->dst, ttl) && ttl < 32)
+	if (scan_paths_charge(se->paths, &s->dst, ttl, hint) && ttl < 32)
 		s->unknown_ttls |= 1u << ttl;
 }
 
@@ -519,7 +423,7 @@ static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
 	};
 
 	if (ttl && ttl == s->ev.screen_ttl)
-		s->ev.f[port].scr[ecn].sent++;
+		s->ev.scr[port][ecn].sent++;
 	(void)tx_push(se, &t);
 }
 
@@ -615,12 +519,15 @@ static int send_batch(struct scan_engine *se, uint32_t n)
 			backoff(50000);
 			return 0;
 		}
-		/* One packet the kernel refuses (no route to it): skip it. */
-		if (errno == ENETUNREACH || errno == EHOSTUNREACH ||
-		    errno == EINVAL || errno == EMSGSIZE)
-			sent = 1;
-		else
+		/* One packet the kernel refuses (no route to it): drop it,
+		 * its target gets no answer. */
+		if (errno != ENETUNREACH && errno != EHOSTUNREACH &&
+		    errno != EINVAL && errno != EMSGSIZE)
 			return -1;
+		se->sum->unsent++;
+		se->tx_head = (se->tx_head + 1) % RING;
+		se->tx_len--;
+		return 1;
 	}
 	for (int i = 0; i < sent; i++) {
 		if (se->tx[se->tx_head].kind == TX_RST)
@@ -656,8 +563,17 @@ static int pump(struct scan_engine *se, int64_t now)
 
 static void push_timer(struct fifo *q, uint32_t slot, int64_t due)
 {
-	struct timer *t = &q->t[(q->head + q->len++) % q->cap];
+	struct timer *t = &q->t[(q->head + q->len) % q->cap];
 
+	/* Never before the timer ahead of it: the FIFO stays sorted (a
+	 * round's wait grows by the send queue's, which shrinks too). */
+	if (q->len > 0) {
+		int64_t last = q->t[(q->head + q->len - 1) % q->cap].due;
+
+		if (due < last)
+			due = last;
+	}
+	q->len++;
 	t->slot = slot;
 	t->due = due;
 }
@@ -675,8 +591,20 @@ static void defer(struct scan_engine *se, struct slot *s)
 	push_timer(&se->dq, (uint32_t)(s - se->slots), now_ns() + 10000000);
 }
 
+/* The localisation kept for slot s's flow pf parted on codepoint pe. */
+static const struct scan_hopans (*split_known(struct scan_engine *se,
+	const struct slot *s, int pf, int pe))[2]
+{
+	const struct scan_evidence *ev = &s->ev;
+
+	return scan_paths_split(se->paths, &s->dst, ev->screen_ttl,
+				&ev->scr[pf][ECN_NOT_ECT].first,
+				&ev->scr[pf][pe].first);
+}
+
 /* The TTLs the slot's next round will probe at: lo..hi, none if lo 0. */
-static void next_ttls(const struct slot *s, int *lo, int *hi)
+static void next_ttls(struct scan_engine *se, const struct slot *s, int *lo,
+		      int *hi)
 {
 	const struct scan_evidence *ev = &s->ev;
 	int pf, pe;
@@ -691,8 +619,13 @@ static void next_ttls(const struct slot *s, int *lo, int *hi)
 		break;
 	default:
 		if (ev->screen_ttl > 1 && scan_parted(ev, &pf, &pe) == 0) {
-			*lo = 1;
-			*hi = ev->screen_ttl - 1;
+			int hit = s->round == 2 && s->pf >= 0 &&
+				  split_known(se, s, s->pf, s->pe) != NULL;
+
+			if (!hit) {
+				*lo = 1;
+				*hi = ev->screen_ttl - 1;
+			}
 		}
 	}
 }
@@ -732,65 +665,154 @@ static int round_screen(struct scan_engine *se, struct slot *s)
 		for (int e = 0; e < 4 && ev->screen_ttl; e++, n++)
 			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	}
+	/* One return hop: a TTL-1 probe of two flows must reach the target
+	 * itself for "no router between" (a firewall's or proxy's reset
+	 * with a standard initial TTL is not enough). */
+	if (!ev->screen_ttl && scan_hops_min(ev) == 1)
+		for (int f = 0; f < ev->nflows && f < 2; f++, n++) {
+			probe(se, s, f, TX_PLAIN, 1, ECN_NOT_ECT, 0);
+			ev->ttl1_sent++;
+		}
 	return n;
 }
 
 static int screen_some(const struct scan_evidence *ev)
 {
-	for (int f = 0; f < ev->nflows; f++)
+	for (int f = 0; f < 2 * ev->nflows; f++)
 		for (int e = 0; e < 4; e++)
-			if (ev->f[f].scr[e].answered)
+			if (ev->scr[f][e].answered)
 				return 1;
 	return 0;
 }
 
+/* Repeats of parted flow pf's two codepoints at the screen, SCAN_REPEATS
+ * each less those answered: each codepoint's as one block of identical
+ * probes back to back, not alternating, so that a round-robin balancer
+ * (which would line up with an alternation) sends a block's probes to
+ * different routers: per-packet, never a hash. */
+static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe)
+{
+	struct scan_evidence *ev = &s->ev;
+	const int cp[2] = { ECN_NOT_ECT, pe };
+	int n = 0;
+
+	if (pf < 0)
+		return 0;
+	for (int k = 0; k < 2; k++) {
+		struct scan_rep *rr = &ev->scr[pf][cp[k]];
+
+		for (int r = 1; r <= SCAN_REPEATS; r++)
+			if (!(rr->repmask & 1u << r)) {
+				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl, cp[k],
+					 r, &rr->first);
+				n++;
+			}
+	}
+	return n;
+}
+
 /* Round 2: the parted flow's two codepoints SCAN_REPEATS times more
- * (and, twice more at most, the repeats that got no answer); the first
- * time also the codepoints the screen did not answer, and ECT(0) lost. */
+ * (and, twice more at most, the repeats that got no answer); with no
+ * parting yet, the second half of the flows screened; the codepoints
+ * the screen did not answer again; the first time also ECT(0) lost. */
+/* Did the screen reach the target itself on some path (a return path
+ * longer than the forward one, or a screen TTL taken before a nearer
+ * answer came)? */
+static int screen_reached(const struct scan_evidence *ev)
+{
+	for (int f = 0; f < ev->nflows; f++)
+		for (int e = 0; e < 4; e++) {
+			const struct scan_rep *r = &ev->scr[f][e];
+
+			if (r->answered && (r->kind == ANS_SYNACK || r->kind == ANS_RST))
+				return 1;
+		}
+	return 0;
+}
+
+/* The screen again one TTL lower (twice at most): the earlier answers
+ * came from the target, so they said nothing about the routers. */
+static int lower_screen(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	ev->screen_ttl--;
+	s->lowered++;
+	memset(ev->scr, 0, sizeof(ev->scr));
+	for (int f = 0; f < ev->nflows; f++)
+		for (int e = 0; e < 4; e++, n++)
+			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	return n;
+}
+
 static int round_confirm(struct scan_engine *se, struct slot *s)
 {
 	struct scan_evidence *ev = &s->ev;
 	int n = 0, pf = s->pf, pe = s->pe;
+
+	if (s->confirms == 0 && s->lowered < 2 && ev->screen_ttl > 1 &&
+	    screen_reached(ev))
+		return lower_screen(se, s);
 
 	/* The flow first seen parted stays the one repeated. */
 	if (ev->screen_ttl && pf < 0 && scan_parted(ev, &pf, &pe) == 0) {
 		s->pf = pf;
 		s->pe = pe;
 	}
-	if (pf >= 0) {
-		struct scan_rep *r0 = &ev->f[pf].scr[ECN_NOT_ECT];
-		struct scan_rep *r1 = &ev->f[pf].scr[pe];
+	/* A second parted flow repeated too: a per-packet balancer must
+	 * then fool two flows' repeats, not one. */
+	if (pf >= 0 && s->pf2 < 0)
+		(void)scan_parted_from(ev, pf + 1, &s->pf2, &s->pe2);
+	n += repeat_flow(se, s, pf, pe);
+	n += repeat_flow(se, s, s->pf2, s->pe2);
+	int first = s->confirms++ == 0, some = screen_some(ev);
 
-		for (int r = 1; r <= SCAN_REPEATS; r++) {
-			if (!(r0->repmask & 1u << r)) {
-				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl,
-					 ECN_NOT_ECT, r, &r0->first);
-				n++;
-			}
-			if (!(r1->repmask & 1u << r)) {
-				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl, pe, r,
-					 &r1->first);
-				n++;
-			}
-		}
-	}
-	int first = s->confirms++ == 0;
-
-	for (int f = 0; f < ev->nflows; f++) {
+	for (int f = 0; f < ev->nflows; f++)
 		if (first && !ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
 			probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 1);
 			n++;
 		}
+	for (int f = 0; f < 2 * ev->nflows && ev->screen_ttl; f++) {
 		/* A screen probe lost (a router's ICMP limit, loss): again,
 		 * up to three times while the screen answers at all, twice
 		 * when it does not (a silent router only makes us wait). */
-		for (int e = 0; e < 4 && ev->screen_ttl &&
-		     (screen_some(ev) || s->confirms <= 2); e++)
-			if (!ev->f[f].scr[e].answered) {
+		for (int e = 0; e < 4 && (some || s->confirms <= 2); e++)
+			if (ev->scr[f][e].sent && !ev->scr[f][e].answered) {
 				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, s->confirms);
 				n++;
 			}
 	}
+	/* No flow parted: the other half of the ports screened too, so a
+	 * hash the first flows missed by chance (1 in 8^k over two paths)
+	 * is missed only with 1 in 8^2k. */
+	if (first && pf < 0 && some && ev->screen_ttl)
+		for (int f = ev->nflows; f < 2 * ev->nflows; f++)
+			for (int e = 0; e < 4; e++, n++)
+				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	return n;
+}
+
+/* The split seen at TTL `hop` on one answer per codepoint: repeats of
+ * both codepoints there and one hop before, each codepoint's as a block
+ * (repeat numbers 2.., after the locate and its retry). */
+static int round_split_confirm(struct scan_engine *se, struct slot *s, int hop)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	for (int t = hop - 1; t <= hop && t < ev->screen_ttl; t++) {
+		if (t < 1)
+			continue;
+		for (int k = 0; k < 2; k++)
+			for (int r = 2; r < 2 + SCAN_REPEATS; r++)
+				if (!(ev->loc[t][k].repmask & 1u << r)) {
+					probe(se, s, ev->loc_flow, TX_PLAIN, t,
+					      ev->loc_ecn[k], r);
+					n++;
+				}
+	}
+	s->loc_confirmed = 1;
 	return n;
 }
 
@@ -815,6 +837,16 @@ static void finish(struct scan_engine *se, struct slot *s)
 	struct scan_verdict v;
 
 	scan_judge(&s->ev, se->p->conf, &v);
+	/* A split located to one hop serves the targets that part on the
+	 * same routers after it. */
+	if (v.has_split && v.split.known && s->ev.located) {
+		const struct scan_evidence *ev = &s->ev;
+
+		scan_paths_keep_split(se->paths, &s->dst, ev->screen_ttl,
+				      &ev->scr[ev->loc_flow][ECN_NOT_ECT].first,
+				      &ev->scr[ev->loc_flow][ev->loc_ecn[1]].first,
+				      ev->loc);
+	}
 	if (se->p->out)
 		scan_print_target(se->p->out, &s->dst, se->p->dport, &v);
 	if (scan_summary_add(se->sum, s->idx, &v) < 0)
@@ -830,8 +862,8 @@ static void advance(struct scan_engine *se, struct slot *s)
 	struct scan_verdict v;
 	int n = 0, lo, hi;
 
-	next_ttls(s, &lo, &hi);
-	if (s->waited < 3000 && !budget_ok(se, &s->dst, lo, hi)) {
+	next_ttls(se, s, &lo, &hi);
+	if (s->waited < 3000 && !scan_paths_ok(se->paths, &s->dst, lo, hi)) {
 		s->waited++;             /* at most 30 s for a budget */
 		defer(se, s);
 		return;
@@ -859,15 +891,29 @@ static void advance(struct scan_engine *se, struct slot *s)
 	case 2:
 		scan_judge(&s->ev, se->p->conf, &v);
 		if (v.dependent == 1 && se->p->locate && s->ev.screen_ttl > 1) {
+			const struct scan_hopans (*known)[2] =
+				split_known(se, s, v.parted_flow, v.parted_ecn);
+
 			s->ev.loc_flow = v.parted_flow;
 			s->ev.loc_ecn[0] = ECN_NOT_ECT;
 			s->ev.loc_ecn[1] = v.parted_ecn;
+			if (known) {
+				memcpy(s->ev.loc, known, sizeof(s->ev.loc));
+				s->ev.located = 1;
+				se->sum->splits_reused++;
+				break;
+			}
 			n = round_locate(se, s, 0);
 		}
 		break;
 	case 3:
+	case 4:
+		/* A split on one answer each: repeats decide (once); hops
+		 * silent: the locate again (once, the first time here). */
 		scan_judge(&s->ev, se->p->conf, &v);
-		if (v.has_split && !v.split.known)
+		if (v.has_split && v.split.confirm_hop && !s->loc_confirmed)
+			n = round_split_confirm(se, s, v.split.confirm_hop);
+		else if (v.has_split && !v.split.known && s->round == 4)
 			n = round_locate(se, s, 1);
 		break;
 	}
@@ -883,7 +929,7 @@ static int start_next(struct scan_engine *se)
 	const struct scan_params *p = se->p;
 
 	while (se->next_pos < se->positions) {
-		uint64_t pos = se->next_pos++ * p->shards + p->shard;
+		uint64_t pos = scan_shard_pos(se->next_pos++, p->shards, p->shard);
 		uint64_t idx = scan_perm_at(&se->perm, pos);
 		struct slot *s;
 		struct addr a;
@@ -898,7 +944,7 @@ static int start_next(struct scan_engine *se)
 		s->idx = idx;
 		s->dst = a;
 		s->used = 1;
-		s->pf = s->pe = -1;
+		s->pf = s->pe = s->pf2 = s->pe2 = -1;
 		s->ev.nflows = p->flows;
 		tab_insert(se, (uint32_t)(s - se->slots));
 		round_direct(se, s, 0);
@@ -939,37 +985,76 @@ static void fill_obs(struct scan_engine *se, struct scan_obs *o,
 	o->tsval = r->tcp.ts_val;
 }
 
-static void rep_answer(struct scan_rep *r, unsigned rep, const struct addr *from)
+static void rep_answer(struct scan_rep *r, unsigned rep, const struct addr *from,
+		       int kind)
 {
 	if (r->repmask & 1u << rep)
 		return;
 	r->repmask |= (uint8_t)(1u << rep);
-	if (r->answered == 0)
+	if (r->answered == 0) {
 		r->first = *from;
-	else if (!addr_eq(&r->first, from))
-		r->differed++;
+		r->kind = (uint8_t)kind;
+	} else {
+		r->differed += !addr_eq(&r->first, from);
+		r->kinddiff += r->kind != kind;
+	}
 	r->answered++;
+}
+
+/* The same for a localisation hop. */
+static void hop_answer(struct scan_hopans *h, unsigned rep, const struct addr *from,
+		       int kind)
+{
+	if (h->repmask & 1u << rep)
+		return;
+	h->repmask |= (uint8_t)(1u << rep);
+	if (!h->got) {
+		h->got = 1;
+		h->a = *from;
+		h->kind = (uint8_t)kind;
+	} else {
+		h->differed += !addr_eq(&h->a, from);
+		h->kinddiff += h->kind != kind;
+	}
+	h->answered++;
 }
 
 /* A TTL-limited probe's answer, from a router or from the target. */
 static void limited_answer(struct slot *s, int port, const struct scan_tag *t,
-			   const struct addr *from)
+			   const struct addr *from, int kind)
 {
 	struct scan_evidence *ev = &s->ev;
 
-	if (port >= ev->nflows)
+	if (port >= 2 * ev->nflows)
 		return;
-	if ((int)t->ttl == ev->screen_ttl) {
-		rep_answer(&ev->f[port].scr[t->ecn], t->rep, from);
+	if (ev->screen_ttl == 0) {       /* only the TTL-1 probes */
+		if (t->ttl == 1 && (kind == ANS_SYNACK || kind == ANS_RST) &&
+		    ev->ttl1_reached < 255)
+			ev->ttl1_reached++;
 		return;
 	}
-	if (port != ev->loc_flow || t->ttl >= SCAN_MAX_TTL)
+	if ((int)t->ttl == ev->screen_ttl) {
+		rep_answer(&ev->scr[port][t->ecn], t->rep, from, kind);
+		return;
+	}
+	if (port != ev->loc_flow || t->ttl >= SCAN_MAX_TTL || !ev->located)
 		return;
 	for (int k = 0; k < 2; k++)
-		if ((int)t->ecn == ev->loc_ecn[k] && !ev->loc[t->ttl][k].got) {
-			ev->loc[t->ttl][k].got = 1;
-			ev->loc[t->ttl][k].a = *from;
-		}
+		if ((int)t->ecn == ev->loc_ecn[k])
+			hop_answer(&ev->loc[t->ttl][k], t->rep, from, kind);
+}
+
+/* What a TTL-limited probe's answer is: a router's time-exceeded, the
+ * target's own SYN-ACK or RST (the TTL reached it), or another ICMP
+ * error (a filter's unreachable, a time-exceeded from the target). */
+static int limited_kind(const struct slot *s, const struct scan_match *m,
+			const struct pkt_reply *r)
+{
+	if (!m->icmp)
+		return m->synack ? ANS_SYNACK : ANS_RST;
+	if (r->kind == REPLY_TIME_EXCEEDED && !addr_eq(&r->src, &s->dst))
+		return ANS_ICMP_TE;
+	return ANS_ICMP_UNREACH;
 }
 
 static void direct_answer(struct scan_engine *se, struct slot *s, int port,
@@ -1016,16 +1101,43 @@ static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 			      m.icmp ? ANS_ICMP_UNREACH : m.synack ? ANS_SYNACK
 								   : ANS_RST);
 	else {
-		learn_router(se, &s->dst, (int)m.tag.ttl, &r.src);
-		if (se->p->router_rate > 0 && m.tag.ttl < 32 &&
-		    (s->unknown_ttls & 1u << m.tag.ttl))
-			refill(se, router_bucket(se, &r.src))->tokens -= 1.0;
-		limited_answer(s, m.port, &m.tag, &r.src);
+		scan_paths_answer(se->paths, &s->dst, (int)m.tag.ttl, &r.src,
+				  m.tag.ttl < 32 && (s->unknown_ttls & 1u << m.tag.ttl));
+		limited_answer(s, m.port, &m.tag, &r.src, limited_kind(s, &m, &r));
+	}
+}
+
+/* Read the blocks the kernel has handed over, a few at most. */
+static void drain_ring(struct scan_engine *se, struct rxring *ring)
+{
+	for (int n = 0; n < RX_BLOCKS; n++) {
+		struct tpacket_block_desc *b =
+			(void *)(ring->map + (size_t)ring->cur * RX_BLOCK);
+
+		if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
+		      TP_STATUS_USER))
+			return;
+		uint32_t npkts = b->hdr.bh1.num_pkts;
+		size_t off = b->hdr.bh1.offset_to_first_pkt;
+
+		for (uint32_t i = 0; i < npkts && off + sizeof(struct tpacket3_hdr) <= RX_BLOCK; i++) {
+			const struct tpacket3_hdr *h = (const void *)((uint8_t *)b + off);
+
+			if (h->tp_net + (size_t)h->tp_snaplen <= RX_BLOCK - off)
+				on_packet(se, (const uint8_t *)h + h->tp_net,
+					  h->tp_snaplen, h->tp_len);
+			if (h->tp_next_offset == 0)
+				break;
+			off += h->tp_next_offset;
+		}
+		__atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL,
+				 __ATOMIC_RELEASE);
+		ring->cur = (ring->cur + 1) % RX_BLOCKS;
 	}
 }
 
 /* Read what is queued on fd, a few batches at most. */
-static int drain(struct scan_engine *se, int fd)
+static int drain(struct scan_engine *se, int fd, struct rxring *ring)
 {
 	static uint8_t bufs[BATCH][RXBUF];
 	struct mmsghdr mm[BATCH];
@@ -1033,6 +1145,10 @@ static int drain(struct scan_engine *se, int fd)
 
 	if (fd < 0)
 		return 0;
+	if (ring->map) {
+		drain_ring(se, ring);
+		return 0;
+	}
 	for (int round = 0; round < 8; round++) {
 		for (int i = 0; i < BATCH; i++) {
 			iov[i].iov_base = bufs[i];
@@ -1093,7 +1209,7 @@ static void wait_io(struct scan_engine *se, int64_t until)
 
 static void progress(struct scan_engine *se, int64_t now, int64_t *next)
 {
-	if (!se->p->progress || now < *next)
+	if (!se->p->progress || now < *next || !isatty(STDERR_FILENO))
 		return;
 	*next = now + 1000000000;
 	fprintf(stderr, "\rscan: %llu/%llu targets, %llu probes, %.0f/s ",
@@ -1103,16 +1219,35 @@ static void progress(struct scan_engine *se, int64_t now, int64_t *next)
 		(double)se->sum->probes / ((double)(now - se->start) / 1e9));
 }
 
+static void finish_stats(struct scan_engine *se, struct scan_summary *sum)
+{
+	sum->seconds = (double)(now_ns() - se->start) / 1e9;
+	sum->rate = sum->seconds > 0 ? (double)sum->probes / sum->seconds : 0;
+	if (se->p->progress && isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
+}
+
+static int run_loop(struct scan_engine *se, char *err, size_t errlen);
+
 int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
 		    char *err, size_t errlen)
+{
+	int rc;
+
+	se->sum = sum;
+	rc = run_loop(se, err, errlen);
+	finish_stats(se, sum);
+	return rc;
+}
+
+static int run_loop(struct scan_engine *se, char *err, size_t errlen)
 {
 	const struct scan_params *p = se->p;
 	uint64_t total = p->targets->total;
 	int64_t next_tick;
 
-	se->sum = sum;
 	scan_perm_init(&se->perm, total, p->seed);
-	se->positions = total > p->shard ? (total - p->shard + p->shards - 1) / p->shards : 0;
+	se->positions = scan_shard_size(total, p->shards, p->shard);
 	se->start = se->last_fill = now_ns();
 	next_tick = se->start + 1000000000;
 	for (;;) {
@@ -1122,7 +1257,8 @@ int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
 			snprintf(err, errlen, "%s", engine_stop_reason());
 			return EX_TEMPFAIL;
 		}
-		if (drain(se, se->recv4) < 0 || drain(se, se->recv6) < 0) {
+		if (drain(se, se->recv4, &se->ring4) < 0 ||
+		    drain(se, se->recv6, &se->ring6) < 0) {
 			snprintf(err, errlen, "receive: %s", strerror(errno));
 			return EX_OSERR;
 		}
@@ -1157,9 +1293,5 @@ int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
 		}
 		wait_io(se, until);
 	}
-	sum->seconds = (double)(now_ns() - se->start) / 1e9;
-	sum->rate = sum->seconds > 0 ? (double)sum->probes / sum->seconds : 0;
-	if (p->progress)
-		fputs("\r\033[K", stderr);
 	return 0;
 }

@@ -44,6 +44,11 @@ static int min_hops(const struct scan_evidence *ev)
 	return best;
 }
 
+int scan_hops_min(const struct scan_evidence *ev)
+{
+	return min_hops(ev);
+}
+
 int scan_screen_ttl(const struct scan_evidence *ev)
 {
 	int h = min_hops(ev);
@@ -115,19 +120,39 @@ static void count_setup(const struct scan_obs *o, struct scan_setup_count *c)
 	}
 }
 
+/* A router's answer: time-exceeded from another address than the
+ * target's, every answer of that kind. The target's own SYN-ACK or RST
+ * (the screen TTL reached it) or an unreachable (a filter) is no router
+ * and says nothing about where the path went. */
+static int router_rep(const struct scan_rep *r)
+{
+	return r->answered && r->kind == ANS_ICMP_TE && r->kinddiff == 0;
+}
+
 static int rep_parts(const struct scan_rep *a, const struct scan_rep *b)
 {
-	return a->answered && b->answered && !addr_eq(&a->first, &b->first);
+	return router_rep(a) && router_rep(b) && !addr_eq(&a->first, &b->first);
+}
+
+static int target_kind(int kind)
+{
+	return kind == ANS_SYNACK || kind == ANS_RST;
 }
 
 int scan_parted(const struct scan_evidence *ev, int *flow, int *ecn)
 {
+	return scan_parted_from(ev, 0, flow, ecn);
+}
+
+int scan_parted_from(const struct scan_evidence *ev, int from, int *flow,
+		     int *ecn)
+{
 	static const int other[3] = { ECN_ECT0, ECN_ECT1, ECN_CE };
 
-	for (int f = 0; f < ev->nflows; f++)
+	for (int f = from < 0 ? 0 : from; f < 2 * ev->nflows; f++)
 		for (int k = 0; k < 3; k++)
-			if (rep_parts(&ev->f[f].scr[ECN_NOT_ECT],
-				      &ev->f[f].scr[other[k]])) {
+			if (rep_parts(&ev->scr[f][ECN_NOT_ECT],
+				      &ev->scr[f][other[k]])) {
 				*flow = f;
 				*ecn = other[k];
 				return 0;
@@ -135,29 +160,50 @@ int scan_parted(const struct scan_evidence *ev, int *flow, int *ecn)
 	return -1;
 }
 
-/* What the screen says: the best (smallest) chance that a per-packet
- * balancer made a parted flow look hashed, whether some flow parted
- * without being consistent, and the chance that an ECN hash over two
- * paths would show no parting in the flows answered. */
+/* What the screen says: the chance that a per-packet balancer made the
+ * parted flows look hashed (the product over the flows parted alike on
+ * every repeat: each flow's repeats are its own draws), the flow whose
+ * repeats say most, whether some flow's identical probes met different
+ * routers (per-packet: then nothing is hashed on ECN that we could
+ * tell), and the chance that an ECN hash over two paths would show no
+ * parting in the flows answered. */
 struct screen_sum {
-	double p_parted;
+	double p_parted, p_best;
 	int flow, ecn;
 	int parted, inconsistent;
 	double p_missed;
 	int answered;
+	int kind_odd;                /* a flow's codepoints got answers of
+				      * different kinds (one a router's) */
+	int reached;                 /* the target answered a screen probe */
 };
 
-static void sum_flow(const struct scan_flow *fl, int fi, struct screen_sum *s)
+static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 {
 	static const int other[3] = { ECN_ECT0, ECN_ECT1, ECN_CE };
-	const struct scan_rep *r0 = &fl->scr[ECN_NOT_ECT];
+	const struct scan_rep *r0 = &scr[ECN_NOT_ECT];
 	int agree = 0, parted = 0;
+	double best = 1.0;
 
 	for (int k = 0; k < 3; k++) {
-		const struct scan_rep *r = &fl->scr[other[k]];
+		const struct scan_rep *r = &scr[other[k]];
 
 		if (!r0->answered || !r->answered)
 			continue;
+		s->reached |= target_kind(r0->kind) || target_kind(r->kind);
+		if (!router_rep(r0) || !router_rep(r)) {
+			/* Time-exceeded for one codepoint and another answer
+			 * for the other: a filter, or paths of other lengths;
+			 * neither a split nor agreement. Both not routers:
+			 * nothing seen. */
+			s->kind_odd |= router_rep(r0) || router_rep(r) ||
+				       r0->kind != r->kind || r0->kinddiff ||
+				       r->kinddiff;
+			/* Identical probes answered by a router and by the
+			 * target (or a filter): per-packet. */
+			s->inconsistent |= r0->kinddiff || r->kinddiff;
+			continue;
+		}
 		s->answered = 1;
 		if (!rep_parts(r0, r)) {
 			agree++;
@@ -173,12 +219,15 @@ static void sum_flow(const struct scan_flow *fl, int fi, struct screen_sum *s)
 		 * draws, count against a per-packet balancer. */
 		double p = pp_miss_pair(r0->answered - 1, r->answered - 1);
 
-		if (p < s->p_parted) {
-			s->p_parted = p;
+		if (p < best)
+			best = p;
+		if (p < s->p_best) {
+			s->p_best = p;
 			s->flow = fi;
 			s->ecn = other[k];
 		}
 	}
+	s->p_parted *= best;
 	s->parted |= parted;
 	/* Over two paths each other codepoint lands on Not-ECT's with
 	 * chance 1/2 at worst (more paths make it smaller). */
@@ -189,11 +238,11 @@ static void sum_flow(const struct scan_flow *fl, int fi, struct screen_sum *s)
 static void sum_screen(const struct scan_evidence *ev, struct screen_sum *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->p_parted = 1.0;
+	s->p_parted = s->p_best = 1.0;
 	s->p_missed = 1.0;
 	s->flow = -1;
-	for (int f = 0; f < ev->nflows; f++)
-		sum_flow(&ev->f[f], f, s);
+	for (int f = 0; f < 2 * ev->nflows; f++)
+		sum_flow(ev->scr[f], f, s);
 }
 
 /* Did the target's own answers to Not-ECT and ECT(0) of one flow come
@@ -210,10 +259,46 @@ static int target_parts(const struct scan_evidence *ev)
 	return 0;
 }
 
+/* Did both codepoints of hop t get router answers, each from one
+ * address every time? */
+static int hop_router(const struct scan_hopans *h)
+{
+	return h->got && h->kind == ANS_ICMP_TE && h->kinddiff == 0 &&
+	       h->differed == 0;
+}
+
+/* Are the codepoints' routers at hop t (parted) and t - 1 (alike) each
+ * the same on every repeat, more than a per-packet balancer upstream
+ * explains at alpha? The first answers chose the routers; only the
+ * repeats are draws. At the screen's hop the screen's repeats (judged
+ * already) are that test. */
+static int split_confirmed(const struct scan_evidence *ev, int t, double alpha)
+{
+	const struct scan_hopans *a = &ev->loc[t % SCAN_MAX_TTL][0];
+	const struct scan_hopans *b = &ev->loc[t % SCAN_MAX_TTL][1];
+
+	if (t < ev->screen_ttl &&
+	    (!hop_router(a) || !hop_router(b) ||
+	     pp_miss_pair(a->answered - 1, b->answered - 1) > alpha))
+		return 0;
+	if (t == 1)                  /* hop 0 is this host */
+		return 1;
+	a = &ev->loc[t - 1][0];
+	b = &ev->loc[t - 1][1];
+	return hop_router(a) && hop_router(b) && a->answered >= 2 &&
+	       b->answered >= 2;
+}
+
 /* The splitting hop from the localisation: the first TTL where the two
  * codepoints meet different routers, the router one hop before it; hops
- * in between that did not answer both make it an interval. */
-static void judge_split(const struct scan_evidence *ev, struct scan_split *sp)
+ * in between that did not answer both make it an interval. A router is
+ * named only when repeats at both hops rule out chance; until then the
+ * split is an interval up to the screen's hop before, and confirm_hop
+ * asks for the repeats. A hop whose answers are not all time-exceeded
+ * from one router (a filter's unreachable) ends the walk: no split
+ * named past what is known alike. */
+static void judge_split(const struct scan_evidence *ev, double alpha,
+			struct scan_split *sp)
 {
 	int s = ev->screen_ttl, div = s, last_same = 0;
 
@@ -223,7 +308,7 @@ static void judge_split(const struct scan_evidence *ev, struct scan_split *sp)
 
 		if (!a->got || !b->got)
 			continue;
-		if (!addr_eq(&a->a, &b->a)) {
+		if (!hop_router(a) || !hop_router(b) || !addr_eq(&a->a, &b->a)) {
 			div = t;
 			break;
 		}
@@ -233,22 +318,42 @@ static void judge_split(const struct scan_evidence *ev, struct scan_split *sp)
 	sp->hop_last = div - 1;
 	if (last_same >= 1)
 		sp->candidate = ev->loc[last_same][0].a;
-	if (last_same == div - 1) {
-		sp->known = 1;
-		sp->hop = last_same;
-		sp->addr = sp->candidate;
+	if (last_same == div - 1 && div > 0) {
+		if (split_confirmed(ev, div, alpha)) {
+			sp->known = 1;
+			sp->hop = last_same;
+			sp->addr = sp->candidate;
+		} else {
+			sp->confirm_hop = div;
+			sp->hop_last = s - 1;
+		}
 	}
+}
+
+/* No router between us and the target: every answer of its own came
+ * back in one hop, and a TTL-1 probe reached it. */
+static int one_hop(const struct scan_evidence *ev)
+{
+	for (int f = 0; f < ev->nflows; f++) {
+		const struct scan_obs *o[3] = { &ev->f[f].neg, &ev->f[f].tgt[0],
+						&ev->f[f].tgt[1] };
+
+		for (int k = 0; k < 3; k++)
+			if (direct(o[k]) && scan_hops(o[k]->ttl) != 1)
+				return 0;
+	}
+	return min_hops(ev) == 1 && ev->ttl1_reached > 0;
 }
 
 static void judge_path(const struct scan_evidence *ev, double alpha,
 		       struct scan_verdict *v)
 {
 	struct screen_sum s;
-	/* One flow is repeated: its repeats are the one test. */
+	/* The repeated flows' repeats are the one test (their product). */
 	double tests = 1.0;
 
 	sum_screen(ev, &s);
-	if (s.flow >= 0 && s.p_parted * tests <= alpha) {
+	if (s.flow >= 0 && !s.inconsistent && s.p_parted * tests <= alpha) {
 		v->dependent = 1;
 		v->confidence = 1.0 - s.p_parted * tests;
 		v->status = SCAN_BROKEN;
@@ -262,16 +367,21 @@ static void judge_path(const struct scan_evidence *ev, double alpha,
 		return;
 	}
 	if (ev->screen_ttl == 0) {
-		v->reason = v->hops == 1 ? NULL : "no-screen";
-		if (v->hops == 1) {      /* no router between: nothing hashes */
+		v->reason = "no-screen";
+		if (one_hop(ev)) {       /* no router between: nothing hashes */
+			v->reason = NULL;
 			v->dependent = 0;
 			v->confidence = 1.0;
 			v->status = SCAN_HEALTHY;
 		}
 		return;
 	}
+	if (s.kind_odd) {
+		v->reason = s.reached ? "screen-reached-target" : "reply-kind-differs";
+		return;
+	}
 	if (!s.answered) {
-		v->reason = "screen-silent";
+		v->reason = s.reached ? "screen-reached-target" : "screen-silent";
 		return;
 	}
 	if (target_parts(ev)) {
@@ -285,6 +395,31 @@ static void judge_path(const struct scan_evidence *ev, double alpha,
 	v->dependent = 0;
 	v->confidence = 1.0 - s.p_missed;
 	v->status = SCAN_HEALTHY;
+}
+
+/* ECN-setup SYNs refused where plain ones are answered, more than chance
+ * explains: an ECN fault of another kind, at 1 - p of that test. Refused
+ * more often but not significantly: no healthy verdict on it. */
+static void judge_setup(const struct scan_evidence *ev, double alpha,
+			struct scan_verdict *v)
+{
+	int ecn_bad = v->ecn.reset + v->ecn.dropped;
+	int plain_bad = v->plain.reset + v->plain.dropped;
+	double p;
+
+	if (v->dependent == 1 || v->plain.answered == 0 || ecn_bad <= plain_bad)
+		return;
+	p = fisher_greater(ecn_bad, ev->nflows, plain_bad, ev->nflows);
+	if (p <= alpha) {
+		v->status = SCAN_BROKEN;
+		v->reason = "ecn-setup-refused";
+		v->confidence = 1.0 - p;
+	} else if (v->status == SCAN_HEALTHY) {
+		v->status = SCAN_INCONCLUSIVE;
+		v->reason = "ecn-setup-unconfirmed";
+		v->dependent = -1;
+		v->confidence = 0;
+	}
 }
 
 void scan_judge(const struct scan_evidence *ev, double conf,
@@ -302,7 +437,8 @@ void scan_judge(const struct scan_evidence *ev, double conf,
 		any |= direct(&ev->f[f].neg) || direct(&ev->f[f].tgt[0]) ||
 		       direct(&ev->f[f].tgt[1]);
 		for (int e = 0; e < 4; e++)
-			any |= ev->f[f].scr[e].answered > 0;
+			any |= ev->scr[f][e].answered > 0 ||
+			       ev->scr[ev->nflows + f][e].answered > 0;
 	}
 	v->hops = min_hops(ev);
 	v->screen_ttl = ev->screen_ttl;
@@ -315,17 +451,67 @@ void scan_judge(const struct scan_evidence *ev, double conf,
 	judge_path(ev, alpha, v);
 	if (v->dependent == 1 && ev->located) {
 		v->has_split = 1;
-		judge_split(ev, &v->split);
+		judge_split(ev, alpha, &v->split);
 	}
-	/* ECN-setup SYNs refused where plain ones are answered, more than
-	 * chance explains: an ECN fault of another kind. */
-	if (v->dependent != 1 && v->plain.answered > 0 &&
-	    fisher_greater(v->ecn.reset + v->ecn.dropped, ev->nflows,
-			   v->plain.reset + v->plain.dropped, ev->nflows) <= alpha) {
-		v->status = SCAN_BROKEN;
-		v->reason = "ecn-setup-refused";
-	}
+	judge_setup(ev, alpha, v);
 	if (v->status == SCAN_HEALTHY && v->plain.answered == 0 &&
 	    v->ecn.answered == 0)
 		v->status = SCAN_UNREACHABLE;
+}
+
+/* P(X >= n), X ~ Binomial(N, p), summed upwards from n in logs (the
+ * terms shrink geometrically above the mean); 1 at or below the mean,
+ * where it says nothing anyway, and when the sum would take too long. */
+static double binom_upper(uint64_t N, double p, uint64_t n)
+{
+	double sum = 0.0, lgN = lgamma((double)N + 1);
+
+	if (n == 0)
+		return 1.0;
+	if (n > N || p <= 0.0)
+		return 0.0;
+	if (p >= 1.0 || (double)n <= (double)N * p)
+		return 1.0;
+	for (uint64_t k = n; k <= N; k++) {
+		double t = exp(lgN - lgamma((double)k + 1) -
+			       lgamma((double)(N - k) + 1) + (double)k * log(p) +
+			       (double)(N - k) * log1p(-p));
+
+		sum += t;
+		if (t <= sum * 1e-12)
+			break;
+		if (k - n > 1000000)
+			return 1.0;
+	}
+	return sum > 1.0 ? 1.0 : sum;
+}
+
+static int dbl_cmp(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+double scan_router_p(const struct scan_summary *s, const struct scan_router *r)
+{
+	uint64_t N = s->screened > r->n ? s->screened : r->n;
+	double best = 1.0, tries = 0.0, *pv;
+
+	if (r->n == 0 || (pv = malloc(r->n * sizeof(*pv))) == NULL)
+		return 1.0;
+	memcpy(pv, r->pv, r->n * sizeof(*pv));
+	qsort(pv, r->n, sizeof(*pv), dbl_cmp);
+	for (size_t j = 1;; j = j * 2 > r->n && j < r->n ? r->n : j * 2) {
+		double q = binom_upper(N, pv[j - 1], j);
+
+		if (q < best)
+			best = q;
+		tries++;
+		if (j >= r->n)
+			break;
+	}
+	free(pv);
+	best *= tries * (double)(s->nrouters ? s->nrouters : 1);
+	return best > 1.0 ? 1.0 : best;
 }

@@ -66,7 +66,7 @@ void scan_print_target(FILE *fp, const struct addr *a, int port,
 		json_null(&j, "ecn_dependent");
 	else
 		json_bool(&j, "ecn_dependent", v->dependent);
-	if (v->dependent < 0)
+	if (v->dependent < 0 && v->confidence <= 0)
 		json_null(&j, "confidence");
 	else
 		json_num(&j, "confidence", v->confidence, 4);
@@ -119,6 +119,7 @@ int scan_summary_add(struct scan_summary *s, uint64_t idx,
 	s->completed++;
 	s->by_status[v->status]++;
 	s->dependent += v->dependent == 1;
+	s->screened += v->screen_ttl > 0 && v->status != SCAN_UNREACHABLE;
 	if (!v->has_split)
 		return 0;
 	struct scan_router *r = router_of(s, &v->split);
@@ -132,8 +133,14 @@ int scan_summary_add(struct scan_summary *s, uint64_t idx,
 		if (t == NULL)
 			return -1;
 		r->targets = t;
+		double *pv = realloc(r->pv, cap * sizeof(*pv));
+
+		if (pv == NULL)
+			return -1;
+		r->pv = pv;
 		r->cap = cap;
 	}
+	r->pv[r->n] = 1.0 - v->confidence;
 	r->targets[r->n++] = idx;
 	return 0;
 }
@@ -143,6 +150,11 @@ static int idx_cmp(const void *x, const void *y)
 	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
 
 	return a < b ? -1 : a > b;
+}
+
+static double router_alpha(const struct scan_summary *s)
+{
+	return 1.0 - (s->conf > 0 ? s->conf : 0.99);
 }
 
 void scan_print_summary(FILE *fp, const struct scan_summary *s,
@@ -167,6 +179,8 @@ void scan_print_summary(FILE *fp, const struct scan_summary *s,
 	json_int(&j, "replies", (long long)s->replies);
 	json_int(&j, "resets_sent", (long long)s->resets);
 	json_int(&j, "send_retries", (long long)s->retries);
+	json_int(&j, "unsent", (long long)s->unsent);
+	json_int(&j, "splits_reused", (long long)s->splits_reused);
 	json_num(&j, "seconds", s->seconds, 3);
 	json_num(&j, "rate", s->rate, 0);
 	json_close_obj(&j);
@@ -175,8 +189,12 @@ void scan_print_summary(FILE *fp, const struct scan_summary *s,
 		const struct scan_router *r = &s->routers[i];
 
 		qsort(r->targets, r->n, sizeof(*r->targets), idx_cmp);
+		double p = scan_router_p(s, r);
+
 		json_open_obj(&j, NULL);
 		split_members(&j, &r->split);
+		json_num(&j, "p", p, 6);
+		json_bool(&j, "confirmed", p <= router_alpha(s));
 		json_open_arr(&j, "targets");
 		for (size_t k = 0; k < r->n; k++) {
 			scan_target_at(t, r->targets[k], &a);
@@ -207,22 +225,32 @@ void scan_print_text(FILE *fp, const struct scan_summary *s,
 	fprintf(fp, "%llu probes in %.1f s (%.0f/s)\n",
 		(unsigned long long)s->probes, s->seconds, s->rate);
 	if (s->nrouters == 0)
-		fprintf(fp, "No router found that hashes on ECN.\n");
+		fprintf(fp, "No router found that splits ECN flows.\n");
 	for (size_t i = 0; i < s->nrouters; i++) {
 		const struct scan_router *r = &s->routers[i];
+		double p = scan_router_p(s, r);
+		char why[160];
 
+		/* Many targets tested: a group that per-packet balancing
+		 * could produce by chance is no accusation. */
+		snprintf(why, sizeof(why), p <= router_alpha(s) ?
+			 "%zu of %llu targets screened, chance p %.2g" :
+			 "%zu of %llu targets screened, NOT significant "
+			 "across them (chance p %.2g): unconfirmed",
+			 r->n, (unsigned long long)s->screened, p);
 		if (r->split.known && r->split.addr.family)
-			fprintf(fp, "Router %s (hop %d) hashes on ECN; it breaks "
-				"%zu target%s:\n",
+			fprintf(fp, "Router %s (hop %d) splits ECN flows (%s); "
+				"the flows of these targets part by codepoint:\n",
 				addr_str(&r->split.addr, buf, sizeof(buf)),
-				r->split.hop, r->n, r->n == 1 ? "" : "s");
+				r->split.hop, why);
 		else
 			fprintf(fp, "A router between hops %d and %d (after %s; "
-				"silent hops hide which) hashes on ECN; it breaks "
-				"%zu target%s:\n", r->split.hop_first,
+				"silent hops or unconfirmed answers hide which) "
+				"splits ECN flows (%s); the flows of these targets "
+				"part by codepoint:\n", r->split.hop_first,
 				r->split.hop_last, r->split.candidate.family ?
 				addr_str(&r->split.candidate, cb, sizeof(cb)) :
-				"this host", r->n, r->n == 1 ? "" : "s");
+				"this host", why);
 		qsort(r->targets, r->n, sizeof(*r->targets), idx_cmp);
 		for (size_t k = 0; k < r->n; k++) {
 			scan_target_at(t, r->targets[k], &a);
@@ -233,8 +261,10 @@ void scan_print_text(FILE *fp, const struct scan_summary *s,
 
 void scan_summary_free(struct scan_summary *s)
 {
-	for (size_t i = 0; i < s->nrouters; i++)
+	for (size_t i = 0; i < s->nrouters; i++) {
 		free(s->routers[i].targets);
+		free(s->routers[i].pv);
+	}
 	free(s->routers);
 	s->routers = NULL;
 	s->nrouters = s->caprouters = 0;

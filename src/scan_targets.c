@@ -467,3 +467,13 @@ uint64_t scan_perm_at(const struct scan_perm *p, uint64_t i)
 	while (x >= p->n);
 	return x;
 }
+
+uint64_t scan_shard_size(uint64_t total, uint64_t shards, uint64_t shard)
+{
+	return total > shard ? (total - shard + shards - 1) / shards : 0;
+}
+
+uint64_t scan_shard_pos(uint64_t j, uint64_t shards, uint64_t shard)
+{
+	return j * shards + shard;
+}

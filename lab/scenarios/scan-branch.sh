@@ -14,3 +14,6 @@ SUB_BRANCH="c1 c2"
 SITE=anycast
 ANYCAST4=198.19.0.0/16
 ANYCAST6=2001:db8:ac::/112
+# Scan rates: the kernel's limit on ICMP errors per namespace (1000/s) lifted.
+ICMP_MSGS_PER_SEC=1000000
+ICMP_MSGS_BURST=100000

@@ -14,10 +14,13 @@ TRUTH is `ecnlab env`'s SCAN_TRUTH: "PREFIX VERDICT ROUTER HOP ADDR4 ADDR6
 SITES" lines, the most specific prefix holds. TARGETS is the list that was
 scanned (one address a line). The check counts, per target, whether the
 verdict is the truth: a dependent target must be "broken", ecn_dependent
-true, split at the truth's router (address of the target's family) and hop;
+true, split at the truth's router (address of the target's family) and hop
+(FOUND), or, when silent hops hide it, in an interval hop_first..hop_last
+that holds the truth's hop (INTERVAL; anything else is WRONG_ROUTER);
 a healthy one "healthy", ecn_dependent false, and never more machines than
 the truth has sites. The summary's routers must be exactly the truth's
-routers of the dependent targets scanned, each with exactly those targets.
+routers of the targets FOUND, each with exactly those targets, and groups
+without an address (intervals) must hold the truth's hop of each of theirs.
 """
 import ipaddress
 import json
@@ -79,7 +82,7 @@ def check(truth, targets, ndjson):
     want = [ipaddress.ip_address(l.strip()) for l in open(targets) if l.strip()]
     objs = read_ndjson(ndjson)
     c = dict(LINES=0, BAD_LINES=0, DUPS=0, MISSING=0, EXTRA=0, EXP_DEP=0, EXP_HEALTHY=0,
-             FOUND=0, WRONG_ROUTER=0, MISSED=0, FALSE_POS=0, HEALTHY_OK=0, INCONCL=0,
+             FOUND=0, INTERVAL=0, WRONG_ROUTER=0, MISSED=0, FALSE_POS=0, HEALTHY_OK=0, INCONCL=0,
              MACHINES_BAD=0, SUMMARY=0, ROUTERS_OK=0, SCHEMA_BAD=0)
     detail = []
     got = {}
@@ -105,14 +108,13 @@ def check(truth, targets, ndjson):
     wset = set(want)
     c["EXTRA"] = sum(1 for a in got if a not in wset)
     exp_routers = {}
+    exp_interval = {}
     for a in want:
         t = truth_of(rows, a)
         o = got.get(a)
         dep = t is not None and t["verdict"] == "dependent"
         if dep:
             c["EXP_DEP"] += 1
-            key = (t["addr%d" % a.version], t["hop"])
-            exp_routers.setdefault(key, set()).add(a)
         else:
             c["EXP_HEALTHY"] += 1
         if o is None:
@@ -126,6 +128,11 @@ def check(truth, targets, ndjson):
             if st == "broken" and o.get("ecn_dependent") is True:
                 if sp.get("addr") == t["addr%d" % a.version] and sp.get("hop") == t["hop"]:
                     c["FOUND"] += 1
+                    exp_routers.setdefault((sp["addr"], sp["hop"]), set()).add(a)
+                elif (sp.get("hop") is None and sp.get("addr") is None and isinstance(sp.get("hop_first"), int)
+                      and isinstance(sp.get("hop_last"), int) and sp["hop_first"] <= t["hop"] <= sp["hop_last"]):
+                    c["INTERVAL"] += 1
+                    exp_interval[a] = t["hop"]
                 else:
                     c["WRONG_ROUTER"] += 1
                     detail.append("%s split %s at hop %s (truth %s at %s)" % (
@@ -148,12 +155,24 @@ def check(truth, targets, ndjson):
     if summary is not None:
         c["SUMMARY"] = 1
         got_routers = {}
+        in_interval = {}
+        intervals_ok = True
         for r in summary.get("routers") or []:
-            got_routers[(r.get("addr"), r.get("hop"))] = set(
-                ipaddress.ip_address(x) for x in r.get("targets") or [])
-        c["ROUTERS_OK"] = int(got_routers == exp_routers)
-        c["ROUTERS"] = " ".join("%s@%s:%d" % (k[0], k[1], len(v)) for k, v in sorted(
-            got_routers.items(), key=lambda kv: str(kv[0]))) or "none"
+            ts = set(ipaddress.ip_address(x) for x in r.get("targets") or [])
+            if r.get("addr") is None and r.get("hop") is None:
+                for a in ts:
+                    h = exp_interval.get(a)
+                    in_interval[a] = in_interval.get(a, 0) + 1
+                    if h is None or not (r.get("hop_first", 99) <= h <= r.get("hop_last", -1)):
+                        intervals_ok = False
+                continue
+            got_routers[(r.get("addr"), r.get("hop"))] = ts
+        if set(in_interval) != set(exp_interval) or any(n != 1 for n in in_interval.values()):
+            intervals_ok = False
+        c["ROUTERS_OK"] = int(got_routers == exp_routers and intervals_ok)
+        c["ROUTERS"] = (" ".join("%s@%s:%d" % (k[0], k[1], len(v)) for k, v in sorted(
+            got_routers.items(), key=lambda kv: str(kv[0]))) +
+            (" intervals:%d" % len(in_interval) if in_interval else "")).strip() or "none"
         if not c["ROUTERS_OK"]:
             detail.append("routers %s, truth %s" % (c["ROUTERS"], " ".join(
                 "%s@%s:%d" % (k[0], k[1], len(v)) for k, v in exp_routers.items()) or "none"))

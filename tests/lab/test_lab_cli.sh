@@ -42,6 +42,13 @@ fails_cleanly "exec when nothing is up" lab "$N" exec -- true
 fails_cleanly "bad ECNLAB_SEED" env ECNLAB_NAME="$N" ECNLAB_SEED=banana "$ECNLAB" up single
 fails_cleanly "ECNLAB_SEED out of range" env ECNLAB_NAME="$N" ECNLAB_SEED=4294967296 "$ECNLAB" up single
 fails_cleanly "bad ECNLAB_NAME" env ECNLAB_NAME="../x" "$ECNLAB" up single
+# Many anycast addresses: documentation space only, clear of the lab's own.
+fails_cleanly "ECNLAB_ANYCAST4 outside documentation space" env ECNLAB_NAME="$N" ECNLAB_ANYCAST4=10.0.0.0/16 "$ECNLAB" up scan
+fails_cleanly "ECNLAB_ANYCAST4 over the lab's links" env ECNLAB_NAME="$N" ECNLAB_ANYCAST4=198.18.0.0/16 "$ECNLAB" up scan
+fails_cleanly "ECNLAB_ANYCAST6 with host bits" env ECNLAB_NAME="$N" ECNLAB_ANYCAST6=2001:db8:ac::1/112 "$ECNLAB" up scan
+fails_cleanly "ECNLAB_ANYCAST4 not a prefix" env ECNLAB_NAME="$N" ECNLAB_ANYCAST4="198.19.0.0/16;x" "$ECNLAB" up scan
+fails_cleanly "HASH=dst without anycast prefixes" env ECNLAB_NAME="$N" ECNLAB_HASH=dst "$ECNLAB" up seed
+check "bad anycast prefixes create nothing" leaves_nothing "$N"
 
 if command -v setpriv >/dev/null 2>&1; then
 	asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }

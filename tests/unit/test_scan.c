@@ -14,9 +14,11 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "scan.h"
+#include "scan_paths.h"
 
 static void add(struct scan_targets *t, const char *w)
 {
@@ -252,6 +254,34 @@ static void test_permutation(void **state)
 	assert_true(differ > 900);
 }
 
+static void test_shards(void **state)
+{
+	static const uint64_t totals[] = { 1, 2, 7, 100, 1001 };
+
+	for (size_t k = 0; k < sizeof(totals) / sizeof(totals[0]); k++)
+		for (uint64_t shards = 1; shards <= 5; shards++) {
+			uint64_t n = totals[k], sum = 0;
+			uint8_t *seen = calloc(n, 1);
+			struct scan_perm p;
+
+			scan_perm_init(&p, n, 9);
+			for (uint64_t sh = 0; sh < shards; sh++) {
+				uint64_t size = scan_shard_size(n, shards, sh);
+
+				sum += size;
+				for (uint64_t j = 0; j < size; j++) {
+					uint64_t pos = scan_shard_pos(j, shards, sh);
+
+					assert_true(pos < n);
+					assert_int_equal(seen[scan_perm_at(&p, pos)]++, 0);
+				}
+			}
+			/* Every target in exactly one shard. */
+			assert_int_equal(sum, n);
+			free(seen);
+		}
+}
+
 /* A SYN-ACK as the target would send it to the probe (target, flow
  * port, tag). */
 static void synack(struct pkt_reply *r, const struct scan_key *k,
@@ -366,6 +396,7 @@ static void rep(struct scan_rep *r, int answered, int differed, const char *who)
 	r->sent = (uint8_t)(answered ? answered : 1);
 	r->answered = (uint8_t)answered;
 	r->differed = (uint8_t)differed;
+	r->kind = answered ? ANS_ICMP_TE : ANS_NONE;
 	if (who)
 		v4(&r->first, who);
 }
@@ -382,7 +413,7 @@ static void healthy_ev(struct scan_evidence *ev, int flows)
 		answer(&ev->f[f].tgt[0], ANS_SYNACK, 61);
 		answer(&ev->f[f].tgt[1], ANS_SYNACK, 61);
 		for (int e = 0; e < 4; e++)
-			rep(&ev->f[f].scr[e], 1, 0, "198.51.100.3");
+			rep(&ev->scr[f][e], 1, 0, "198.51.100.3");
 	}
 }
 
@@ -391,8 +422,8 @@ static void dependent_ev(struct scan_evidence *ev, int repeats)
 {
 	healthy_ev(ev, 4);
 	answer(&ev->f[1].tgt[1], ANS_SYNACK, 60);
-	rep(&ev->f[1].scr[ECN_NOT_ECT], 1 + repeats, 0, "198.51.100.3");
-	rep(&ev->f[1].scr[ECN_ECT0], 1 + repeats, 0, "198.51.100.4");
+	rep(&ev->scr[1][ECN_NOT_ECT], 1 + repeats, 0, "198.51.100.3");
+	rep(&ev->scr[1][ECN_ECT0], 1 + repeats, 0, "198.51.100.4");
 }
 
 static void test_judge_healthy(void **state)
@@ -445,7 +476,7 @@ static void test_judge_one_odd_answer(void **state)
 	assert_string_equal(v.reason, "parted-unconfirmed");
 	/* Repeats that wander: a per-packet balancer, not an ECN hash. */
 	dependent_ev(&ev, SCAN_REPEATS);
-	ev.f[1].scr[ECN_NOT_ECT].differed = 2;
+	ev.scr[1][ECN_NOT_ECT].differed = 2;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "per-packet");
@@ -458,12 +489,12 @@ static void test_judge_lossy(void **state)
 
 	/* A few repeats lost: still significant at 0.99. */
 	dependent_ev(&ev, SCAN_REPEATS);
-	ev.f[1].scr[ECN_ECT0].answered = 1 + SCAN_REPEATS - 1;
+	ev.scr[1][ECN_ECT0].answered = 1 + SCAN_REPEATS - 1;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.dependent, 1);
 	/* Most repeats lost: not enough to say. */
-	ev.f[1].scr[ECN_ECT0].answered = 2;
-	ev.f[1].scr[ECN_NOT_ECT].answered = 2;
+	ev.scr[1][ECN_ECT0].answered = 2;
+	ev.scr[1][ECN_NOT_ECT].answered = 2;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_int_equal(v.dependent, -1);
@@ -473,7 +504,7 @@ static void test_judge_lossy(void **state)
 	for (int f = 0; f < 4; f++)
 		for (int e = 1; e < 4; e++)
 			if (f > 0 || e > 2)
-				rep(&ev.f[f].scr[e], 0, 0, NULL);
+				rep(&ev.scr[f][e], 0, 0, NULL);
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "few-answers");
@@ -481,7 +512,7 @@ static void test_judge_lossy(void **state)
 	healthy_ev(&ev, 4);
 	for (int f = 0; f < 4; f++)
 		for (int e = 0; e < 4; e++)
-			rep(&ev.f[f].scr[e], 0, 0, NULL);
+			rep(&ev.scr[f][e], 0, 0, NULL);
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "screen-silent");
@@ -543,13 +574,48 @@ static void test_judge_split(void **state)
 	for (int t = 1; t < 5; t++)
 		for (int k = 0; k < 2; k++) {
 			ev.loc[t][k].got = 1;
+			ev.loc[t][k].answered = 1;
+			ev.loc[t][k].kind = ANS_ICMP_TE;
 			v4(&ev.loc[t][k].a, path[k][t]);
 		}
+	/* One answer a hop: the parting at hop 3 may be a per-packet
+	 * balancer upstream; nobody named, the interval runs to the screen's
+	 * hop before, and the repeats are asked for at hop 3. */
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.has_split, 1);
+	assert_int_equal(v.split.known, 0);
+	assert_int_equal(v.split.confirm_hop, 3);
+	assert_int_equal(v.split.hop_first, 2);
+	assert_int_equal(v.split.hop_last, 4);
+	assert_int_equal(v.split.addr.family, 0);
+	/* Repeats at hops 2 and 3, each codepoint always at its router. */
+	for (int t = 2; t <= 3; t++)
+		for (int k = 0; k < 2; k++)
+			ev.loc[t][k].answered = 1 + SCAN_REPEATS;
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.has_split, 1);
 	assert_int_equal(v.split.known, 1);
+	assert_int_equal(v.split.confirm_hop, 0);
 	assert_int_equal(v.split.hop, 2);
 	assert_string_equal(addr_str(&v.split.addr, b, sizeof(b)), "198.51.100.2");
+	/* A repeat at hop 3 met another router: per-packet there, no name. */
+	ev.loc[3][1].differed = 1;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	assert_int_equal(v.split.hop_last, 4);
+	ev.loc[3][1].differed = 0;
+	/* Too few repeats answered for 0.99: no name. */
+	ev.loc[3][0].answered = 2;
+	ev.loc[3][1].answered = 2;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	ev.loc[3][0].answered = ev.loc[3][1].answered = 1 + SCAN_REPEATS;
+	/* Hop 3's ECT(0) answer an unreachable (a filter), not a router:
+	 * no split named at hop 2. */
+	ev.loc[3][1].kind = ANS_ICMP_UNREACH;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	ev.loc[3][1].kind = ANS_ICMP_TE;
 	/* Hop 2 silent: the split is somewhere in hops 1..2, nobody named. */
 	ev.loc[2][0].got = 0;
 	scan_judge(&ev, 0.99, &v);
@@ -558,6 +624,262 @@ static void test_judge_split(void **state)
 	assert_int_equal(v.split.hop_last, 2);
 	assert_string_equal(addr_str(&v.split.candidate, b, sizeof(b)), "198.51.100.1");
 	assert_int_equal(v.split.addr.family, 0);
+}
+
+static void test_judge_first_not_draws(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* One repeat each, both alike: at 0.9, the first answers chose the
+	 * flow's routers and only the repeats are draws (1/4 by chance). */
+	dependent_ev(&ev, 1);
+	scan_judge(&ev, 0.9, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_int_equal(v.dependent, -1);
+}
+
+static void test_judge_two_flows(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* Identical probes of another flow met two routers: a per-packet
+	 * balancer is on the path; the parted flow's agreeing repeats are
+	 * no proof of a hash then. */
+	dependent_ev(&ev, SCAN_REPEATS);
+	rep(&ev.scr[2][ECN_NOT_ECT], 2, 1, "198.51.100.3");
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_int_equal(v.dependent, -1);
+	assert_string_equal(v.reason, "per-packet");
+	/* Two repeats each on one parted flow: 1/16, not 0.99; on two
+	 * parted flows: 1/256, each flow its own draws. */
+	dependent_ev(&ev, 2);
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.dependent, -1);
+	rep(&ev.scr[3][ECN_NOT_ECT], 3, 0, "198.51.100.3");
+	rep(&ev.scr[3][ECN_CE], 3, 0, "198.51.100.4");
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.dependent, 1);
+	assert_true(fabs(v.confidence - (1.0 - 1.0 / 256)) < 1e-9);
+	/* The engine's second flow: the next parted one. */
+	int f, e;
+
+	assert_int_equal(scan_parted_from(&ev, 2, &f, &e), 0);
+	assert_int_equal(f, 3);
+	assert_int_equal(e, ECN_CE);
+	assert_int_equal(scan_parted_from(&ev, 4, &f, &e), -1);
+}
+
+static void test_judge_reply_kind(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* A filter answers ECT(0) with unreachable, Not-ECT meets the router
+	 * (time-exceeded): another address, but no split. */
+	dependent_ev(&ev, SCAN_REPEATS);
+	ev.scr[1][ECN_ECT0].kind = ANS_ICMP_UNREACH;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_not_equal(v.status, SCAN_BROKEN);
+	assert_int_not_equal(v.dependent, 1);
+	assert_string_equal(v.reason, "reply-kind-differs");
+	/* Answers of both kinds to one codepoint: not a router's alone. */
+	dependent_ev(&ev, SCAN_REPEATS);
+	ev.scr[1][ECN_ECT0].kinddiff = 1;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_not_equal(v.dependent, 1);
+	assert_string_equal(v.reason, "per-packet");
+}
+
+static void test_judge_screen_reached_target(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* The screen TTL reached the target (its return path is longer than
+	 * the forward one): its SYN-ACKs agree, but say nothing of a split
+	 * before it. */
+	healthy_ev(&ev, 4);
+	for (int f = 0; f < 4; f++)
+		for (int e = 0; e < 4; e++)
+			ev.scr[f][e].kind = ANS_SYNACK;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_int_equal(v.dependent, -1);
+	assert_string_equal(v.reason, "screen-reached-target");
+	/* One flow's ECT(0) reached it while Not-ECT met a router: not
+	 * counted as agreeing, so not healthy. */
+	healthy_ev(&ev, 4);
+	ev.scr[2][ECN_ECT0].kind = ANS_SYNACK;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_string_equal(v.reason, "screen-reached-target");
+}
+
+static void test_judge_one_hop(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* Every answer one hop away but no TTL-1 probe reached the target:
+	 * no "no router between". */
+	healthy_ev(&ev, 4);
+	ev.screen_ttl = 0;
+	for (int f = 0; f < 4; f++) {
+		answer(&ev.f[f].neg, ANS_SYNACK, 64);
+		answer(&ev.f[f].tgt[0], ANS_SYNACK, 64);
+		answer(&ev.f[f].tgt[1], ANS_SYNACK, 64);
+		for (int e = 0; e < 4; e++)
+			rep(&ev.scr[f][e], 0, 0, NULL);
+	}
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_string_equal(v.reason, "no-screen");
+	ev.ttl1_sent = 2;
+	ev.ttl1_reached = 1;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_HEALTHY);
+	assert_true(v.confidence == 1.0);
+	/* One RST with a standard initial TTL (a local firewall's) among
+	 * answers from 4 hops: not one hop. */
+	healthy_ev(&ev, 4);
+	ev.screen_ttl = 0;
+	ev.ttl1_reached = 1;
+	answer(&ev.f[0].tgt[0], ANS_RST, 64);
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.hops, 1);
+	assert_int_not_equal(v.status, SCAN_HEALTHY);
+}
+
+static void test_judge_setup_unconfirmed(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	/* 4 ECN-setup SYNs dropped, all plain answered: Fisher's p is 1/70
+	 * at best, never 0.99; no healthy verdict. */
+	healthy_ev(&ev, 4);
+	for (int f = 0; f < 4; f++)
+		memset(&ev.f[f].neg, 0, sizeof(ev.f[f].neg));
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_string_equal(v.reason, "ecn-setup-unconfirmed");
+	assert_int_equal(v.dependent, -1);
+	/* Refused significantly: the confidence is that test's, 1 - 1/12870
+	 * for 8 of 8 against 0 of 8, not the path's. */
+	healthy_ev(&ev, 8);
+	for (int f = 0; f < 8; f++)
+		answer(&ev.f[f].neg, ANS_RST, 61);
+	scan_judge(&ev, 0.99, &v);
+	assert_string_equal(v.reason, "ecn-setup-refused");
+	assert_true(fabs(v.confidence - (1.0 - 1.0 / 12870)) < 1e-9);
+}
+
+static void test_router_significance(void **state)
+{
+	struct scan_summary sum;
+	struct scan_router r;
+	double pv[300];
+
+	memset(&sum, 0, sizeof(sum));
+	memset(&r, 0, sizeof(r));
+	r.pv = pv;
+	sum.nrouters = 1;
+	/* One target at p 1/1024 among 100,000 screened: chance. */
+	sum.screened = 100000;
+	r.n = 1;
+	pv[0] = 1.0 / 1024;
+	assert_true(scan_router_p(&sum, &r) > 0.5);
+	/* 300 of them: not chance (about 98 expected). */
+	for (int i = 0; i < 300; i++)
+		pv[i] = 1.0 / 1024;
+	r.n = 300;
+	assert_true(scan_router_p(&sum, &r) < 1e-6);
+	/* 100 of them: about what chance gives. */
+	r.n = 100;
+	assert_true(scan_router_p(&sum, &r) > 0.1);
+	/* Five at 1e-6 (two flows' repeats each): not chance, though one
+	 * at 1/1024 among them would be on its own. */
+	r.n = 5;
+	for (int i = 0; i < 4; i++)
+		pv[i] = 1e-6;
+	assert_true(scan_router_p(&sum, &r) < 0.01);
+	/* One of one screened: the per-target test is the test. */
+	sum.screened = 1;
+	r.n = 1;
+	pv[0] = 1.0 / 1024;
+	assert_true(fabs(scan_router_p(&sum, &r) - 1.0 / 1024) < 1e-9);
+	/* Two routers: twice the chance. */
+	sum.nrouters = 2;
+	assert_true(fabs(scan_router_p(&sum, &r) - 2.0 / 1024) < 1e-9);
+}
+
+/* ------------------------------------------------------------- paths */
+
+static void test_budgets(void **state)
+{
+	struct scan_paths *p = scan_paths_new(10, 4);
+	struct addr t1, t2, other, r1;
+
+	assert_non_null(p);
+	v4(&t1, "198.18.7.1");
+	v4(&t2, "198.18.7.200");        /* the same /24 */
+	v4(&other, "198.18.8.1");
+	v4(&r1, "198.51.100.3");
+	/* Nothing known: the unknown routers' bucket, burst 4 deep. */
+	assert_true(scan_paths_ok(p, &t1, 3, 3));
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(scan_paths_charge(p, &t1, 3, NULL), 1);
+	assert_false(scan_paths_ok(p, &t1, 3, 3));
+	/* r1 answers at TTL 3 for the /24: charged for that unknown probe,
+	 * and from now on predicted for the prefix, not for another one. */
+	scan_paths_answer(p, &t1, 3, &r1, 1);
+	assert_true(scan_paths_ok(p, &t2, 3, 3));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(scan_paths_charge(p, &t2, 3, NULL), 0);
+	assert_false(scan_paths_ok(p, &t2, 3, 3));
+	/* Unknown routers share one bucket, still in debt: another prefix,
+	 * another TTL. */
+	assert_false(scan_paths_ok(p, &other, 3, 3));
+	assert_false(scan_paths_ok(p, &t2, 2, 2));
+	scan_paths_free(p);
+	/* Rate 0: no budget at all. */
+	p = scan_paths_new(0, 4);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(scan_paths_charge(p, &t1, 3, NULL), 0);
+	assert_true(scan_paths_ok(p, &t1, 1, 30));
+	scan_paths_free(p);
+}
+
+static void test_split_kept(void **state)
+{
+	struct scan_paths *p = scan_paths_new(0, 4);
+	struct scan_hopans loc[SCAN_MAX_TTL][2];
+	const struct scan_hopans (*got)[2];
+	struct addr t1, t2, other, ra, rb, rc;
+
+	memset(loc, 0, sizeof(loc));
+	loc[2][0].got = loc[2][1].got = 1;
+	v4(&loc[2][0].a, "198.51.100.2");
+	loc[2][1].a = loc[2][0].a;
+	v4(&t1, "198.18.7.1");
+	v4(&t2, "198.18.7.9");
+	v4(&other, "198.18.9.9");
+	v4(&ra, "198.51.100.31");
+	v4(&rb, "198.51.100.41");
+	v4(&rc, "198.51.100.51");
+	assert_null(scan_paths_split(p, &t2, 3, &ra, &rb));
+	scan_paths_keep_split(p, &t1, 3, &ra, &rb, (const struct scan_hopans (*)[2])loc);
+	got = scan_paths_split(p, &t2, 3, &ra, &rb);
+	assert_non_null(got);
+	assert_true(addr_eq(&got[2][0].a, &loc[2][0].a));
+	/* Other routers, another screen TTL, another prefix: not the same. */
+	assert_null(scan_paths_split(p, &t2, 3, &ra, &rc));
+	assert_null(scan_paths_split(p, &t2, 4, &ra, &rb));
+	assert_null(scan_paths_split(p, &other, 3, &ra, &rb));
+	scan_paths_free(p);
 }
 
 /* ------------------------------------------------------------ NDJSON */
@@ -617,6 +939,8 @@ static void test_summary_groups(void **state)
 	memset(&v, 0, sizeof(v));
 	v.status = SCAN_BROKEN;
 	v.dependent = 1;
+	v.confidence = 0.999;
+	v.screen_ttl = 3;
 	v.has_split = 1;
 	v.split.known = 1;
 	v.split.hop = v.split.hop_first = v.split.hop_last = 2;
@@ -626,9 +950,11 @@ static void test_summary_groups(void **state)
 	assert_int_equal(scan_summary_add(&sum, 1, &v), 0);
 	v4(&v.split.addr, "198.51.100.9");
 	v.split.candidate = v.split.addr;
+	v.confidence = 0.995;
 	assert_int_equal(scan_summary_add(&sum, 3, &v), 0);
 	memset(&v, 0, sizeof(v));
 	v.status = SCAN_HEALTHY;
+	v.screen_ttl = 3;
 	assert_int_equal(scan_summary_add(&sum, 0, &v), 0);
 	fp = open_memstream(&s, &n);
 	scan_print_summary(fp, &sum, &t);
@@ -636,9 +962,23 @@ static void test_summary_groups(void **state)
 	assert_non_null(strstr(s, "\"completed\":4,\"healthy\":1,\"broken\":3,\"dependent\":3"));
 	assert_non_null(strstr(s, "\"routers\":[{\"hop\":2,\"hop_first\":2,\"hop_last\":2,"
 			       "\"addr\":\"198.51.100.2\",\"candidate\":\"198.51.100.2\","
+			       "\"p\":0.000024,\"confirmed\":true,"
 			       "\"targets\":[\"198.18.0.1\",\"198.18.0.5\"]},{\"hop\":2,"));
 	assert_non_null(strstr(s, "\"addr\":\"198.51.100.9\",\"candidate\":\"198.51.100.9\","
+			       "\"p\":0.039701,\"confirmed\":false,"
 			       "\"targets\":[\"198.18.0.3\"]}]}\n"));
+	free(s);
+	/* In words: a router splits ECN flows (nothing measured breaks),
+	 * and one that chance across the targets explains says so. */
+	s = NULL;
+	fp = open_memstream(&s, &n);
+	scan_print_text(fp, &sum, &t);
+	fclose(fp);
+	assert_null(strstr(s, "breaks"));
+	assert_non_null(strstr(s, "Router 198.51.100.2 (hop 2) splits ECN flows (2 of 4 "
+			       "targets screened, chance p 2.4e-05)"));
+	assert_non_null(strstr(s, "Router 198.51.100.9 (hop 2) splits ECN flows (1 of 4 "
+			       "targets screened, NOT significant"));
 	free(s);
 	scan_summary_free(&sum);
 	scan_targets_free(&t);
@@ -656,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_blocklist_no_names),
 		cmocka_unit_test(test_permutation),
+		cmocka_unit_test(test_shards),
 		cmocka_unit_test(test_cookies),
 		cmocka_unit_test(test_judge_healthy),
 		cmocka_unit_test(test_judge_dependent),
@@ -664,6 +1005,15 @@ int main(void)
 		cmocka_unit_test(test_judge_unreachable),
 		cmocka_unit_test(test_judge_setup_refused),
 		cmocka_unit_test(test_judge_split),
+		cmocka_unit_test(test_judge_first_not_draws),
+		cmocka_unit_test(test_judge_two_flows),
+		cmocka_unit_test(test_judge_reply_kind),
+		cmocka_unit_test(test_judge_screen_reached_target),
+		cmocka_unit_test(test_judge_one_hop),
+		cmocka_unit_test(test_judge_setup_unconfirmed),
+		cmocka_unit_test(test_router_significance),
+		cmocka_unit_test(test_budgets),
+		cmocka_unit_test(test_split_kept),
 		cmocka_unit_test(test_ndjson),
 		cmocka_unit_test(test_summary_groups),
 	};
