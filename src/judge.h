@@ -73,6 +73,11 @@ enum fact {
 	FACT_SITE_FLOWS, FACT_SITE_SPORT,
 	FACT_SITE_HOPS_A, FACT_SITE_HOPS_B,
 	FACT_SITE_QUIC_A, FACT_SITE_QUIC_B,
+	/* ... pairs whose answers parted without another machine shown
+	 * (same address, other return hops or kind of reply), ECT(0) and
+	 * control; pairs whose second probe another address answered. */
+	FACT_SITE_PARTED, FACT_SITE_PARTED_CONTROL,
+	FACT_SITE_ELSEWHERE, FACT_SITE_ELSEWHERE_CONTROL,
 	FACT_COUNT
 };
 
@@ -191,6 +196,17 @@ void judge_all_ect(const struct diag_evidence *ev, int *delivered, int *reset);
  * flows to another machine more often than the control without
  * significance, or the path splits on ECN and no flow has moved yet. */
 int judge_sites_want_more(const struct diag_evidence *ev, double confidence);
+
+/* UDP / QUIC site pairs the target answered twice: how often the second
+ * answer differed from the first in any way (address, return hops, kind
+ * of reply, QUIC versions), ECT(0) against Not-ECT; CMP_SITE_ECT counts
+ * only those another machine answered (site_moved). And pairs whose
+ * second probe another address answered (a filter, not a site). */
+struct comparison_result judge_site_parted(const struct diag_evidence *ev);
+struct comparison_result judge_site_elsewhere(const struct diag_evidence *ev);
+/* Did another machine answer b than a: both Version Negotiations, listing
+ * other versions? Return hops alone do not tell. */
+int site_moved(const struct responder *a, const struct responder *b);
 
 const char *cause_name(enum cause_kind k);
 const char *fact_name(enum fact k);
