@@ -409,7 +409,15 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 				PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
 				    "load-balancing hash, so a connection's Not-ECT handshake "
 				    "and its ECT(0) data take different paths", w);
-			if (c->latent && r->ev.proto == IPPROTO_UDP)
+			if (c->latent && r->ev.proto == IPPROTO_UDP &&
+			    finding_has(c, FACT_SITE_PARTED))
+				PUT("; whether today's flows meet another machine is "
+				    "not shown (answers from one address came back "
+				    "over other hop counts, which the way back alone "
+				    "can do), but any %s server reached through this "
+				    "router across sites would see them split",
+				    diag_proto_word(&r->ev));
+			else if (c->latent && r->ev.proto == IPPROTO_UDP)
 				PUT("; today's flows escape it (%s), but any %s server "
 				    "reached through this router across sites would "
 				    "see them split", r->ev.have_sites ?

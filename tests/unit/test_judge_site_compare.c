@@ -172,6 +172,7 @@ static void expect(struct diag_evidence *ev, const char *want,
 
 static struct diag_evidence ev;
 static struct diag_verdict v;
+static struct diag_result res;
 
 /* An ICMP error from another address than the target (a firewall's
  * admin-prohibited, say). */
@@ -247,6 +248,12 @@ static void test_hops_only_split(void **st)
 	diagnose_evidence(f, words, sizeof(words));
 	assert_non_null(strstr(words, "not counted as moved"));
 	assert_null(strstr(words, "one machine answers on every branch"));
+	res.ev = ev;
+	res.v = v;
+	diagnose_summary(&res, words, sizeof(words));
+	assert_non_null(strstr(words, "whether today's flows meet another machine "
+				      "is not shown"));
+	assert_null(strstr(words, "escape it"));
 	trace_free(&ev.trace);
 }
 
