@@ -53,6 +53,9 @@ int localize_per_packet(struct dctx *c);
 /* No flow parted: are identical probes balanced per packet even so? */
 int screen_per_packet(struct dctx *c);
 
+/* diag_fields.c: the other header fields (--fields), and CE alone. */
+int step_fields(struct dctx *c);
+
 /* diag_replay.c: the connection replays. */
 int step_replays(struct dctx *c);
 

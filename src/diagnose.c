@@ -126,6 +126,8 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 	ev->screen_ttl = p->screen_ttl ? p->screen_ttl : screen_at(ev, dest);
 	if (ev->screen_ttl > 0) {
 		rc = step_paths(&c);
+		if (rc == 0)
+			rc = step_fields(&c);
 		if (rc != 0)
 			return rc;
 	}

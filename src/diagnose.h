@@ -40,6 +40,7 @@ struct diag_params {
 	const uint8_t *payload;
 	size_t payload_len;
 	int screen_ttl;              /* 0: the last router before the target */
+	unsigned fields;             /* --fields: 1 << FIELD_x (fields.h) */
 	void (*on_progress)(void *ctx, const char *phase);
 	void (*on_tick)(void *ctx, size_t done, size_t total);
 	void *ctx;

@@ -43,6 +43,9 @@ static const char diagnose_usage[] =
 "      --max-flows N flows to probe the path with (4-32, default 16)\n"
 "      --ttl T       probe the flows at TTL T (default: the last router\n"
 "                    before the target)\n"
+"      --fields LIST header fields that must not move a flow's path,\n"
+"                    comma-separated: ecn (always), ttl, flowlabel (IPv6),\n"
+"                    dscp, or all (default ecn)\n"
 "      --sport PORT  first source port (default from the pid)\n"
 "      --rate PPS    probes per second (default 200)\n"
 "      --deadline S  give up after S seconds in all (default 300)\n"
@@ -63,12 +66,13 @@ static const char diagnose_usage[] =
 "77 no permission.\n";
 
 enum { OPT_FLOWS = 256, OPT_MAXFLOWS, OPT_TTL, OPT_SPORT, OPT_RATE,
-       OPT_JSON, OPT_PCAP, OPT_REPORT, OPT_DEADLINE, OPT_QUIC };
+       OPT_JSON, OPT_PCAP, OPT_REPORT, OPT_DEADLINE, OPT_QUIC, OPT_FIELDS };
 
 static const struct option diagnose_opts[] = {
 	{ "flows", required_argument, NULL, OPT_FLOWS },
 	{ "max-flows", required_argument, NULL, OPT_MAXFLOWS },
 	{ "ttl", required_argument, NULL, OPT_TTL },
+	{ "fields", required_argument, NULL, OPT_FIELDS },
 	{ "sport", required_argument, NULL, OPT_SPORT },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "deadline", required_argument, NULL, OPT_DEADLINE },
@@ -148,6 +152,13 @@ int cmd_diagnose(int argc, char **argv)
 				return EX_USAGE;
 			dp.screen_ttl = (int)v;
 			break;
+		case OPT_FIELDS:
+			if (fields_parse(optarg, &dp.fields) < 0) {
+				warnx_("invalid --fields '%s' (ecn, ttl, flowlabel, "
+				       "dscp or all, comma-separated)", optarg);
+				return EX_USAGE;
+			}
+			break;
 		case OPT_SPORT:
 			if (cli_num(optarg, 1, 65535 - 64 - DIAG_CONN_ROUNDS * 2 * 64,
 				    "source port", &sport) < 0)
@@ -182,6 +193,11 @@ int cmd_diagnose(int argc, char **argv)
 	}
 	if (udp && quic) {
 		warnx_("-U and --quic are two kinds of target: give one");
+		return EX_USAGE;
+	}
+	if ((udp || quic) && (dp.fields & ~(1u << FIELD_ECN))) {
+		warnx_("--fields other than ecn screen TCP targets: not with %s",
+		       quic ? "--quic" : "-U");
 		return EX_USAGE;
 	}
 	if (port < 0)

@@ -6,6 +6,7 @@
 #include "connect_out.h"
 #include "diag_udp_out.h"
 #include "diagnose_out.h"
+#include "fields_out.h"
 #include "json.h"
 #include "term.h"
 #include "trace_out.h"
@@ -83,6 +84,8 @@ void diagnose_advice(const struct finding *f, char *buf, size_t len)
 	who(f, w, sizeof(w));
 	w[0] = (char)toupper((unsigned char)w[0]);
 	diagnose_where(f, where, sizeof(where));
+	if (fields_advice(f, w, buf, len))
+		return;
 	switch (f->kind) {
 	case CAUSE_ECN_HASH:
 		snprintf(buf, len, "%s must leave the ECN bits, or the whole TOS "
@@ -244,6 +247,8 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 	int n = 0;
 
 	buf[0] = '\0';
+	if (fields_evidence(f, buf, len))
+		return;
 	switch (f->kind) {
 	case CAUSE_ECN_HASH:
 		ecn_hash_words(f, buf, len);
@@ -398,6 +403,8 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 	if (c && (v->reason == WHY_CAUSE || v->status == DIAG_LATENT)) {
 		who(c, w, sizeof(w));
 		diagnose_where(c, where, sizeof(where));
+		if (fields_summary(c, w, buf, len))
+			return;
 		switch (c->kind) {
 		case CAUSE_ECN_HASH:
 			if (r->ev.proto == IPPROTO_UDP)
@@ -528,6 +535,7 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 	if (ev->divergence_ttl && (v->ecn_dependent || v->lb == LB_PER_PACKET))
 		fprintf(fp, ", split at hop %d", ev->divergence_ttl);
 	fprintf(fp, " (%d flows at hop %d)\n", ev->nflows, ev->screen_ttl);
+	fields_print_text(fp, r);
 	if (v->nsites) {
 		fprintf(fp, "  endpoints: %d machine%s for %s:", v->nsites,
 			v->nsites == 1 ? " answers" : "s answer", a);
@@ -616,6 +624,8 @@ static void json_finding(struct json *j, const struct finding *f)
 			continue;
 		if (k == FACT_TEST)
 			json_str(j, fact_name(k), comparison_name((enum comparison)f->fact[k]));
+		else if (k == FACT_FIELD)
+			json_str(j, fact_name(k), field_name((int)f->fact[k]));
 		else if (k == FACT_ECN_A || k == FACT_ECN_B || k == FACT_SENT_ECN ||
 			 k == FACT_QUOTED_ECN)
 			json_str(j, fact_name(k), ecn_name((int)f->fact[k]));
@@ -720,6 +730,7 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 		json_responder(&j, NULL, &r->ev.split_at[1]);
 		json_close_arr(&j);
 	}
+	fields_json(&j, r);
 	json_open_arr(&j, "flows");
 	for (int i = 0; i < r->ev.nflows; i++) {
 		json_open_obj(&j, NULL);

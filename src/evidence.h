@@ -56,6 +56,7 @@ struct diag_sites {
 	int n;
 	struct site_pair pairs[DIAG_MAX_PAIRS];
 };
+#include "fields.h"
 
 struct diag_evidence {
 	struct addr dst;
@@ -103,6 +104,8 @@ struct diag_evidence {
 	 * codepoints alike. */
 	int split_inferred;
 	int dscp_differs;            /* another DSCP moved a screened flow */
+	/* --fields: the other header fields, screened alike (fields.h). */
+	struct diag_fields fields;
 	/* Step 3: the replay, ECN connections and plain controls interleaved
 	 * (pooled over every round), and the reset ones replayed all-ECT(0). */
 	int have_conn;

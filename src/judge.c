@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "judge.h"
+#include "judge_int.h"
 #include "stats.h"
 
 static const char *const cause_names[CAUSE_KIND_COUNT] = {
@@ -15,6 +15,9 @@ static const char *const cause_names[CAUSE_KIND_COUNT] = {
 	[CAUSE_SYN_ECN_DROP] = "syn-ecn-drop",
 	[CAUSE_SYN_ECN_RESET] = "syn-ecn-reset",
 	[CAUSE_ECT_RESET] = "ect-reset",
+	[CAUSE_CE_HASH] = "ce-hash",
+	[CAUSE_TTL_HASH] = "ttl-hash",
+	[CAUSE_FLOWLABEL_HASH] = "flowlabel-hash",
 	[NOTE_DSCP_HASH] = "dscp-hash",
 	[NOTE_SAFE_MULTIPATH] = "safe-multipath",
 	[NOTE_ECN_PATH_ONE_SITE] = "ecn-dependent-path-one-site",
@@ -66,6 +69,12 @@ static const char *const fact_names[FACT_COUNT] = {
 	[FACT_SITE_HOPS_B] = "site_ect0_hops",
 	[FACT_SITE_QUIC_A] = "site_not_ect_quic_version",
 	[FACT_SITE_QUIC_B] = "site_ect0_quic_version",
+	[FACT_FIELD] = "field",
+	[FACT_VALUE_A] = "control_value",
+	[FACT_VALUE_B] = "value",
+	[FACT_AT_END] = "at_target",
+	[FACT_CE_FLOWS] = "ce_only_flows",
+	[FACT_FORK_FLOWS] = "fork_flows",
 	[FACT_SITE_PARTED] = "site_ect0_parted_same_machine",
 	[FACT_SITE_PARTED_CONTROL] = "site_control_parted_same_machine",
 	[FACT_SITE_ELSEWHERE] = "site_ect0_other_address",
@@ -1103,7 +1112,9 @@ static void judge_path_notes(const struct diag_evidence *ev,
 	    (f = add(v, NOTE_SAFE_MULTIPATH, v->path_confidence)))
 		fact(f, FACT_SCREEN_FLOWS, ev->nflows);
 	v->dscp_dependent = ev->dscp_differs;
+	/* Screened as a field (--fields dscp): judge_fields says it. */
 	if (ev->dscp_differs && v->lb != LB_PER_PACKET &&
+	    !ev->fields.f[FIELD_DSCP].screened &&
 	    (f = add(v, NOTE_DSCP_HASH, 0.9)))
 		fact(f, FACT_SCREEN_HOP, ev->screen_ttl);
 }
@@ -1305,8 +1316,26 @@ void judge(const struct diag_evidence *ev, double confidence,
 		if (ev->have_conn)
 			judge_ect_reset(ev, confidence, v);
 		judge_path_notes(ev, v);
+		judge_fields(ev, confidence, v);
 		judge_loss(ev, confidence, v);
 	}
 	order_causes(v);
 	judge_status(ev, v);
+}
+
+/* For judge_fields.c (judge_int.h). */
+struct finding *judge_add(struct diag_verdict *v, enum cause_kind k, double conf)
+{
+	return add(v, k, conf);
+}
+
+void judge_fact(struct finding *f, enum fact k, long long val)
+{
+	fact(f, k, val);
+}
+
+void judge_locate(struct finding *f, int first, int last,
+		  const struct responder *at_first)
+{
+	locate(f, first, last, at_first);
 }

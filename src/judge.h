@@ -19,6 +19,7 @@
 
 enum cause_kind {
 	CAUSE_ECN_HASH = 0,
+	CAUSE_CE_HASH,               /* an ECN hash that only CE moves */
 	CAUSE_PER_PACKET_LB,
 	CAUSE_BLEACHING,
 	CAUSE_MANGLING,
@@ -27,6 +28,8 @@ enum cause_kind {
 	CAUSE_SYN_ECN_DROP,
 	CAUSE_SYN_ECN_RESET,
 	CAUSE_ECT_RESET,             /* ECT data reset even on a consistent path */
+	CAUSE_TTL_HASH,              /* --fields: the hash includes the TTL */
+	CAUSE_FLOWLABEL_HASH,        /* ... the IPv6 flow label */
 	/* notes */
 	NOTE_DSCP_HASH,
 	NOTE_SAFE_MULTIPATH,
@@ -73,6 +76,11 @@ enum fact {
 	FACT_SITE_FLOWS, FACT_SITE_SPORT,
 	FACT_SITE_HOPS_A, FACT_SITE_HOPS_B,
 	FACT_SITE_QUIC_A, FACT_SITE_QUIC_B,
+	FACT_FIELD,                  /* enum diag_field that parted the flow */
+	FACT_VALUE_A, FACT_VALUE_B,  /* its control value, and the other */
+	FACT_AT_END,                 /* parted at the target, not at a hop */
+	FACT_CE_FLOWS,               /* flows whose other codepoints agreed */
+	FACT_FORK_FLOWS,             /* flows per hop that located a fork */
 	/* ... pairs whose answers parted without another machine shown
 	 * (same address, other return hops or kind of reply), ECT(0) and
 	 * control; pairs whose second probe another address answered. */
@@ -80,6 +88,7 @@ enum fact {
 	FACT_SITE_ELSEWHERE, FACT_SITE_ELSEWHERE_CONTROL,
 	FACT_COUNT
 };
+_Static_assert(FACT_COUNT <= 64, "struct finding.facts is a 64-bit mask");
 
 /* The comparisons between ECN and its control. */
 enum comparison {
@@ -196,6 +205,20 @@ void judge_all_ect(const struct diag_evidence *ev, int *delivered, int *reset);
  * flows to another machine more often than the control without
  * significance, or the path splits on ECN and no flow has moved yet. */
 int judge_sites_want_more(const struct diag_evidence *ev, double confidence);
+/* judge_fields.c: the --fields screen's causes and notes, and CE alone
+ * (an ecn-hash finding becomes ce-hash). Called by judge(). */
+void judge_fields(const struct diag_evidence *ev, double confidence,
+		  struct diag_verdict *v);
+/* Whole screened flows whose Not-ECT, ECT(0) and ECT(1) agreed; *parted:
+ * did those three part in any flow? */
+int ce_only_flows(const struct diag_evidence *ev, int *parted);
+/* What the screen of a field says against a hash over it: each flow
+ * whose values all agreed, at the hop and at the target, hides a 2-way
+ * hash with probability 2^-(values - 1); 1 - the product. */
+double field_confidence(const struct field_evidence *fe);
+const char *field_name(int field);   /* "ecn", "ttl", "flowlabel", "dscp" */
+/* Parse a --fields list ("ttl,dscp", "all"); -1 if a name is unknown. */
+int fields_parse(const char *s, unsigned *mask);
 
 /* UDP / QUIC site pairs the target answered twice: how often the second
  * answer differed from the first in any way (address, return hops, kind

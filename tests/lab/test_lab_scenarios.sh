@@ -232,6 +232,13 @@ for S in $SCENARIOS; do
 		http_checks 0 10
 		check "$S: per-packet balancing breaks even ECN-off connections ($FAILED4/10 IPv4, $FAILED6/10 IPv6 fail; need some)" \
 			all '[ $FAILED4 -gt 0 ]' '[ $FAILED6 -gt 0 ]'
+	elif [ "$HASH" = dst ]; then
+		# By destination: the target takes branch 1 whatever its flow or
+		# TOS; the anycast prefixes' paths are measured by test_scan.sh.
+		for fam in 4 6; do
+			p=$(traceroute_path "$fam" 2 41001)
+			check "$S IPv$fam: the target is reached through branch 1 ($p)" [ "$(branch_of "$fam" "$p")" = 1 ]
+		done
 	else
 		path_checks
 	fi

@@ -84,6 +84,11 @@ check "trace --quic -T: exit 64, one line ($RC: $(head -c 100 "$TMP/err"))" \
 "$LAB_ROOT/ecntrace" --quic -U 203.0.113.80 >/dev/null 2>"$TMP/err"; RC=$?
 check "diagnose --quic -U: exit 64, one line ($RC: $(head -c 100 "$TMP/err"))" \
 	all '[ "$RC" = 64 ]' '[ "$(wc -l <"$TMP/err")" = 1 ]'
+for m in --quic -U; do
+	"$LAB_ROOT/ecntrace" $m --fields ttl 203.0.113.80 >/dev/null 2>"$TMP/err"; RC=$?
+	check "diagnose $m --fields ttl: exit 64, one line ($RC: $(head -c 100 "$TMP/err"))" \
+		all '[ "$RC" = 64 ]' '[ "$(wc -l <"$TMP/err")" = 1 ]'
+done
 "$LAB_ROOT/ecntrace" connect --quic 203.0.113.80 >/dev/null 2>"$TMP/err"; RC=$?
 check "connect --quic: exit 64, one line ($RC)" all '[ "$RC" = 64 ]' '[ "$(wc -l <"$TMP/err")" = 1 ]'
 

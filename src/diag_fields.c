@@ -1,0 +1,408 @@
+/*
+ * diag_fields: the flow-consistency screen over header fields (--fields).
+ * One field varied alone, everything else byte-identical (addresses,
+ * ports, TOS, the TCP SYN), over the screen's flows:
+ *  - at the screen's hop (the last router before the target): which
+ *    router answers each value (flow label, DSCP);
+ *  - at the target: which machine answers (the SYN-ACK's hop count),
+ *    each value's SYN sent with TTL 64, the TTL field's with its own.
+ * A TTL cannot be varied at a hop: a probe expires where its TTL ends,
+ * so the TTL is screened at the target only and its router found as the
+ * fork of the flows' paths (fork_scan). The first flow whose value
+ * parts from its control is repeated to tell a hash from per-packet
+ * balancing, then located. CE: where the ECN split is CE's alone, more
+ * flows tell a hash over CE from one over all of ECN. Evidence only.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "diag_probe.h"
+#include "stats.h"
+
+/* SYNs that must reach the target: the TTL's control. */
+#define END_TTL 64
+#define CONFIRM_ROUNDS 6
+#define FIELD_TRIES 2
+
+/* DSCPs tried, three a flow after the control 0: af11 ef cs1 first,
+ * then others, so that flows are independent draws even under a hash
+ * over DSCP alone. */
+static const uint8_t dscp_values[3 * FIELD_FLOWS] = {
+	10, 46, 8, 18, 26, 34, 16, 24, 12, 20, 28, 36, 40, 48, 14,
+};
+
+static uint32_t field_value(int field, int flow, int k)
+{
+	uint32_t x;
+
+	if (k == 0)
+		return field == FIELD_TTL ? END_TTL : 0;
+	switch (field) {
+	case FIELD_TTL:
+		/* 63, 128, 255 for the first flow, one less each next flow. */
+		return (uint32_t)((k == 1 ? 63 : k == 2 ? 128 : 255) - flow);
+	case FIELD_DSCP:
+		return dscp_values[3 * flow + k - 1];
+	default:                     /* FIELD_FLOWLABEL: 20 bits, not 0 */
+		x = (uint32_t)(flow * FIELD_VALUES + k) * 0x9e3779b1u;
+		x = (x >> 12) & 0xfffff;
+		return x ? x : 1;
+	}
+}
+
+/* The probe of flow sport with this value of the field, expiring at
+ * ttl (the target: ttl 0, END_TTL or the TTL field's value). */
+static void field_probe(struct dctx *c, struct probe *pr, uint16_t sport,
+			int field, uint32_t value, int ttl)
+{
+	struct flow f = path_flow(c->p, sport, ECN_NOT_ECT);
+
+	if (ttl == 0)
+		ttl = field == FIELD_TTL ? (int)value : END_TTL;
+	if (field == FIELD_FLOWLABEL)
+		f.flowlabel = value;
+	else if (field == FIELD_DSCP)
+		f.tos = (uint8_t)(value << 2);
+	flow_probe(&f, ttl, c->e->token_base + c->token, pr);
+	c->token += 2;
+}
+
+/* One batch of every unanswered slot of the field's flows; user: flow *
+ * 2 * FIELD_VALUES + where * FIELD_VALUES + k (where 0 hop, 1 end). */
+static int screen_round(struct dctx *c, struct field_evidence *fe, int field,
+			size_t *answered)
+{
+	struct probe pr[2 * FIELD_VALUES * FIELD_FLOWS];
+	size_t n = 0;
+	int rc;
+
+	*answered = 0;
+	for (int i = 0; i < fe->nflows; i++) {
+		struct field_flow *ff = &fe->flows[i];
+
+		for (int w = fe->at_hop ? 0 : 1; w < 2; w++)
+			for (int k = 0; k < fe->nvalues; k++) {
+				struct responder *r = w ? &ff->end[k] : &ff->hop[k];
+
+				if (r->answered)
+					continue;
+				field_probe(c, &pr[n], ff->sport, field, ff->value[k],
+					    w ? 0 : c->ev->screen_ttl);
+				pr[n++].user = (i * 2 + w) * FIELD_VALUES + k;
+			}
+	}
+	if (n == 0)
+		return 0;
+	rc = run_batch(c, pr, n);
+	for (size_t j = 0; j < n; j++) {
+		int u = pr[j].user, k = u % FIELD_VALUES, w = (u / FIELD_VALUES) % 2;
+		struct field_flow *ff = &fe->flows[u / (2 * FIELD_VALUES)];
+
+		if (pr[j].state != PROBE_ANSWERED)
+			continue;
+		(*answered)++;
+		if (w)
+			ff->end[k] = responder_of(&pr[j]);
+		else
+			ff->hop[k] = responder_of(&pr[j]);
+	}
+	return rc;
+}
+
+/* The first flow whose value k parts from its control, at the hop first. */
+static int find_parted(struct field_evidence *fe)
+{
+	for (int w = 0; w < 2; w++)
+		for (int i = 0; i < fe->nflows; i++)
+			for (int k = 1; k < fe->nvalues; k++) {
+				const struct field_flow *ff = &fe->flows[i];
+				const struct responder *r = w ? ff->end : ff->hop;
+
+				if (!responder_differs(&r[0], &r[k]))
+					continue;
+				fe->parted = 1;
+				fe->at_end = w;
+				fe->split_flow = i;
+				fe->split_value = k;
+				return 1;
+			}
+	return 0;
+}
+
+/* Repeat the two parted probes, each against its first answer, until
+ * per-packet balancing is ruled out at the run's confidence (the bound
+ * of diag_perpacket.c) or a repeat differs. */
+static int confirm(struct dctx *c, struct field_evidence *fe, int field)
+{
+	const struct field_flow *ff = &fe->flows[fe->split_flow];
+	int k = fe->split_value, ttl = fe->at_end ? 0 : c->ev->screen_ttl;
+	const struct responder *ref = fe->at_end ? ff->end : ff->hop;
+	double miss = 1.0 - c->p->confidence;
+	int want = (int)ceil(log(miss) / log(0.25) - 1e-9), differ = 0, rc;
+	int64_t t0 = 0;
+
+	for (int round = 0; round < CONFIRM_ROUNDS && !differ &&
+			    pp_miss_pair(fe->split_draws[0], fe->split_draws[1]) > miss;
+	     round++) {
+		struct probe pr[32];
+		size_t n = 0;
+
+		if (round)
+			pace_retry(t0);
+		t0 = now_ns();
+		/* Alternating, each side up to want draws (one at least). */
+		for (int j = 0; j < 2 * want && n < 32; j++) {
+			int w = j % 2;
+
+			if (j >= 2 && fe->split_draws[w] + j / 2 >= want)
+				continue;
+			field_probe(c, &pr[n], ff->sport, field,
+				    ff->value[w ? k : 0], ttl);
+			pr[n++].user = w;
+		}
+		rc = run_batch(c, pr, n);
+		if (rc != 0)
+			return rc;
+		for (size_t j = 0; j < n; j++) {
+			struct responder s = responder_of(&pr[j]);
+			int w = pr[j].user;
+
+			if (!s.answered)
+				continue;
+			fe->repeats.answered++;
+			if (responder_differs(&s, &ref[w ? k : 0])) {
+				fe->repeats.differed++;
+				differ = 1;
+			} else {
+				fe->split_draws[w]++;
+			}
+		}
+	}
+	fe->split_seen = !differ &&
+			 pp_miss_pair(fe->split_draws[0], fe->split_draws[1]) <= miss;
+	return 0;
+}
+
+/* The two values of the split flow at ttl, asked again once for what
+ * did not come. */
+static int pair_at(struct dctx *c, struct field_evidence *fe, int field,
+		   int ttl, struct responder *a, struct responder *b)
+{
+	const struct field_flow *ff = &fe->flows[fe->split_flow];
+	struct responder *slot[2] = { a, b };
+	int64_t t0 = 0;
+
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	for (int tries = 0; tries < FIELD_TRIES && !(a->answered && b->answered);
+	     tries++) {
+		struct probe pr[2];
+		int idx[2];
+		size_t n = 0;
+		int rc;
+
+		if (tries)
+			pace_retry(t0);
+		t0 = now_ns();
+		for (int w = 0; w < 2; w++) {
+			if (slot[w]->answered)
+				continue;
+			field_probe(c, &pr[n], ff->sport, field,
+				    ff->value[w ? fe->split_value : 0], ttl);
+			idx[n++] = w;
+		}
+		if ((rc = run_batch(c, pr, n)) != 0)
+			return rc;
+		for (size_t j = 0; j < n; j++)
+			*slot[idx[j]] = responder_of(&pr[j]);
+	}
+	return 0;
+}
+
+/* Where the values part: walking down from the screen's hop, the first
+ * TTL at which both answer alike ends the walk; silent TTLs on the way
+ * are the margin (split_unknown_from). Parted only at the target: the
+ * screen's hop answered both alike, so the split lies past it. */
+static int locate(struct dctx *c, struct field_evidence *fe, int field)
+{
+	struct diag_evidence *ev = c->ev;
+	const struct field_flow *ff = &fe->flows[fe->split_flow];
+	int first = ev->screen_ttl, last_same = 0;
+	struct responder a, b;
+
+	fe->split_at[0] = fe->at_end ? ff->end[0] : ff->hop[0];
+	fe->split_at[1] = fe->at_end ? ff->end[fe->split_value] : ff->hop[fe->split_value];
+	if (fe->at_end) {
+		fe->divergence_ttl = ev->screen_ttl + 1;
+		if (fe->at_hop && ff->hop[0].answered &&
+		    !responder_differs(&ff->hop[0], &ff->hop[fe->split_value])) {
+			fe->balancer = ff->hop[0];
+			return 0;
+		}
+		first = ev->screen_ttl + 1;
+	}
+	for (int t = first - 1; t >= 1; t--) {
+		int rc = pair_at(c, fe, field, t, &a, &b);
+
+		if (rc != 0)
+			return rc;
+		if (responder_differs(&a, &b)) {
+			first = t;
+			fe->split_at[0] = a;
+			fe->split_at[1] = b;
+			continue;
+		}
+		if (a.answered && b.answered) {
+			last_same = t;
+			fe->balancer = a;
+			break;
+		}
+	}
+	fe->divergence_ttl = first;
+	fe->split_unknown_from = last_same < first - 1 ? last_same + 1 : 0;
+	return 0;
+}
+
+/* Where the flows' paths fork, for the TTL: hop by hop from the first,
+ * FIELD_FORK_FLOWS flows at each TTL (1 + log2(1/(1-c)), so that all
+ * agreeing rules out a 2-way fork before that hop); the first TTL with
+ * two responders ends it. The TTL-hashing router is a fork: it lies
+ * after the last TTL where enough flows agreed and before the first
+ * where they differed. */
+static int fork_scan(struct dctx *c, struct field_evidence *fe)
+{
+	struct diag_evidence *ev = c->ev;
+	int want = 1 + repeats_needed(c->p->confidence), trunk = 0, first = 0;
+
+	if (want > FIELD_FORK_FLOWS)
+		want = FIELD_FORK_FLOWS;
+	fe->fork_flows = want;
+	for (int t = 1; t <= ev->screen_ttl && !first; t++) {
+		struct responder got[FIELD_FORK_FLOWS], ref;
+		int answered = 0, rc;
+		int64_t t0 = 0;
+
+		memset(got, 0, sizeof(got));
+		memset(&ref, 0, sizeof(ref));
+		for (int tries = 0; tries < FIELD_TRIES && answered < want; tries++) {
+			struct probe pr[FIELD_FORK_FLOWS];
+			size_t n = 0;
+
+			if (tries)
+				pace_retry(t0);
+			t0 = now_ns();
+			for (int i = 0; i < want; i++)
+				if (!got[i].answered) {
+					add_probe(c, &pr[n], (uint16_t)(c->p->sport_base + 1 + i),
+						  ECN_NOT_ECT, t);
+					pr[n++].user = i;
+				}
+			if ((rc = run_batch(c, pr, n)) != 0)
+				return rc;
+			for (size_t j = 0; j < n; j++)
+				if (pr[j].state == PROBE_ANSWERED) {
+					got[pr[j].user] = responder_of(&pr[j]);
+					answered++;
+				}
+		}
+		for (int i = 0; i < want; i++) {
+			if (!got[i].answered)
+				continue;
+			if (!ref.answered)
+				ref = got[i];
+			else if (responder_differs(&ref, &got[i]))
+				first = t;
+		}
+		if (!first && answered >= want) {
+			trunk = t;
+			fe->balancer = ref;
+		}
+	}
+	/* No fork seen up to the screen's hop: the last router before the
+	 * target parts the flows, or one we could not see; first stays 0
+	 * (judge: not located unless the screen's hop was the trunk). */
+	fe->divergence_ttl = first ? first : ev->screen_ttl + 1;
+	fe->split_unknown_from = trunk < fe->divergence_ttl - 1 ? trunk + 1 : 0;
+	return 0;
+}
+
+static int screen_field(struct dctx *c, int field)
+{
+	struct diag_evidence *ev = c->ev;
+	struct field_evidence *fe = &ev->fields.f[field];
+	int want = flows_needed(c->p->confidence), rc = 0;
+	size_t got;
+	int64_t t0 = 0;
+
+	fe->screened = 1;
+	fe->applies = field != FIELD_FLOWLABEL || c->p->dst.family == AF_INET6;
+	if (!fe->applies)
+		return 0;
+	fe->nvalues = FIELD_VALUES;
+	fe->at_hop = field != FIELD_TTL;
+	fe->nflows = want < FIELD_FLOWS ? want : FIELD_FLOWS;
+	for (int i = 0; i < fe->nflows; i++) {
+		fe->flows[i].sport = (uint16_t)(c->p->sport_base + 1 + i);
+		for (int k = 0; k < FIELD_VALUES; k++)
+			fe->flows[i].value[k] = field_value(field, i, k);
+	}
+	for (int round = 0; rc == 0 && round < FIELD_TRIES; round++) {
+		if (round)
+			pace_retry(t0);
+		t0 = now_ns();
+		rc = screen_round(c, fe, field, &got);
+		if (got == 0 || find_parted(fe))
+			break;
+	}
+	if (rc != 0 || !find_parted(fe))
+		return rc;
+	progress(c, "repeating the probes a field parted");
+	if ((rc = confirm(c, fe, field)) != 0 || !fe->split_seen)
+		return rc;
+	progress(c, "finding the hop where the field splits the path");
+	return field == FIELD_TTL ? fork_scan(c, fe) : locate(c, fe, field);
+}
+
+/* The ECN split involves CE: screen more flows until the three other
+ * codepoints agreeing on enough of them tells a hash over CE alone from
+ * one over every codepoint (each such flow: 1/4 under the latter). */
+static int screen_ce(struct dctx *c)
+{
+	struct diag_evidence *ev = c->ev;
+	double miss = 1.0 - c->p->confidence;
+	int rc = 0, parted;
+
+	if (!ev->split_seen ||
+	    (ev->split_ecn[0] != ECN_CE && ev->split_ecn[1] != ECN_CE))
+		return 0;
+	progress(c, "telling a hash over CE from one over ECN");
+	for (int round = 0; rc == 0 && round < 4 && ev->nflows < c->p->max_flows;
+	     round++) {
+		int m = ce_only_flows(ev, &parted), more;
+
+		if (parted || pow(0.25, m) <= miss)
+			break;
+		more = (int)ceil(log(miss) / log(0.25) - 1e-9) - m;
+		if (more < 1)
+			more = 1;
+		if (ev->nflows + more > c->p->max_flows)
+			more = c->p->max_flows - ev->nflows;
+		rc = screen_flows(c, ev->nflows, ev->nflows + more);
+	}
+	return rc;
+}
+
+int step_fields(struct dctx *c)
+{
+	int rc = screen_ce(c);
+
+	for (int k = FIELD_TTL; rc == 0 && k < FIELD_COUNT && !engine_stop; k++) {
+		if (!(c->p->fields & (1u << k)))
+			continue;
+		progress(c, k == FIELD_TTL ? "screening the TTL" :
+			    k == FIELD_FLOWLABEL ? "screening the flow label" :
+			    "screening DSCP");
+		rc = screen_field(c, k);
+	}
+	return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * fields: the flow-consistency screen over header fields other than ECN
+ * (--fields). Evidence only, as evidence.h: which responder answered each
+ * value of one field on the same flows, at the screen's hop and at the
+ * target. diag_fields.c measures it; judge_fields.c judges it.
+ */
+#ifndef ECNTRACE_FIELDS_H
+#define ECNTRACE_FIELDS_H
+
+#include <stdint.h>
+
+enum diag_field {
+	FIELD_ECN = 0,               /* the four-codepoint screen (evidence.h) */
+	FIELD_TTL,                   /* initial TTL / hop limit */
+	FIELD_FLOWLABEL,             /* IPv6 flow label */
+	FIELD_DSCP,
+	FIELD_COUNT
+};
+#define FIELDS_ALL ((1u << FIELD_COUNT) - 1)
+
+/* Values of one field per flow, values[0] the control (the value every
+ * other probe of ecntrace carries): 4 in all, so that a flow whose
+ * values agree hides a 2-way hash over the field with probability 2^-3.
+ * Each flow gets other values, so that flows are independent draws even
+ * under a hash over the field alone. */
+#define FIELD_VALUES 4
+#define FIELD_FLOWS 5
+/* Flows probed at every hop to find where paths fork (TTL): after one
+ * responder, 1 + log2(1/(1-c)) flows rule out a second, at 0.99 8. */
+#define FIELD_FORK_FLOWS 14
+
+struct field_flow {
+	uint16_t sport;
+	uint32_t value[FIELD_VALUES];
+	struct responder hop[FIELD_VALUES];  /* at the screen TTL */
+	struct responder end[FIELD_VALUES];  /* the target's answer */
+};
+
+struct field_evidence {
+	int screened;                /* asked for, and measured */
+	int applies;                 /* 0: not in this family (flow label, IPv4) */
+	int nvalues;
+	int at_hop;                  /* the field is probed at the screen hop */
+	struct field_flow flows[FIELD_FLOWS];
+	int nflows;
+	/* The first flow whose value parted from its control (at the hop,
+	 * or at the target: at_end), and the repeats of both. */
+	int parted, at_end;
+	int split_flow, split_value; /* indexes into flows[], value[] */
+	struct repeat_count repeats;
+	int split_draws[2];
+	int split_seen;              /* parted and no repeat differed */
+	/* Where: the first TTL at which the two values' responders differ
+	 * (hop screen), or where the flows' paths fork (TTL: fork_*). */
+	int divergence_ttl, split_unknown_from;
+	struct responder split_at[2], balancer;
+	int fork_flows;              /* flows probed per hop in the fork scan */
+};
+
+struct diag_fields {
+	unsigned asked;              /* 1 << FIELD_x */
+	struct field_evidence f[FIELD_COUNT];
+	/* CE: whole screened flows whose three other codepoints agreed, and
+	 * whether any flow's other codepoints parted. */
+	int ce_agree_flows;
+	int ce_others_parted;
+};
+
+#endif

@@ -1,0 +1,246 @@
+/*
+ * judge_fields: findings from the --fields screen, and CE alone. Pure.
+ * A field is charged only for a flow whose value parted from its control
+ * (the field's default on the same flow, everything else identical) and
+ * whose repeats, identical probes of both, all agreed: per-packet
+ * balancing is ruled out at the run's confidence (the bound of
+ * diag_perpacket.c). Per-packet balancing seen anywhere charges no field
+ * (judge() does not call this then). Too few repeats, or one that
+ * differed: said (unconfirmed), not charged.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "judge_int.h"
+#include "stats.h"
+
+static const char *const field_names[FIELD_COUNT] = {
+	[FIELD_ECN] = "ecn", [FIELD_TTL] = "ttl",
+	[FIELD_FLOWLABEL] = "flowlabel", [FIELD_DSCP] = "dscp",
+};
+
+const char *field_name(int field)
+{
+	return field >= 0 && field < FIELD_COUNT ? field_names[field] : "?";
+}
+
+int fields_parse(const char *s, unsigned *mask)
+{
+	*mask = 1u << FIELD_ECN;
+	if (*s == '\0')
+		return -1;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		int k, found = 0;
+
+		if (n == 3 && strncmp(s, "all", 3) == 0) {
+			*mask = FIELDS_ALL;
+			found = 1;
+		}
+		for (k = 0; k < FIELD_COUNT && !found; k++)
+			if (strlen(field_names[k]) == n && strncmp(s, field_names[k], n) == 0) {
+				*mask |= 1u << k;
+				found = 1;
+			}
+		if (!found)
+			return -1;
+		s += n;
+		if (*s == ',' && *++s == '\0')
+			return -1;           /* a trailing comma */
+	}
+	return 0;
+}
+
+int ce_only_flows(const struct diag_evidence *ev, int *parted)
+{
+	static const int others[3] = { ECN_NOT_ECT, ECN_ECT0, ECN_ECT1 };
+	int m = 0;
+
+	*parted = 0;
+	for (int i = 0; i < ev->nflows; i++) {
+		const struct responder *r = ev->flows[i].by_ecn;
+		int differ = 0;
+
+		for (int a = 0; a < 3; a++)
+			for (int b = a + 1; b < 3; b++)
+				differ |= responder_differs(&r[others[a]], &r[others[b]]);
+		*parted |= differ;
+		m += ev->flows[i].full && !differ;
+	}
+	return m;
+}
+
+/* An ecn-hash whose split pairs CE with another codepoint, on a path
+ * where the three others never parted: under a hash over all of ECN each
+ * whole flow would part them with probability 3/4, so m such flows leave
+ * 4^-m. */
+static void judge_ce(const struct diag_evidence *ev, double c,
+		     struct diag_verdict *v)
+{
+	for (int i = 0; i < v->ncauses; i++) {
+		struct finding *f = &v->causes[i];
+		int parted, m;
+
+		if (f->kind != CAUSE_ECN_HASH || !finding_has(f, FACT_ECN_A) ||
+		    (f->fact[FACT_ECN_A] != ECN_CE && f->fact[FACT_ECN_B] != ECN_CE))
+			continue;
+		m = ce_only_flows(ev, &parted);
+		if (parted || pow(0.25, m) > 1.0 - c + 1e-12)
+			continue;
+		f->kind = CAUSE_CE_HASH;
+		judge_fact(f, FACT_CE_FLOWS, m);
+		if (f->confidence > 1.0 - pow(0.25, m))
+			f->confidence = 1.0 - pow(0.25, m);
+	}
+}
+
+static struct finding *find_cause(struct diag_verdict *v, enum cause_kind k)
+{
+	for (int i = 0; i < v->ncauses; i++)
+		if (v->causes[i].kind == k)
+			return &v->causes[i];
+	return NULL;
+}
+
+/* ECN connections whose data an RST answered from another hop count
+ * than their SYN-ACK: another machine. */
+static int ecn_reset_by_other(const struct diag_evidence *ev)
+{
+	int n = 0;
+
+	for (size_t i = 0; ev->have_conn && i < ev->conn.nflows; i++)
+		n += !ev->conn.flows[i].control &&
+		     ev->conn.flows[i].result == CR_RESET_OTHER;
+	return n;
+}
+
+/* A ce-hash, and ECN data reset even when the whole flow was sent ECT(0)
+ * (ect-reset): where that data arrived CE-marked (ce-marking from the
+ * replay's ECEs) or was reset by another machine, the marks moved it to
+ * another site, so the resets are the ce-hash's doing, not a consistent
+ * path's. One cause, not latent. */
+static void ce_explains_resets(const struct diag_evidence *ev,
+			       struct diag_verdict *v)
+{
+	struct finding *ce = find_cause(v, CAUSE_CE_HASH);
+	struct finding *marks = find_cause(v, CAUSE_CE_MARKING);
+	struct finding *rst = find_cause(v, CAUSE_ECT_RESET);
+	int marked = marks && !finding_has(marks, FACT_QUOTE_HOP);
+
+	if (!ce || !rst || (!marked && ecn_reset_by_other(ev) == 0))
+		return;
+	ce->latent = 0;
+	for (int k = FACT_TEST; k <= FACT_CONTROL_BAD; k++)
+		judge_fact(ce, (enum fact)k, rst->fact[k]);
+	judge_fact(ce, FACT_ALL_ECT_N, rst->fact[FACT_ALL_ECT_N]);
+	judge_fact(ce, FACT_ALL_ECT_RESET, rst->fact[FACT_ALL_ECT_RESET]);
+	ce->p_value = rst->p_value;
+	*rst = v->causes[--v->ncauses];
+}
+
+double field_confidence(const struct field_evidence *fe)
+{
+	int bits = 0;
+
+	for (int i = 0; i < fe->nflows; i++) {
+		const struct field_flow *ff = &fe->flows[i];
+		int hop = fe->at_hop, end = 1;
+
+		for (int k = 0; k < fe->nvalues; k++) {
+			hop &= ff->hop[k].answered &&
+			       !responder_differs(&ff->hop[0], &ff->hop[k]);
+			end &= ff->end[k].answered &&
+			       !responder_differs(&ff->end[0], &ff->end[k]);
+		}
+		/* One draw a flow: its hop and its end share the balancer. */
+		if (hop || end)
+			bits += fe->nvalues - 1;
+	}
+	return 1.0 - pow(0.5, bits);
+}
+
+/* The target's distance, 0 if never reached. */
+static int dest_hop(const struct diag_evidence *ev)
+{
+	return ev->trace.dest_ttl ? ev->trace.dest_ttl :
+	       ev->have_plain_trace ? ev->plain.dest_ttl : 0;
+}
+
+/* Where: the router before the first TTL at which the two values part
+ * (or, TTL, where the flows fork), up to the hops silent on the way.
+ * Parted only at the target with the screen's hop alike: that hop, or
+ * one after it before the target. No fork seen: not located, every hop
+ * before the target a candidate. */
+static void field_where(const struct diag_evidence *ev, int k,
+			struct finding *f)
+{
+	const struct field_evidence *fe = &ev->fields.f[k];
+	int last = fe->divergence_ttl - 1;
+	int first = fe->split_unknown_from ? fe->split_unknown_from - 1 : last;
+	int dest = dest_hop(ev);
+
+	if (fe->divergence_ttl > ev->screen_ttl && dest > ev->screen_ttl + 1)
+		last = dest - 1;
+	if (k == FIELD_TTL && fe->divergence_ttl > ev->screen_ttl && !fe->balancer.answered)
+		first = 1;
+	judge_locate(f, first, last, &fe->balancer);
+	judge_fact(f, FACT_SPLIT_HOP, fe->divergence_ttl);
+	if (k == FIELD_TTL)
+		judge_fact(f, FACT_FORK_FLOWS, fe->fork_flows);
+}
+
+static void field_facts(const struct field_evidence *fe, int k,
+			struct finding *f)
+{
+	const struct field_flow *ff = &fe->flows[fe->split_flow];
+
+	judge_fact(f, FACT_FIELD, k);
+	judge_fact(f, FACT_SPORT, ff->sport);
+	judge_fact(f, FACT_VALUE_A, ff->value[0]);
+	judge_fact(f, FACT_VALUE_B, ff->value[fe->split_value]);
+	judge_fact(f, FACT_AT_END, fe->at_end);
+	judge_fact(f, FACT_REPEATS, fe->repeats.answered);
+	judge_fact(f, FACT_REPEATS_AGREED, fe->repeats.answered - fe->repeats.differed);
+	f->reach[0] = fe->split_at[0];
+	f->reach[1] = fe->split_at[1];
+}
+
+static void judge_field(const struct diag_evidence *ev, double c, int k,
+			struct diag_verdict *v)
+{
+	const struct field_evidence *fe = &ev->fields.f[k];
+	double conf;
+	struct finding *f;
+
+	if (!fe->screened || !fe->applies || !fe->parted)
+		return;
+	conf = 1.0 - pp_miss_pair(fe->split_draws[0], fe->split_draws[1]);
+	if (!fe->split_seen || fe->repeats.differed > 0 || conf + 1e-12 < c) {
+		if ((f = judge_add(v, NOTE_UNCONFIRMED, conf)) != NULL)
+			field_facts(fe, k, f);
+		return;
+	}
+	f = judge_add(v, k == FIELD_TTL ? CAUSE_TTL_HASH :
+		      k == FIELD_FLOWLABEL ? CAUSE_FLOWLABEL_HASH : NOTE_DSCP_HASH,
+		      conf);
+	if (f == NULL)
+		return;
+	/* Conditional: it breaks a connection only when the field changes
+	 * within it (a TTL per packet, a new flow label after a timeout). */
+	f->latent = k != FIELD_DSCP;
+	field_facts(fe, k, f);
+	field_where(ev, k, f);
+	if (k == FIELD_DSCP) {
+		v->dscp_dependent = 1;
+		judge_fact(f, FACT_SCREEN_HOP, ev->screen_ttl);
+	}
+}
+
+void judge_fields(const struct diag_evidence *ev, double confidence,
+		  struct diag_verdict *v)
+{
+	judge_ce(ev, confidence, v);
+	ce_explains_resets(ev, v);
+	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
+		judge_field(ev, confidence, k, v);
+}

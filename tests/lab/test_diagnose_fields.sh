@@ -1,0 +1,156 @@
+#!/bin/bash
+# --fields: each header field that moves a flow's path is found and
+# located at the balancer, over IPv4 and IPv6, and nothing is charged on
+# a healthy path:
+#  - ttlhash (the edge hashes the 5-tuple and the TTL): latent ttl-hash at
+#    the balancer's hop; the default screen (ECN only) says nothing of it;
+#  - cehash (the edge moves only CE packets, the gateway marks CE on ECT
+#    data): broken, ce-hash at the balancer's hop, no ect-reset beside it;
+#  - flowlabel (IPv6 balanced on the flow label): latent flowlabel-hash at
+#    the balancer's hop over IPv6, "does not apply" over IPv4; and kernel
+#    TCP connections (curl) all work, but break after a retransmission
+#    timeout (the gateway drops the first data segment twice), after which
+#    Linux sends with a new flow label;
+#  - dscp (the edge hashes DSCP): the dscp-hash note at the balancer's hop;
+#  - single and fixed: healthy with --fields all.
+# Expected answers come from `ecnlab env`. FIELDS_RUNS=N repeats each
+# diagnosis N times (bench/fields.sh counts them over 20).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+need_lab
+command -v jq >/dev/null 2>&1 || skip_all "jq is not installed"
+[ -x "$LAB_ROOT/ecntrace" ] || skip_all "ecntrace is not built (make)"
+cp "$LAB_ROOT/ecntrace" "$TMP/ecntrace" && cp -r "$LAB_ROOT/lab" "$TMP/lab" ||
+	skip_all "cannot copy ecntrace and lab/"
+BIN=$TMP/ecntrace ECNLAB=$TMP/lab/ecnlab
+name=fld$$
+RUNS=${FIELDS_RUNS:-1}
+
+target() { [ "$1" = 6 ] && echo "$TARGET6" || echo "$TARGET4"; }
+balancer() { [ "$1" = 6 ] && echo "$BALANCER6" || echo "$BALANCER4"; }
+diagnose() { # FAMILY ARGS...: JSON into $TMP/d.json, exit code into RC
+	local fam=$1; shift
+	RC=0
+	on client timeout 120 "$BIN" -"$fam" -q --json "$@" "$(target "$fam")" \
+		>"$TMP/d.json" 2>"$TMP/d.err" || RC=$?
+}
+q() { jq -r "$1" "$TMP/d.json" 2>/dev/null; }
+kinds() { q '[.verdict.causes[].kind] | join(",")'; }
+got() { echo "exit $RC; $(q '[.verdict.causes[] | "\(.kind)@\(.hop)"] | join(" ")'); notes $(q '[.verdict.notes[].kind] | join(",")')"; }
+
+# located FAMILY KIND: causes[0] is KIND at the balancer's hop and address
+located() {
+	[ "$(q '.verdict.causes[0].kind')" = "$2" ] &&
+	[ "$(q '.verdict.causes[0].hop')" = "$BALANCER_HOP" ] &&
+	[ "$(q '.verdict.causes[0].addr')" = "$(balancer "$1")" ]
+}
+
+up() { lab_up "$name" "$1" "${2:-1}" >/dev/null || { nok "$1 lab comes up"; return 1; }; }
+
+if up ttlhash; then
+	for fam in 4 6; do
+		for ((i = 1; i <= RUNS; i++)); do
+			diagnose $fam --fields all
+			check "ttlhash IPv$fam: latent ttl-hash at hop $BALANCER_HOP ($(balancer $fam)) ($(got))" \
+				all '[ $RC = 3 ]' '[ "$(kinds)" = ttl-hash ]' "located $fam ttl-hash" \
+				"[ \"\$(q '.verdict.causes[0].facts.field')\" = ttl ]"
+		done
+		diagnose $fam
+		check "ttlhash IPv$fam: the default screen (ECN) names nothing ($(got))" \
+			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' "[ \"\$(q '.paths.fields | length')\" = 0 ]"
+	done
+fi
+
+if up cehash; then
+	for fam in 4 6; do
+		for ((i = 1; i <= RUNS; i++)); do
+			diagnose $fam
+			check "cehash IPv$fam: broken, ce-hash at hop $BALANCER_HOP ($(balancer $fam)), no ect-reset ($(got))" \
+				all '[ $RC = 1 ]' "located $fam ce-hash" \
+				"[ \"\$(q '.verdict.causes[0].latent')\" = false ]" \
+				"[ \"\$(q '[.verdict.causes[] | select(.kind == \"ect-reset\" or .kind == \"ecn-hash\")] | length')\" = 0 ]" \
+				"[ \"\$(q '.verdict.causes[0].facts.ce_only_flows')\" -ge 4 ]"
+		done
+	done
+fi
+
+# rto_drop on|off: the gateway drops the first two transmissions of each
+# connection's first data segment (two sets of source ports seen): the
+# original and the tail loss probe, so the client kernel's retransmission
+# timer fires, and Linux picks a new flow label (TcpTimeoutRehash). A drop
+# in the client's own output hook would not do: a locally refused segment
+# is sent again without a timeout.
+rto_drop() {
+	if [ "$1" = off ]; then on gw nft delete table inet fld_rto 2>/dev/null; return 0; fi
+	on gw nft -f - <<-EOF
+	table inet fld_rto {
+	  set seen1 { type inet_service; flags dynamic,timeout; timeout 120s; }
+	  set seen2 { type inet_service; flags dynamic,timeout; timeout 120s; }
+	  chain drop_once {
+	    type filter hook forward priority 0; policy accept;
+	    ip6 daddr $TARGET6 tcp dport $HTTP_PORT tcp flags & (syn | rst | fin) == 0 meta length > 80 tcp sport != @seen1 add @seen1 { tcp sport } drop
+	    ip6 daddr $TARGET6 tcp dport $HTTP_PORT tcp flags & (syn | rst | fin) == 0 meta length > 80 tcp sport != @seen2 add @seen2 { tcp sport } drop
+	  }
+	}
+	EOF
+}
+# curls FROM: 16 GETs over IPv6 from ports FROM.., failures into FAILS
+curls() {
+	local p
+	FAILS=0
+	for ((p = $1; p < $1 + 16; p++)); do
+		http 6 "$p" >/dev/null || FAILS=$((FAILS + 1))
+	done
+}
+
+if up flowlabel; then
+	for ((i = 1; i <= RUNS; i++)); do
+		diagnose 6 --fields all
+		check "flowlabel IPv6: latent flowlabel-hash at hop $BALANCER_HOP ($(balancer 6)) ($(got))" \
+			all '[ $RC = 3 ]' '[ "$(kinds)" = flowlabel-hash ]' "located 6 flowlabel-hash"
+		diagnose 4 --fields all
+		check "flowlabel IPv4: healthy, the flow label does not apply ($(got))" \
+			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' \
+			"[ \"\$(q '.paths.fields[] | select(.field == \"flowlabel\") | .applies')\" = false ]"
+	done
+	if [ "$(on client sysctl -n net.ipv6.auto_flowlabels 2>/dev/null)" != 1 ] ||
+	   [ "$(on client sysctl -n net.core.txrehash 2>/dev/null)" != 1 ]; then
+		skip "flowlabel RTO: needs net.ipv6.auto_flowlabels=1 and net.core.txrehash=1"
+	else
+		curls 41000
+		check "flowlabel: 16 kernel TCP connections without a timeout all work ($FAILS failed)" [ "$FAILS" = 0 ]
+		if rto_drop on; then
+			on client nstat -n 2>/dev/null
+			curls 42000
+			rto_drop off
+			rehash=$(on client nstat -a 2>/dev/null | awk '$1 == "TcpExtTcpTimeoutRehash" { print $2 }')
+			check "flowlabel: after a retransmission timeout (new flow label, ${rehash:-?} rehashes) kernel connections break ($FAILS of 16 failed)" \
+				[ "$FAILS" -ge 1 ]
+		else
+			nok "flowlabel: the gateway's drop rule loads"
+		fi
+	fi
+fi
+
+if up dscp; then
+	for fam in 4 6; do
+		diagnose $fam --fields dscp
+		check "dscp IPv$fam: healthy, the dscp-hash note at hop $BALANCER_HOP ($(got))" \
+			all '[ $RC = 0 ]' \
+			"[ \"\$(q '.verdict.notes[] | select(.kind == \"dscp-hash\") | .hop')\" = $BALANCER_HOP ]" \
+			"[ \"\$(q '.verdict.notes[] | select(.kind == \"dscp-hash\") | .facts.field')\" = dscp ]"
+	done
+fi
+
+for sc in single fixed; do
+	up $sc || continue
+	for fam in 4 6; do
+		diagnose $fam --fields all
+		check "$sc IPv$fam: healthy with --fields all ($(got))" \
+			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' \
+			"[ \"\$(q '[.paths.fields[] | select(.applies and .moves_path)] | length')\" = 0 ]"
+	done
+done
+check "no ecntrace_ table left on the client" [ -z "$(on client nft list tables 2>/dev/null | grep ecntrace_)" ]
+echo "1..$TAP_N"
+exit $TAP_FAILED

@@ -1,0 +1,465 @@
+/*
+ * judge_fields(): the --fields screen's evidence in, whole verdicts out,
+ * rendered as in test_judge.c ("STATUS/REASON; causes KIND@HOP=ADDR
+ * !latent ...; notes ..."): a field is charged only where a flow's value
+ * parted from its control and the repeats agreed, at the fork (TTL) or
+ * the hop before the split, as an interval when hops are silent; never
+ * behind per-packet balancing; ce-hash only when the other codepoints
+ * agreed on enough whole flows. And the --fields list parser.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnose.h"
+#include "judge.h"
+
+static struct addr ip4(const char *s)
+{
+	struct addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, s, &a.u), 1);
+	return a;
+}
+
+/* Router at TTL t on branch b (0: the common path): 198.51.100.(10b+t). */
+static struct responder te(int t, int b)
+{
+	char s[32];
+	struct responder r = { .answered = 1, .reply = "time-exceeded",
+			       .kind = REPLY_TIME_EXCEEDED };
+
+	snprintf(s, sizeof(s), "198.51.100.%d", 10 * b + t);
+	r.addr = ip4(s);
+	return r;
+}
+
+/* The target's answer from site b, hops back. */
+static struct responder site(int hops)
+{
+	struct responder r = { .answered = 1, .reply = "syn-ack",
+			       .addr = ip4("203.0.113.80"), .kind = REPLY_TCP,
+			       .hops = hops };
+	return r;
+}
+
+/* A reached trace of 3 routers; a healthy screen at hop 3 of nflows
+ * flows, flow 1 on another branch (per-flow multipath). */
+static void healthy(struct diag_evidence *ev, int nflows)
+{
+	struct trace_result *t = &ev->trace;
+
+	memset(t, 0, sizeof(*t));
+	t->p.first_ttl = 1;
+	t->p.max_ttl = 4;
+	t->nprobes = 4;
+	t->probes = calloc(4, sizeof(*t->probes));
+	assert_non_null(t->probes);
+	for (int ttl = 1; ttl <= 4; ttl++) {
+		struct probe *p = &t->probes[ttl - 1];
+
+		p->d.ttl = (uint8_t)ttl;
+		p->state = PROBE_ANSWERED;
+		p->reply.src = ttl <= 3 ? te(ttl, 0).addr : ip4("203.0.113.80");
+		p->reply.kind = ttl <= 3 ? REPLY_TIME_EXCEEDED : REPLY_TCP;
+	}
+	t->dest_ttl = 4;
+	t->stop_ttl = 4;
+	ev->screen_ttl = 3;
+	ev->nflows = nflows;
+	for (int i = 0; i < nflows; i++) {
+		ev->flows[i].sport = (uint16_t)(31001 + i);
+		for (int k = 0; k < 4; k++)
+			ev->flows[i].by_ecn[k] = te(3, i == 1 ? 2 : 1);
+		ev->flows[i].full = 1;
+	}
+}
+
+/* Field k screened on 3 flows, all values alike at the hop and the end. */
+static struct field_evidence *field(struct diag_evidence *ev, int k)
+{
+	struct field_evidence *fe = &ev->fields.f[k];
+
+	fe->screened = fe->applies = 1;
+	fe->nvalues = FIELD_VALUES;
+	fe->at_hop = k != FIELD_TTL;
+	fe->nflows = 3;
+	for (int i = 0; i < 3; i++) {
+		fe->flows[i].sport = (uint16_t)(31001 + i);
+		for (int v = 0; v < FIELD_VALUES; v++) {
+			fe->flows[i].value[v] = (uint32_t)(k == FIELD_TTL && v == 0 ? 64 : v);
+			if (fe->at_hop)
+				fe->flows[i].hop[v] = te(3, 1);
+			fe->flows[i].end[v] = site(4);
+		}
+	}
+	return fe;
+}
+
+/* Flow 0's value 1 parted (at the end for the TTL, else at the hop),
+ * repeats: draws each side, differed; located at divergence. */
+static void parted(struct field_evidence *fe, int draws, int differed,
+		   int divergence, int unknown_from, int balancer_ttl)
+{
+	fe->parted = 1;
+	fe->at_end = !fe->at_hop;
+	fe->split_flow = 0;
+	fe->split_value = 1;
+	if (fe->at_end)
+		fe->flows[0].end[1] = site(5);
+	else
+		fe->flows[0].hop[1] = te(3, 2);
+	fe->split_draws[0] = fe->split_draws[1] = draws;
+	fe->repeats.answered = 2 * draws + differed;
+	fe->repeats.differed = differed;
+	fe->split_seen = differed == 0 && draws >= 4;
+	fe->divergence_ttl = divergence;
+	fe->split_unknown_from = unknown_from;
+	if (balancer_ttl)
+		fe->balancer = te(balancer_ttl, 0);
+}
+
+static void put_finding(char *buf, size_t len, const struct finding *f)
+{
+	char a[64] = "";
+	size_t n = strlen(buf);
+
+	if (f->hop > 0 && f->addr.family) {
+		a[0] = '=';
+		inet_ntop(AF_INET, &f->addr.u, a + 1, sizeof(a) - 1);
+	}
+	if (f->hop > 0)
+		snprintf(buf + n, len - n, " %s@%d%s%s", cause_name(f->kind), f->hop,
+			 a, f->latent ? "!latent" : "");
+	else if (f->hop_first > 0)
+		snprintf(buf + n, len - n, " %s@%d-%d%s", cause_name(f->kind),
+			 f->hop_first, f->hop_last, f->latent ? "!latent" : "");
+	else
+		snprintf(buf + n, len - n, " %s%s", cause_name(f->kind),
+			 f->latent ? "!latent" : "");
+}
+
+static void verdict(struct diag_evidence *ev, const char *want)
+{
+	struct diag_verdict v;
+	char buf[512];
+
+	judge(ev, 0.99, &v);
+	snprintf(buf, sizeof(buf), "%s; causes", diag_status_name(v.status));
+	for (int i = 0; i < v.ncauses; i++)
+		put_finding(buf, sizeof(buf), &v.causes[i]);
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "; notes");
+	for (int i = 0; i < v.nnotes; i++)
+		put_finding(buf, sizeof(buf), &v.notes[i]);
+	trace_free(&ev->trace);
+	assert_string_equal(buf, want);
+}
+
+static struct diag_evidence *new_ev(void)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	healthy(ev, 3);
+	return ev;
+}
+
+static void test_healthy_fields(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	field(ev, FIELD_TTL);
+	field(ev, FIELD_FLOWLABEL);
+	field(ev, FIELD_DSCP);
+	assert_true(field_confidence(&ev->fields.f[FIELD_TTL]) > 0.99);
+	verdict(ev, "healthy; causes; notes safe-multipath");
+	free(ev);
+}
+
+/* TTL 64 and 63 of one flow reach sites 4 and 5 hops back; the flows'
+ * paths fork after hop 2 (enough flows agreed there, differed at 3). */
+static void test_ttl_hash_at_fork(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_TTL), 4, 0, 3, 0, 2);
+	verdict(ev, "latent; causes ttl-hash@2=198.51.100.2!latent; notes safe-multipath");
+	free(ev);
+}
+
+/* Hop 2 gave too few answers: the fork is hop 1 or hop 2. */
+static void test_ttl_hash_silent_fork(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_TTL), 4, 0, 3, 2, 1);
+	verdict(ev, "latent; causes ttl-hash@1-2!latent; notes safe-multipath");
+	free(ev);
+}
+
+/* No fork of the flows' paths seen: every hop before the target is a
+ * candidate, none named. */
+static void test_ttl_hash_no_fork(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_TTL), 4, 0, 4, 0, 0);
+	verdict(ev, "latent; causes ttl-hash@1-3!latent; notes safe-multipath");
+	free(ev);
+}
+
+/* A repeat of the parted TTL probes reached another machine: per-packet
+ * balancing explains the difference; said, not charged. */
+static void test_ttl_repeat_differs(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_TTL), 4, 1, 3, 0, 2);
+	verdict(ev, "inconclusive; causes; notes safe-multipath unconfirmed");
+	free(ev);
+}
+
+/* Two agreeing repeats a side: 1 - 4^-2 is short of 0.99. */
+static void test_ttl_few_repeats(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_TTL), 2, 0, 3, 0, 2);
+	verdict(ev, "inconclusive; causes; notes safe-multipath unconfirmed");
+	free(ev);
+}
+
+static void test_flowlabel_hash(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_FLOWLABEL), 4, 0, 3, 0, 2);
+	verdict(ev, "latent; causes flowlabel-hash@2=198.51.100.2!latent; notes safe-multipath");
+	free(ev);
+}
+
+/* IPv4: no flow label; nothing said even if the evidence had a split. */
+static void test_flowlabel_ipv4(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+	struct field_evidence *fe = field(ev, FIELD_FLOWLABEL);
+
+	parted(fe, 4, 0, 3, 0, 2);
+	fe->applies = 0;
+	verdict(ev, "healthy; causes; notes safe-multipath");
+	free(ev);
+}
+
+/* DSCP moves the flow: a note at the hop, the path stays healthy. */
+static void test_dscp_note(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_DSCP), 4, 0, 3, 0, 2);
+	ev->dscp_differs = 1;    /* the legacy screen saw it too: one note */
+	verdict(ev, "healthy; causes; notes safe-multipath dscp-hash@2=198.51.100.2");
+	free(ev);
+}
+
+/* Per-packet balancing on the path: no field is charged. */
+static void test_per_packet_no_field(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_TTL), 4, 0, 3, 0, 2);
+	ev->same.answered = 8;
+	ev->same.differed = 1;
+	ev->divergence_ttl = 3;
+	ev->balancer = te(2, 0);
+	verdict(ev, "broken; causes per-packet-lb@2=198.51.100.2; notes");
+	free(ev);
+}
+
+/* Flow 0's CE probe parts from its others at hop 3, confirmed; the three
+ * other codepoints agree on n whole flows. */
+static void ce_split(struct diag_evidence *ev, int n)
+{
+	healthy(ev, n);
+	ev->flows[0].by_ecn[ECN_CE] = te(3, 2);
+	ev->split_seen = 1;
+	ev->split_flow = 0;
+	ev->split_ecn[0] = ECN_NOT_ECT;
+	ev->split_ecn[1] = ECN_CE;
+	ev->repeats.answered = 8;
+	ev->split_draws[0] = ev->split_draws[1] = 4;
+	ev->divergence_ttl = 3;
+	ev->split_at[0] = te(3, 1);
+	ev->split_at[1] = te(3, 2);
+	ev->balancer = te(2, 0);
+}
+
+/* The replay: n ECN connections, every other one reset after its data
+ * from another hop count (rst_other) or the SYN-ACK's, n plain ones
+ * fine; the reset ones replayed all-ECT(0), and reset again. */
+static void replay_reset(struct diag_evidence *ev, int n, int rst_other)
+{
+	struct connect_result *cr = &ev->conn, *x = &ev->ect_check;
+	int k = 0;
+
+	memset(cr, 0, sizeof(*cr));
+	cr->p.nflows = n;
+	cr->p.mode = MODE_CLASSIC;
+	cr->nflows = 2 * (size_t)n;
+	cr->flows = calloc(cr->nflows, sizeof(*cr->flows));
+	x->flows = calloc(cr->nflows, sizeof(*x->flows));
+	assert_non_null(cr->flows);
+	assert_non_null(x->flows);
+	for (int i = 0; i < 2 * n; i++) {
+		struct conn_flow *f = &cr->flows[i];
+		int reset = i < n && i % 2 == 0;
+
+		f->sport = (uint16_t)(31064 + i);
+		f->control = i >= n;
+		f->mode = f->control ? MODE_PLAIN : MODE_CLASSIC;
+		f->have_synack = 1;
+		f->synack.ttl = 60;
+		f->synack.tcp.flags = TH_SYN | TH_ACK | (f->control ? 0 : TH_ECE);
+		f->data_tos = f->control ? ECN_NOT_ECT : ECN_ECT0;
+		f->have_rst = f->rst_after_data = reset;
+		f->rst.ttl = rst_other ? 59 : 60;
+		f->data_acked = !reset;
+	}
+	for (int i = 0; i < 2 * n; i++) {
+		struct conn_flow *f = &cr->flows[i];
+
+		f->result = conn_classify(f, 1, 1);
+		if (f->control)
+			cr->control_ok += f->result == CR_OK;
+		else
+			cr->counts[f->result]++;
+		if (!f->control && f->rst_after_data) {
+			x->flows[k] = *f;
+			x->flows[k].mode = MODE_ALL_ECT;
+			k++;
+		}
+	}
+	x->nflows = (size_t)k;
+	x->p.nflows = k;
+	ev->have_conn = ev->have_ect_check = 1;
+	ev->conn_rounds = 3;
+}
+
+static void free_replay(struct diag_evidence *ev)
+{
+	free(ev->conn.flows);
+	free(ev->ect_check.flows);
+}
+
+static void test_ce_hash(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	ce_split(ev, 4);
+	verdict(ev, "latent; causes ce-hash@2=198.51.100.2!latent; notes");
+	free(ev);
+}
+
+/* CE-marked data reset by another machine, the all-ECT(0) replay too:
+ * the ce-hash breaks connections, no ect-reset beside it. */
+static void test_ce_hash_breaks(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	ce_split(ev, 4);
+	replay_reset(ev, 14, 1);
+	verdict(ev, "broken; causes ce-hash@2=198.51.100.2; notes");
+	free_replay(ev);
+	free(ev);
+}
+
+/* Reset from the SYN-ACK's own hop count, with no CE mark seen: a
+ * consistent path resets ECT data; the ce-hash does not explain it. */
+static void test_ce_hash_same_machine_reset(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	ce_split(ev, 4);
+	replay_reset(ev, 14, 0);
+	verdict(ev, "broken; causes ect-reset ce-hash@2=198.51.100.2!latent; notes");
+	free_replay(ev);
+	free(ev);
+}
+
+/* Three flows: 4^-3 > 0.01, the hash may cover every codepoint. */
+static void test_ce_too_few_flows(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	ce_split(ev, 3);
+	verdict(ev, "latent; causes ecn-hash@2=198.51.100.2!latent; notes");
+	free(ev);
+}
+
+/* Another flow parted Not-ECT from ECT(0): not CE alone. */
+static void test_ce_others_parted(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	ce_split(ev, 6);
+	ev->flows[3].by_ecn[ECN_ECT0] = te(3, 2);
+	verdict(ev, "latent; causes ecn-hash@2=198.51.100.2!latent; notes");
+	free(ev);
+}
+
+static void test_fields_parse(void **state)
+{
+	unsigned m;
+
+	assert_int_equal(fields_parse("ttl,dscp", &m), 0);
+	assert_int_equal(m, 1u << FIELD_ECN | 1u << FIELD_TTL | 1u << FIELD_DSCP);
+	assert_int_equal(fields_parse("ecn", &m), 0);
+	assert_int_equal(m, 1u << FIELD_ECN);
+	assert_int_equal(fields_parse("all", &m), 0);
+	assert_int_equal(m, FIELDS_ALL);
+	assert_int_equal(fields_parse("flowlabel,all", &m), 0);
+	assert_int_equal(m, FIELDS_ALL);
+	assert_int_equal(fields_parse("", &m), -1);
+	assert_int_equal(fields_parse("ttl,", &m), -1);
+	assert_int_equal(fields_parse(",ttl", &m), -1);
+	assert_int_equal(fields_parse("frag", &m), -1);
+	assert_int_equal(fields_parse("tt", &m), -1);
+	assert_int_equal(fields_parse("ttlx", &m), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_healthy_fields),
+		cmocka_unit_test(test_ttl_hash_at_fork),
+		cmocka_unit_test(test_ttl_hash_silent_fork),
+		cmocka_unit_test(test_ttl_hash_no_fork),
+		cmocka_unit_test(test_ttl_repeat_differs),
+		cmocka_unit_test(test_ttl_few_repeats),
+		cmocka_unit_test(test_flowlabel_hash),
+		cmocka_unit_test(test_flowlabel_ipv4),
+		cmocka_unit_test(test_dscp_note),
+		cmocka_unit_test(test_per_packet_no_field),
+		cmocka_unit_test(test_ce_hash),
+		cmocka_unit_test(test_ce_hash_breaks),
+		cmocka_unit_test(test_ce_hash_same_machine_reset),
+		cmocka_unit_test(test_ce_too_few_flows),
+		cmocka_unit_test(test_ce_others_parted),
+		cmocka_unit_test(test_fields_parse),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
