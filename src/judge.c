@@ -399,6 +399,15 @@ static int latent_unproven(const struct diag_evidence *ev)
 	       cr->counts[CR_ECN_DECLINED] < cr->p.nflows;
 }
 
+static struct comparison_result site_unproven(const struct diag_evidence *ev);
+
+static int sites_unproven_lean(const struct diag_evidence *ev, double confidence)
+{
+	struct comparison_result u = site_unproven(ev);
+
+	return leaning(&u, confidence);
+}
+
 /* The site test is looked at after every round, and another round asked
  * for while it leans (judge_sites_want_more): round k may spend only
  * alpha / 2^k, so all the looks together stay within alpha. */
@@ -418,6 +427,10 @@ int judge_sites_want_more(const struct diag_evidence *ev, double confidence)
 	if (r.control_bad > 0 || judge_site_parted(ev).control_bad > 0)
 		return 0;
 	if (ev->split_seen && r.test_bad == 0 && ev->sites.rounds < LATENT_ROUNDS)
+		return 1;
+	/* Answers parted by return hops alone prove no move, but while they
+	 * lean to ECT(0), more rounds say whether "healthy" holds. */
+	if (sites_unproven_lean(ev, confidence))
 		return 1;
 	return leaning(&r, confidence);
 }

@@ -217,6 +217,14 @@ static void test_hops_only_udp(void **st)
 	assert_non_null(strstr(words, "no fault is named"));
 	/* both hop counts are endpoints, though: judge_udp_sites lists them */
 	assert_int_equal(v.nsites, 2);
+	assert_false(judge_sites_want_more(&ev, 0.99));   /* said: enough */
+	trace_free(&ev.trace);
+	/* 2 of 7 parted so (p = 0.23): no note, healthy for now, but more
+	 * rounds while they lean, as when they counted as moved */
+	base(&ev, 0);
+	sites(&ev, 7, 2, 0, 0, 0, 5);
+	expect(&ev, "healthy/no-fault; causes; notes", &v);
+	assert_true(judge_sites_want_more(&ev, 0.99));
 	trace_free(&ev.trace);
 }
 
