@@ -429,8 +429,9 @@ int judge_sites_want_more(const struct diag_evidence *ev, double confidence)
 	if (ev->split_seen && r.test_bad == 0 && ev->sites.rounds < LATENT_ROUNDS)
 		return 1;
 	/* Answers parted by return hops alone prove no move, but while they
-	 * lean to ECT(0), more rounds say whether "healthy" holds. */
-	if (sites_unproven_lean(ev, confidence))
+	 * lean to ECT(0), more rounds say whether "healthy" holds (where the
+	 * path probes split, the verdict is latent either way). */
+	if (!ev->split_seen && sites_unproven_lean(ev, confidence))
 		return 1;
 	return leaning(&r, confidence);
 }

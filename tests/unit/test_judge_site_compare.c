@@ -258,6 +258,10 @@ static void test_hops_only_split(void **st)
 	assert_null(strstr(words, "one machine answers on every branch"));
 	res.ev = ev;
 	res.v = v;
+	/* three rounds, as for any latent split; hops leaning change nothing */
+	ev.sites.rounds = 3;
+	assert_false(judge_sites_want_more(&ev, 0.99));
+	ev.sites.rounds = 1;
 	diagnose_summary(&res, words, sizeof(words));
 	assert_non_null(strstr(words, "whether today's flows meet another machine "
 				      "is not shown"));
