@@ -18,8 +18,10 @@
 #
 # The truth: seed, deep broken (ecn-hash at BALANCER_HOP); fixed, single
 # healthy; unicast latent; equidistant broken with TCP and --quic (the
-# sites' Version Negotiations differ), latent with -U (both sites answer
-# from 4 hops back: nothing tells their port unreachables apart).
+# sites' Version Negotiations differ). With -U latent wherever the path
+# splits: a port unreachable names no machine, and a return hop count that
+# differs only with ECT(0) may be the way back alone (the target's ICMP
+# keeps the probe's ECT bit), so -U proves the split, never the move.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 
@@ -55,7 +57,7 @@ median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR
 # truth SCENARIO PROTO: the expected status
 truth() {
 	case $1 in
-	seed | deep) echo broken;;
+	seed | deep) [ "$2" = udp ] && echo latent || echo broken;;
 	fixed | single) echo healthy;;
 	unicast) echo latent;;
 	equidistant) [ "$2" = udp ] && echo latent || echo broken;;

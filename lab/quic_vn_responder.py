@@ -7,17 +7,19 @@ long header, version 0, the client's SCID as its DCID and the client's DCID
 as its SCID (RFC 8999 section 6), then the versions it supports. This one
 supports none, and lists
 
-    SITE_VERSION 0x00000001
+    GREASE SITE_VERSION 0x00000001
 
-where SITE_VERSION is a reserved version (0x?a?a?a?a, RFC 9000 section 15)
-that names the site (ecnlab gives the k-th site 0xkakakaka; `ecnlab env`
-has QUIC_SITE_VERSIONS), so a test reads which machine answered from the
+where GREASE is a random reserved version (0x?a?a?a?a, RFC 9000 section
+15), new in every packet, as quic-go adds one (a client must ignore it),
+and SITE_VERSION an unreserved, unassigned version that names the site
+(ecnlab gives the k-th site 0xec00000k; `ecnlab env` has
+QUIC_SITE_VERSIONS), so a test reads which machine answered from the
 reply. A datagram shorter than 1200 bytes gets nothing (RFC 9000 section
 14.1, as servers must), nor does a short header, a Version Negotiation, or
 a packet of version 1.
 
 Run by ecnlab inside a site's namespace, on the anycast addresses:
-    quic_vn_responder.py --port 443 --version 0x1a1a1a1a \
+    quic_vn_responder.py --port 443 --version 0xec000001 \
         --addr 203.0.113.80 --addr 2001:db8:80::80 [--ready FILE]
 """
 import argparse
@@ -61,22 +63,25 @@ def version_negotiation(pkt, site_version):
         return None
     version, dcid, scid = h
     first = 0x80 | random.getrandbits(7)
+    grease = (random.getrandbits(32) & 0xF0F0F0F0) | 0x0A0A0A0A
     return (bytes([first]) + struct.pack("!I", 0) + bytes([len(scid)]) + scid +
-            bytes([len(dcid)]) + dcid + struct.pack("!II", site_version, SUPPORTED))
+            bytes([len(dcid)]) + dcid +
+            struct.pack("!III", grease, site_version, SUPPORTED))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=443)
-    ap.add_argument("--version", default="0x1a1a1a1a",
-                    help="the reserved version naming this site")
+    ap.add_argument("--version", default="0xec000001",
+                    help="the version (not reserved) naming this site")
     ap.add_argument("--addr", action="append", default=[],
                     help="address to answer on (repeatable; default any)")
     ap.add_argument("--ready", help="file created once listening")
     a = ap.parse_args()
     site_version = int(a.version, 0)
-    if (site_version & 0x0F0F0F0F) != 0x0A0A0A0A:
-        sys.exit("quic_vn_responder: %s is not a reserved version" % a.version)
+    if ((site_version & 0x0F0F0F0F) == 0x0A0A0A0A or
+            site_version in (0, SUPPORTED) or not 0 < site_version < 1 << 32):
+        sys.exit("quic_vn_responder: %s is reserved, 0, 1 or no version" % a.version)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     addrs = a.addr or ["0.0.0.0", "::"]
     sel = selectors.DefaultSelector()

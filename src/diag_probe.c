@@ -23,7 +23,7 @@ struct responder responder_of(const struct probe *p)
 		s.hops = return_hops(p->reply.ttl);
 	if (reply_quic_vn(&p->reply, &vn) == 0) {
 		s.quic_ident = quic_vn_ident(&vn);
-		s.quic_version = vn.nversions ? vn.versions[0] : 0;
+		s.quic_version = quic_vn_first(&vn);
 	}
 	return s;
 }

@@ -35,6 +35,20 @@ static int machine(const struct finding *f, enum fact hops, enum fact quic,
 	return n;
 }
 
+/* "; 7 flows had their ECT(0) probe answered from the same address over
+ * another number of hops ..." */
+int diag_site_parted_words(const struct finding *f, char *buf, size_t len, int n)
+{
+	PUT("%s%d of %d flows sent Not-ECT and then ECT(0) had the ECT(0) probe "
+	    "answered from the same address over another number of hops or with "
+	    "another kind of reply, against %d of %d sent Not-ECT twice: another "
+	    "machine, or only another way back (the target's ICMP errors keep "
+	    "the probe's ECT bit), so they are not counted as moved",
+	    n ? "; " : "", FACT(FACT_SITE_PARTED), FACT(FACT_TEST_N),
+	    FACT(FACT_SITE_PARTED_CONTROL), FACT(FACT_CONTROL_N));
+	return n;
+}
+
 int diag_site_words(const struct finding *f, char *buf, size_t len, int n)
 {
 	PUT("%s%d of %d flows sent Not-ECT and then ECT(0) on one 5-tuple had "
@@ -47,9 +61,11 @@ int diag_site_words(const struct finding *f, char *buf, size_t len, int n)
 		n = machine(f, FACT_SITE_HOPS_A, FACT_SITE_QUIC_A, buf, len, n);
 		PUT(", ECT(0) from ");
 		n = machine(f, FACT_SITE_HOPS_B, FACT_SITE_QUIC_B, buf, len, n);
-	} else if (FACT(FACT_TEST_N) > 0) {
+	} else if (FACT(FACT_TEST_N) > 0 && !finding_has(f, FACT_SITE_PARTED)) {
 		PUT("; one machine answers on every branch");
 	}
+	if (finding_has(f, FACT_SITE_PARTED))
+		n = diag_site_parted_words(f, buf, len, n);
 	return n;
 }
 
@@ -132,7 +148,7 @@ static const struct site_pair *shown_pair(const struct diag_evidence *ev)
 
 		if (p->ecn == ECN_NOT_ECT || !p->first.answered || !p->second.answered)
 			continue;
-		if (responder_differs(&p->first, &p->second))
+		if (site_moved(&p->first, &p->second))
 			return p;
 		if (any == NULL)
 			any = p;
@@ -169,8 +185,10 @@ void diag_sites_section(FILE *fp, const struct diag_result *r)
 		html_machine(fp, &p->first);
 		fputs("; the ECT(0) probe by ", fp);
 		html_machine(fp, &p->second);
-		fprintf(fp, "%s.</p>\n", responder_differs(&p->first, &p->second) ?
-			": another machine" : ": the same machine");
+		fprintf(fp, "%s.</p>\n", site_moved(&p->first, &p->second) ?
+			": another machine" : !responder_differs(&p->first, &p->second) ?
+			": the same machine" : ": the same address, so perhaps the same "
+			"machine by another way back");
 	}
 	fprintf(fp, "<p>%d of %d test flows had their ECT(0) probe answered by "
 		"another machine than their Not-ECT one; %d of %d controls had their "

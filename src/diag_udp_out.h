@@ -15,6 +15,8 @@ const char *diag_proto_name(const struct diag_evidence *ev);
 /* An ecn-hash finding's site-probe facts in words (appended at buf,
  * which holds n bytes already); returns the new length. */
 int diag_site_words(const struct finding *f, char *buf, size_t len, int n);
+int diag_site_parted_words(const struct finding *f, char *buf, size_t len,
+			   int n);
 /* One line: the site probes' counts. Nothing without them. */
 void diag_sites_text(FILE *fp, const struct diag_evidence *ev);
 /* "sites" (the site probes, pair by pair), in the diagnosis's object. */

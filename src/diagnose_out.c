@@ -320,6 +320,24 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 		    "ECN as without, no ECN fault");
 		return;
 	case NOTE_UNCONFIRMED:
+		if (finding_has(f, FACT_SITE_ELSEWHERE)) {
+			PUT("%d of %d flows sent Not-ECT and then ECT(0) had the "
+			    "ECT(0) probe answered by another address than the "
+			    "target, against %d of %d sent Not-ECT twice (p = %.2g): "
+			    "something on the way answers ECT(0) for the target (a "
+			    "filter, not another site); not located, no fault is "
+			    "named", FACT(FACT_SITE_ELSEWHERE), FACT(FACT_TEST_N),
+			    FACT(FACT_SITE_ELSEWHERE_CONTROL), FACT(FACT_CONTROL_N),
+			    f->p_value);
+			return;
+		}
+		if (finding_has(f, FACT_SITE_PARTED)) {
+			n = diag_site_parted_words(f, buf, len, n);
+			PUT(" (p = %.2g); the path or its way back depends on ECN, "
+			    "but no other machine is shown: no fault is named",
+			    f->p_value);
+			return;
+		}
 		if (finding_has(f, FACT_CONTROL_BAD) && !finding_has(f, FACT_TEST) &&
 		    finding_has(f, FACT_SITE_FLOWS)) {
 			PUT("one flow's codepoints reached different routers at hop "
@@ -398,7 +416,15 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 				PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
 				    "load-balancing hash, so a connection's Not-ECT handshake "
 				    "and its ECT(0) data take different paths", w);
-			if (c->latent && r->ev.proto == IPPROTO_UDP)
+			if (c->latent && r->ev.proto == IPPROTO_UDP &&
+			    finding_has(c, FACT_SITE_PARTED))
+				PUT("; whether today's flows meet another machine is "
+				    "not shown (answers from one address came back "
+				    "over other hop counts, which the way back alone "
+				    "can do), but any %s server reached through this "
+				    "router across sites would see them split",
+				    diag_proto_word(&r->ev));
+			else if (c->latent && r->ev.proto == IPPROTO_UDP)
 				PUT("; today's flows escape it (%s), but any %s server "
 				    "reached through this router across sites would "
 				    "see them split", r->ev.have_sites ?

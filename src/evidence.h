@@ -22,7 +22,8 @@ struct responder {
 	int hops;                    /* return hops, for the target's replies */
 	uint32_t quic_ident;         /* a Version Negotiation's version list
 				      * (quic_vn_ident), 0 for other replies */
-	uint32_t quic_version;       /* ... and the first version it lists */
+	uint32_t quic_version;       /* ... and the first it lists that is
+				      * not reserved (grease) */
 };
 
 struct diag_flow {

@@ -76,6 +76,10 @@ static const char *const fact_names[FACT_COUNT] = {
 	[FACT_AT_END] = "at_target",
 	[FACT_CE_FLOWS] = "ce_only_flows",
 	[FACT_FORK_FLOWS] = "fork_flows",
+	[FACT_SITE_PARTED] = "site_ect0_parted_same_machine",
+	[FACT_SITE_PARTED_CONTROL] = "site_control_parted_same_machine",
+	[FACT_SITE_ELSEWHERE] = "site_ect0_other_address",
+	[FACT_SITE_ELSEWHERE_CONTROL] = "site_control_other_address",
 };
 
 static const char *const cmp_names[CMP_COUNT] = {
@@ -218,25 +222,43 @@ static int cmp_trial(enum comparison c, const struct conn_flow *f, int *bad)
 
 /* ------------------------------------------------- UDP / QUIC sites */
 
-/* A site pair counts when both probes were answered by the target (not a
- * router's error: the probes went the full TTL). */
-static int pair_whole(const struct site_pair *s)
+/* A site pair counts when the target itself answered both probes: not a
+ * router's error (the probes went the full TTL), nor another address. A
+ * firewall that answers ECT(0) probes for the target (admin-prohibited,
+ * say) rejects ECT; it is no other site (site_elsewhere). */
+static int pair_whole(const struct diag_evidence *ev, const struct site_pair *s)
 {
 	return s->first.answered && s->second.answered &&
 	       s->first.kind != REPLY_TIME_EXCEEDED &&
-	       s->second.kind != REPLY_TIME_EXCEEDED;
+	       s->second.kind != REPLY_TIME_EXCEEDED &&
+	       addr_eq(&s->first.addr, &ev->dst) && addr_eq(&s->second.addr, &ev->dst);
 }
 
-static void site_counts(const struct diag_evidence *ev,
+/* Another machine answered the second probe: the target's Version
+ * Negotiations list other versions. The hop count of the way back does
+ * not tell: Linux builds an ICMP error's TOS from the probe's, keeping its
+ * ECT bit, so a hash on the way back moves only the ECT(0) probes'
+ * answers, from the one machine; a path that rejoins does the same. */
+int site_moved(const struct responder *a, const struct responder *b)
+{
+	return a->answered && b->answered && a->quic_ident && b->quic_ident &&
+	       a->quic_ident != b->quic_ident;
+}
+
+/* Over whole pairs: ECT(0) against Not-ECT, how often the second answer
+ * was another machine's (any 0), or differed in any way at all, return
+ * hops or kind of reply included (any 1). */
+static void site_counts(const struct diag_evidence *ev, int any,
 			struct comparison_result *r)
 {
 	for (int i = 0; ev->have_sites && i < ev->sites.n; i++) {
 		const struct site_pair *s = &ev->sites.pairs[i];
 		int moved;
 
-		if (!pair_whole(s))
+		if (!pair_whole(ev, s))
 			continue;
-		moved = responder_differs(&s->first, &s->second);
+		moved = any ? responder_differs(&s->first, &s->second)
+			    : site_moved(&s->first, &s->second);
 		if (s->ecn != ECN_NOT_ECT) {
 			r->test_n++;
 			r->test_bad += moved;
@@ -245,6 +267,44 @@ static void site_counts(const struct diag_evidence *ev,
 			r->control_bad += moved;
 		}
 	}
+}
+
+struct comparison_result judge_site_parted(const struct diag_evidence *ev)
+{
+	struct comparison_result r = { 0, 0, 0, 0, 1.0 };
+
+	site_counts(ev, 1, &r);
+	r.p = fisher_greater(r.test_bad, r.test_n, r.control_bad, r.control_n);
+	return r;
+}
+
+/* Pairs whose first probe the target answered: how often the second was
+ * answered by another address (not time-exceeded), ECT(0) against
+ * Not-ECT. */
+struct comparison_result judge_site_elsewhere(const struct diag_evidence *ev)
+{
+	struct comparison_result r = { 0, 0, 0, 0, 1.0 };
+
+	for (int i = 0; ev->have_sites && i < ev->sites.n; i++) {
+		const struct site_pair *s = &ev->sites.pairs[i];
+		int other;
+
+		if (!s->first.answered || !s->second.answered ||
+		    s->first.kind == REPLY_TIME_EXCEEDED ||
+		    s->second.kind == REPLY_TIME_EXCEEDED ||
+		    !addr_eq(&s->first.addr, &ev->dst))
+			continue;
+		other = !addr_eq(&s->second.addr, &ev->dst);
+		if (s->ecn != ECN_NOT_ECT) {
+			r.test_n++;
+			r.test_bad += other;
+		} else {
+			r.control_n++;
+			r.control_bad += other;
+		}
+	}
+	r.p = fisher_greater(r.test_bad, r.test_n, r.control_bad, r.control_n);
+	return r;
 }
 
 struct comparison_result judge_compare(const struct diag_evidence *ev,
@@ -257,7 +317,7 @@ struct comparison_result judge_compare(const struct diag_evidence *ev,
 		r.test_bad = ev->dest_probes - ev->dest_ect_answered;
 		r.control_bad = ev->dest_probes - ev->dest_plain_answered;
 	} else if (c == CMP_SITE_ECT) {
-		site_counts(ev, &r);
+		site_counts(ev, 0, &r);
 	} else if (ev->have_conn) {
 		for (size_t i = 0; i < ev->conn.nflows; i++) {
 			const struct conn_flow *f = &ev->conn.flows[i];
@@ -340,13 +400,39 @@ static int latent_unproven(const struct diag_evidence *ev)
 	       cr->counts[CR_ECN_DECLINED] < cr->p.nflows;
 }
 
+static struct comparison_result site_unproven(const struct diag_evidence *ev);
+
+static int sites_unproven_lean(const struct diag_evidence *ev, double confidence)
+{
+	struct comparison_result u = site_unproven(ev);
+
+	return leaning(&u, confidence);
+}
+
+/* The site test is looked at after every round, and another round asked
+ * for while it leans (judge_sites_want_more): round k may spend only
+ * alpha / 2^k, so all the looks together stay within alpha. */
+static double site_confidence(const struct diag_evidence *ev, double c)
+{
+	int k = ev->sites.rounds < 1 ? 1 : ev->sites.rounds;
+
+	return 1.0 - (1.0 - c) * ldexp(1.0, -(k > 30 ? 30 : k));
+}
+
 int judge_sites_want_more(const struct diag_evidence *ev, double confidence)
 {
 	struct comparison_result r = judge_compare(ev, CMP_SITE_ECT);
 
-	if (r.control_bad > 0)       /* no hash over ECN moves a control */
+	confidence = site_confidence(ev, confidence);
+	/* no hash over ECN parts a control, in any way */
+	if (r.control_bad > 0 || judge_site_parted(ev).control_bad > 0)
 		return 0;
 	if (ev->split_seen && r.test_bad == 0 && ev->sites.rounds < LATENT_ROUNDS)
+		return 1;
+	/* Answers parted by return hops alone prove no move, but while they
+	 * lean to ECT(0), more rounds say whether "healthy" holds (where the
+	 * path probes split, the verdict is latent either way). */
+	if (!ev->split_seen && sites_unproven_lean(ev, confidence))
 		return 1;
 	return leaning(&r, confidence);
 }
@@ -840,20 +926,50 @@ static int breaks_connections(const struct diag_evidence *ev,
 static int sites_split(const struct diag_evidence *ev,
 		       const struct comparison_result *ss, double c)
 {
-	return ev->have_sites && ss->control_bad == 0 && significant(ss, c);
+	return ev->have_sites && ss->control_bad == 0 &&
+	       judge_site_parted(ev).control_bad == 0 &&
+	       significant(ss, site_confidence(ev, c));
+}
+
+/* Test pairs whose answers parted without another machine shown (return
+ * hops, kind of reply), against controls the same: all that differed,
+ * less what moved. */
+static struct comparison_result site_unproven(const struct diag_evidence *ev)
+{
+	struct comparison_result a = judge_site_parted(ev);
+	struct comparison_result m = judge_compare(ev, CMP_SITE_ECT);
+
+	a.test_bad -= m.test_bad;
+	a.control_bad -= m.control_bad;
+	a.p = fisher_greater(a.test_bad, a.test_n, a.control_bad, a.control_n);
+	return a;
+}
+
+/* ECT(0) did worse than Not-ECT, as a rate and at p < 0.1. */
+static int site_leans(const struct comparison_result *r)
+{
+	return r->test_bad > 0 && r->p < 0.1 &&
+	       (double)r->test_bad * r->control_n >
+		       (double)r->control_bad * r->test_n;
 }
 
 /* The site probes, as facts of an ecn-hash finding. */
 static void site_facts(const struct diag_evidence *ev, struct finding *f,
 		       const struct comparison_result *ss)
 {
+	struct comparison_result u = site_unproven(ev);
+
 	fact(f, FACT_SITE_FLOWS, ss->test_n + ss->control_n);
 	compared(f, CMP_SITE_ECT, ss);
+	if (u.test_bad > 0) {
+		fact(f, FACT_SITE_PARTED, u.test_bad);
+		fact(f, FACT_SITE_PARTED_CONTROL, u.control_bad);
+	}
 	for (int i = 0; i < ev->sites.n; i++) {
 		const struct site_pair *s = &ev->sites.pairs[i];
 
-		if (s->ecn == ECN_NOT_ECT || !pair_whole(s) ||
-		    !responder_differs(&s->first, &s->second))
+		if (s->ecn == ECN_NOT_ECT || !pair_whole(ev, s) ||
+		    !site_moved(&s->first, &s->second))
 			continue;
 		fact(f, FACT_SITE_HOPS_A, s->first.hops);
 		fact(f, FACT_SITE_HOPS_B, s->second.hops);
@@ -873,8 +989,8 @@ static int controls_reset_by_other(const struct diag_evidence *ev)
 	for (size_t i = 0; ev->have_conn && i < ev->conn.nflows; i++)
 		n += !is_ecn_flow(&ev->conn.flows[i]) &&
 		     ev->conn.flows[i].result == CR_RESET_OTHER;
-	if (ev->have_sites)
-		n += judge_compare(ev, CMP_SITE_ECT).control_bad;
+	if (ev->have_sites)           /* moved, or parted in any way */
+		n += judge_site_parted(ev).control_bad;
 	return n;
 }
 
@@ -1018,6 +1134,35 @@ static void judge_path_notes(const struct diag_evidence *ev,
 		fact(f, FACT_SCREEN_HOP, ev->screen_ttl);
 }
 
+/* UDP / QUIC answers that parted with ECT(0) but show no other machine:
+ * from the target over another number of hops or with another kind of
+ * reply (the way there or only the way back depends on ECN), or from
+ * another address (something answers ECT(0) for the target: a filter, no
+ * site). Either leaves "healthy" unproven; neither charges anyone. Where
+ * the path probes proved the split, the first is a fact of its finding
+ * (site_facts). */
+static void judge_site_notes(const struct diag_evidence *ev,
+			     struct diag_verdict *v)
+{
+	struct comparison_result u = site_unproven(ev);
+	struct comparison_result e = judge_site_elsewhere(ev);
+	struct finding *f;
+
+	if (!ev->have_sites)
+		return;
+	if (!v->ecn_dependent && site_leans(&u) &&
+	    (f = add(v, NOTE_UNCONFIRMED, 1.0 - u.p)) != NULL) {
+		compared(f, CMP_SITE_ECT, &u);
+		fact(f, FACT_SITE_PARTED, u.test_bad);
+		fact(f, FACT_SITE_PARTED_CONTROL, u.control_bad);
+	}
+	if (site_leans(&e) && (f = add(v, NOTE_UNCONFIRMED, 1.0 - e.p)) != NULL) {
+		compared(f, CMP_SITE_ECT, &e);
+		fact(f, FACT_SITE_ELSEWHERE, e.test_bad);
+		fact(f, FACT_SITE_ELSEWHERE_CONTROL, e.control_bad);
+	}
+}
+
 /* Failures that struck ECN and its control alike are loss; ECN failing
  * more, short of significance, is said as such. */
 static void judge_loss(const struct diag_evidence *ev, double c,
@@ -1031,8 +1176,10 @@ static void judge_loss(const struct diag_evidence *ev, double c,
 		if (k == CMP_SITE_ECT) {
 			/* Loss moves no flow: only an unproven lean is said
 			 * (a moved control is judge_ecn_path's to say). */
-			if (r.control_bad == 0 && suggestive(CMP_DATA_RESET, &r, c) &&
-			    !significant(&r, c) &&
+			double sc = site_confidence(ev, c);
+
+			if (r.control_bad == 0 && suggestive(CMP_DATA_RESET, &r, sc) &&
+			    !significant(&r, sc) &&
 			    (f = add(v, NOTE_UNCONFIRMED, 1.0 - r.p)) != NULL)
 				compared(f, CMP_SITE_ECT, &r);
 			continue;
@@ -1179,6 +1326,7 @@ void judge(const struct diag_evidence *ev, double confidence,
 			judge_marks(ev, v);
 		}
 		judge_ecn_path(ev, confidence, v);
+		judge_site_notes(ev, v);
 		judge_blackhole(ev, confidence, v);
 		if (ev->have_conn)
 			judge_ect_reset(ev, confidence, v);

@@ -82,8 +82,14 @@ enum fact {
 	FACT_AT_END,                 /* parted at the target, not at a hop */
 	FACT_CE_FLOWS,               /* flows whose other codepoints agreed */
 	FACT_FORK_FLOWS,             /* flows per hop that located a fork */
+	/* ... pairs whose answers parted without another machine shown
+	 * (same address, other return hops or kind of reply), ECT(0) and
+	 * control; pairs whose second probe another address answered. */
+	FACT_SITE_PARTED, FACT_SITE_PARTED_CONTROL,
+	FACT_SITE_ELSEWHERE, FACT_SITE_ELSEWHERE_CONTROL,
 	FACT_COUNT
 };
+_Static_assert(FACT_COUNT <= 64, "struct finding.facts is a 64-bit mask");
 
 /* The comparisons between ECN and its control. */
 enum comparison {
@@ -214,6 +220,17 @@ double field_confidence(const struct field_evidence *fe);
 const char *field_name(int field);   /* "ecn", "ttl", "flowlabel", "dscp", "frag" */
 /* Parse a --fields list ("ttl,dscp", "all"); -1 if a name is unknown. */
 int fields_parse(const char *s, unsigned *mask);
+
+/* UDP / QUIC site pairs the target answered twice: how often the second
+ * answer differed from the first in any way (address, return hops, kind
+ * of reply, QUIC versions), ECT(0) against Not-ECT; CMP_SITE_ECT counts
+ * only those another machine answered (site_moved). And pairs whose
+ * second probe another address answered (a filter, not a site). */
+struct comparison_result judge_site_parted(const struct diag_evidence *ev);
+struct comparison_result judge_site_elsewhere(const struct diag_evidence *ev);
+/* Did another machine answer b than a: both Version Negotiations, listing
+ * other versions? Return hops alone do not tell. */
+int site_moved(const struct responder *a, const struct responder *b);
 
 const char *cause_name(enum cause_kind k);
 const char *fact_name(enum fact k);

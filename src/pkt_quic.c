@@ -101,10 +101,21 @@ uint32_t quic_vn_ident(const struct quic_vn *vn)
 {
 	uint32_t h = 2166136261u;
 
+	/* Reserved versions are grease: servers add a random one to each
+	 * Version Negotiation (RFC 9000 section 6.3; quic-go does), so two
+	 * answers of one server would differ by them. */
 	for (size_t i = 0; i < vn->nversions; i++)
-		for (int k = 3; k >= 0; k--) {
+		for (int k = 3; k >= 0 && !quic_version_reserved(vn->versions[i]); k--) {
 			h ^= (vn->versions[i] >> (8 * k)) & 0xff;
 			h *= 16777619u;
 		}
 	return h ? h : 1;
+}
+
+uint32_t quic_vn_first(const struct quic_vn *vn)
+{
+	for (size_t i = 0; i < vn->nversions; i++)
+		if (!quic_version_reserved(vn->versions[i]))
+			return vn->versions[i];
+	return 0;
 }

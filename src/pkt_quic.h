@@ -66,7 +66,10 @@ int quic_vn_parse(const uint8_t *b, size_t n, struct quic_vn *vn);
 int quic_vn_answers(const struct quic_vn *vn, const struct quic_cids *p);
 
 /* A number that names the server by what it offers: FNV-1a over the
- * version list, in order; never 0. */
+ * version list, in order, reserved (greased) versions left out; never 0. */
 uint32_t quic_vn_ident(const struct quic_vn *vn);
+
+/* The first version listed that is not reserved (grease), 0 if none. */
+uint32_t quic_vn_first(const struct quic_vn *vn);
 
 #endif

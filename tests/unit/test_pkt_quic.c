@@ -187,8 +187,15 @@ static size_t vn_for(const struct probe *p, uint8_t *b, const uint32_t *v, size_
 	return off;
 }
 
-static const uint32_t site_a[] = { 0x1a1a1a1a, 0x00000001 };
-static const uint32_t site_b[] = { 0x2a2a2a2a, 0x00000001 };
+/* Sites named as the lab names them (0xec00000k, unassigned, not
+ * reserved), each Version Negotiation greased with a random reserved
+ * version first, as quic-go does. */
+static const uint32_t site_a[] = { 0xec000001, 0x00000001 };
+static const uint32_t site_b[] = { 0xec000002, 0x00000001 };
+static const uint32_t site_a_greased[] = { 0x3a7aeaba, 0xec000001, 0x00000001 };
+static const uint32_t site_a_greased2[] = { 0xfa0a5a1a, 0xec000001, 0x00000001 };
+static const uint32_t site_b_greased[] = { 0x3a7aeaba, 0xec000002, 0x00000001 };
+static const uint32_t only_grease[] = { 0x1a1a1a1a };
 
 static void test_vn_parse(void **st)
 {
@@ -203,7 +210,7 @@ static void test_vn_parse(void **st)
 	assert_int_equal(quic_vn_parse(b, n, &vn), 0);
 	assert_int_equal(vn.nversions, 2);
 	assert_int_equal(vn.total_versions, 2);
-	assert_int_equal(vn.versions[0], 0x1a1a1a1a);
+	assert_int_equal(vn.versions[0], 0xec000001);
 	assert_int_equal(vn.versions[1], 1);
 	assert_int_equal(quic_long_cids(pr[3].payload, pr[3].d.payload_len, &c), 0);
 	assert_true(quic_vn_answers(&vn, &c));
@@ -258,6 +265,32 @@ static void test_vn_ident(void **st)
 	assert_int_not_equal(quic_vn_ident(&va), quic_vn_ident(&vb));
 	assert_int_equal(quic_vn_ident(&va), quic_vn_ident(&va2));
 	assert_int_not_equal(quic_vn_ident(&va), 0);
+	assert_int_equal(quic_vn_first(&va), 0xec000001);
+}
+
+/* Grease (a random reserved version in each VN) names no machine: one
+ * site's answers with different grease are one site, and another site's
+ * with the same grease another; the first version shown is the first
+ * real one. */
+static void test_vn_ident_grease(void **st)
+{
+	struct probe pr[NPROBES];
+	uint8_t b[128];
+	struct quic_vn va, vg, vg2, vbg, vo;
+
+	make_probes(pr, AF_INET, 0);
+	assert_int_equal(quic_vn_parse(b, vn_for(&pr[0], b, site_a, 2), &va), 0);
+	assert_int_equal(quic_vn_parse(b, vn_for(&pr[1], b, site_a_greased, 3), &vg), 0);
+	assert_int_equal(quic_vn_parse(b, vn_for(&pr[2], b, site_a_greased2, 3), &vg2), 0);
+	assert_int_equal(quic_vn_parse(b, vn_for(&pr[3], b, site_b_greased, 3), &vbg), 0);
+	assert_int_equal(quic_vn_parse(b, vn_for(&pr[4], b, only_grease, 1), &vo), 0);
+	assert_int_equal(quic_vn_ident(&vg), quic_vn_ident(&vg2));
+	assert_int_equal(quic_vn_ident(&vg), quic_vn_ident(&va));
+	assert_int_not_equal(quic_vn_ident(&vg), quic_vn_ident(&vbg));
+	assert_int_equal(quic_vn_first(&vg), 0xec000001);
+	assert_int_equal(quic_vn_first(&vbg), 0xec000002);
+	assert_int_equal(quic_vn_first(&vo), 0);
+	assert_int_not_equal(quic_vn_ident(&vo), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -431,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_vn_parse),
 		cmocka_unit_test(test_vn_many_versions),
 		cmocka_unit_test(test_vn_ident),
+		cmocka_unit_test(test_vn_ident_grease),
 		cmocka_unit_test(test_vn_match_v4),
 		cmocka_unit_test(test_vn_match_v6),
 		cmocka_unit_test(test_udp_bad_length),
