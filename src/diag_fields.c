@@ -301,66 +301,80 @@ static int locate(struct dctx *c, struct field_evidence *fe, int field)
 	return 0;
 }
 
-/* Where the flows' paths fork, for the TTL: hop by hop from the first,
- * FIELD_FORK_FLOWS flows at each TTL (1 + log2(1/(1-c)), so that all
- * agreeing rules out a 2-way fork before that hop); the first TTL with
- * two responders ends it. The TTL-hashing router is a fork: it lies
- * after the last TTL where enough flows agreed and before the first
- * where they differed. */
+/* The fork flows' answers at ttl, asked again once for what did not
+ * come; how many answered. */
+static int fork_hop(struct dctx *c, int want, int ttl, struct responder *got,
+		    int *answered)
+{
+	int64_t t0 = 0;
+
+	memset(got, 0, sizeof(*got) * FIELD_FORK_FLOWS);
+	*answered = 0;
+	for (int tries = 0; tries < FIELD_TRIES && *answered < want; tries++) {
+		struct probe pr[FIELD_FORK_FLOWS];
+		size_t n = 0;
+		int rc;
+
+		if (tries)
+			pace_retry(t0);
+		t0 = now_ns();
+		for (int i = 0; i < want; i++)
+			if (!got[i].answered) {
+				add_probe(c, &pr[n], (uint16_t)(c->p->sport_base + 1 + i),
+					  ECN_NOT_ECT, ttl);
+				pr[n++].user = i;
+			}
+		if ((rc = run_batch(c, pr, n)) != 0)
+			return rc;
+		for (size_t j = 0; j < n; j++)
+			if (pr[j].state == PROBE_ANSWERED) {
+				got[pr[j].user] = responder_of(&pr[j]);
+				(*answered)++;
+			}
+	}
+	return 0;
+}
+
+/* Where the TTL's router can be, for the TTL: hop by hop from the first
+ * up to the screen's hop, FIELD_FORK_FLOWS flows at each TTL (1 +
+ * log2(1/(1-c)), so that all agreeing rules out a 2-way fork before that
+ * hop). The last TTL at which every flow met one router (fork_trunk) is
+ * where the flows' paths last join: a router hashing on the TTL (and the
+ * ports) at or before it would have its branches rejoin there, so it lies
+ * at that hop or after it. A fork seen on the way is not the TTL's: any
+ * ECMP router forks flows of other ports (review A3), so the scan does
+ * not stop at the first one. */
 static int fork_scan(struct dctx *c, struct field_evidence *fe)
 {
 	struct diag_evidence *ev = c->ev;
-	int want = 1 + repeats_needed(c->p->confidence), trunk = 0, first = 0;
+	int want = 1 + repeats_needed(c->p->confidence), trunk = 0;
 
 	if (want > FIELD_FORK_FLOWS)
 		want = FIELD_FORK_FLOWS;
 	fe->fork_flows = want;
-	for (int t = 1; t <= ev->screen_ttl && !first; t++) {
+	for (int t = 1; t <= ev->screen_ttl && !engine_stop; t++) {
 		struct responder got[FIELD_FORK_FLOWS], ref;
-		int answered = 0, rc;
-		int64_t t0 = 0;
+		int answered, split = 0, rc;
 
-		memset(got, 0, sizeof(got));
+		if ((rc = fork_hop(c, want, t, got, &answered)) != 0)
+			return rc;
 		memset(&ref, 0, sizeof(ref));
-		for (int tries = 0; tries < FIELD_TRIES && answered < want; tries++) {
-			struct probe pr[FIELD_FORK_FLOWS];
-			size_t n = 0;
-
-			if (tries)
-				pace_retry(t0);
-			t0 = now_ns();
-			for (int i = 0; i < want; i++)
-				if (!got[i].answered) {
-					add_probe(c, &pr[n], (uint16_t)(c->p->sport_base + 1 + i),
-						  ECN_NOT_ECT, t);
-					pr[n++].user = i;
-				}
-			if ((rc = run_batch(c, pr, n)) != 0)
-				return rc;
-			for (size_t j = 0; j < n; j++)
-				if (pr[j].state == PROBE_ANSWERED) {
-					got[pr[j].user] = responder_of(&pr[j]);
-					answered++;
-				}
-		}
 		for (int i = 0; i < want; i++) {
 			if (!got[i].answered)
 				continue;
 			if (!ref.answered)
 				ref = got[i];
 			else if (responder_differs(&ref, &got[i]))
-				first = t;
+				split = 1;
 		}
-		if (!first && answered >= want) {
+		if (!split && answered >= want) {
 			trunk = t;
 			fe->balancer = ref;
 		}
 	}
-	/* No fork seen up to the screen's hop: the last router before the
-	 * target parts the flows, or one we could not see; first stays 0
-	 * (judge: not located unless the screen's hop was the trunk). */
-	fe->divergence_ttl = first ? first : ev->screen_ttl + 1;
-	fe->split_unknown_from = trunk < fe->divergence_ttl - 1 ? trunk + 1 : 0;
+	fe->fork_trunk = trunk;
+	fe->divergence_ttl = trunk + 1;
+	fe->split_unknown_from = 0;
 	return 0;
 }
 

@@ -58,6 +58,10 @@ struct field_evidence {
 	int divergence_ttl, split_unknown_from;
 	struct responder split_at[2], balancer;
 	int fork_flows;              /* flows probed per hop in the fork scan */
+	/* TTL: the last hop up to the screen's at which all fork_flows flows
+	 * answered from one router, 0 if none: the TTL's router lies there
+	 * or after it, before the target. */
+	int fork_trunk;
 };
 
 struct diag_fields {

@@ -49,13 +49,18 @@ static void parted_words(const struct finding *f, char *buf, size_t len)
 		    FACT(FACT_SPORT), a, b, FACT(FACT_SPLIT_HOP));
 	PUT("; %d of %d repeats agreed", FACT(FACT_REPEATS_AGREED),
 	    FACT(FACT_REPEATS));
-	if (finding_has(f, FACT_FORK_FLOWS) && f->hop_first > 0)
-		PUT("; the flows' paths fork after hop %d (%d flows a hop): a "
-		    "probe expires where its TTL ends, so the TTL's router is "
-		    "found as that fork", f->hop_last, FACT(FACT_FORK_FLOWS));
-	else if (finding_has(f, FACT_FORK_FLOWS))
-		PUT("; no fork of the flows' paths was seen, so the router is "
-		    "not located");
+	if (!finding_has(f, FACT_FORK_FLOWS))
+		return;
+	if (FACT(FACT_SPLIT_HOP) > 1)
+		PUT("; all %d flows probed at hop %d met one router, so paths "
+		    "that part by the TTL part there or after it",
+		    FACT(FACT_FORK_FLOWS), FACT(FACT_SPLIT_HOP) - 1);
+	else
+		PUT("; no hop where all %d flows probed met one router",
+		    FACT(FACT_FORK_FLOWS));
+	if (f->hop == 0)
+		PUT(" (a probe expires where its TTL ends, so which of these "
+		    "routers hashes on the TTL cannot be seen)");
 }
 
 int fields_evidence(const struct finding *f, char *buf, size_t len)

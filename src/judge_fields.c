@@ -167,11 +167,28 @@ static int dest_hop(const struct diag_evidence *ev)
 	       ev->have_plain_trace ? ev->plain.dest_ttl : 0;
 }
 
-/* Where: the router before the first TTL at which the two values part
- * (or, TTL, where the flows fork), up to the hops silent on the way.
- * Parted only at the target with the screen's hop alike: that hop, or
- * one after it before the target. No fork seen: not located, every hop
- * before the target a candidate. */
+/* Where the TTL's router can be: at the last hop where every fork flow
+ * met one router, or after it, up to the last router before the target
+ * (or from the first hop, none such). Named only when that is one hop.
+ * The first fork of the flows' paths is no evidence: any ECMP router
+ * forks flows of other ports (review A3). */
+static void ttl_where(const struct diag_evidence *ev, struct finding *f)
+{
+	const struct field_evidence *fe = &ev->fields.f[FIELD_TTL];
+	int dest = dest_hop(ev);
+	int first = fe->fork_trunk > 0 ? fe->fork_trunk : 1;
+	int last = dest > ev->screen_ttl + 1 ? dest - 1 : ev->screen_ttl;
+
+	if (last < first)
+		last = first;
+	judge_locate(f, first, last, fe->fork_trunk > 0 ? &fe->balancer : NULL);
+	judge_fact(f, FACT_SPLIT_HOP, fe->divergence_ttl);
+	judge_fact(f, FACT_FORK_FLOWS, fe->fork_flows);
+}
+
+/* Where: the router before the first TTL at which the two values part,
+ * up to the hops silent on the way. Parted only at the target with the
+ * screen's hop alike: that hop, or one after it before the target. */
 static void field_where(const struct diag_evidence *ev, int k,
 			struct finding *f)
 {
@@ -180,14 +197,14 @@ static void field_where(const struct diag_evidence *ev, int k,
 	int first = fe->split_unknown_from ? fe->split_unknown_from - 1 : last;
 	int dest = dest_hop(ev);
 
+	if (k == FIELD_TTL) {
+		ttl_where(ev, f);
+		return;
+	}
 	if (fe->divergence_ttl > ev->screen_ttl && dest > ev->screen_ttl + 1)
 		last = dest - 1;
-	if (k == FIELD_TTL && fe->divergence_ttl > ev->screen_ttl && !fe->balancer.answered)
-		first = 1;
 	judge_locate(f, first, last, &fe->balancer);
 	judge_fact(f, FACT_SPLIT_HOP, fe->divergence_ttl);
-	if (k == FIELD_TTL)
-		judge_fact(f, FACT_FORK_FLOWS, fe->fork_flows);
 }
 
 static void field_facts(const struct field_evidence *fe, int k,

@@ -126,6 +126,7 @@ static void parted(struct field_evidence *fe, int draws, int differed,
 	fe->split_unknown_from = unknown_from;
 	if (balancer_ttl)
 		fe->balancer = te(balancer_ttl, 0);
+	fe->fork_trunk = balancer_ttl;   /* TTL: the fork scan's last join */
 }
 
 static void put_finding(char *buf, size_t len, const struct finding *f)
@@ -185,34 +186,46 @@ static void test_healthy_fields(void **state)
 	free(ev);
 }
 
-/* TTL 64 and 63 of one flow reach sites 4 and 5 hops back; the flows'
- * paths fork after hop 2 (enough flows agreed there, differed at 3). */
+/* TTL 64 and 63 of one flow reach sites 4 and 5 hops back; all fork
+ * flows met at hop 2 and forked at 3 (an ordinary ECMP router at 2 does
+ * that too): the TTL's router is hop 2 or 3, none named (review A3). */
 static void test_ttl_hash_at_fork(void **state)
 {
 	struct diag_evidence *ev = new_ev();
 
 	parted(field(ev, FIELD_TTL), 4, 0, 3, 0, 2);
-	verdict(ev, "latent; causes ttl-hash@2=198.51.100.2!latent; notes safe-multipath");
+	verdict(ev, "latent; causes ttl-hash@2-3!latent; notes safe-multipath");
 	free(ev);
 }
 
-/* Hop 2 gave too few answers: the fork is hop 1 or hop 2. */
+/* Every fork flow met one router at each hop up to the screen's (3), the
+ * last before the target: only that router can part them. */
+static void test_ttl_hash_last_join(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_TTL), 4, 0, 4, 0, 3);
+	verdict(ev, "latent; causes ttl-hash@3=198.51.100.3!latent; notes safe-multipath");
+	free(ev);
+}
+
+/* Hop 2 gave too few answers: the flows last met at hop 1. */
 static void test_ttl_hash_silent_fork(void **state)
 {
 	struct diag_evidence *ev = new_ev();
 
-	parted(field(ev, FIELD_TTL), 4, 0, 3, 2, 1);
-	verdict(ev, "latent; causes ttl-hash@1-2!latent; notes safe-multipath");
+	parted(field(ev, FIELD_TTL), 4, 0, 2, 0, 1);
+	verdict(ev, "latent; causes ttl-hash@1-3!latent; notes safe-multipath");
 	free(ev);
 }
 
-/* No fork of the flows' paths seen: every hop before the target is a
- * candidate, none named. */
+/* The flows never all met: every hop before the target a candidate,
+ * none named. */
 static void test_ttl_hash_no_fork(void **state)
 {
 	struct diag_evidence *ev = new_ev();
 
-	parted(field(ev, FIELD_TTL), 4, 0, 4, 0, 0);
+	parted(field(ev, FIELD_TTL), 4, 0, 1, 0, 0);
 	verdict(ev, "latent; causes ttl-hash@1-3!latent; notes safe-multipath");
 	free(ev);
 }
@@ -466,6 +479,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_healthy_fields),
 		cmocka_unit_test(test_ttl_hash_at_fork),
+		cmocka_unit_test(test_ttl_hash_last_join),
 		cmocka_unit_test(test_ttl_hash_silent_fork),
 		cmocka_unit_test(test_ttl_hash_no_fork),
 		cmocka_unit_test(test_ttl_repeat_differs),
