@@ -103,23 +103,36 @@ static struct finding *find_cause(struct diag_verdict *v, enum cause_kind k)
 	return NULL;
 }
 
-/* ECN connections whose data an RST answered from another hop count
- * than their SYN-ACK: another machine. */
-static int ecn_reset_by_other(const struct diag_evidence *ev)
+/* Does some flow's SYN-ACK come with this TTL: a site of the target? */
+static int synack_ttl_seen(const struct connect_result *cr, int ttl)
 {
+	for (size_t i = 0; i < cr->nflows; i++)
+		if (cr->flows[i].have_synack && cr->flows[i].synack.ttl == ttl)
+			return 1;
+	return 0;
+}
+
+/* ECN connections whose data an RST answered from another hop count
+ * than their SYN-ACK, one that another flow's SYN-ACK came with: another
+ * site of the target. An RST from a hop count no SYN-ACK had is a
+ * middlebox's (review A7): that is the ect-reset's, not a ce-hash's. */
+static int ecn_reset_by_other_site(const struct diag_evidence *ev)
+{
+	const struct connect_result *cr = &ev->conn;
 	int n = 0;
 
-	for (size_t i = 0; ev->have_conn && i < ev->conn.nflows; i++)
-		n += !ev->conn.flows[i].control &&
-		     ev->conn.flows[i].result == CR_RESET_OTHER;
+	for (size_t i = 0; ev->have_conn && i < cr->nflows; i++)
+		n += !cr->flows[i].control &&
+		     cr->flows[i].result == CR_RESET_OTHER &&
+		     synack_ttl_seen(cr, cr->flows[i].rst.ttl);
 	return n;
 }
 
 /* A ce-hash, and ECN data reset even when the whole flow was sent ECT(0)
  * (ect-reset): where that data arrived CE-marked (ce-marking from the
- * replay's ECEs) or was reset by another machine, the marks moved it to
- * another site, so the resets are the ce-hash's doing, not a consistent
- * path's. One cause, not latent. */
+ * replay's ECEs) or was reset by another site of the target, the marks
+ * moved it there, so the resets are the ce-hash's doing, not a
+ * consistent path's. One cause, not latent. */
 static void ce_explains_resets(const struct diag_evidence *ev,
 			       struct diag_verdict *v)
 {
@@ -128,7 +141,7 @@ static void ce_explains_resets(const struct diag_evidence *ev,
 	struct finding *rst = find_cause(v, CAUSE_ECT_RESET);
 	int marked = marks && !finding_has(marks, FACT_QUOTE_HOP);
 
-	if (!ce || !rst || (!marked && ecn_reset_by_other(ev) == 0))
+	if (!ce || !rst || (!marked && ecn_reset_by_other_site(ev) == 0))
 		return;
 	ce->latent = 0;
 	for (int k = FACT_TEST; k <= FACT_CONTROL_BAD; k++)

@@ -335,8 +335,10 @@ static void ce_split(struct diag_evidence *ev, int n)
 }
 
 /* The replay: n ECN connections, every other one reset after its data
- * from another hop count (rst_other) or the SYN-ACK's, n plain ones
- * fine; the reset ones replayed all-ECT(0), and reset again. */
+ * from the SYN-ACK's hop count (rst_other 0), from another site's (1:
+ * every other plain connection's SYN-ACK came from there) or from one no
+ * SYN-ACK had (2: a middlebox), n plain ones fine; the reset ones
+ * replayed all-ECT(0), and reset again. */
 static void replay_reset(struct diag_evidence *ev, int n, int rst_other)
 {
 	struct connect_result *cr = &ev->conn, *x = &ev->ect_check;
@@ -358,11 +360,11 @@ static void replay_reset(struct diag_evidence *ev, int n, int rst_other)
 		f->control = i >= n;
 		f->mode = f->control ? MODE_PLAIN : MODE_CLASSIC;
 		f->have_synack = 1;
-		f->synack.ttl = 60;
+		f->synack.ttl = rst_other == 1 && f->control && i % 2 ? 59 : 60;
 		f->synack.tcp.flags = TH_SYN | TH_ACK | (f->control ? 0 : TH_ECE);
 		f->data_tos = f->control ? ECN_NOT_ECT : ECN_ECT0;
 		f->have_rst = f->rst_after_data = reset;
-		f->rst.ttl = rst_other ? 59 : 60;
+		f->rst.ttl = (uint8_t)(rst_other == 1 ? 59 : rst_other == 2 ? 58 : 60);
 		f->data_acked = !reset;
 	}
 	for (int i = 0; i < 2 * n; i++) {
@@ -424,6 +426,20 @@ static void test_ce_hash_same_machine_reset(void **state)
 	assert_non_null(ev);
 	ce_split(ev, 4);
 	replay_reset(ev, 14, 0);
+	verdict(ev, "broken; causes ect-reset ce-hash@2=198.51.100.2!latent; notes");
+	free_replay(ev);
+	free(ev);
+}
+
+/* ECN data reset from a hop count no SYN-ACK came with: a middlebox
+ * resets it, whatever CE does; both causes stand (review A7). */
+static void test_ce_hash_middlebox_reset(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	ce_split(ev, 4);
+	replay_reset(ev, 14, 2);
 	verdict(ev, "broken; causes ect-reset ce-hash@2=198.51.100.2!latent; notes");
 	free_replay(ev);
 	free(ev);
@@ -492,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_ce_hash),
 		cmocka_unit_test(test_ce_hash_breaks),
 		cmocka_unit_test(test_ce_hash_same_machine_reset),
+		cmocka_unit_test(test_ce_hash_middlebox_reset),
 		cmocka_unit_test(test_ce_too_few_flows),
 		cmocka_unit_test(test_ce_others_parted),
 		cmocka_unit_test(test_fields_parse),
