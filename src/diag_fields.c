@@ -168,6 +168,25 @@ static int find_parted(struct field_evidence *fe)
 	return 0;
 }
 
+int confirm_order(int want, const int drawn[2], int *side, int max)
+{
+	int n = 0;
+
+	/* Each side's probes back to back, two at least: a round-robin
+	 * balancer (on either path) parts two identical probes in a row,
+	 * where it would line up with an alternation of the two values
+	 * (review A6). */
+	for (int w = 0; w < 2; w++) {
+		int need = want - drawn[w];
+
+		if (need < 2)
+			need = 2;
+		for (int j = 0; j < need && n < max; j++)
+			side[n++] = w;
+	}
+	return n;
+}
+
 /* Repeat the two parted probes, each against its first answer, until
  * per-packet balancing is ruled out at the run's confidence (the bound
  * of diag_perpacket.c) or a repeat differs. */
@@ -184,20 +203,16 @@ static int confirm(struct dctx *c, struct field_evidence *fe, int field)
 			    pp_miss_pair(fe->split_draws[0], fe->split_draws[1]) > miss;
 	     round++) {
 		struct probe pr[32];
-		size_t n = 0;
+		int side[32];
+		size_t n = (size_t)confirm_order(want, fe->split_draws, side, 32);
 
 		if (round)
 			pace_retry(t0);
 		t0 = now_ns();
-		/* Alternating, each side up to want draws (one at least). */
-		for (int j = 0; j < 2 * want && n < 32; j++) {
-			int w = j % 2;
-
-			if (j >= 2 && fe->split_draws[w] + j / 2 >= want)
-				continue;
-			field_probe(c, &pr[n], ff->sport, field,
-				    ff->value[w ? k : 0], ttl);
-			pr[n++].user = w;
+		for (size_t j = 0; j < n; j++) {
+			field_probe(c, &pr[j], ff->sport, field,
+				    ff->value[side[j] ? k : 0], ttl);
+			pr[j].user = side[j];
 		}
 		if ((rc = send_rest(c, pr, n)) != 0 || (rc = run_batch(c, pr, n)) != 0)
 			return rc;

@@ -73,4 +73,9 @@ struct diag_fields {
 	int ce_others_parted;
 };
 
+/* The order of one confirmation round's probes (diag_fields.c): side[j]
+ * 0 the control, 1 the parted value; each side's probes back to back,
+ * want - drawn[side] of them and two at least. Returns how many (<= max). */
+int confirm_order(int want, const int drawn[2], int *side, int max);
+
 #endif

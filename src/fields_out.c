@@ -102,6 +102,14 @@ int fields_evidence(const struct finding *f, char *buf, size_t len)
 	case NOTE_UNCONFIRMED:
 		parted_words(f, buf, len);
 		n = (int)strlen(buf);
+		if (finding_has(f, FACT_HOPS_ONLY)) {
+			PUT(": one address answered both, only the return hop count "
+			    "differed, which a server reflecting the %s into its "
+			    "answer and a return path hashing on it explain as well; "
+			    "no fault is named", FACT(FACT_FIELD) == FIELD_DSCP ?
+			    "DSCP" : "flow label");
+			return 1;
+		}
 		PUT(": too few agreeing repeats to tell a hash over %s from "
 		    "per-packet balancing; no fault is named",
 		    field_name(FACT(FACT_FIELD)));

@@ -70,6 +70,7 @@ static const char *const fact_names[FACT_COUNT] = {
 	[FACT_AT_END] = "at_target",
 	[FACT_CE_FLOWS] = "ce_only_flows",
 	[FACT_FORK_FLOWS] = "fork_flows",
+	[FACT_HOPS_ONLY] = "return_hops_only",
 };
 
 static const char *const cmp_names[CMP_COUNT] = {

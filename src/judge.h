@@ -76,6 +76,7 @@ enum fact {
 	FACT_AT_END,                 /* parted at the target, not at a hop */
 	FACT_CE_FLOWS,               /* flows whose other codepoints agreed */
 	FACT_FORK_FLOWS,             /* flows per hop that located a fork */
+	FACT_HOPS_ONLY,              /* parted at the target by return hops alone */
 	FACT_COUNT
 };
 

@@ -232,8 +232,25 @@ static void field_facts(const struct field_evidence *fe, int k,
 	judge_fact(f, FACT_AT_END, fe->at_end);
 	judge_fact(f, FACT_REPEATS, fe->repeats.answered);
 	judge_fact(f, FACT_REPEATS_AGREED, fe->repeats.answered - fe->repeats.differed);
-	f->reach[0] = fe->split_at[0];
-	f->reach[1] = fe->split_at[1];
+	/* Where it was located, else the first answers that parted. */
+	f->reach[0] = fe->split_at[0].answered ? fe->split_at[0] :
+		      fe->at_end ? ff->end[0] : ff->hop[0];
+	f->reach[1] = fe->split_at[1].answered ? fe->split_at[1] :
+		      fe->at_end ? ff->end[fe->split_value] : ff->hop[fe->split_value];
+}
+
+/* A flow label or DSCP parted only at the target, by the answer's return
+ * hop count alone (one address, one kind of answer): a server reflecting
+ * the field into its SYN-ACK (net.ipv6.flowlabel_reflect,
+ * net.ipv4.tcp_reflect_tos) behind a return path hashing on it moves
+ * the answers, not the probes (review A6). */
+static int return_hops_only(const struct field_evidence *fe, int k)
+{
+	const struct field_flow *ff = &fe->flows[fe->split_flow];
+	const struct responder *a = &ff->end[0], *b = &ff->end[fe->split_value];
+
+	return fe->at_end && (k == FIELD_FLOWLABEL || k == FIELD_DSCP) &&
+	       a->kind == b->kind && addr_eq(&a->addr, &b->addr);
 }
 
 static void judge_field(const struct diag_evidence *ev, double c, int k,
@@ -246,6 +263,13 @@ static void judge_field(const struct diag_evidence *ev, double c, int k,
 	if (!fe->screened || !fe->applies || !fe->parted)
 		return;
 	conf = 1.0 - pp_miss_pair(fe->split_draws[0], fe->split_draws[1]);
+	if (return_hops_only(fe, k)) {
+		if ((f = judge_add(v, NOTE_UNCONFIRMED, conf)) != NULL) {
+			field_facts(fe, k, f);
+			judge_fact(f, FACT_HOPS_ONLY, 1);
+		}
+		return;
+	}
 	if (!fe->split_seen || fe->repeats.differed > 0 || conf + 1e-12 < c) {
 		if ((f = judge_add(v, NOTE_UNCONFIRMED, conf)) != NULL)
 			field_facts(fe, k, f);

@@ -260,6 +260,62 @@ static void test_flowlabel_hash(void **state)
 	free(ev);
 }
 
+/* Flow 0's flow label parted only at the target (the screen's hop alike),
+ * confirmed: machine is the target's answer to the parted value. */
+static void flowlabel_at_end(struct diag_evidence *ev, struct responder machine)
+{
+	struct field_evidence *fe = field(ev, FIELD_FLOWLABEL);
+
+	parted(fe, 4, 0, 4, 0, 3);
+	fe->at_end = 1;
+	fe->flows[0].hop[1] = te(3, 1);
+	fe->flows[0].end[1] = machine;
+	fe->split_at[0] = fe->flows[0].end[0];
+	fe->split_at[1] = machine;
+}
+
+/* Only the return hop count differs, one address: a server reflecting
+ * the label and a return path hashing on it explain it as well; said,
+ * not charged (review A6). */
+static void test_flowlabel_return_hops_only(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	flowlabel_at_end(ev, site(5));
+	verdict(ev, "inconclusive; causes; notes safe-multipath unconfirmed");
+	free(ev);
+}
+
+/* Another address answered the parted value: the probes moved. */
+static void test_flowlabel_at_end_other_addr(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+	struct responder other = site(4);
+
+	other.addr = ip4("203.0.113.81");
+	flowlabel_at_end(ev, other);
+	verdict(ev, "latent; causes flowlabel-hash@3=198.51.100.3!latent; notes safe-multipath");
+	free(ev);
+}
+
+/* A confirmation round sends each side's probes back to back, two at
+ * least, so a round-robin balancer parts identical probes (review A6). */
+static void test_confirm_order(void **state)
+{
+	int side[32], drawn[2] = { 0, 0 }, n;
+
+	n = confirm_order(4, drawn, side, 32);
+	assert_int_equal(n, 8);
+	for (int j = 0; j < n; j++)
+		assert_int_equal(side[j], j >= 4);
+	drawn[0] = 4;
+	drawn[1] = 3;
+	n = confirm_order(4, drawn, side, 32);
+	assert_int_equal(n, 4);
+	for (int j = 0; j < n; j++)
+		assert_int_equal(side[j], j >= 2);
+}
+
 /* IPv4: no flow label; nothing said even if the evidence had a split. */
 static void test_flowlabel_ipv4(void **state)
 {
@@ -502,6 +558,9 @@ int main(void)
 		cmocka_unit_test(test_ttl_few_repeats),
 		cmocka_unit_test(test_flowlabel_hash),
 		cmocka_unit_test(test_flowlabel_ipv4),
+		cmocka_unit_test(test_flowlabel_return_hops_only),
+		cmocka_unit_test(test_flowlabel_at_end_other_addr),
+		cmocka_unit_test(test_confirm_order),
 		cmocka_unit_test(test_dscp_note),
 		cmocka_unit_test(test_fragment_path),
 		cmocka_unit_test(test_per_packet_no_field),
