@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc make pkg-config libc6-dev dpkg-dev debhelper fakeroot lintian libcap2-bin libpcap-dev libcmocka-dev libnftables-dev libcap-dev
 nftables iproute2 procps tcpdump traceroute python3 curl jq ethtool
 clang libclang-rt-14-dev scamper python3-jsonschema man-db groff-base mandoc
-chromium"
+chromium tshark zmap time"
 
 missing=""
 for p in $PKGS; do
@@ -21,6 +21,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# tshark (bench/analyze.sh) asks whether non-root users may capture: no.
+echo "wireshark-common wireshark-common/install-setuid boolean false" |
+	debconf-set-selections
 apt-get update -qq >&2
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2

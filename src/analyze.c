@@ -14,27 +14,13 @@
 #include <unistd.h>
 
 #include "analyze.h"
-
-/* Per server and port: what plain SYNs got, as a hint for connections
- * whose ECN SYN got nothing or an RST, and the control for resets after
- * data. A cache under the keyed hash, overwritten on collision (a reset
- * counted as a fault before stays one). */
-#define AN_DSTS 16384
-
-struct an_dst {
-	struct addr server;
-	uint16_t dport;
-	int used;
-	uint32_t plain_synack, plain_reset;
-	/* the control for resets after data (struct an_ctl) */
-	uint32_t plain_data, plain_data_reset, ecn_data, ecn_data_reset;
-	uint32_t ecn_reset_faults;   /* of them counted as faults */
-};
+#include "trace.h"
 
 struct an_slot {
 	struct an_conn c;
 	uint64_t order;              /* creation order */
-	int32_t hnext;               /* hash chain, or free list */
+	int32_t hnext;               /* free list */
+	int32_t srv;                 /* its server's entry, -1 none (full) */
 	int32_t lru_prev, lru_next;  /* most recently active first */
 	int list;                    /* LIST_OPEN, LIST_CLOSED, or 0 */
 	int used;
@@ -108,19 +94,27 @@ uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static uint32_t tuple_hash(const struct analyzer *a, const struct addr *c,
-			   const struct addr *s, uint16_t sport, uint16_t dport)
+/* The keyed hash of a connection's two endpoints, the same whichever
+ * way a packet goes: the lesser endpoint (address, then port) first. */
+static uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
+			   const struct addr *y, uint16_t xport, uint16_t yport)
 {
 	uint8_t b[40];
-	size_t n = 0, lc = addr_len(c), ls = addr_len(s);
+	size_t l = addr_len(x);
+	int cmp = memcmp(&x->u, &y->u, l);
 
-	memcpy(b, &c->u, lc);
-	n += lc;
-	memcpy(b + n, &s->u, ls);
-	n += ls;
-	memcpy(b + n, &sport, 2);
-	memcpy(b + n + 2, &dport, 2);
-	return (uint32_t)an_siphash(a->key, b, n + 4);
+	if (cmp > 0 || (cmp == 0 && xport > yport)) {
+		const struct addr *t = x;
+		uint16_t tp = xport;
+
+		x = y, y = t;
+		xport = yport, yport = tp;
+	}
+	memcpy(b, &x->u, l);
+	memcpy(b + l, &y->u, l);
+	memcpy(b + 2 * l, &xport, 2);
+	memcpy(b + 2 * l + 2, &yport, 2);
+	return (uint32_t)an_siphash(a->key, b, 2 * l + 4);
 }
 
 /* ------------------------------------------------------ classification */
@@ -307,16 +301,20 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 	if (cap > AN_TABLE_MAX)
 		cap = AN_TABLE_MAX;
 	a->cap = cap;
-	for (a->nbuckets = 16; a->nbuckets < 2 * cap; a->nbuckets *= 2)
+	/* The index grows with the connections followed, up to twice the
+	 * bound: a small one stays in the cache. */
+	for (a->nbuckets_max = 16; a->nbuckets_max < 2 * cap;
+	     a->nbuckets_max *= 2)
 		;
+	a->nbuckets = a->nbuckets_max < 1024 ? a->nbuckets_max : 1024;
 	a->slots = calloc(cap, sizeof(*a->slots));
 	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
-	a->dsts = calloc(AN_DSTS, sizeof(*a->dsts));
-	if (a->slots == NULL || a->bucket == NULL || a->dsts == NULL) {
+	a->links = malloc(cap * sizeof(*a->links));
+	servers_init(&a->servers, 0);
+	if (a->slots == NULL || a->bucket == NULL || a->links == NULL) {
 		analyzer_free(a);
 		return -1;
 	}
-	a->ndsts = AN_DSTS;
 	for (size_t i = 0; i < a->nbuckets; i++)
 		a->bucket[i] = -1;
 	a->free_head = -1;
@@ -343,31 +341,38 @@ void analyzer_free(struct analyzer *a)
 {
 	free(a->slots);
 	free(a->bucket);
-	free(a->dsts);
+	free(a->links);
+	servers_free(&a->servers);
 	a->slots = NULL;
 	a->bucket = NULL;
-	a->dsts = NULL;
+	a->links = NULL;
 }
 
-static struct an_dst *dst_find(struct analyzer *a, const struct addr *server,
-			       uint16_t dport, int create)
+/* Per server and port: what plain SYNs got, as a hint for connections
+ * whose ECN SYN got nothing or an RST, and the control for resets after
+ * data. */
+static uint32_t server_hash(const struct analyzer *a, const struct addr *server,
+			    uint16_t dport)
 {
 	uint8_t b[18];
 	size_t n = addr_len(server);
-	struct an_dst *d;
 
 	memcpy(b, &server->u, n);
 	memcpy(b + n, &dport, 2);
-	d = &a->dsts[an_siphash(a->key, b, n + 2) % a->ndsts];
-	if (d->used && d->dport == dport && addr_eq(&d->server, server))
-		return d;
-	if (!create)
-		return NULL;
-	memset(d, 0, sizeof(*d));
-	d->used = 1;
-	d->server = *server;
-	d->dport = dport;
-	return d;
+	return (uint32_t)an_siphash(a->key, b, n + 2);
+}
+
+static const struct an_dst *dst_get(const struct analyzer *a,
+				    const struct an_conn *c)
+{
+	return servers_get(&a->servers, server_hash(a, &c->server, c->dport),
+			   &c->server, c->dport);
+}
+
+/* The entry of slot s's server, NULL if it found no room. */
+static struct an_dst *dst_of(struct analyzer *a, const struct an_slot *s)
+{
+	return s->srv >= 0 ? &a->servers.v[s->srv] : NULL;
 }
 
 static enum an_verdict verdict(const struct an_dst *d)
@@ -382,12 +387,8 @@ static enum an_verdict verdict(const struct an_dst *d)
 	return CTL_ECN_ONLY;
 }
 
-enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
-			   struct an_ctl *out)
+enum an_verdict an_dst_control(const struct an_dst *d, struct an_ctl *out)
 {
-	const struct an_dst *d = dst_find((struct analyzer *)a, &c->server,
-					  c->dport, 0);
-
 	memset(out, 0, sizeof(*out));
 	if (d != NULL) {
 		out->plain_data = d->plain_data;
@@ -399,29 +400,124 @@ enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
 	return out->verdict;
 }
 
+enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
+			   struct an_ctl *out)
+{
+	const struct an_dst *d = dst_get(a, c);
+
+	an_dst_control(d, out);
+	if (d == NULL && a->server_full)
+		out->verdict = CTL_NO_ROOM;
+	return out->verdict;
+}
+
+enum an_finding an_server_finding(const struct an_dst *d)
+{
+	uint32_t reset = d->ecn_reset_faults;
+	uint32_t syn = d->ecn_results[CR_SYN_ECN_RESET] +
+		       d->ecn_results[CR_SYN_ECN_DROPPED];
+	uint32_t data = d->ecn_results[CR_ECT_DATA_LOST] +
+			d->ecn_results[CR_DATA_UNACKED];
+
+	if (reset > 0 && reset >= syn && reset >= data)
+		return SF_RESET;
+	if (syn > 0 && syn >= data)
+		return SF_SYN;
+	if (data > 0)
+		return SF_DATA_LOST;
+	if (d->reset_plain_too > 0)
+		return SF_RESET_PLAIN_TOO;
+	return d->ecn_conns ? SF_OK : SF_NO_ECN;
+}
+
+const char *an_finding_name(enum an_finding f)
+{
+	static const char *const n[] = {
+		[SF_NO_ECN] = "no-ecn", [SF_OK] = "ok", [SF_RESET] = "ecn-reset",
+		[SF_RESET_PLAIN_TOO] = "reset-plain-too",
+		[SF_SYN] = "ecn-syn-refused", [SF_DATA_LOST] = "ect-data-lost",
+	};
+
+	return f <= SF_DATA_LOST ? n[f] : "?";
+}
+
+static void hop_set(uint64_t bits[4], uint8_t ttl)
+{
+	int h = return_hops(ttl);
+
+	h = h < 1 ? 1 : h > 255 ? 255 : h;
+	bits[h / 64] |= 1ULL << (h % 64);
+}
+
+int an_hops(const uint64_t bits[4], int *out, int max)
+{
+	int n = 0;
+
+	for (int h = 0; h < 256; h++)
+		if (bits[h / 64] >> (h % 64) & 1) {
+			if (n < max)
+				out[n] = h;
+			n++;
+		}
+	return n;
+}
+
+/* A finished connection in its server's summary. */
+static void server_count(struct an_dst *d, const struct an_conn *c,
+			 uint64_t order)
+{
+	if (d->ecn_conns + d->plain_conns == 0)
+		d->first_seen = order;
+	if (c->setup == SETUP_NONE) {
+		d->plain_conns++;
+		d->plain_results[c->result]++;
+	} else {
+		d->ecn_conns++;
+		d->ecn_results[c->result]++;
+	}
+	d->faults += (uint32_t)c->fault;
+	if (c->have_synack)
+		hop_set(d->synack_hops, c->synack_ttl);
+	if (c->have_rst)
+		hop_set(d->rst_hops, c->rst_ttl);
+}
+
 const char *an_verdict_name(enum an_verdict v)
 {
 	switch (v) {
 	case CTL_ECN_ONLY: return "ecn-only";
 	case CTL_PLAIN_TOO: return "plain-too";
+	case CTL_NO_ROOM: return "no-room";
 	default: return "no-plain";
 	}
 }
 
-static int32_t find(const struct analyzer *a, const struct addr *client,
-		    const struct addr *server, uint16_t sport, uint16_t dport)
+/* The slot of the connection src:sport -> dst:dport (h: its tuple_hash),
+ * *from_client 1, or else of dst:dport -> src:sport, *from_client 0; -1. */
+static int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src,
+		    const struct addr *dst, uint16_t sport, uint16_t dport,
+		    int *from_client)
 {
-	uint32_t h = tuple_hash(a, client, server, sport, dport);
+	int32_t back = -1;
 
 	for (int32_t i = a->bucket[h & (a->nbuckets - 1)]; i >= 0;
-	     i = a->slots[i].hnext) {
-		const struct an_conn *c = &a->slots[i].c;
+	     i = a->links[i].next) {
+		const struct an_conn *c;
 
+		if (a->links[i].hash != h)
+			continue;
+		c = &a->slots[i].c;
 		if (c->sport == sport && c->dport == dport &&
-		    addr_eq(&c->client, client) && addr_eq(&c->server, server))
+		    addr_eq(&c->client, src) && addr_eq(&c->server, dst)) {
+			*from_client = 1;
 			return i;
+		}
+		if (back < 0 && c->sport == dport && c->dport == sport &&
+		    addr_eq(&c->client, dst) && addr_eq(&c->server, src))
+			back = i;
 	}
-	return -1;
+	*from_client = 0;
+	return back;
 }
 
 static int missing_evidence(const struct an_conn *c)
@@ -438,9 +534,9 @@ static void finish(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
 	struct an_conn *c = &s->c;
-	const struct an_dst *d = dst_find(a, &c->server, c->dport, 0);
-	uint32_t h = tuple_hash(a, &c->client, &c->server, c->sport, c->dport);
-	int32_t *pp = &a->bucket[h & (a->nbuckets - 1)];
+	struct an_dst *dd = dst_of(a, s);
+	const struct an_dst *d = dd;
+	int32_t *pp = &a->bucket[a->links[i].hash & (a->nbuckets - 1)];
 
 	c->result = an_classify(c, d ? d->plain_synack > 0 : 0,
 				d ? d->plain_reset > 0 : 0);
@@ -452,9 +548,11 @@ static void finish(struct analyzer *a, int32_t i)
 		c->would_be = c->result;
 		c->result = AR_UNFINISHED;
 	}
-	if (c->have_data && c->have_synack && !c->evicted &&
+	c->fault = an_is_fault(c->result);
+	if (dd != NULL)
+		server_count(dd, c, s->order);
+	if (dd != NULL && c->have_data && c->have_synack && !c->evicted &&
 	    c->result != AR_UNFINISHED) {
-		struct an_dst *dd = dst_find(a, &c->server, c->dport, 1);
 		int reset = c->have_rst && c->rst_after_data;
 
 		if (c->setup == SETUP_NONE) {
@@ -467,18 +565,18 @@ static void finish(struct analyzer *a, int32_t i)
 						c->result == CR_RESET_SAME;
 		}
 	}
+	a->server_full += (uint64_t)c->server_full;
 	a->unfinished += (uint64_t)c->unfinished;
 	a->timed_out += (uint64_t)c->timed_out;
-	c->fault = an_is_fault(c->result);
 	a->counts[c->result]++;
 	a->faults += (uint64_t)c->fault;
 	if (a->done)
 		a->done(a->ctx, c);
 
 	while (*pp >= 0 && *pp != i)
-		pp = &a->slots[*pp].hnext;
+		pp = &a->links[*pp].next;
 	if (*pp == i)
-		*pp = s->hnext;
+		*pp = a->links[i].next;
 	lru_unlink(a, i);
 	s->used = 0;
 	s->hnext = a->free_head;
@@ -486,12 +584,34 @@ static void finish(struct analyzer *a, int32_t i)
 	a->active--;
 }
 
+/* Twice as many buckets, the chains rebuilt from the stored hashes; on
+ * no memory the index keeps its size (longer chains, same answers). */
+static void grow_index(struct analyzer *a)
+{
+	size_t n = 2 * a->nbuckets;
+	int32_t *b = realloc(a->bucket, n * sizeof(*b));
+
+	if (b == NULL)
+		return;
+	a->bucket = b;
+	a->nbuckets = n;
+	for (size_t k = 0; k < n; k++)
+		b[k] = -1;
+	for (size_t k = 0; k < a->fresh; k++) {
+		uint32_t h = a->links[k].hash;
+
+		if (!a->slots[k].used)
+			continue;
+		a->links[k].next = b[h & (n - 1)];
+		b[h & (n - 1)] = (int32_t)k;
+	}
+}
+
 static int32_t create(struct analyzer *a, const struct pkt_reply *r,
-		      int64_t ts)
+		      uint32_t h, int64_t ts)
 {
 	int32_t i;
 	struct an_slot *s;
-	uint32_t h;
 
 	if (a->free_head < 0 && a->fresh == a->cap && a->closed_tail >= 0) {
 		/* Full: a closed connection makes room, finished as it is. */
@@ -518,9 +638,20 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	s->c.sport = r->tcp.sport;
 	s->c.dport = r->tcp.dport;
 	s->c.t_first = ts;
-	h = tuple_hash(a, &r->src, &r->dst, r->tcp.sport, r->tcp.dport);
-	s->hnext = a->bucket[h & (a->nbuckets - 1)];
+	if (a->active >= a->nbuckets / 2 && a->nbuckets < a->nbuckets_max)
+		grow_index(a);
+	a->links[i].hash = h;
+	a->links[i].next = a->bucket[h & (a->nbuckets - 1)];
 	a->bucket[h & (a->nbuckets - 1)] = i;
+	{
+		int full = 0;
+		struct an_dst *d = servers_find(&a->servers,
+			server_hash(a, &r->dst, r->tcp.dport), &r->dst,
+			r->tcp.dport, 1, &full);
+
+		s->srv = d ? (int32_t)(d - a->servers.v) : -1;
+		s->c.server_full = full;
+	}
 	s->lru_prev = s->lru_next = -1;
 	lru_push(a, i);
 	a->active++;
@@ -657,9 +788,10 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 			c->syn_rst = 1;
 			c->syn_rst_to_plain = s->last_syn_plain;
 			if (s->last_syn_plain) {
-				struct an_dst *d = dst_find(a, &c->server,
-							    c->dport, 1);
-				d->plain_reset++;
+				struct an_dst *d = dst_of(a, s);
+
+				if (d != NULL)
+					d->plain_reset++;
 			}
 		} else if (c->have_data && !c->data_acked) {
 			c->rst_after_data = 1;
@@ -691,8 +823,10 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 		 * plain SYN. */
 		c->synack_to_plain = c->fallback && !(fl & TH_ECE);
 		if (c->setup == SETUP_NONE || c->synack_to_plain) {
-			struct an_dst *d = dst_find(a, &c->server, c->dport, 1);
-			d->plain_synack++;
+			struct an_dst *d = dst_of(a, s);
+
+			if (d != NULL)
+				d->plain_synack++;
 		}
 		return;
 	}
@@ -730,6 +864,50 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 }
 
 /*
+ * The common case read directly: a whole IPv4 packet (not a later
+ * fragment) or an IPv6 one without extension headers, carrying TCP, its
+ * length field within what was captured. Fills what analyze reads of a
+ * TCP reply (kind, addresses, TTL, TOS, IP ID, the segment), as
+ * pkt_parse would. Returns 0, or -1 to leave the packet to pkt_parse
+ * (anything else, including what pkt_parse refuses).
+ */
+static int parse_fast(const uint8_t *b, size_t len, struct pkt_reply *r)
+{
+	size_t hl, total;
+
+	if (len >= 20 && b[0] == 0x45) {
+		hl = 20;
+		total = (size_t)b[2] << 8 | b[3];
+		if (b[9] != IPPROTO_TCP || total < hl || total > len ||
+		    ((b[6] & 0x1f) | b[7]) != 0)
+			return -1;
+		r->src.family = r->dst.family = AF_INET;
+		memcpy(&r->src.u.v4, b + 12, 4);
+		memcpy(&r->dst.u.v4, b + 16, 4);
+		r->ttl = b[8];
+		r->tos = b[1];
+		r->ip_id = (uint16_t)(b[4] << 8 | b[5]);
+	} else if (len >= 40 && b[0] >> 4 == 6) {
+		hl = 40;
+		total = ((size_t)b[4] << 8 | b[5]) + 40;
+		if (b[6] != IPPROTO_TCP || total == 40 || total > len)
+			return -1;
+		r->src.family = r->dst.family = AF_INET6;
+		memcpy(&r->src.u.v6, b + 8, 16);
+		memcpy(&r->dst.u.v6, b + 24, 16);
+		r->ttl = b[7];
+		r->tos = (uint8_t)((b[0] << 4 | b[1] >> 4) & 0xff);
+		r->ip_id = 0;
+	} else {
+		return -1;
+	}
+	if (pkt_parse_tcp(b + hl, total - hl, &r->tcp) < 0)
+		return -1;
+	r->kind = REPLY_TCP;
+	return 0;
+}
+
+/*
  * Parse a packet; when the snap length cut it after its headers, let the
  * parser see what is there as if it were the whole packet and report how
  * many payload bytes the cut took (*missing).
@@ -741,7 +919,7 @@ static int parse_ip(const uint8_t *buf, size_t len, size_t wire_len,
 	size_t n, claimed;
 
 	*missing = 0;
-	if (pkt_parse(buf, len, r) == 0)
+	if (parse_fast(buf, len, r) == 0 || pkt_parse(buf, len, r) == 0)
 		return 0;
 	if (wire_len <= len || len < 20)
 		return -1;
@@ -786,11 +964,8 @@ static int icmp_error(struct analyzer *a, const struct pkt_reply *r)
 	     r->kind != REPLY_PKT_TOO_BIG) || !r->has_quote ||
 	    q->proto != IPPROTO_TCP || q->l4_len < 8)
 		return 0;
-	i = find(a, &q->src, &q->dst, q->sport, q->dport);
-	if (i < 0) {
-		i = find(a, &q->dst, &q->src, q->dport, q->sport);
-		to_client = 0;
-	}
+	i = find(a, tuple_hash(a, &q->src, &q->dst, q->sport, q->dport),
+		 &q->src, &q->dst, q->sport, q->dport, &to_client);
 	if (i < 0)
 		return 0;
 	c = &a->slots[i].c;
@@ -826,6 +1001,7 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 	struct pkt_reply r;
 	size_t missing;
 	int32_t i;
+	uint32_t h;
 	int from_client = 1, rc;
 
 	a->packets++;
@@ -842,11 +1018,8 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 		return icmp_error(a, &r) ? 0 : 1;
 	}
 	a->snapped += rc == 1;
-	i = find(a, &r.src, &r.dst, r.tcp.sport, r.tcp.dport);
-	if (i < 0) {
-		i = find(a, &r.dst, &r.src, r.tcp.dport, r.tcp.sport);
-		from_client = 0;
-	}
+	h = tuple_hash(a, &r.src, &r.dst, r.tcp.sport, r.tcp.dport);
+	i = find(a, h, &r.src, &r.dst, r.tcp.sport, r.tcp.dport, &from_client);
 	if ((r.tcp.flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
 		if (i >= 0 && !from_client) {
 			a->untracked++;          /* simultaneous open: not ours */
@@ -859,7 +1032,7 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 			i = -1;
 		}
 		if (i < 0)
-			i = create(a, &r, ts);
+			i = create(a, &r, h, ts);
 		from_client = 1;
 		client_syn(a, &a->slots[i], &r, ts);
 	} else if (i < 0) {
@@ -888,13 +1061,15 @@ static int by_order(const void *x, const void *y)
  * server got as often are no faults. */
 static void control(struct analyzer *a)
 {
-	for (size_t i = 0; i < a->ndsts; i++) {
-		struct an_dst *d = &a->dsts[i];
+	for (size_t i = 0; i < a->servers.n; i++) {
+		struct an_dst *d = &a->servers.v[i];
 
-		if (!d->used || verdict(d) != CTL_PLAIN_TOO)
+		if (verdict(d) != CTL_PLAIN_TOO)
 			continue;
 		a->faults -= d->ecn_reset_faults;
 		a->reset_plain_too += d->ecn_reset_faults;
+		d->faults -= d->ecn_reset_faults;
+		d->reset_plain_too += d->ecn_reset_faults;
 		d->ecn_reset_faults = 0;
 	}
 }

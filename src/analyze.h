@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "an_servers.h"
 #include "connect.h"
 #include "pkt.h"
 
@@ -29,6 +30,7 @@
 #define AR_CE_ON_NOT_ECT (CR_COUNT + 2)
 #define AR_ECT_ON_NOT_ECT (CR_COUNT + 3)
 #define AR_COUNT (CR_COUNT + 4)
+_Static_assert(AR_COUNT == AN_SERVER_RESULTS, "AN_SERVER_RESULTS");
 
 /* What an AccECN SYN-ACK says of the SYN's codepoint on arrival, against
  * what the SYN was sent with. */
@@ -138,6 +140,8 @@ struct an_conn {
 	int result;                  /* enum conn_result or AR_NOT_ECN */
 	int fault;                   /* the result is an ECN fault */
 	int evicted;                 /* pushed out of a full table */
+	int server_full;             /* its server found no room in the
+	                              * per-server table: no control */
 	int would_be;                /* for AR_UNFINISHED: the result it had */
 };
 
@@ -146,13 +150,14 @@ struct an_conn {
 typedef void (*an_done_cb)(void *ctx, const struct an_conn *c);
 
 struct an_slot;
-struct an_dst;
 
 struct analyzer {
 	size_t cap;                  /* connection table bound */
 	struct an_slot *slots;
 	int32_t *bucket;             /* hash index into slots, -1 = empty */
-	size_t nbuckets;
+	struct an_link { uint32_t hash; int32_t next; } *links;
+	                             /* per slot: its tuple hash, its chain */
+	size_t nbuckets, nbuckets_max;
 	int32_t free_head;
 	size_t fresh;                /* slots below this have been used: the
 	                              * table's memory is touched as it fills */
@@ -163,8 +168,7 @@ struct analyzer {
 	int64_t idle_ns, linger_ns;  /* AN_IDLE_NS, AN_LINGER_NS */
 	size_t active;
 	uint64_t seq;                /* creation order */
-	struct an_dst *dsts;         /* per server:port SYN outcomes */
-	size_t ndsts;
+	struct an_servers servers;   /* per server:port: hints, control */
 	an_done_cb done;
 	void *ctx;
 	/* counters */
@@ -180,6 +184,9 @@ struct analyzer {
 	uint64_t reset_plain_too;    /* reset-* results that are no fault:
 	                              * plain connections to the server were
 	                              * reset after data as often */
+	uint64_t server_full;        /* connections whose server found no
+	                              * room in the per-server table (more
+	                              * than AN_SERVERS_MAX servers) */
 	uint64_t counts[AR_COUNT];
 };
 
@@ -218,6 +225,8 @@ enum an_verdict {
 	                              * often: an ECN fault */
 	CTL_PLAIN_TOO,               /* plain ones were reset about as often:
 	                              * not about ECN, no fault */
+	CTL_NO_ROOM,                 /* the server found no room in the
+	                              * per-server table: uncompared */
 };
 struct an_ctl {
 	uint32_t plain_data, plain_reset;   /* plain connections with data,
@@ -228,8 +237,32 @@ struct an_ctl {
 /* Fill *out for c's server and port; returns out->verdict. */
 enum an_verdict an_control(const struct analyzer *a, const struct an_conn *c,
 			   struct an_ctl *out);
-/* "no-plain", "ecn-only", "plain-too". */
+/* "no-plain", "ecn-only", "plain-too", "no-room". */
 const char *an_verdict_name(enum an_verdict v);
+/* The same for one server's entry. */
+enum an_verdict an_dst_control(const struct an_dst *d, struct an_ctl *out);
+
+/*
+ * What one server's connections say, after analyzer_finish(): the
+ * largest kind of fault among them (resets win a tie, then refused SYNs),
+ * or why there is none.
+ */
+enum an_finding {
+	SF_NO_ECN = 0,               /* no connection asked for ECN */
+	SF_OK,                       /* ECN connections, no fault */
+	SF_RESET,                    /* ECN connections reset after their data
+	                              * (see the control for how compared) */
+	SF_RESET_PLAIN_TOO,          /* ... but plain ones as often: no fault */
+	SF_SYN,                      /* ECN-setup SYNs reset or dropped */
+	SF_DATA_LOST,                /* ECT data lost or never acknowledged */
+};
+enum an_finding an_server_finding(const struct an_dst *d);
+/* "no-ecn", "ok", "ecn-reset", "reset-plain-too", "ecn-syn-refused",
+ * "ect-data-lost". */
+const char *an_finding_name(enum an_finding f);
+/* The server's distinct hop counts in bits (synack_hops, rst_hops): the
+ * count of them, and the first max of them in out, ascending. */
+int an_hops(const uint64_t bits[4], int *out, int max);
 
 /* The keyed hash of the table (SipHash-2-4), exposed for its test. */
 uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len);

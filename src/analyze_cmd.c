@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "analyze.h"
+#include "analyze_servers.h"
 #include "capture.h"
 #include "cli.h"
 #include "commands.h"
@@ -31,7 +32,9 @@ static const char analyze_usage[] =
 "tcpdump -w; '-' reads standard input): per TCP connection, whether the\n"
 "SYN asked for ECN, the SYN-ACK's TTL, the ECN codepoint of the data, and\n"
 "an RST from another machine (another TTL than the SYN-ACK's) after\n"
-"ECT data; ECN SYNs dropped or reset, ECT data lost.\n"
+"ECT data; ECN SYNs dropped or reset, ECT data lost. Ends with a table\n"
+"per server: its ECN and plain connections, their results, the hop counts\n"
+"of its SYN-ACKs and RSTs, and the finding with its comparison.\n"
 "\n"
 "      --json        one JSON object (schema ecntrace/1)\n"
 "      --all         list every connection, not only those with an ECN fault\n"
@@ -91,8 +94,10 @@ static const struct option watch_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Connections kept for the listing, beyond which they are only counted. */
-#define LIST_MAX 100000
+/* Connections kept for the listing, beyond which they are only counted
+ * (not_listed): 32768 records of 512 bytes, 16 MiB, so the whole report
+ * stays within 64 MiB however long the capture. */
+#define LIST_MAX 32768
 /* Distinct (SYN-ACK TTL, RST TTL) pairs kept for the summary. */
 #define PAIRS_MAX 8
 
@@ -156,6 +161,8 @@ static void on_done(void *ctx, const struct an_conn *c)
 		size_t ncap = r->cap_n ? 2 * r->cap_n : 64;
 		struct an_conn *nl;
 
+		if (ncap > LIST_MAX)
+			ncap = LIST_MAX;
 		if (r->n >= LIST_MAX ||
 		    (nl = realloc(r->list, ncap * sizeof(*nl))) == NULL) {
 			r->not_listed++;
@@ -286,6 +293,10 @@ static void print_text(FILE *f, struct report *r)
 	if (a->evicted)
 		fprintf(f, "; %llu evicted from a full table (--max-conns)",
 			(unsigned long long)a->evicted);
+	if (a->server_full)
+		fprintf(f, "; %llu connections to servers beyond the %d followed "
+			"(no control)", (unsigned long long)a->server_full,
+			AN_SERVERS_MAX);
 	if (a->untracked)
 		fprintf(f, "; %llu packets of connections whose SYN was not "
 			"captured", (unsigned long long)a->untracked);
@@ -345,6 +356,7 @@ static void print_text(FILE *f, struct report *r)
 			(unsigned long long)a->counts[CR_SYN_ECN_RESET],
 			(unsigned long long)a->counts[CR_SYN_ECN_DROPPED],
 			fault_host(r, host, sizeof(host)));
+	an_servers_text(f, a, color);
 }
 
 /* ------------------------------------------------------------- JSON */
@@ -453,10 +465,10 @@ static void json_conn(struct json *j, const struct analyzer *an,
 			json_num(j, "rst_ms_after_data", elapsed_ms(c->t_data, c->t_rst), 3);
 		else
 			json_null(j, "rst_ms_after_data");
-		if (c->rst_after_data && c->setup != SETUP_NONE) {
-			struct an_ctl k;
+		struct an_ctl k;
 
-			an_control(an, c, &k);
+		if (c->rst_after_data && c->setup != SETUP_NONE &&
+		    an_control(an, c, &k) != CTL_NO_ROOM) {
 			json_open_obj(j, "control");
 			json_str(j, "verdict", an_verdict_name(k.verdict));
 			json_int(j, "plain_connections", k.plain_data);
@@ -505,6 +517,7 @@ static void print_json(FILE *f, struct report *r)
 	for (size_t i = 0; i < r->n; i++)
 		json_conn(&j, a, &r->list[i]);
 	json_close_arr(&j);
+	an_servers_json(&j, a);
 	json_open_obj(&j, "summary");
 	json_int(&j, "connections", (long long)a->connections);
 	json_int(&j, "ecn_connections", (long long)a->ecn_connections);
@@ -532,6 +545,7 @@ static void print_json(FILE *f, struct report *r)
 	json_int(&j, "reset_plain_too", (long long)a->reset_plain_too);
 	json_int(&j, "unfinished", (long long)a->unfinished);
 	json_int(&j, "max_conns", (long long)a->cap);
+	json_int(&j, "server_full", (long long)a->server_full);
 	json_int(&j, "not_listed", (long long)r->not_listed);
 	json_bool(&j, "read_error", r->read_error);
 	if (!strcmp(r->command, "watch")) {
@@ -669,7 +683,17 @@ int cmd_analyze(int argc, char **argv)
 	}
 	while ((rc = capture_next(r.cap, &p, 0, err, sizeof(err))) == 1)
 		(void)analyzer_packet(&r.an, p.ip, p.len, p.wire_len, p.ts_ns);
-	if (rc == -1) {
+	if (rc == -1 && strstr(err, "different from the type of the first "
+			       "interface") != NULL) {
+		/* libpcap reads a pcapng file's interfaces of one link type
+		 * only: not a damaged file, say what to do. */
+		warnx_("%s: a pcapng file whose interfaces have several link "
+		       "types, which libpcap does not read; the report covers "
+		       "the packets before it (split the file per interface, "
+		       "e.g. tshark -r FILE -Y frame.interface_id==N -w PART)",
+		       r.source);
+		r.read_error = 1;
+	} else if (rc == -1) {
 		/* A capture cut short (tcpdump killed): what came before
 		 * still counts. */
 		warnx_("%s: the capture is cut short; the report covers the "

@@ -10,6 +10,7 @@ int cmd_connect(int argc, char **argv);
 int cmd_diagnose(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
 
 /* Shared small helpers. */
 int default_sport(void);

@@ -73,6 +73,7 @@ static void field_probe(struct dctx *c, struct probe *pr, uint16_t sport,
 		f.tos = (uint8_t)(value << 2);
 	else if (field == FIELD_FRAG) {
 		f.proto = IPPROTO_UDP;
+		f.quic = 0;
 		f.dport = FRAG_PORT;
 	}
 	flow_probe(&f, ttl, c->e->token_base + c->token, pr);

@@ -1,4 +1,5 @@
 /* diag_probe: the diagnosis's probes through the engine. */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -9,6 +10,7 @@ const int diag_ecn_order[4] = { ECN_NOT_ECT, ECN_ECT0, ECN_ECT1, ECN_CE };
 struct responder responder_of(const struct probe *p)
 {
 	struct responder s;
+	struct quic_vn vn;
 
 	memset(&s, 0, sizeof(s));
 	if (p->state != PROBE_ANSWERED)
@@ -19,6 +21,10 @@ struct responder responder_of(const struct probe *p)
 	s.reply = reply_name(&p->reply);
 	if (s.kind != REPLY_TIME_EXCEEDED)
 		s.hops = return_hops(p->reply.ttl);
+	if (reply_quic_vn(&p->reply, &vn) == 0) {
+		s.quic_ident = quic_vn_ident(&vn);
+		s.quic_version = vn.nversions ? vn.versions[0] : 0;
+	}
 	return s;
 }
 
@@ -30,7 +36,8 @@ struct flow path_flow(const struct diag_params *p, uint16_t sport,
 	memset(&f, 0, sizeof(f));
 	f.src = p->src;
 	f.dst = p->dst;
-	f.proto = IPPROTO_TCP;
+	f.proto = p->proto ? p->proto : IPPROTO_TCP;
+	f.quic = f.proto == IPPROTO_UDP && p->quic;
 	f.sport = sport;
 	f.dport = p->dport;
 	f.tos = tos;

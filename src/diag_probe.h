@@ -24,7 +24,7 @@ extern const int diag_ecn_order[4];
 
 /* What answered a probe, reduced to what identifies a path. */
 struct responder responder_of(const struct probe *p);
-/* The diagnosis's TCP flow from source port sport with this TOS. */
+/* The diagnosis's flow (TCP, UDP or QUIC) from source port sport with this TOS. */
 struct flow path_flow(const struct diag_params *p, uint16_t sport, uint8_t tos);
 /* The probe of the diagnosis's flow sport with this TOS at this TTL. */
 void add_probe(struct dctx *c, struct probe *pr, uint16_t sport, uint8_t tos,
@@ -58,5 +58,9 @@ int step_fields(struct dctx *c);
 
 /* diag_replay.c: the connection replays. */
 int step_replays(struct dctx *c);
+
+/* diag_udp.c: for UDP and QUIC targets, which machine answers a flow's
+ * Not-ECT and its ECT(0) probes, against Not-ECT controls. */
+int step_sites(struct dctx *c);
 
 #endif

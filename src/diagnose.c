@@ -112,6 +112,8 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 	r->p = *p;
 	ev->dst = p->dst;
 	ev->dport = p->dport;
+	ev->proto = p->proto ? p->proto : IPPROTO_TCP;
+	ev->quic = ev->proto == IPPROTO_UDP && p->quic;
 	rc = step_trace(&c);
 	c.wait_ns = path_wait(p, &ev->trace);
 	if (rc == 0 && !ev->trace.dest_ttl && ev->have_plain_trace &&
@@ -130,7 +132,7 @@ int diagnose_run(struct engine *e, const struct diag_params *p,
 			return rc;
 	}
 	if (p->conn_flows > 0 && !engine_stop) {
-		rc = step_replays(&c);
+		rc = ev->proto == IPPROTO_TCP ? step_replays(&c) : step_sites(&c);
 		if (rc != 0)
 			return rc;
 	}

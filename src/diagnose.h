@@ -27,6 +27,8 @@
 struct diag_params {
 	struct addr src, dst;
 	uint16_t dport;
+	uint8_t proto;               /* IPPROTO_TCP (or 0) or IPPROTO_UDP */
+	int quic;                    /* UDP: QUIC Version Negotiation probes */
 	uint16_t sport_base;         /* path probes; the replays use +64.. */
 	double confidence;           /* 0.9 .. 0.9999, default 0.99 */
 	int max_ttl;

@@ -26,14 +26,20 @@ static const char diagnose_usage[] =
 "which machine answers; give a verdict with its confidence and evidence.\n"
 "\n"
 "  -4, -6            use IPv4 or IPv6 only\n"
-"  -p PORT           TCP port (default 80)\n"
+"  -p PORT           TCP port (default 80; UDP 33434, QUIC 443)\n"
+"  -U                a UDP target: probe with UDP datagrams; the machine that\n"
+"                    answers is told by its port unreachable (or reply)\n"
+"      --quic        a QUIC target (UDP): probe with QUIC long headers of a\n"
+"                    reserved version, answered by Version Negotiation\n"
 "  -c CONF           confidence of the path verdict (0.9-0.9999, default 0.99)\n"
 "  -m MAX            max TTL (default 30)\n"
 "  -w SEC            wait for each reply (default: 3 round trips of the\n"
 "                    path, 0.2 to 1 s)\n"
 "      --flows N     connections a round to replay with ECN (0-64,\n"
 "                    default 7; up to 6 rounds until significant;\n"
-"                    0 skips the replay); as many without\n"
+"                    0 skips the replay); as many without. With -U or\n"
+"                    --quic: flows a round sent Not-ECT then ECT(0), and\n"
+"                    as many Not-ECT twice\n"
 "      --max-flows N flows to probe the path with (4-32, default 16)\n"
 "      --ttl T       probe the flows at TTL T (default: the last router\n"
 "                    before the target)\n"
@@ -60,7 +66,7 @@ static const char diagnose_usage[] =
 "77 no permission.\n";
 
 enum { OPT_FLOWS = 256, OPT_MAXFLOWS, OPT_TTL, OPT_SPORT, OPT_RATE,
-       OPT_JSON, OPT_PCAP, OPT_REPORT, OPT_DEADLINE, OPT_FIELDS };
+       OPT_JSON, OPT_PCAP, OPT_REPORT, OPT_DEADLINE, OPT_QUIC, OPT_FIELDS };
 
 static const struct option diagnose_opts[] = {
 	{ "flows", required_argument, NULL, OPT_FLOWS },
@@ -74,6 +80,7 @@ static const struct option diagnose_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "quic", no_argument, NULL, OPT_QUIC },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -91,7 +98,8 @@ int cmd_diagnose(int argc, char **argv)
 	const char *report_path = NULL;
 	struct outfile report = { 0 };
 	int json = 0, quiet = 0, rc, wrc, c;
-	long v, port = 80, sport = -1, flows = 7;
+	long v, port = -1, sport = -1, flows = 7;
+	int udp = 0, quic = 0;
 
 	memset(&dp, 0, sizeof(dp));
 	dp.confidence = 0.99;
@@ -101,11 +109,13 @@ int cmd_diagnose(int argc, char **argv)
 	dp.rate = 200;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":46p:c:m:w:s:i:qh", diagnose_opts,
+	while ((c = getopt_long(argc, argv, ":46Up:c:m:w:s:i:qh", diagnose_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case '4': sc.family = AF_INET; break;
 		case '6': sc.family = AF_INET6; break;
+		case 'U': udp = 1; break;
+		case OPT_QUIC: quic = 1; break;
 		case 'p':
 			if (cli_num(optarg, 1, 65535, "port", &port) < 0)
 				return EX_USAGE;
@@ -181,6 +191,17 @@ int cmd_diagnose(int argc, char **argv)
 		       optind >= argc ? "no host given" : "one host only");
 		return EX_USAGE;
 	}
+	if (udp && quic) {
+		warnx_("-U and --quic are two kinds of target: give one");
+		return EX_USAGE;
+	}
+	if ((udp || quic) && (dp.fields & ~(1u << FIELD_ECN))) {
+		warnx_("--fields other than ecn screen TCP targets: not with %s",
+		       quic ? "--quic" : "-U");
+		return EX_USAGE;
+	}
+	if (port < 0)
+		port = quic ? 443 : udp ? 33434 : 80;
 	if (dp.screen_ttl > dp.max_ttl) {
 		warnx_("--ttl %d is above the max TTL %d", dp.screen_ttl, dp.max_ttl);
 		return EX_USAGE;
@@ -190,7 +211,10 @@ int cmd_diagnose(int argc, char **argv)
 	dp.sport_base = (uint16_t)sport;
 	dp.conn_flows = (int)flows;
 	sc.host = argv[optind];
-	sc.keep_net_admin = flows > 0;
+	dp.proto = udp || quic ? IPPROTO_UDP : IPPROTO_TCP;
+	dp.quic = quic;
+	/* UDP and QUIC replay no connection: no RST guard, no CAP_NET_ADMIN. */
+	sc.keep_net_admin = flows > 0 && dp.proto == IPPROTO_TCP;
 	rc = session_open(&s, &sc);
 	if (rc != 0)
 		return rc;
@@ -203,7 +227,8 @@ int cmd_diagnose(int argc, char **argv)
 	dp.src = s.src;
 	dp.dst = s.dst;
 	dp.dport = (uint16_t)port;
-	dp.payload_len = client_payload(dp.dport, sc.host, payload, sizeof(payload));
+	dp.payload_len = dp.proto == IPPROTO_TCP ?
+		client_payload(dp.dport, sc.host, payload, sizeof(payload)) : 0;
 	dp.payload = payload;
 	progress_init(!quiet);
 	dp.on_progress = progress_phase;
@@ -214,7 +239,7 @@ int cmd_diagnose(int argc, char **argv)
 	/* The path probes' ports too: ecntrace closes what they open with
 	 * RSTs of the probe's own ECN, and the host's Not-ECT RST would only
 	 * wander to another server. */
-	if (flows > 0 &&
+	if (flows > 0 && dp.proto == IPPROTO_TCP &&
 	    (rc = session_guard(&guard, &s.dst, dp.dport, (uint16_t)sport,
 				(uint16_t)(sport + diag_port_span((int)flows) - 1))) != 0) {
 		session_close(&s);

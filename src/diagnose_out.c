@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "connect_out.h"
+#include "diag_udp_out.h"
 #include "diagnose_out.h"
 #include "fields_out.h"
 #include "json.h"
@@ -69,6 +70,10 @@ void diagnose_advice(const struct finding *f, char *buf, size_t len)
 	static const char sysctl[] =
 		"Meanwhile the client avoids the failure by not requesting ECN: "
 		"sysctl -w net.ipv4.tcp_ecn=2";
+	static const char udp_meanwhile[] =
+		"Meanwhile a QUIC or UDP client avoids the failure by not marking "
+		"its packets ECT (its stack's ECN setting); TCP's sysctl does not "
+		"govern it.";
 
 	struct finding anon = *f;
 
@@ -85,7 +90,8 @@ void diagnose_advice(const struct finding *f, char *buf, size_t len)
 	case CAUSE_ECN_HASH:
 		snprintf(buf, len, "%s must leave the ECN bits, or the whole TOS "
 			 "byte, out of its ECMP hash (RFC 2474 sec. 3, RFC 2991).%s%s",
-			 w, f->latent ? "" : " ", f->latent ? "" : sysctl);
+			 w, f->latent ? "" : " ", f->latent ? "" :
+			 finding_has(f, FACT_SITE_FLOWS) ? udp_meanwhile : sysctl);
 		break;
 	case CAUSE_PER_PACKET_LB:
 		snprintf(buf, len, "%s must balance per flow (addresses and ports), "
@@ -153,6 +159,8 @@ static const char *const cmp_words[CMP_COUNT][2] = {
 			     "plain connections" },
 	[CMP_DEST_ECT] = { "ECT(0) probes to the target were lost",
 			   "Not-ECT probes beside them" },
+	[CMP_SITE_ECT] = { "flows had their ECT(0) probe answered by another "
+			   "machine than their Not-ECT one", "Not-ECT controls" },
 };
 
 /* "3 of 21 ECN-setup SYNs went unanswered, against 1 of 21 plain SYNs
@@ -192,6 +200,12 @@ static void ecn_hash_words(const struct finding *f, char *buf, size_t len)
 			    "no proof that it carries this one)", FACT(FACT_ALT_HOP),
 			    FACT(FACT_ALT_PROTO) == IPPROTO_UDP ? "UDP" : "ICMP echo",
 			    addr_str(&f->alt.addr, a, sizeof(a)));
+	}
+	if (finding_has(f, FACT_SITE_FLOWS)) {
+		n = diag_site_words(f, buf, len, n);
+		if (!finding_has(f, FACT_SPLIT_HOP))
+			PUT("; no path probe showed where the path splits");
+		return;
 	}
 	if (!finding_has(f, FACT_ECN_CONNS)) {
 		PUT("%sno connection was replayed (--flows 0), so whether another "
@@ -363,9 +377,15 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 			return;
 		switch (c->kind) {
 		case CAUSE_ECN_HASH:
-			PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
-			    "load-balancing hash, so a connection's Not-ECT handshake "
-			    "and its ECT(0) data take different paths", w);
+			if (r->ev.proto == IPPROTO_UDP)
+				PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
+				    "load-balancing hash, so a %s flow's Not-ECT first "
+				    "packets and its ECT(0) later ones take different "
+				    "paths", w, diag_proto_word(&r->ev));
+			else
+				PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
+				    "load-balancing hash, so a connection's Not-ECT handshake "
+				    "and its ECT(0) data take different paths", w);
 			if (c->latent)
 				PUT("; today's connections work (%s), but any "
 				    "ECN-capable server reached through this router "
@@ -376,6 +396,8 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 				    finding_has(c, FACT_ECN_CONNS) ?
 				    "one machine answers on every branch" :
 				    "no connection was replayed to show it");
+			else if (v->nsites > 1 && r->ev.proto == IPPROTO_UDP)
+				PUT(", to different anycast sites");
 			else if (v->nsites > 1)
 				PUT(", to different anycast sites, and the data is reset");
 			return;
@@ -396,8 +418,8 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 		    "without ECN); nothing to compare", r->p.dport);
 		return;
 	case WHY_NOT_REACHED:
-		PUT("the target did not answer on TCP port %u, with or without "
-		    "ECN; nothing to compare", r->p.dport);
+		PUT("the target did not answer on %s port %u, with or without "
+		    "ECN; nothing to compare", diag_proto_word(&r->ev), r->p.dport);
 		return;
 	case WHY_FEW_ANSWERS:
 		PUT("no ECN fault seen, but too few probes were answered to be "
@@ -452,8 +474,8 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 	char a[INET6_ADDRSTRLEN], adv[512], sum[768];
 	int color = use_color(fp);
 
-	fprintf(fp, "ecntrace %s (%s), TCP port %u: %s%s%s\n", TERM_STR(host),
-		addr_str(&r->p.dst, a, sizeof(a)), r->p.dport,
+	fprintf(fp, "ecntrace %s (%s), %s port %u: %s%s%s\n", TERM_STR(host),
+		addr_str(&r->p.dst, a, sizeof(a)), diag_proto_word(ev), r->p.dport,
 		color_on(color, v->status == DIAG_BROKEN ? "red" :
 			 v->status == DIAG_HEALTHY ? "green" : "yellow"),
 		status_word(v->status), color_off(color));
@@ -472,12 +494,16 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 	if (v->nsites) {
 		fprintf(fp, "  endpoints: %d machine%s for %s:", v->nsites,
 			v->nsites == 1 ? " answers" : "s answer", a);
-		for (int i = 0; i < v->nsites; i++)
+		for (int i = 0; i < v->nsites; i++) {
 			fprintf(fp, "%s %d hops back%s", i ? "," : "", v->sites[i].hops,
 				v->sites[i].by_behaviour ?
 				" (told apart by what it resets)" : "");
+			if (v->sites[i].quic_version)
+				fprintf(fp, " (QUIC 0x%08x)", v->sites[i].quic_version);
+		}
 		fputc('\n', fp);
 	}
+	diag_sites_text(fp, ev);
 	if (ev->have_conn) {
 		int controls = (int)cr->nflows - cr->p.nflows;
 
@@ -509,7 +535,9 @@ static void json_responder(struct json *j, const char *key,
 	json_open_obj(j, key);
 	if (s->answered) {
 		json_str(j, "addr", addr_str(&s->addr, a, sizeof(a)));
-		json_str(j, "reply", s->reply ? s->reply : "other");
+		json_str(j, "reply", s->reply && s->kind != REPLY_UDP ? s->reply : "other");
+		if (s->kind == REPLY_UDP)
+			json_str(j, "udp_reply", s->reply);
 		if (s->hops)
 			json_int(j, "return_hops", s->hops);
 	} else {
@@ -590,7 +618,8 @@ static void json_comparisons(struct json *j, const struct diag_verdict *v)
 	for (int k = 0; k < CMP_COUNT; k++) {
 		const struct comparison_result *c = &v->cmp[k];
 
-		if (c->test_n == 0 && c->control_n == 0)
+		/* site-moved is in "sites": comparison is a closed set */
+		if ((c->test_n == 0 && c->control_n == 0) || k == CMP_SITE_ECT)
 			continue;
 		json_open_obj(j, NULL);
 		json_str(j, "comparison", comparison_name((enum comparison)k));
@@ -616,6 +645,7 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 	json_str(&j, "addr", addr_str(&r->p.dst, a, sizeof(a)));
 	json_int(&j, "family", r->p.dst.family == AF_INET ? 4 : 6);
 	json_int(&j, "dport", r->p.dport);
+	json_str(&j, "protocol", diag_proto_name(&r->ev));
 
 	json_open_obj(&j, "verdict");
 	json_str(&j, "status", diag_status_name(r->v.status));
@@ -689,6 +719,13 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 		json_str(&j, "told_apart_by", s->by_behaviour ? "behaviour" : "fingerprint");
 		json_int(&j, "synacks", s->synacks);
 		json_int(&j, "rsts", s->rsts);
+		if (r->ev.have_sites) {
+			char qv[16];
+
+			json_int(&j, "answers", s->answers);
+			snprintf(qv, sizeof(qv), "0x%08x", s->quic_version);
+			json_str(&j, "quic_version", s->quic_version ? qv : NULL);
+		}
 		if (s->synacks) {
 			json_int(&j, "window", s->window);
 			json_int(&j, "mss", s->mss);
@@ -708,6 +745,7 @@ void diagnose_print_json(FILE *fp, const struct diag_result *r,
 	json_close_arr(&j);
 	json_close_obj(&j);
 
+	diag_sites_json(&j, &r->ev);
 	json_open_obj(&j, "connection");
 	if (r->ev.have_conn)
 		connect_json_body(&j, &r->ev.conn);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "pkt_quic.h"
 #include "pcapout.h"
 
 volatile sig_atomic_t engine_stop;
@@ -90,14 +91,14 @@ static int64_t real_ns(void)
 }
 
 /*
- * Only ICMP of our family and TCP reach us: the filter runs in the kernel
+ * Only ICMP of our family, TCP and UDP reach us: the filter runs in the kernel
  * so a busy host's other traffic costs nothing. libpcap compiles it for
  * raw IP, which is what a SOCK_DGRAM packet socket's filter sees.
  */
 static int attach_filter(int fd, int family, char *err, size_t errlen)
 {
-	const char *expr = family == AF_INET ? "icmp or tcp"
-					     : "icmp6 or ip6 proto 6";
+	const char *expr = family == AF_INET ? "icmp or tcp or udp"
+					     : "icmp6 or ip6 proto 6 or ip6 proto 17";
 	struct bpf_program prog;
 	struct sock_fprog fprog;
 	pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
@@ -407,8 +408,50 @@ static uint32_t tcp_next_seq(const struct probe_desc *d)
 	return d->seq + n;
 }
 
+/* Is d a QUIC probe (a long header of a reserved version)? Its CIDs. */
+static int quic_probe(const struct probe_desc *d, struct quic_cids *c)
+{
+	return d->proto == IPPROTO_UDP && d->payload != NULL &&
+	       quic_long_cids(d->payload, d->payload_len, c) == 0 &&
+	       quic_version_reserved(c->version);
+}
+
+/* A QUIC probe's quote: by its CIDs when quoted that far (IPv6 routers
+ * quote up to 1280 bytes, Linux 576 for IPv4), else IPv4's ID; an IPv6
+ * quote without them matches nothing, every probe having one length. */
+static int quic_quote_matches(const struct probe_desc *d,
+			      const struct quic_cids *p, const struct quote *q)
+{
+	struct quic_cids qc;
+
+	if (q->l4_head_len > 8 &&
+	    quic_long_cids(q->l4_head + 8, q->l4_head_len - 8, &qc) == 0)
+		return qc.dcid_len == p->dcid_len && qc.scid_len == p->scid_len &&
+		       memcmp(qc.dcid, p->dcid, p->dcid_len) == 0 &&
+		       memcmp(qc.scid, p->scid, p->scid_len) == 0;
+	return d->dst.family == AF_INET && q->ip_id == d->ip_id;
+}
+
+/* A UDP answer: to a QUIC probe, a Version Negotiation that echoes its
+ * CIDs; to a plain one, any datagram of the flow. */
+static int udp_matches(const struct probe_desc *d, const struct pkt_reply *r)
+{
+	struct quic_cids pc;
+	struct quic_vn vn;
+
+	if (d->proto != IPPROTO_UDP || r->udp.sport != d->dport ||
+	    r->udp.dport != d->sport)
+		return 0;
+	if (!quic_probe(d, &pc))
+		return 1;
+	return quic_vn_parse(r->udp.data, r->udp.kept, &vn) == 0 &&
+	       r->udp.kept == r->udp.len && quic_vn_answers(&vn, &pc);
+}
+
 static int quote_matches(const struct probe_desc *d, const struct quote *q)
 {
+	struct quic_cids pc;
+
 	if (q->proto != d->proto || !addr_eq(&q->src, &d->src) ||
 	    !addr_eq(&q->dst, &d->dst) || q->l4_len < 8)
 		return 0;
@@ -425,11 +468,13 @@ static int quote_matches(const struct probe_desc *d, const struct quote *q)
 	case IPPROTO_UDP:
 		if (q->sport != d->sport || q->dport != d->dport)
 			return 0;
+		if (quic_probe(d, &pc))
+			return quic_quote_matches(d, &pc, q);
 		/* IPv4 carries a probe's token in the ID; IPv6 has no ID, so
 		 * its token is the payload length. */
 		if (d->dst.family == AF_INET)
 			return q->ip_id == d->ip_id;
-		return q->ip_len == 40 + 8 + d->payload_len;  /* total length */
+		return q->ip_len == 40 + 8 + d->payload_len + d->pad_len;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
 		return q->icmp_id == d->icmp_id && q->icmp_seq == d->icmp_seq;
@@ -444,6 +489,8 @@ static int direct_matches(const struct probe_desc *d, const struct pkt_reply *r)
 	if (r->kind == REPLY_ECHO_REPLY)
 		return (d->proto == IPPROTO_ICMP || d->proto == IPPROTO_ICMPV6) &&
 		       r->icmp_id == d->icmp_id && r->icmp_seq == d->icmp_seq;
+	if (r->kind == REPLY_UDP)
+		return udp_matches(d, r);
 	if (r->kind != REPLY_TCP || d->proto != IPPROTO_TCP ||
 	    r->tcp.sport != d->dport || r->tcp.dport != d->sport)
 		return 0;

@@ -20,6 +20,9 @@ struct responder {
 	struct addr addr;
 	enum reply_kind kind;
 	int hops;                    /* return hops, for the target's replies */
+	uint32_t quic_ident;         /* a Version Negotiation's version list
+				      * (quic_vn_ident), 0 for other replies */
+	uint32_t quic_version;       /* ... and the first version it lists */
 };
 
 struct diag_flow {
@@ -35,11 +38,30 @@ struct repeat_count {
 	int answered, differed;
 };
 
+/* UDP and QUIC targets: the analogue of the connection replay. Two
+ * probes of one flow to the target, the first Not-ECT and the second
+ * ECT(0) (as a QUIC stack marks its later packets), against control flows
+ * whose second probe is Not-ECT too; which machine answered each. */
+#define DIAG_MAX_PAIRS 256
+
+struct site_pair {
+	uint16_t sport;
+	uint8_t ecn;                 /* the second probe's codepoint */
+	struct responder first, second;
+};
+
+struct diag_sites {
+	int rounds;
+	int n;
+	struct site_pair pairs[DIAG_MAX_PAIRS];
+};
 #include "fields.h"
 
 struct diag_evidence {
 	struct addr dst;
 	uint16_t dport;
+	uint8_t proto;               /* IPPROTO_TCP (0 reads as TCP) or _UDP */
+	int quic;                    /* UDP probes are QUIC long headers */
 	/* Step 1: one flow traced ECT(0); Not-ECT too when ECT(0) did not
 	 * reach the target. */
 	struct trace_result trace;
@@ -90,6 +112,9 @@ struct diag_evidence {
 	int conn_rounds;
 	int have_ect_check;
 	struct connect_result ect_check;
+	/* Step 3 for UDP and QUIC targets instead of the replay. */
+	int have_sites;
+	struct diag_sites sites;
 };
 
 #endif

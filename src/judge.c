@@ -64,6 +64,12 @@ static const char *const fact_names[FACT_COUNT] = {
 	[FACT_ECN_OK] = "ecn_ok",
 	[FACT_ALT_HOP] = "other_protocol_hop",
 	[FACT_ALT_PROTO] = "other_protocol",
+	[FACT_SITE_FLOWS] = "site_flows",
+	[FACT_SITE_SPORT] = "site_sport",
+	[FACT_SITE_HOPS_A] = "site_not_ect_hops",
+	[FACT_SITE_HOPS_B] = "site_ect0_hops",
+	[FACT_SITE_QUIC_A] = "site_not_ect_quic_version",
+	[FACT_SITE_QUIC_B] = "site_ect0_quic_version",
 	[FACT_FIELD] = "field",
 	[FACT_VALUE_A] = "control_value",
 	[FACT_VALUE_B] = "value",
@@ -79,6 +85,7 @@ static const char *const cmp_names[CMP_COUNT] = {
 	[CMP_DATA_LOST] = "data-lost",
 	[CMP_DATA_RESET] = "data-reset",
 	[CMP_DEST_ECT] = "probe-lost",
+	[CMP_SITE_ECT] = "site-moved",
 };
 
 const char *cause_name(enum cause_kind k)
@@ -119,10 +126,12 @@ int responder_differs(const struct responder *a, const struct responder *b)
 	if (!addr_eq(&a->addr, &b->addr) || a->kind != b->kind)
 		return 1;
 	/* One anycast address, several machines: the target's replies are
-	 * told apart by how far they travelled (a closed UDP port's
-	 * unreachable too). */
-	return (a->kind == REPLY_TCP || a->kind == REPLY_UNREACH) &&
-	       a->hops != b->hops;
+	 * told apart by how far they travelled, and a QUIC server by the
+	 * versions it offers. */
+	if (a->quic_ident != b->quic_ident)
+		return 1;
+	return (a->kind == REPLY_TCP || a->kind == REPLY_UDP ||
+		(a->kind == REPLY_UNREACH && a->hops)) && a->hops != b->hops;
 }
 
 /* ---------------------------------------------------------- the replay */
@@ -208,6 +217,37 @@ static int cmp_trial(enum comparison c, const struct conn_flow *f, int *bad)
 	}
 }
 
+/* ------------------------------------------------- UDP / QUIC sites */
+
+/* A site pair counts when both probes were answered by the target (not a
+ * router's error: the probes went the full TTL). */
+static int pair_whole(const struct site_pair *s)
+{
+	return s->first.answered && s->second.answered &&
+	       s->first.kind != REPLY_TIME_EXCEEDED &&
+	       s->second.kind != REPLY_TIME_EXCEEDED;
+}
+
+static void site_counts(const struct diag_evidence *ev,
+			struct comparison_result *r)
+{
+	for (int i = 0; ev->have_sites && i < ev->sites.n; i++) {
+		const struct site_pair *s = &ev->sites.pairs[i];
+		int moved;
+
+		if (!pair_whole(s))
+			continue;
+		moved = responder_differs(&s->first, &s->second);
+		if (s->ecn != ECN_NOT_ECT) {
+			r->test_n++;
+			r->test_bad += moved;
+		} else {
+			r->control_n++;
+			r->control_bad += moved;
+		}
+	}
+}
+
 struct comparison_result judge_compare(const struct diag_evidence *ev,
 				       enum comparison c)
 {
@@ -217,6 +257,8 @@ struct comparison_result judge_compare(const struct diag_evidence *ev,
 		r.test_n = r.control_n = ev->dest_probes;
 		r.test_bad = ev->dest_probes - ev->dest_ect_answered;
 		r.control_bad = ev->dest_probes - ev->dest_plain_answered;
+	} else if (c == CMP_SITE_ECT) {
+		site_counts(ev, &r);
 	} else if (ev->have_conn) {
 		for (size_t i = 0; i < ev->conn.nflows; i++) {
 			const struct conn_flow *f = &ev->conn.flows[i];
@@ -297,6 +339,17 @@ static int latent_unproven(const struct diag_evidence *ev)
 	return ev->split_seen && ev->conn_rounds < LATENT_ROUNDS &&
 	       reset_after_data_ecn(cr) == 0 &&
 	       cr->counts[CR_ECN_DECLINED] < cr->p.nflows;
+}
+
+int judge_sites_want_more(const struct diag_evidence *ev, double confidence)
+{
+	struct comparison_result r = judge_compare(ev, CMP_SITE_ECT);
+
+	if (r.control_bad > 0)       /* no hash over ECN moves a control */
+		return 0;
+	if (ev->split_seen && r.test_bad == 0 && ev->sites.rounds < LATENT_ROUNDS)
+		return 1;
+	return leaning(&r, confidence);
 }
 
 int judge_wants_more(const struct diag_evidence *ev, double confidence)
@@ -783,6 +836,37 @@ static int breaks_connections(const struct diag_evidence *ev,
 	return other > 0 && significant(rs, c) && !ect_path_resets(ev);
 }
 
+/* UDP / QUIC: flows moved to another machine by ECT(0), significantly
+ * more often than controls moved by nothing. */
+static int sites_split(const struct diag_evidence *ev,
+		       const struct comparison_result *ss, double c)
+{
+	return ev->have_sites && ss->control_bad == 0 && significant(ss, c);
+}
+
+/* The site probes, as facts of an ecn-hash finding. */
+static void site_facts(const struct diag_evidence *ev, struct finding *f,
+		       const struct comparison_result *ss)
+{
+	fact(f, FACT_SITE_FLOWS, ss->test_n + ss->control_n);
+	compared(f, CMP_SITE_ECT, ss);
+	for (int i = 0; i < ev->sites.n; i++) {
+		const struct site_pair *s = &ev->sites.pairs[i];
+
+		if (s->ecn == ECN_NOT_ECT || !pair_whole(s) ||
+		    !responder_differs(&s->first, &s->second))
+			continue;
+		fact(f, FACT_SITE_HOPS_A, s->first.hops);
+		fact(f, FACT_SITE_HOPS_B, s->second.hops);
+		if (s->first.quic_ident)
+			fact(f, FACT_SITE_QUIC_A, s->first.quic_version);
+		if (s->second.quic_ident)
+			fact(f, FACT_SITE_QUIC_B, s->second.quic_version);
+		fact(f, FACT_SITE_SPORT, s->sport);
+		return;
+	}
+}
+
 static int controls_reset_by_other(const struct diag_evidence *ev)
 {
 	int n = 0;
@@ -790,6 +874,8 @@ static int controls_reset_by_other(const struct diag_evidence *ev)
 	for (size_t i = 0; ev->have_conn && i < ev->conn.nflows; i++)
 		n += !is_ecn_flow(&ev->conn.flows[i]) &&
 		     ev->conn.flows[i].result == CR_RESET_OTHER;
+	if (ev->have_sites)
+		n += judge_compare(ev, CMP_SITE_ECT).control_bad;
 	return n;
 }
 
@@ -798,8 +884,10 @@ static void judge_ecn_path(const struct diag_evidence *ev, double c,
 {
 	const struct connect_result *cr = &ev->conn;
 	struct comparison_result rs = judge_compare(ev, CMP_DATA_RESET);
+	struct comparison_result ss = judge_compare(ev, CMP_SITE_ECT);
 	int replayed = ev->have_conn && cr->control_ok + cr->counts[CR_OK] > 0;
-	int breaks = replayed && breaks_connections(ev, &rs, c);
+	int breaks = ev->have_sites ? sites_split(ev, &ss, c) :
+		     replayed && breaks_connections(ev, &rs, c);
 	struct finding *f;
 
 	v->cmp[CMP_DATA_RESET] = rs;
@@ -849,15 +937,20 @@ static void judge_ecn_path(const struct diag_evidence *ev, double c,
 		fact(f, FACT_REPEATS_AGREED, ev->repeats.answered - ev->repeats.differed);
 		if (ev->have_conn)
 			replay_facts(ev, f, &rs);
+		if (ev->have_sites)
+			site_facts(ev, f, &ss);
 		if (ev->split_inferred && !ev->split_seen)
 			f->confidence = 1.0 - rs.p;
 		return;
 	}
 	if (breaks && v->lb != LB_PER_PACKET &&
-	    (f = add(v, CAUSE_ECN_HASH, 1.0 - rs.p)) != NULL) {
+	    (f = add(v, CAUSE_ECN_HASH, 1.0 - (ev->have_sites ? ss.p : rs.p))) != NULL) {
 		/* The replay proves what no probe located. */
 		v->ecn_dependent = 1;
-		replay_facts(ev, f, &rs);
+		if (ev->have_sites)
+			site_facts(ev, f, &ss);
+		else
+			replay_facts(ev, f, &rs);
 	}
 }
 
@@ -933,6 +1026,13 @@ static void judge_loss(const struct diag_evidence *ev, double c,
 		struct finding *f;
 
 		v->cmp[k] = r;
+		if (k == CMP_SITE_ECT) {
+			/* Loss moves no flow: only an unproven lean is said. */
+			if (suggestive(CMP_DATA_RESET, &r, c) && !significant(&r, c) &&
+			    (f = add(v, NOTE_UNCONFIRMED, 1.0 - r.p)) != NULL)
+				compared(f, CMP_SITE_ECT, &r);
+			continue;
+		}
 		/* Nothing got through either way: nothing to compare. */
 		if (r.test_bad + r.control_bad == 0 || significant(&r, c) ||
 		    r.control_bad == r.control_n)
@@ -972,6 +1072,40 @@ static int has_note(const struct diag_verdict *v, enum cause_kind k)
 	return 0;
 }
 
+static int site_whole_pairs(const struct diag_evidence *ev)
+{
+	struct comparison_result r = judge_compare(ev, CMP_SITE_ECT);
+
+	return r.test_n + r.control_n;
+}
+
+/* The machines that answered the site probes: by return hops and QUIC
+ * versions. */
+static void judge_udp_sites(const struct diag_evidence *ev, struct diag_verdict *v)
+{
+	for (int i = 0; i < ev->sites.n; i++)
+		for (int k = 0; k < 2; k++) {
+			const struct site_pair *p = &ev->sites.pairs[i];
+			const struct responder *r = k ? &p->second : &p->first;
+			int j;
+
+			if (!r->answered || r->kind == REPLY_TIME_EXCEEDED ||
+			    !addr_eq(&r->addr, &ev->dst))
+				continue;
+			for (j = 0; j < v->nsites; j++)
+				if (v->sites[j].hops == r->hops &&
+				    v->sites[j].quic_version == r->quic_version)
+					break;
+			if (j == v->nsites && v->nsites < DIAG_MAX_SITES) {
+				v->sites[j].hops = r->hops;
+				v->sites[j].quic_version = r->quic_version;
+				v->nsites++;
+			}
+			if (j < v->nsites)
+				v->sites[j].answers++;
+		}
+}
+
 static void judge_status(const struct diag_evidence *ev, struct diag_verdict *v)
 {
 	const struct connect_result *cr = &ev->conn;
@@ -987,7 +1121,8 @@ static void judge_status(const struct diag_evidence *ev, struct diag_verdict *v)
 		}
 		latent = 1;
 	}
-	if (!reached || (ev->have_conn && controls > 0 && cr->control_ok == 0)) {
+	if (!reached || (ev->have_conn && controls > 0 && cr->control_ok == 0) ||
+	    (ev->have_sites && site_whole_pairs(ev) == 0)) {
 		v->status = DIAG_INCONCLUSIVE;
 		v->reason = ev->have_conn && cr->counts[CR_REFUSED] > 0 ? WHY_REFUSED
 								       : WHY_NOT_REACHED;
@@ -1026,6 +1161,8 @@ void judge(const struct diag_evidence *ev, double confidence,
 	judge_lb(ev, confidence, v);
 	if (ev->have_conn)
 		judge_sites(ev, v);
+	if (ev->have_sites)
+		judge_udp_sites(ev, v);
 	judge_quotes(ev, v);
 	/* Per-packet balancing breaks connections with ECN or without: no
 	 * ECN cause on top of it. */

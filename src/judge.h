@@ -71,6 +71,12 @@ enum fact {
 	FACT_ECN_OK,                 /* ... that worked */
 	FACT_ALT_HOP, FACT_ALT_PROTO,/* a hop silent to TCP that answered
 				      * another protocol (address in alt) */
+	/* UDP / QUIC targets: flows whose Not-ECT and ECT(0) probes were
+	 * answered, and the machines of the first that parted (return hops,
+	 * the first version its Version Negotiation lists). */
+	FACT_SITE_FLOWS, FACT_SITE_SPORT,
+	FACT_SITE_HOPS_A, FACT_SITE_HOPS_B,
+	FACT_SITE_QUIC_A, FACT_SITE_QUIC_B,
 	FACT_FIELD,                  /* enum diag_field that parted the flow */
 	FACT_VALUE_A, FACT_VALUE_B,  /* its control value, and the other */
 	FACT_AT_END,                 /* parted at the target, not at a hop */
@@ -87,6 +93,8 @@ enum comparison {
 	CMP_DATA_LOST,               /* first data unacknowledged: ECT vs Not-ECT */
 	CMP_DATA_RESET,              /* data reset: ECN connection vs plain */
 	CMP_DEST_ECT,                /* probe to the target lost: ECT(0) vs Not-ECT */
+	CMP_SITE_ECT,                /* UDP/QUIC: a flow's second probe answered
+				      * by another machine, ECT(0) vs Not-ECT */
 	CMP_COUNT
 };
 
@@ -113,6 +121,9 @@ static inline int finding_has(const struct finding *f, enum fact k)
 
 struct site {
 	int hops;                    /* return hop count of its replies */
+	uint32_t quic_version;       /* UDP/QUIC targets: the first version
+				      * its Version Negotiation lists */
+	int answers;                 /* UDP/QUIC targets: probes it answered */
 	int synacks, rsts;
 	uint16_t window, mss;
 	int wscale, sack, ts;
@@ -186,6 +197,10 @@ int diag_reset_by_other(const struct diag_evidence *ev,
 /* The all-ECT(0) replay: connections that delivered, and that were reset. */
 void judge_all_ect(const struct diag_evidence *ev, int *delivered, int *reset);
 
+/* UDP / QUIC targets: another round of site probes, while ECN moves
+ * flows to another machine more often than the control without
+ * significance, or the path splits on ECN and no flow has moved yet. */
+int judge_sites_want_more(const struct diag_evidence *ev, double confidence);
 /* judge_fields.c: the --fields screen's causes and notes, and CE alone
  * (an ecn-hash finding becomes ce-hash). Called by judge(). */
 void judge_fields(const struct diag_evidence *ev, double confidence,

@@ -24,6 +24,8 @@ static const char usage[] =
 "  analyze FILE      find the same signatures in a capture (tcpdump -w):\n"
 "                    ECN connections reset by another machine, and more\n"
 "  watch             the same, captured live (-i IFACE, default any)\n"
+"  scan TARGET...    the ECN-dependence test over many targets at rate,\n"
+"                    NDJSON, and the routers that hash on ECN\n"
 "\n"
 "Run 'ecntrace COMMAND --help' for a command's options.\n"
 "  -h, --help        this help\n"
@@ -61,6 +63,8 @@ static int dispatch(int argc, char **argv)
 		return cmd_analyze(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "watch"))
 		return cmd_watch(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "scan"))
+		return cmd_scan(argc - 1, argv + 1);
 	/* No command: the full diagnosis of HOST. */
 	return cmd_diagnose(argc, argv);
 }

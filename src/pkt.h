@@ -44,6 +44,8 @@ struct addr {
 #define PKT_MAX 1500
 #define PKT_MAX_TCPOPT 40
 #define PKT_MAX_MPLS 8
+#define PKT_QUOTE_HEAD 64            /* UDP header + a QUIC long header */
+#define PKT_UDP_KEEP 256             /* bytes of a UDP reply's payload kept */
 
 /*
  * What to build. Unused fields are ignored for the protocol chosen.
@@ -69,6 +71,8 @@ struct probe_desc {
 	uint16_t icmp_id, icmp_seq;  /* ICMP / ICMPv6 echo request */
 	const uint8_t *payload;
 	size_t payload_len;
+	size_t pad_len;              /* UDP: zero bytes after the payload
+				      * (a QUIC probe's padding) */
 	int fix_checksum;            /* UDP / ICMP echo: see above */
 	uint16_t checksum;           /* the checksum to keep, network order value */
 	/* IPv4 only: 0 the whole packet; else the datagram is built whole
@@ -143,6 +147,10 @@ struct quote {
 	/* TCP flags as the router received them (TH_AE included), when
 	 * l4_len >= 14: tells whether a middlebox cleared ECE/CWR. */
 	uint16_t tcp_flags;
+	/* The quoted transport header and what follows, as far as quoted
+	 * (at most PKT_QUOTE_HEAD bytes): a QUIC probe's CIDs are here. */
+	uint8_t l4_head[PKT_QUOTE_HEAD];
+	size_t l4_head_len;
 };
 
 enum reply_kind {
@@ -152,6 +160,7 @@ enum reply_kind {
 	REPLY_PKT_TOO_BIG,
 	REPLY_ECHO_REPLY,
 	REPLY_TCP,
+	REPLY_UDP,                   /* a UDP datagram (QUIC: Version Negotiation) */
 };
 
 /* One received packet. */
@@ -175,6 +184,12 @@ struct pkt_reply {
 		uint8_t tc, s, ttl;
 	} mpls[PKT_MAX_MPLS];
 	struct tcp_seg tcp;          /* kind == REPLY_TCP */
+	struct {                     /* kind == REPLY_UDP */
+		uint16_t sport, dport;
+		size_t len;              /* payload bytes, per the UDP header */
+		size_t kept;             /* of them in data[] */
+		uint8_t data[PKT_UDP_KEEP];
+	} udp;
 	size_t wire_len;             /* the IP packet's length (link padding
 	                              * not counted) */
 	int truncated;               /* fewer than wire_len bytes were kept:

@@ -120,18 +120,19 @@ int pkt_build(const struct probe_desc *p, uint8_t *buf, size_t *len)
 	if (p->tcp_optlen > PKT_MAX_TCPOPT || (p->tcp_flags & ~0x1ffu) ||
 	    p->flowlabel > 0xfffff)
 		return -1;
-	if (p->payload_len > PKT_MAX)
+	if (p->payload_len > PKT_MAX || p->pad_len > PKT_MAX ||
+	    (p->pad_len && p->proto != IPPROTO_UDP))
 		return -1;
 	if (p->frag_part > 2 || (p->frag_part && (af != AF_INET || p->dont_frag)))
 		return -1;
 	fix = p->fix_checksum && p->proto != IPPROTO_TCP;
-	if (fix && p->payload_len < 2)
+	if (fix && p->payload_len + p->pad_len < 2)
 		return -1;
 
 	iphl = af == AF_INET ? 20 : 40;
 	optlen = (p->tcp_optlen + 3) & ~(size_t)3;
 	l4hl = p->proto == IPPROTO_TCP ? 20 + optlen : 8;
-	l4len = l4hl + p->payload_len;
+	l4len = l4hl + p->payload_len + p->pad_len;  /* the pad: zeros */
 	total = iphl + l4len;
 	if (total > PKT_MAX || total > *len)
 		return -1;

@@ -227,6 +227,8 @@ static void quote_parse(const uint8_t *d, size_t n, int af,
 	l4 = d + h.hl;
 	l4n = h.cut || h.later_frag ? 0 : h.len - h.hl;
 	q->l4_len = l4n;
+	q->l4_head_len = l4n < PKT_QUOTE_HEAD ? l4n : PKT_QUOTE_HEAD;
+	memcpy(q->l4_head, l4, q->l4_head_len);
 	r->has_quote = 1;
 
 	switch (h.proto) {
@@ -345,6 +347,30 @@ echo:
 	return 0;
 }
 
+/* A UDP datagram: n bytes of it here, wire bytes on the wire (more when
+ * cut). The length field must fit the packet; the payload is kept as far
+ * as we have it, at most PKT_UDP_KEEP bytes. */
+static int udp_parse(const uint8_t *b, size_t n, size_t wire,
+    struct pkt_reply *r)
+{
+	size_t ulen;
+
+	if (n < 8)
+		return -1;
+	ulen = get16(b + 4);
+	if (ulen < 8 || ulen > wire)
+		return -1;
+	r->udp.sport = get16(b);
+	r->udp.dport = get16(b + 2);
+	r->udp.len = ulen - 8;
+	r->udp.kept = (ulen < n ? ulen : n) - 8;
+	if (r->udp.kept > PKT_UDP_KEEP)
+		r->udp.kept = PKT_UDP_KEEP;
+	memcpy(r->udp.data, b + 8, r->udp.kept);
+	r->kind = REPLY_UDP;
+	return 0;
+}
+
 int pkt_parse(const uint8_t *buf, size_t len, struct pkt_reply *r)
 {
 	return pkt_parse_cut(buf, len, len, r);
@@ -385,6 +411,8 @@ int pkt_parse_cut(const uint8_t *buf, size_t len, size_t wire,
 			r->tcp.payload_len = h.total - h.hl - r->tcp.data_off;
 		r->kind = REPLY_TCP;
 		return 0;
+	case IPPROTO_UDP:
+		return udp_parse(buf + h.hl, h.len - h.hl, h.total - h.hl, r);
 	case IPPROTO_ICMP:
 		if (af != AF_INET)
 			return 0;

@@ -20,6 +20,7 @@
 #include "connect_out.h"
 #include "diagnose_out.h"
 #include "ecntrace.h"
+#include "diag_udp_out.h"
 #include "report.h"
 #include "term.h"
 
@@ -161,7 +162,9 @@ static int same_responder(const struct responder *a, const struct responder *b)
 
 static int is_target(const struct diag_result *r, const struct responder *s)
 {
-	return s->answered && s->kind == REPLY_TCP && addr_eq(&s->addr, &r->p.dst);
+	return s->answered && addr_eq(&s->addr, &r->p.dst) &&
+	       (s->kind == REPLY_TCP || s->kind == REPLY_UDP ||
+		s->kind == REPLY_UNREACH);
 }
 
 /* The anycast site (1-based) whose replies travel this many hops, or 0.
@@ -318,7 +321,8 @@ static void page_header(FILE *fp, const struct diag_result *r,
 		esc(fp, a);
 		fputs(")</span>", fp);
 	}
-	fprintf(fp, ", TCP port %u</h1>\n<div class=\"meta\">From ", r->p.dport);
+	fprintf(fp, ", %s port %u</h1>\n<div class=\"meta\">From ",
+		diag_proto_word(&r->ev), r->p.dport);
 	esc_addr(fp, &r->p.src);
 	fprintf(fp, " \xc2\xb7 %s \xc2\xb7 ecntrace %s \xc2\xb7 %llu packets in "
 		"%.2f s</div>\n</header>\n", when, ECNTRACE_VERSION,
@@ -381,6 +385,16 @@ static void verdict_facts(FILE *fp, const struct diag_result *r)
 	for (int i = 0; i < r->v.nsites; i++)
 		fprintf(fp, "%s%d hops back", i ? ", " : "", r->v.sites[i].hops);
 	fputs("</dd></div>\n", fp);
+	if (r->ev.have_sites) {
+		struct comparison_result sc = judge_compare(&r->ev, CMP_SITE_ECT);
+
+		verdict_fact(fp, "Flows Not-ECT, then ECT(0)");
+		fprintf(fp, "%d of %d answered by another machine</dd></div>\n",
+			sc.test_bad, sc.test_n);
+		verdict_fact(fp, "Flows Not-ECT twice");
+		fprintf(fp, "%d of %d answered by another machine</dd></div>\n",
+			sc.control_bad, sc.control_n);
+	} else {
 	verdict_fact(fp, "Connections with ECN");
 	if (!r->ev.have_conn)
 		fputs("not replayed", fp);
@@ -398,6 +412,7 @@ static void verdict_facts(FILE *fp, const struct diag_result *r)
 	else
 		fputs("not replayed", fp);
 	fputs("</dd></div>\n", fp);
+	}
 	verdict_fact(fp, "Path verdict confidence");
 	pct(fp, r->v.path_confidence);
 	if (r->ev.split_inferred)
@@ -850,6 +865,9 @@ static void node_lines(const struct diag_result *r, const struct map_node *n,
 			snprintf(l[2], 96, "%d SYN-ACK, %d RST to data",
 				 r->v.sites[n->site - 1].synacks,
 				 r->v.sites[n->site - 1].rsts);
+		else if (n->site && r->v.sites[n->site - 1].quic_version)
+			snprintf(l[2], 96, "QUIC, lists 0x%08x first",
+				 r->v.sites[n->site - 1].quic_version);
 	} else if (n->fault) {
 		snprintf(l[1], 96, "%s", finding_text[n->fault->kind].tag);
 	} else {
@@ -1445,6 +1463,10 @@ static void report_timeline(FILE *fp, const struct diag_result *r)
 	struct tl_msg m[TL_MAX];
 	int n, lanes, height;
 
+	if (r->ev.have_sites) {
+		diag_sites_section(fp, r);
+		return;
+	}
 	fprintf(fp, "<section id=\"connection\">\n<h2>%s</h2>\n",
 		f && connect_is_failure(f->result) ? "The failing connection"
 						   : "A replayed connection");
@@ -1595,6 +1617,10 @@ static void operator_reproduce(FILE *fp, const struct diag_result *r)
 		return;
 	}
 
+	if (r->ev.proto == IPPROTO_UDP) {
+		diag_sites_reproduce(fp, r);
+		return;
+	}
 	fprintf(fp, "<p><span class=\"label\">To see it with traceroute:</span> "
 		"<code>traceroute%s -T -p %u --sport=%u -t %d ", v6 ? " -6" : "",
 		r->p.dport, r->ev.flows[r->ev.split_flow].sport, r->ev.split_ecn[0]);

@@ -10,6 +10,29 @@
  * MSS only, so every host answers and the probe stays small. */
 static const uint8_t syn_opts[] = { 2, 4, 0x05, 0xb4 };
 
+/* A QUIC probe: CIDs from the token (unique per probe, random per run
+ * as the token base is) and the ports; the head in the payload, zeros to
+ * 1200 bytes after it, the last two fixed for the flow's checksum. */
+static void quic_flow_probe(const struct flow *f, uint32_t token,
+			    struct probe *p)
+{
+	uint8_t dcid[QUIC_CID_LEN], scid[QUIC_CID_LEN];
+	uint32_t mix = token * 2654435761u ^ (uint32_t)f->sport << 16 ^ f->dport;
+
+	for (int i = 0; i < 4; i++) {
+		dcid[i] = (uint8_t)(token >> (24 - 8 * i));
+		dcid[4 + i] = (uint8_t)(mix >> (24 - 8 * i));
+		scid[i] = (uint8_t)(~mix >> (8 * i));
+		scid[4 + i] = (uint8_t)(token >> (8 * i)) ^ 0x5a;
+	}
+	p->d.payload_len = quic_probe_head(p->payload, sizeof(p->payload),
+					   QUIC_PROBE_VERSION, dcid, sizeof(dcid),
+					   scid, sizeof(scid), QUIC_DATAGRAM);
+	p->d.pad_len = QUIC_DATAGRAM - p->d.payload_len;
+	p->d.fix_checksum = 1;
+	p->d.checksum = (uint16_t)(0x5eed ^ f->sport);
+}
+
 void flow_probe(const struct flow *f, int ttl, uint32_t token, struct probe *p)
 {
 	struct probe_desc *d = &p->d;
@@ -35,6 +58,10 @@ void flow_probe(const struct flow *f, int ttl, uint32_t token, struct probe *p)
 		d->tcp_optlen = sizeof(syn_opts);
 		break;
 	case IPPROTO_UDP:
+		if (f->quic) {
+			quic_flow_probe(f, token, p);
+			break;
+		}
 		/* IPv6 has no ID to carry the token: the length carries it. */
 		d->payload_len = 16 + (f->dst.family == AF_INET6 ? token % 512 : 0);
 		if (d->payload_len > sizeof(p->payload))
@@ -52,8 +79,9 @@ void flow_probe(const struct flow *f, int ttl, uint32_t token, struct probe *p)
 	}
 	/* Payload: a constant pattern; the builder fixes the last two bytes
 	 * when the checksum must stay constant. */
-	for (size_t i = 0; i < sizeof(p->payload); i++)
-		p->payload[i] = (uint8_t)(0x40 + i % 32);
+	if (!(f->proto == IPPROTO_UDP && f->quic))
+		for (size_t i = 0; i < sizeof(p->payload); i++)
+			p->payload[i] = (uint8_t)(0x40 + i % 32);
 	d->payload = d->payload_len ? p->payload : NULL;
 }
 
@@ -178,6 +206,20 @@ int return_hops(int ttl)
 	return initial_ttl(ttl) - ttl + 1;
 }
 
+int reply_quic_vn(const struct pkt_reply *r, struct quic_vn *vn)
+{
+	if (r->kind != REPLY_UDP || r->udp.kept != r->udp.len)
+		return -1;
+	return quic_vn_parse(r->udp.data, r->udp.kept, vn);
+}
+
+static int is_vn(const struct pkt_reply *r)
+{
+	struct quic_vn vn;
+
+	return reply_quic_vn(r, &vn) == 0;
+}
+
 const char *reply_name(const struct pkt_reply *r)
 {
 	int v6 = r->src.family == AF_INET6;
@@ -189,6 +231,8 @@ const char *reply_name(const struct pkt_reply *r)
 		return "echo-reply";
 	case REPLY_PKT_TOO_BIG:
 		return "packet-too-big";
+	case REPLY_UDP:
+		return is_vn(r) ? "version-negotiation" : "udp";
 	case REPLY_TCP:
 		if (r->tcp.flags & TH_RST)
 			return "rst";

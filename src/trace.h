@@ -5,6 +5,7 @@
 #define ECNTRACE_TRACE_H
 
 #include "engine.h"
+#include "pkt_quic.h"
 
 struct flow {
 	struct addr src, dst;
@@ -13,13 +14,17 @@ struct flow {
 	uint8_t tos;                 /* DSCP << 2 | ECN */
 	uint32_t flowlabel;          /* IPv6 */
 	uint16_t syn_flags;          /* TCP flags of the probe; 0 = SYN */
+	int quic;                    /* UDP: QUIC long-header probes of a
+				      * reserved version (pkt_quic.h) */
 };
 
 /*
  * Fill d for one probe of flow f at this TTL. token tells probes apart:
  * it goes into the TCP sequence number, the ICMP sequence number, the
  * IPv4 ID (token % 65535 + 1, never 0), and for UDP over IPv6 the payload
- * length (distinct modulo 512).
+ * length (distinct modulo 512). A QUIC probe is a 1200-byte datagram
+ * whose CIDs carry the token (and the flow's ports); over IPv6 its length
+ * stays put and the CIDs alone tell probes apart.
  * The UDP and ICMP checksums stay the same whatever the token.
  */
 void flow_probe(const struct flow *f, int ttl, uint32_t token,
@@ -74,5 +79,10 @@ int return_hops(int ttl);
 /* "syn-ack", "rst", "port-unreachable", "echo-reply", "time-exceeded",
  * "unreachable", ... for a reply. */
 const char *reply_name(const struct pkt_reply *r);
+/* The Version Negotiation a UDP reply carries: 0, or -1 if it is none. */
+int reply_quic_vn(const struct pkt_reply *r, struct quic_vn *vn);
+/* "quic", or the protocol's name ("tcp", "udp", "icmp", "icmp6");
+ * trace_out.c. */
+const char *flow_proto_name(const struct flow *f);
 
 #endif

@@ -21,13 +21,16 @@ static const char trace_usage[] =
 "codepoint; each hop shows the ECN value it received (from its ICMP quote).\n"
 "\n"
 "  -T, -U, -I        probe with TCP SYN (default), UDP, or ICMP echo\n"
+"      --quic        probe with QUIC long headers of a reserved version\n"
+"                    (1200-byte UDP datagrams; a server answers with\n"
+"                    Version Negotiation, whose versions are shown)\n"
 "  -4, -6            use IPv4 or IPv6 only\n"
 "  -n                numeric output, no reverse DNS\n"
 "  -q N              probes per hop (1-10, default 3)\n"
 "  -w SEC            wait for a reply (default 3)\n"
 "  -f FIRST          first TTL (1-255, default 1)\n"
 "  -m MAX            max TTL (1-255, default 30)\n"
-"  -p PORT           destination port (TCP default 80, UDP default 33434)\n"
+"  -p PORT           destination port (TCP default 80, UDP 33434, QUIC 443)\n"
 "      --sport PORT  source port (ICMP: the echo id); default from the pid\n"
 "  -t TOS            whole TOS / traffic class byte (0-255)\n"
 "      --ecn CP      ECN codepoint: not-ect, ect0, ect1, ce\n"
@@ -49,7 +52,7 @@ static const char trace_usage[] =
 
 enum {
 	OPT_SPORT = 256, OPT_ECN, OPT_DSCP, OPT_JSON, OPT_RATE, OPT_PCAP,
-	OPT_QUIET, OPT_DEADLINE,
+	OPT_QUIET, OPT_DEADLINE, OPT_QUIC,
 };
 
 static const struct option trace_opts[] = {
@@ -61,6 +64,7 @@ static const struct option trace_opts[] = {
 	{ "deadline", required_argument, NULL, OPT_DEADLINE },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "quic", no_argument, NULL, OPT_QUIC },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -81,6 +85,7 @@ int cmd_trace(int argc, char **argv)
 	struct session s;
 	char err[256] = "";
 	int proto = IPPROTO_TCP, json = 0, numeric = 0, quiet = 0, rc, wrc, c;
+	int quic = 0, proto_opt = 0;
 	long v, tos = -1, ecn = -1, dscp = -1, port = -1, sport = -1, label = -1;
 
 	memset(&tp, 0, sizeof(tp));
@@ -96,9 +101,10 @@ int cmd_trace(int argc, char **argv)
 		switch (c) {
 		case '4': sc.family = AF_INET; break;
 		case '6': sc.family = AF_INET6; break;
-		case 'T': proto = IPPROTO_TCP; break;
-		case 'U': proto = IPPROTO_UDP; break;
-		case 'I': proto = IPPROTO_ICMP; break;
+		case 'T': proto = IPPROTO_TCP; proto_opt = c; break;
+		case 'U': proto = IPPROTO_UDP; proto_opt = c; break;
+		case 'I': proto = IPPROTO_ICMP; proto_opt = c; break;
+		case OPT_QUIC: quic = 1; break;
 		case 'n': numeric = 1; break;
 		case 'q':
 			if (cli_num(optarg, 1, 10, "probes per hop", &v) < 0)
@@ -177,6 +183,12 @@ int cmd_trace(int argc, char **argv)
 		       optind >= argc ? "no host given" : "one host only");
 		return EX_USAGE;
 	}
+	if (quic && proto_opt) {
+		warnx_("--quic probes are UDP: drop -%c", proto_opt);
+		return EX_USAGE;
+	}
+	if (quic)
+		proto = IPPROTO_UDP;
 	if (tp.first_ttl > tp.max_ttl) {
 		warnx_("first TTL %d is above max TTL %d", tp.first_ttl, tp.max_ttl);
 		return EX_USAGE;
@@ -204,7 +216,7 @@ int cmd_trace(int argc, char **argv)
 		session_close(&s);
 		return EX_USAGE;
 	}
-	if (proto == IPPROTO_UDP && s.dst.family == AF_INET6 &&
+	if (proto == IPPROTO_UDP && !quic && s.dst.family == AF_INET6 &&
 	    (tp.max_ttl - tp.first_ttl + 1) * tp.nqueries > 512) {
 		/* UDP over IPv6 tells probes apart by their length. */
 		warnx_("UDP over IPv6 sends at most 512 probes: lower -m or -q");
@@ -217,7 +229,9 @@ int cmd_trace(int argc, char **argv)
 	tp.flow.dst = s.dst;
 	tp.flow.proto = (uint8_t)proto;
 	tp.flow.sport = (uint16_t)(sport > 0 ? sport : default_sport());
-	tp.flow.dport = (uint16_t)(port > 0 ? port : proto == IPPROTO_UDP ? 33434 : 80);
+	tp.flow.dport = (uint16_t)(port > 0 ? port : quic ? 443 :
+				   proto == IPPROTO_UDP ? 33434 : 80);
+	tp.flow.quic = quic;
 	tp.flow.tos = (uint8_t)tos;
 	tp.flow.flowlabel = label > 0 ? (uint32_t)label : 0;
 	tp.token_base = s.e.token_base;

@@ -18,6 +18,11 @@ const char *proto_name(int proto)
 	}
 }
 
+const char *flow_proto_name(const struct flow *f)
+{
+	return f->proto == IPPROTO_UDP && f->quic ? "quic" : proto_name(f->proto);
+}
+
 /* The quoted-TOS annotation of one reply: "ect0", "not-ect bleached",
  * plus DSCP when it was rewritten. */
 static void quote_note(const struct probe *p, char *buf, size_t len)
@@ -38,6 +43,34 @@ static void quote_note(const struct probe *p, char *buf, size_t len)
 			 p->d.tos >> 2, r->q.tos >> 2);
 }
 
+/* A Version Negotiation's versions: " versions 0x1a1a1a1a,0x00000001". */
+static void text_vn(FILE *f, const struct pkt_reply *r)
+{
+	struct quic_vn vn;
+
+	if (reply_quic_vn(r, &vn) < 0)
+		return;
+	for (size_t i = 0; i < vn.nversions; i++)
+		fprintf(f, "%s0x%08x", i ? "," : " versions ", vn.versions[i]);
+	if (vn.total_versions > vn.nversions)
+		fputs(",...", f);
+}
+
+void json_quic_versions(struct json *j, const struct pkt_reply *r)
+{
+	struct quic_vn vn;
+	char v[16];
+
+	if (reply_quic_vn(r, &vn) < 0)
+		return;
+	json_open_arr(j, "quic_versions");
+	for (size_t i = 0; i < vn.nversions; i++) {
+		snprintf(v, sizeof(v), "0x%08x", vn.versions[i]);
+		json_str(j, NULL, v);
+	}
+	json_close_arr(j);
+}
+
 void trace_print_text(FILE *f, const struct trace_result *r, const char *host,
 		      int numeric)
 {
@@ -46,7 +79,7 @@ void trace_print_text(FILE *f, const struct trace_result *r, const char *host,
 	int color = use_color(f);
 
 	fprintf(f, "trace to %s (%s), %s %s", TERM_STR(host), addr_str(&fl->dst, a, sizeof(a)),
-		proto_name(fl->proto), addr_str(&fl->src, b, sizeof(b)));
+		flow_proto_name(fl), addr_str(&fl->src, b, sizeof(b)));
 	if (fl->proto == IPPROTO_TCP || fl->proto == IPPROTO_UDP)
 		fprintf(f, " sport %u dport %u", fl->sport, fl->dport);
 	else
@@ -101,6 +134,7 @@ void trace_print_text(FILE *f, const struct trace_result *r, const char *host,
 					p->reply.mpls[m].label);
 			if (p->reply.kind != REPLY_TIME_EXCEEDED)
 				fprintf(f, "  %s", reply_name(&p->reply));
+			text_vn(f, &p->reply);
 			break;
 		}
 		fputc('\n', f);
@@ -121,6 +155,8 @@ static void json_flow(struct json *j, const struct flow *fl)
 	} else {
 		json_int(j, "icmp_id", fl->sport);
 	}
+	if (fl->proto == IPPROTO_UDP)
+		json_bool(j, "quic", fl->quic);
 	json_int(j, "tos", fl->tos);
 	json_str(j, "ecn", ecn_name(fl->tos & 3));
 	json_int(j, "dscp", fl->tos >> 2);
@@ -137,9 +173,14 @@ static void json_reply(struct json *j, const struct probe *p, int numeric)
 
 	json_str(j, "addr", addr_str(&r->src, a, sizeof(a)));
 	json_str(j, "name", name);
-	json_str(j, "reply", reply_name(r));
+	/* "reply" is a closed set in ecntrace/1: a UDP answer is "other",
+	 * told by udp_reply (and a VN's quic_versions). */
+	json_str(j, "reply", r->kind == REPLY_UDP ? "other" : reply_name(r));
+	if (r->kind == REPLY_UDP)
+		json_str(j, "udp_reply", reply_name(r));
 	json_int(j, "reply_ttl", r->ttl);
 	json_int(j, "return_hops", return_hops(r->ttl));
+	json_quic_versions(j, r);
 	if (r->has_quote) {
 		json_int(j, "quoted_tos", r->q.tos);
 		json_str(j, "quoted_ecn", ecn_name(r->q.tos & 3));

@@ -8,6 +8,8 @@
 #include "trace.h"
 
 const char *proto_name(int proto);
+/* A reply's QUIC versions as "quic_versions": ["0x..."], if a VN. */
+void json_quic_versions(struct json *j, const struct pkt_reply *r);
 void trace_print_text(FILE *f, const struct trace_result *r, const char *host,
 		      int numeric);
 void trace_print_json(FILE *f, const struct trace_result *r, const char *host,

@@ -31,9 +31,15 @@ static void check_reply(const struct pkt_reply *r, size_t size)
 	}
 	if (r->kind == REPLY_TCP && r->tcp.data_off > size)
 		abort();
-	if (r->kind != REPLY_TCP && r->kind != REPLY_OTHER &&
+	if (r->kind == REPLY_UDP &&
+	    (r->proto != IPPROTO_UDP || r->udp.kept > r->udp.len ||
+	     r->udp.kept > PKT_UDP_KEEP || r->udp.kept > size))
+		abort();
+	if (r->kind != REPLY_TCP && r->kind != REPLY_OTHER && r->kind != REPLY_UDP &&
 	    r->kind != REPLY_ECHO_REPLY && r->proto != IPPROTO_ICMP &&
 	    r->proto != IPPROTO_ICMPV6)
+		abort();
+	if (r->has_quote && r->q.l4_head_len > r->q.l4_len)
 		abort();
 }
 

@@ -4,7 +4,8 @@
 # tcpdump captures in the client; analyze reports reset-by-other-endpoint
 # for exactly the source ports whose curl was reset, each with a SYN-ACK TTL
 # other than its RST TTL, and exits 1; IPv4 and IPv6. watch, run live in the
-# client beside curl, reports the same. In `fixed` nothing is reported and
+# client beside curl, reports the same. ECN and plain curls in one capture:
+# the server's row in the per-server summary compares them. In `fixed` nothing is reported and
 # analyze exits 0. Bad input: a missing file 66, a text file 65, an unknown
 # option 64, one line on stderr each.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -103,6 +104,39 @@ for fam in 4 6; do
 	check "IPv$fam analyze text: '$line'" \
 		all '[ -n "$line" ]' 'grep -q "^$nreset of $N ECN connections were reset by another machine: SYN-ACK TTL [0-9]*, RST TTL [0-9]*" "$TMP/text"'
 done
+
+# The per-server summary: ECN curls, then plain ones (tcp_ecn=0) to the
+# same server in one capture. The server's row compares them: ECN reset
+# after data, plain never (the ECMP hash sends plain handshake and data to
+# one site); its SYN-ACKs came from both sites' hop counts.
+cap=$TMP/mixed.pcap
+if capture_pcap_start client "$CLIENT_IF" "tcp port $HTTP_PORT" "$cap"; then
+	run_curls 4 44400
+	ecn_reset=$(echo $RESET | wc -w)
+	on client sysctl -qw net.ipv4.tcp_ecn=0
+	run_curls 4 44500
+	plain_fails=$FAILS
+	on client sysctl -qw net.ipv4.tcp_ecn=1
+	capture_stop
+	"$ECNTRACE" analyze --json "$cap" >"$OUT" 2>"$OUT.err"
+	srv='.servers[] | select(.port == '"$HTTP_PORT"')'
+	row=$(q "[$srv | .ecn_connections, .plain_connections, .faults, .finding, .control.verdict, .control.ecn_reset, .control.plain_reset, .control.plain_connections] | join(\" \")")
+	check "servers: one row, ECN $N with $ecn_reset faults, plain $N never reset, finding ecn-reset, verdict ecn-only ($row)" \
+		all '[ "$(q ".servers | length")" = 1 ]' '[ -z "$plain_fails" ]' '[ "$ecn_reset" -gt 0 ]' \
+		'[ "$row" = "$N $N $ecn_reset ecn-reset ecn-only $ecn_reset 0 $N" ]'
+	# Both sites answer SYNs (plain and ECN handshakes hash apart); the
+	# RSTs come from sites whose hop counts the SYN-ACKs show too.
+	sh=$(q "$srv | .synack_hops | join(\",\")") rh=$(q "$srv | .rst_hops | join(\",\")")
+	stray=$(q "$srv"' | [.rst_hops[] as $h | select(.synack_hops | index($h) | not)] | length')
+	check "servers: SYN-ACKs from hop counts $sh (two sites), RSTs from $rh" \
+		all '[ "$(q "$srv | .synack_hops | length")" = 2 ]' '[ -n "$rh" ]' '[ "$stray" = 0 ]'
+	"$ECNTRACE" analyze "$cap" >"$TMP/text" 2>&1
+	line=$(grep -A2 "^1 server, faults first:" "$TMP/text" | tail -1)
+	check "servers text: '$line'" \
+		grep -q "ECN reset after data $ecn_reset/$N ([0-9]* by another hop count), plain 0/$N\$" "$TMP/text"
+else
+	nok "mixed: tcpdump starts in the client"
+fi
 
 # watch: live in the client while curl runs.
 for fam in 4 6; do

@@ -240,6 +240,13 @@ for S in $SCENARIOS; do
 		# A traceroute's probes leave with a TTL each, and a hash over the
 		# TTL sends them down different branches hop by hop.
 		skip "$S: traceroutes vary the TTL; tests/lab/test_diagnose_fields.sh checks the TTL hash"
+	elif [ "$HASH" = dst ]; then
+		# By destination: the target takes branch 1 whatever its flow or
+		# TOS; the anycast prefixes' paths are measured by test_scan.sh.
+		for fam in 4 6; do
+			p=$(traceroute_path "$fam" 2 41001)
+			check "$S IPv$fam: the target is reached through branch 1 ($p)" [ "$(branch_of "$fam" "$p")" = 1 ]
+		done
 	else
 		path_checks
 	fi

@@ -86,6 +86,23 @@ if lab_up sc$$ seed; then
 	run connect_ce4 connect -4 --mode ce --flows 3 -p "$HTTP_PORT" "$TARGET4" && conforms connect_ce4
 	run connect_l4s6 connect -6 --mode l4s --flows 2 -p "$HTTP_PORT" "$TARGET6" && conforms connect_l4s6
 	run connect_plain4 connect -4 --mode plain --flows 2 -p "$HTTP_PORT" "$TARGET4" && conforms connect_plain4
+	# scan: NDJSON, one document a line (a broken target each family, an
+	# unreachable one, the summary).
+	on client timeout 120 "$ECNTRACE" scan -q --wait 0.3 -p "$HTTP_PORT" -o "$OUT/scan.ndjson" \
+		"$TARGET4" "$TARGET6" "${TARGET4%.*}.81" >"$OUT/scan.out" 2>"$OUT/scan.err"
+	echo $? >"$OUT/scan.rc"
+	jq -c 'select(.target == "'"$TARGET4"'")' "$OUT/scan.ndjson" >"$OUT/scan_broken4.json" 2>/dev/null
+	jq -c 'select(.target == "'"$TARGET6"'")' "$OUT/scan.ndjson" >"$OUT/scan_broken6.json" 2>/dev/null
+	jq -c 'select(.target == "'"${TARGET4%.*}.81"'")' "$OUT/scan.ndjson" >"$OUT/scan_unreach.json" 2>/dev/null
+	jq -c 'select(.summary)' "$OUT/scan.ndjson" >"$OUT/scan_summary.json" 2>/dev/null
+	for d in scan_broken4 scan_broken6 scan_unreach scan_summary; do
+		if [ "$(jq -s length "$OUT/$d.json" 2>/dev/null)" = 1 ]; then
+			conforms $d
+		else
+			nok "$d: scan -o writes one line for it (exit $(cat "$OUT/scan.rc"): $(head -c 200 "$OUT/scan.err"))"
+			rm -f "$OUT/$d.json"
+		fi
+	done
 	# The kernel's own ECN connections, captured by tcpdump and watched
 	# live: about half are reset by the other site.
 	on client timeout 60 "$ECNTRACE" watch -i "$CLIENT_IF" --duration 5 --json \
@@ -171,6 +188,10 @@ promised "diagnose causes[]" '."$defs".finding' kind hop addr confidence
 promised "diagnose paths" '."$defs".paths' load_balancing ecn_dependent divergence_hop
 promised "diagnose anycast" '."$defs".diagnose.properties.anycast' sites
 promised "diagnose stats" '."$defs".diagnose.properties.stats' probes_sent path_probes duration_ms
+promised "scan target" '."$defs".scan_target' schema command target port ecn_setup plain_setup ecn_dependent confidence machines split status
+promised "scan split" '."$defs".scan_split' hop hop_first hop_last addr
+promised "scan summary" '."$defs".scan_summary' schema command summary routers
+promised "scan summary counts" '."$defs".scan_summary.properties.summary' targets completed dependent inconclusive probes_sent seconds
 
 # rejects DOC DESC JQ-FILTER: the document changed by the filter must fail
 # validation. The mutants are queued and judged together by judge_mutants
@@ -216,12 +237,12 @@ rejects_each_required() {
 		all '[ $n -ge 9 ]' '[ -z "$passed" ]'
 }
 
-for d in trace_T4 connect_classic4 diagnose_seed4 analyze watch; do
+for d in trace_T4 connect_classic4 diagnose_seed4 analyze watch scan_broken4; do
 	if [ ! -f "$OUT/$d.json" ]; then
 		nok "$d: no valid real document to mutate"
 		continue
 	fi
-	case $d in analyze|watch) def=capture;; *) def=${d%%_*};; esac
+	case $d in analyze|watch) def=capture;; scan_broken4) def=scan_target;; *) def=${d%%_*};; esac
 	rejects_each_required "$d" "$def"
 	jq '.x_unknown = 1' "$OUT/$d.json" >"$TMP/mut.json"
 	rc_open=0 rc_strict=0
@@ -232,6 +253,18 @@ for d in trace_T4 connect_classic4 diagnose_seed4 analyze watch; do
 done
 
 # Nested required members, and values outside closed sets.
+if [ -f "$OUT/scan_broken4.json" ]; then
+	for p in .split.hop .split.addr .split.hop_first .ecn_setup.ece .plain_setup.dropped; do
+		rejects scan_broken4 "without $p" "del($p)"
+	done
+	rejects scan_broken4 "with status \"fine\"" '.status = "fine"'
+	rejects scan_broken4 "with reason \"bad-luck\"" '.reason = "bad-luck"'
+fi
+if [ -f "$OUT/scan_summary.json" ]; then
+	for p in .summary .routers .summary.blocked .summary.rate '.routers[0].targets' '.routers[0].hop'; do
+		rejects scan_summary "without $p" "del($p)"
+	done
+fi
 if [ -f "$OUT/trace_T4.json" ]; then
 	for p in .hops[0].ttl .hops[0].addr .hops[0].rtt_ms .hops[0].quoted_ecn \
 		 .hops[0].quoted_dscp '.hops[-1].reply' .hops[0].probes \

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "analyze_servers.h"
 #include "capture.h"
 #include "commands.h"
 #include "ecntrace.h"
@@ -1985,6 +1986,361 @@ static void test_control(void **state)
 	free(path);
 }
 
+/* Where put() writes instead of feeding the analyzer, when set. */
+static pcap_dumper_t *put_dump;
+
+static void put(struct analyzer *a, const struct flow *f,
+		const struct seg *segs, size_t n, int64_t t_base)
+{
+	if (put_dump == NULL) {
+		feed(a, f, segs, n, t_base);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		uint8_t buf[PKT_MAX];
+		struct pcap_pkthdr h;
+		int64_t t = T0 + t_base + segs[k].t_us * 1000;
+
+		h.caplen = h.len = (bpf_u_int32)build(f, &segs[k], buf,
+						      sizeof(buf));
+		h.ts.tv_sec = t / 1000000000;
+		h.ts.tv_usec = t % 1000000000 / 1000;
+		pcap_dump((u_char *)put_dump, &h, buf);
+	}
+}
+
+/* Ten ECN connections to server port sport, every other one reset after
+ * its ECT data from another hop count, and if plain, ten plain ones, reset
+ * as often if plain_reset. */
+static void server_conns(struct analyzer *a, uint16_t sport, int plain,
+			 int plain_reset, int64_t t_base)
+{
+	static const struct seg ok[] = {
+		{ C, SEW, 0, 64, CI, 0, 0, 0 },
+		{ S, SAE, 0, 58, SI, CI + 1, 0, 7000 },
+		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 7100 },
+		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7300 },
+		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 14000 },
+		{ C, FA, 0, 64, CI + 78, SI + 1, 0, 15000 },
+		{ S, FA, 0, 58, SI + 1, CI + 79, 0, 16000 },
+	};
+	struct seg pl[N(story)], pl_ok[N(ok)];
+	struct flow f = { 0, 0, sport };
+
+	memcpy(pl, story, sizeof(pl));
+	memcpy(pl_ok, ok, sizeof(pl_ok));
+	pl[0].flags = pl_ok[0].flags = S_;
+	pl[1].flags = pl_ok[1].flags = SA;
+	pl[3].tos = pl_ok[3].tos = 0;
+	for (int i = 0; i < 10 + (plain ? 10 : 0); i++) {
+		int is_plain = i >= 10, reset = i % 2 == 0 &&
+			(!is_plain || plain_reset);
+
+		f.cport = (uint16_t)(30000 + i);
+		if (reset)
+			put(a, &f, is_plain ? pl : story, N(story),
+			    t_base + i * 1000000000LL);
+		else
+			put(a, &f, is_plain ? pl_ok : ok, N(ok),
+			    t_base + i * 1000000000LL);
+	}
+}
+
+/* The server record of one server port. */
+static struct an_conn server_conn(uint16_t sport)
+{
+	struct an_conn c;
+	struct flow f = { 0, 30000, sport };
+
+	memset(&c, 0, sizeof(c));
+	set_addrs(&f, &c.client, &c.server);
+	c.dport = sport;
+	return c;
+}
+
+/*
+ * Two servers whose keyed hashes share their low 14 bits (what the old
+ * direct-mapped cache of 16384 entries used: the second overwrote the
+ * first): one resets plain connections as often as ECN ones (no fault),
+ * the other has no plain control (faults). Each keeps its own control.
+ * Past the table's bound a new server gets no entry: said in the counts
+ * and the verdict, never mixed with another's.
+ */
+static void test_server_table(void **state)
+{
+	static struct done d;
+	struct analyzer a;
+	struct an_ctl k;
+	struct an_conn c1, c2, c3;
+	uint16_t p1 = 80, p2 = 0;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(analyzer_init(&a, 0, NULL, NULL), 0);
+	a.key[0] = a.key[1] = 0;
+	c1 = server_conn(p1);
+	{
+		uint8_t b[6];
+		uint64_t h1;
+
+		memcpy(b, &c1.server.u.v4, 4);
+		memcpy(b + 4, &p1, 2);
+		h1 = an_siphash(a.key, b, 6) % 16384;
+		for (uint32_t p = 81; p < 65536 && p2 == 0; p++) {
+			uint16_t q = (uint16_t)p;
+
+			memcpy(b + 4, &q, 2);
+			if (an_siphash(a.key, b, 6) % 16384 == h1)
+				p2 = q;
+		}
+	}
+	assert_int_not_equal(p2, 0);
+	c2 = server_conn(p2);
+	server_conns(&a, p1, 1, 1, 0);
+	server_conns(&a, p2, 0, 0, 100 * 1000000000LL);
+	analyzer_finish(&a);
+	assert_int_equal(a.counts[CR_RESET_OTHER], 10);
+	assert_int_equal(a.reset_plain_too, 5);
+	assert_int_equal(a.faults, 5);
+	assert_int_equal(an_control(&a, &c1, &k), CTL_PLAIN_TOO);
+	assert_int_equal(k.plain_data, 10);
+	assert_int_equal(k.plain_reset, 5);
+	assert_int_equal(k.ecn_data, 10);
+	assert_int_equal(k.ecn_reset, 5);
+	assert_int_equal(an_control(&a, &c2, &k), CTL_NO_PLAIN);
+	assert_int_equal(k.plain_data, 0);
+	assert_int_equal(k.ecn_data, 10);
+	assert_int_equal(k.ecn_reset, 5);
+	assert_int_equal(a.servers.n, 2);
+	assert_int_equal(a.server_full, 0);
+	analyzer_free(&a);
+
+	/* A bound of two servers: the third is counted, not mixed in. */
+	assert_int_equal(analyzer_init(&a, 0, NULL, NULL), 0);
+	a.servers.max = 2;
+	c3 = server_conn(443);
+	server_conns(&a, p1, 1, 1, 0);
+	server_conns(&a, p2, 1, 0, 100 * 1000000000LL);
+	server_conns(&a, 443, 1, 1, 200 * 1000000000LL);
+	analyzer_finish(&a);
+	assert_int_equal(a.servers.n, 2);
+	assert_int_equal(a.server_full, 20);
+	assert_int_equal(an_control(&a, &c1, &k), CTL_PLAIN_TOO);
+	assert_int_equal(an_control(&a, &c2, &k), CTL_ECN_ONLY);
+	assert_int_equal(an_control(&a, &c3, &k), CTL_NO_ROOM);
+	assert_string_equal(an_verdict_name(k.verdict), "no-room");
+	assert_int_equal(k.plain_data, 0);
+	assert_int_equal(a.faults, 10);
+	analyzer_free(&a);
+}
+
+/* pcapng: block type, length, body, length again (little-endian). */
+static size_t ng_block(uint8_t *p, uint32_t type, const uint8_t *body,
+		       size_t n)
+{
+	uint32_t len = (uint32_t)(12 + n);
+
+	memcpy(p, &type, 4);
+	memcpy(p + 4, &len, 4);
+	memcpy(p + 8, body, n);
+	memcpy(p + 8 + n, &len, 4);
+	return len;
+}
+
+/*
+ * A pcapng file with an Ethernet and a raw-IP interface: libpcap reads
+ * none of it. analyze says that, and what to do, rather than calling the
+ * file cut short; exit 65, one line, a report.
+ */
+static void test_pcapng_two_linktypes(void **state)
+{
+	static char out[8192], err[1024];
+	uint8_t f[256], shb[16] = { 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint8_t eth[8] = { 1, 0, 0, 0, 0xff, 0xff, 0, 0 };
+	uint8_t raw[8] = { 101, 0, 0, 0, 0xff, 0xff, 0, 0 };
+	const char *path = tmp_path("two.pcapng");
+	size_t n = 0;
+	int lines;
+	FILE *o;
+
+	(void)state;
+	n += ng_block(f + n, 0x0a0d0d0a, shb, sizeof(shb));
+	n += ng_block(f + n, 1, eth, sizeof(eth));
+	n += ng_block(f + n, 1, raw, sizeof(raw));
+	o = fopen(path, "wb");
+	assert_non_null(o);
+	assert_int_equal(fwrite(f, 1, n, o), n);
+	fclose(o);
+	{
+		char *argv[] = { "analyze", (char *)path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_DATAERR);
+		assert_int_equal(lines, 1);
+		assert_non_null(strstr(err, "two.pcapng: a pcapng file whose "
+				       "interfaces have several link types"));
+		assert_null(strstr(err, "cut short"));
+		assert_non_null(strstr(out, ": 0 packets"));
+	}
+}
+
+/* Three servers: 80 resets plain connections as often (no fault), 81 has
+ * no plain control, 82 resets only ECN ones. */
+static void summary_conns(struct analyzer *a)
+{
+	server_conns(a, 80, 1, 1, 0);
+	server_conns(a, 81, 0, 0, 100 * 1000000000LL);
+	server_conns(a, 82, 1, 0, 200 * 1000000000LL);
+}
+
+/*
+ * The per-server summary: per server its connections and results, hop
+ * counts, the finding and its comparison; faults first, then the most
+ * connections. The command prints it as a table and a JSON array.
+ */
+static void test_server_summary(void **state)
+{
+	static char out[262144], err[1024];
+	struct analyzer a;
+	const struct an_dst **v;
+	struct an_ctl k;
+	size_t n;
+	int h[4], lines;
+	char *path = strdup(tmp_path("servers.pcap"));
+	pcap_t *p;
+
+	(void)state;
+	assert_int_equal(analyzer_init(&a, 0, NULL, NULL), 0);
+	summary_conns(&a);
+	analyzer_finish(&a);
+	v = an_servers_sorted(&a, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0]->dport, 82);
+	assert_int_equal(v[1]->dport, 81);
+	assert_int_equal(v[2]->dport, 80);
+	/* 82: ECN reset after data 5/10, plain 0/10. */
+	assert_int_equal(v[0]->ecn_conns, 10);
+	assert_int_equal(v[0]->plain_conns, 10);
+	assert_int_equal(v[0]->faults, 5);
+	assert_int_equal(v[0]->ecn_results[CR_RESET_OTHER], 5);
+	assert_int_equal(v[0]->ecn_results[CR_OK], 5);
+	assert_int_equal(v[0]->plain_results[AR_NOT_ECN], 10);
+	assert_int_equal(an_server_finding(v[0]), SF_RESET);
+	assert_int_equal(an_dst_control(v[0], &k), CTL_ECN_ONLY);
+	assert_int_equal(k.ecn_reset, 5);
+	assert_int_equal(k.plain_data, 10);
+	/* SYN-ACKs at TTL 58 (7 hops), RSTs at 60 (5 hops). */
+	assert_int_equal(an_hops(v[0]->synack_hops, h, 4), 1);
+	assert_int_equal(h[0], 7);
+	assert_int_equal(an_hops(v[0]->rst_hops, h, 4), 1);
+	assert_int_equal(h[0], 5);
+	/* 81: no plain control; 80: plain reset as often, no fault. */
+	assert_int_equal(v[1]->faults, 5);
+	assert_int_equal(an_server_finding(v[1]), SF_RESET);
+	assert_int_equal(an_dst_control(v[1], &k), CTL_NO_PLAIN);
+	assert_int_equal(v[2]->faults, 0);
+	assert_int_equal(v[2]->reset_plain_too, 5);
+	assert_int_equal(an_server_finding(v[2]), SF_RESET_PLAIN_TOO);
+	assert_string_equal(an_finding_name(an_server_finding(v[2])),
+			    "reset-plain-too");
+	assert_int_equal(a.faults, 10);
+	free(v);
+	analyzer_free(&a);
+
+	/* The command, on the same connections in a file. */
+	p = pcap_open_dead(DLT_RAW, 65535);
+	put_dump = pcap_dump_open(p, path);
+	assert_non_null(put_dump);
+	summary_conns(NULL);
+	pcap_dump_close(put_dump);
+	pcap_close(p);
+	put_dump = NULL;
+	{
+		char *argv[] = { "analyze", path, NULL };
+		const char *t, *r82, *r81, *r80;
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 1);
+		t = strstr(out, "3 servers, faults first:\n");
+		assert_non_null(t);
+		r82 = strstr(t, " 203.0.113.13:82    10     10       5  7            "
+			     "5          ECN reset after data 5/10 (5 by another "
+			     "hop count), plain 0/10\n"
+			     "    ecn: 5 ok, 5 reset-by-other-endpoint; plain: "
+			     "10 not-ecn\n");
+		r81 = strstr(t, " 203.0.113.13:81    10      0       5  7            "
+			     "5          ECN reset after data 5/10 (5 by another "
+			     "hop count), no plain control\n");
+		r80 = strstr(t, " 203.0.113.13:80    10     10       0  7            "
+			     "5          no ECN fault: plain reset as often (ECN "
+			     "5/10, plain 5/10)\n");
+		assert_non_null(r82);
+		assert_non_null(r81);
+		assert_non_null(r80);
+		assert_true(r82 < r81 && r81 < r80);
+	}
+	{
+		char *argv[] = { "analyze", "--json", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), 1);
+		assert_non_null(strstr(out, "\"servers\":[{\"server\":\"203.0.113.13\","
+			"\"port\":82,\"family\":4,\"ecn_connections\":10,"
+			"\"plain_connections\":10,\"faults\":5,\"finding\":\"ecn-reset\","
+			"\"finding_text\":\"ECN reset after data 5/10 (5 by another "
+			"hop count), plain 0/10\",\"ecn_results\":{\"ok\":5,"
+			"\"reset-by-other-endpoint\":5},\"plain_results\":"
+			"{\"not-ecn\":10},\"synack_hops\":[7],\"rst_hops\":[5],"
+			"\"plain_synacks\":10,\"plain_syn_resets\":0,"
+			"\"reset_plain_too\":0,\"control\":{\"verdict\":\"ecn-only\","
+			"\"plain_connections\":10,\"plain_reset\":0,"
+			"\"ecn_connections\":10,\"ecn_reset\":5}},{\"server\":"
+			"\"203.0.113.13\",\"port\":81,"));
+		assert_non_null(strstr(out, "\"port\":80,\"family\":4,"
+			"\"ecn_connections\":10,\"plain_connections\":10,"
+			"\"faults\":0,\"finding\":\"reset-plain-too\","));
+	}
+	free(path);
+}
+
+/* The table itself: many servers, found again after it grew. */
+static void test_server_grow(void **state)
+{
+	struct an_servers t;
+	struct addr s;
+	int full = 0;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.family = AF_INET;
+	inet_pton(AF_INET, "198.51.100.1", &s.u.v4);
+	servers_init(&t, 3000);
+	for (uint32_t i = 0; i < 3000; i++) {
+		/* A poor hash on purpose: every key in 16 chains. */
+		struct an_dst *d = servers_find(&t, i & 15, &s, (uint16_t)i, 1,
+						&full);
+
+		assert_non_null(d);
+		d->plain_data = i;
+	}
+	assert_false(full);
+	assert_int_equal(t.n, 3000);
+	assert_true(2 * t.n <= t.nix);
+	for (uint32_t i = 0; i < 3000; i++) {
+		const struct an_dst *d = servers_get(&t, i & 15, &s, (uint16_t)i);
+
+		assert_non_null(d);
+		assert_int_equal(d->plain_data, i);
+		assert_int_equal(d->dport, i);
+	}
+	assert_null(servers_get(&t, 1, &s, 3001));
+	assert_null(servers_find(&t, 1, &s, 3001, 1, &full));
+	assert_true(full);
+	assert_int_equal(t.n, 3000);
+	servers_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2015,6 +2371,10 @@ int main(void)
 		cmocka_unit_test(test_cmd_analyze),
 		cmocka_unit_test(test_cmd_analyze_input),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_server_table),
+		cmocka_unit_test(test_server_grow),
+		cmocka_unit_test(test_server_summary),
+		cmocka_unit_test(test_pcapng_two_linktypes),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -1,0 +1,162 @@
+#!/bin/bash
+# ecntrace analyze against tshark and a bare libpcap loop, on a generated
+# capture; then a 10 GiB-class stream through standard input.
+#
+#   bench/analyze.sh
+#   BENCH_PACKETS=20000 BENCH_CHECK_ONLY=1 bench/analyze.sh   (smoke test)
+#
+# 1. bench/pcap_gen writes a capture of BENCH_PACKETS packets (default
+#    1000000; Ethernet, 8 servers, 64 connections interleaved): half the
+#    connections ask for ECN, every other ECN one is reset after its first
+#    ECT data by an RST from another hop count, the rest are plain.
+# 2. analyze --json on it must report exactly what was generated (packets,
+#    connections, ECN ones, ok / reset-by-other-endpoint / not-ecn, faults,
+#    one server row each with its faults and verdict ecn-only); any
+#    difference fails the run (exit 1) before anything is timed.
+# 3. Timed in the same run, best of BENCH_RUNS (3) wall times each:
+#    ecntrace analyze FILE (text to /dev/null), tshark -q -z conv,tcp -r
+#    FILE, and bench/pcap_loop FILE (pcap_next_ex touching each packet);
+#    with CPU time (user+sys) and peak RSS (/usr/bin/time). Prints the
+#    ratios: analyze's speed against the bare loop's, tshark's time over
+#    analyze's.
+# 4. pcap_gen streams BENCH_STREAM (default 10G bytes, 1400-byte segments)
+#    into `ecntrace analyze -` through a pipe, never stored, and prints the
+#    reader's resident memory at every GiB; the counts are checked again.
+#
+# BENCH_CHECK_ONLY=1 stops after step 2 (what tests/lab/test_bench_analyze.sh
+# runs). BENCH_SKEW=1 makes the expected reset count one too many: the
+# check must then fail (the smoke test's proof that it can). Needs gcc,
+# libpcap-dev, jq; tshark and /usr/bin/time for the timing (scripts/deps.sh).
+# No root, no network: files in a temporary directory, removed on exit.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${ECNTRACE:-$ROOT/ecntrace}
+PACKETS=${BENCH_PACKETS:-1000000}
+RUNS=${BENCH_RUNS:-3}
+STREAM=${BENCH_STREAM:-10G}
+CHECK_ONLY=${BENCH_CHECK_ONLY:-0}
+SKEW=${BENCH_SKEW:-0}
+CC=${CC:-cc}
+
+die() { echo "bench/analyze: $*" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/ecntrace-bench-analyze.XXXXXX) || die "no temporary directory"
+READER=""
+cleanup() {
+	[ -n "$READER" ] && kill "$READER" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+command -v jq >/dev/null || die "jq is not installed (make deps)"
+[ -x "$BIN" ] || make -C "$ROOT" --no-print-directory -s ecntrace >&2 ||
+	die "cannot build $BIN"
+GEN=$TMP/pcap_gen LOOP=$TMP/pcap_loop
+"$CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$GEN" "$ROOT/bench/pcap_gen.c" ||
+	die "cannot build pcap_gen"
+"$CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$LOOP" "$ROOT/bench/pcap_loop.c" -lpcap ||
+	die "cannot build pcap_loop"
+
+# counts FILE: the generator's figures as shell variables g_KEY.
+counts() {
+	local k v
+	while read -r k v; do eval "g_$k=\$v"; done <"$1"
+}
+
+# check JSON COUNTS WHAT: analyze's report against what was generated.
+check() {
+	local bad="" got want
+	counts "$2"
+	want_reset=$((g_reset + SKEW))
+	for pair in \
+		".packets:$g_packets" \
+		".summary.connections:$g_connections" \
+		".summary.ecn_connections:$g_ecn_connections" \
+		".summary.results.ok // 0:$((g_ecn_connections - g_reset))" \
+		".summary.results[\"reset-by-other-endpoint\"] // 0:$want_reset" \
+		".summary.results[\"not-ecn\"] // 0:$g_plain" \
+		".summary.faults:$want_reset" \
+		".summary.evicted:0" \
+		".summary.unfinished:0" \
+		".skipped:0" \
+		".servers | length:$g_servers" \
+		"[.servers[].faults] | add // 0:$want_reset" \
+		"[.servers[] | .ecn_connections + .plain_connections] | add // 0:$g_connections" \
+		"[.servers[] | select(.finding == \"ecn-reset\" and .control.verdict == \"ecn-only\")] | length:$g_servers"; do
+		got=$(jq -r "${pair%:*}" "$1")
+		want=${pair##*:}
+		[ "$got" = "$want" ] || bad="$bad; ${pair%:*}: analyze $got, generated $want"
+	done
+	if [ -n "$bad" ]; then
+		echo "COUNTS DIFFER ($3)${bad}" >&2
+		return 1
+	fi
+	echo "counts match ($3): $g_packets packets, $g_connections connections," \
+		"$g_ecn_connections ECN of which $g_reset reset, $g_plain plain," \
+		"$g_servers servers"
+}
+
+FILE=$TMP/bench.pcap
+"$GEN" -n "$PACKETS" -o "$FILE" -c "$TMP/counts" || die "pcap_gen failed"
+rc=0
+"$BIN" analyze --json "$FILE" >"$TMP/a.json" 2>"$TMP/a.err" || rc=$?
+[ $rc = 1 ] || die "analyze exited $rc, not 1 (faults): $(head -1 "$TMP/a.err")"
+check "$TMP/a.json" "$TMP/counts" "$(basename "$FILE"), $(stat -c %s "$FILE") bytes" || exit 1
+[ "$CHECK_ONLY" = 1 ] && exit 0
+
+command -v tshark >/dev/null || die "tshark is not installed (make deps)"
+[ -x /usr/bin/time ] || die "/usr/bin/time is not installed (make deps)"
+
+# best NAME CMD...: run CMD RUNS times; keep the fastest wall time (ns)
+# and that run's CPU seconds and peak RSS (KiB) in best_ns, best_cpu,
+# best_kb.
+best() {
+	local name=$1 i t0 t1 ns
+	shift
+	best_ns=0
+	for i in $(seq 1 "$RUNS"); do
+		t0=$(date +%s%N)
+		/usr/bin/time -f "%U %S %M" -o "$TMP/time" "$@" >/dev/null 2>"$TMP/err"
+		t1=$(date +%s%N)
+		ns=$((t1 - t0))
+		if [ $best_ns = 0 ] || [ $ns -lt $best_ns ]; then
+			best_ns=$ns
+			read -r u s best_kb <<<"$(tail -1 "$TMP/time")"
+			best_cpu=$(echo "$u + $s" | bc -l 2>/dev/null || awk "BEGIN{print $u+$s}")
+		fi
+	done
+	printf "%-9s wall %8.3f s   cpu %7.2f s   peak %7.1f MiB\n" "$name" \
+		"$(awk "BEGIN{print $best_ns/1e9}")" "$best_cpu" \
+		"$(awk "BEGIN{print $best_kb/1024}")"
+}
+
+echo "best of $RUNS, $g_packets packets ($(stat -c %s "$FILE") bytes):"
+best loop "$LOOP" "$FILE"
+loop_ns=$best_ns loop_cpu=$best_cpu
+best analyze "$BIN" analyze "$FILE"
+an_ns=$best_ns an_cpu=$best_cpu an_kb=$best_kb
+best tshark tshark -q -z conv,tcp -r "$FILE"
+ts_ns=$best_ns ts_cpu=$best_cpu
+awk -v l="$loop_ns" -v a="$an_ns" -v t="$ts_ns" -v lc="$loop_cpu" \
+	-v ac="$an_cpu" -v tc="$ts_cpu" -v kb="$an_kb" 'BEGIN {
+	printf "analyze speed / bare loop speed: %.2f wall, %.2f cpu (goal >= 0.5)\n",
+		l / a, (ac > 0 ? lc / ac : 0)
+	printf "tshark time / analyze time:      %.1f wall, %.1f cpu (goal >= 50)\n",
+		t / a, (ac > 0 ? tc / ac : 0)
+	printf "analyze peak RSS:                %.1f MiB (goal <= 64)\n", kb / 1024
+}'
+
+# The stream: generated into a pipe, never stored.
+mkfifo "$TMP/fifo" || die "mkfifo failed"
+( exec "$BIN" analyze --json - <"$TMP/fifo" >"$TMP/s.json" 2>"$TMP/s.err" ) &
+READER=$!
+echo "streaming $STREAM through 'ecntrace analyze -' (resident memory of the reader):"
+"$GEN" -b "$STREAM" -s 1400 -d 32 -w "$READER" -c "$TMP/s.counts" \
+	>"$TMP/fifo" 2>"$TMP/s.rss" || die "pcap_gen (stream) failed"
+wait "$READER"
+src=$?
+READER=""
+sed 's/^/  /' "$TMP/s.rss"
+[ $src = 1 ] || die "analyze - exited $src, not 1: $(head -1 "$TMP/s.err")"
+check "$TMP/s.json" "$TMP/s.counts" "stream of $(awk "BEGIN{printf \"%.1f\", $(grep '^bytes' "$TMP/s.counts" | cut -d' ' -f2)/2^30}") GiB" || exit 1

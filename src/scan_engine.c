@@ -1,0 +1,1165 @@
+/*
+ * scan engine: stateless probes at rate. Targets are taken in a keyed
+ * permutation of the shard's positions; each active target has a slot
+ * (found from a reply's address by a hash table, never by a scan); its
+ * rounds are timers in a FIFO (every round waits the same time, so the
+ * queue is sorted as it is filled); probes leave in sendmmsg batches
+ * under a token bucket on CLOCK_MONOTONIC; replies arrive by recvmmsg
+ * from a packet socket whose BPF filter passes only our ports and ICMP
+ * errors, and prove themselves by their cookie (scan_cookie.c).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "scan.h"
+
+#define BATCH 64
+#define PKTBUF 128
+#define RXBUF 2048
+#define RING (1u << 17)
+
+enum txkind { TX_PLAIN, TX_ECNSETUP, TX_RST };
+
+struct txent {
+	struct addr dst;
+	uint32_t seq;                /* RST: its sequence number */
+	uint16_t sport;
+	uint8_t ttl, ecn, kind, tag;
+	uint16_t tagv;
+};
+
+struct slot {
+	uint64_t idx;
+	struct addr dst;
+	int used;
+	int round;
+	int retried;
+	int waited;                  /* deferrals for a budget */
+	int confirms;                /* confirm rounds sent */
+	int pf, pe;                  /* the flow repeated, its codepoint */
+	uint32_t unknown_ttls;       /* TTLs charged to the unknown routers */
+	struct scan_evidence ev;
+};
+
+struct timer {
+	uint32_t slot;
+	int64_t due;
+};
+
+/* A FIFO of timers that all wait the same time: sorted as it fills. */
+struct fifo {
+	struct timer *t;
+	uint32_t head, len, cap;
+};
+
+/*
+ * Per-router budgets for TTL-limited probes: each answer is an ICMP
+ * error a router's control plane must make, and routers limit them
+ * (Linux: 1000/s with a burst of 50 for all senders). A probe is charged
+ * to the routers that answered probes of its TTL towards the same /24
+ * (IPv6 /48) (routing is per prefix; up to PC_WAYS of them, a share each,
+ * as ECMP spreads flows), or, before one answered, to a bucket shared by
+ * every router still unknown. A round starts only when its routers'
+ * buckets are not in debt.
+ */
+#define RB_SIZE 16384
+#define PC_SIZE 65536
+struct rbucket {
+	struct addr a;
+	double tokens;
+	int64_t last;
+	int used;
+};
+#define PC_WAYS 4
+struct pcache {
+	uint64_t key;                /* 0: empty */
+	uint32_t bucket[PC_WAYS];    /* the routers seen (ECMP), 0: none */
+	uint8_t n, next;
+};
+
+struct scan_engine {
+	const struct scan_params *p;
+	int send4, send6, recv4, recv6;
+	struct scan_key key;
+	struct scan_perm perm;
+	uint64_t next_pos, positions;
+	/* slots, free list, index -> slot table */
+	struct slot *slots;
+	uint32_t nslots, *freel, nfree;
+	int32_t *tab;
+	uint32_t tabmask;
+	/* round timers; rounds waiting for a router's budget */
+	struct fifo tq, dq;
+	struct rbucket *rb;          /* RB_SIZE; [0] the unknown routers' */
+	struct pcache *pc;
+	/* send ring */
+	struct txent *tx;
+	uint32_t tx_head, tx_len;
+	double tokens;
+	int64_t last_fill, start;
+	struct scan_summary *sum;
+	int err;
+};
+
+/* ------------------------------------------------------------ sockets */
+
+static int attach(int fd, const char *expr, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+	struct sock_fprog fprog;
+	pcap_t *pc = pcap_open_dead(DLT_RAW, 65535);
+	int rc = 0;
+
+	if (pc == NULL || pcap_compile(pc, &prog, expr, 1,
+				       PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "cannot compile capture filter '%s'", expr);
+		if (pc)
+			pcap_close(pc);
+		return -1;
+	}
+	fprog.len = (unsigned short)prog.bf_len;
+	fprog.filter = (struct sock_filter *)prog.bf_insns;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0) {
+		snprintf(err, errlen, "SO_ATTACH_FILTER: %s", strerror(errno));
+		rc = -1;
+	}
+	pcap_freecode(&prog);
+	pcap_close(pc);
+	return rc;
+}
+
+static int sock_error(const char *what, char *err, size_t errlen)
+{
+	int e = errno;
+
+	snprintf(err, errlen, "%s: %s%s", what, strerror(e),
+		 e == EPERM || e == EACCES ?
+		 " (run as root or grant CAP_NET_RAW)" : "");
+	return e == EPERM || e == EACCES ? EX_NOPERM : EX_OSERR;
+}
+
+static int open_family(struct scan_engine *se, int family, const struct addr *src,
+		       char *err, size_t errlen)
+{
+	const struct scan_params *p = se->p;
+	char expr[512], sb[INET6_ADDRSTRLEN];
+	int snd = 4 << 20, rcv = 16 << 20;
+	unsigned ifindex = 0;
+	struct sockaddr_ll sll;
+	int s, r;
+
+	if (p->iface && (ifindex = if_nametoindex(p->iface)) == 0) {
+		snprintf(err, errlen, "no such interface: %s", p->iface);
+		return EX_UNAVAILABLE;
+	}
+	s = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (s < 0)
+		return sock_error("raw socket", err, errlen);
+	(void)setsockopt(s, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+	if (family == AF_INET)
+		se->send4 = s;
+	else
+		se->send6 = s;
+	if (p->iface && setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, p->iface,
+				   (socklen_t)strlen(p->iface) + 1) < 0)
+		return sock_error("SO_BINDTODEVICE", err, errlen);
+	r = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (r < 0)
+		return sock_error("packet socket", err, errlen);
+	if (family == AF_INET)
+		se->recv4 = r;
+	else
+		se->recv6 = r;
+	addr_str(src, sb, sizeof(sb));
+	if (family == AF_INET)
+		snprintf(expr, sizeof(expr), "dst host %s and ((tcp src port %u and "
+			 "tcp dst portrange %u-%u) or (icmp and (icmp[0] == 3 or "
+			 "icmp[0] == 11)))", sb, p->dport, p->sport_base,
+			 p->sport_base + 2 * p->flows - 1);
+	else
+		snprintf(expr, sizeof(expr), "dst host %s and ((tcp src port %u and "
+			 "tcp dst portrange %u-%u) or (icmp6 and (ip6[40] == 1 or "
+			 "ip6[40] == 3)))", sb, p->dport, p->sport_base,
+			 p->sport_base + 2 * p->flows - 1);
+	if (attach(r, expr, err, errlen) < 0)
+		return EX_OSERR;
+	(void)setsockopt(r, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	(void)setsockopt(r, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+	sll.sll_ifindex = (int)ifindex;
+	if (bind(r, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return sock_error("bind packet socket", err, errlen);
+	return 0;
+}
+
+/* Slots for what the rate keeps in flight: each target lives about five
+ * waits and takes some 28 probes. */
+static uint32_t slot_count(const struct scan_params *p)
+{
+	double want = p->rate * 6.0 * ((double)p->wait_ns / 1e9) / 20.0 + 256;
+	uint32_t n = want > 32768 ? 32768 : (uint32_t)want;
+
+	return n < 256 ? 256 : n;
+}
+
+int scan_engine_open(struct scan_engine **out, const struct scan_params *p,
+		     char *err, size_t errlen)
+{
+	struct scan_engine *se = calloc(1, sizeof(*se));
+	int rc;
+
+	*out = se;
+	if (se == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return EX_OSERR;
+	}
+	se->p = p;
+	se->send4 = se->send6 = se->recv4 = se->recv6 = -1;
+	if (getrandom(se->key.k, sizeof(se->key.k), 0) != sizeof(se->key.k)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	se->nslots = slot_count(p);
+	uint32_t tab = 1;
+
+	while (tab < 2 * se->nslots)
+		tab <<= 1;
+	se->tabmask = tab - 1;
+	se->slots = calloc(se->nslots, sizeof(*se->slots));
+	se->freel = calloc(se->nslots, sizeof(*se->freel));
+	se->tab = malloc(tab * sizeof(*se->tab));
+	se->tq.t = calloc(se->nslots, sizeof(*se->tq.t));
+	se->dq.t = calloc(se->nslots, sizeof(*se->dq.t));
+	se->tq.cap = se->dq.cap = se->nslots;
+	se->tx = calloc(RING, sizeof(*se->tx));
+	se->rb = calloc(RB_SIZE, sizeof(*se->rb));
+	se->pc = calloc(PC_SIZE, sizeof(*se->pc));
+	if (!se->slots || !se->freel || !se->tab || !se->tq.t || !se->dq.t ||
+	    !se->tx || !se->rb || !se->pc) {
+		snprintf(err, errlen, "out of memory");
+		return EX_OSERR;
+	}
+	memset(se->tab, 0xff, tab * sizeof(*se->tab));
+	for (uint32_t i = 0; i < se->nslots; i++)
+		se->freel[i] = se->nslots - 1 - i;
+	se->nfree = se->nslots;
+	if (p->src4.family && (rc = open_family(se, AF_INET, &p->src4, err, errlen)))
+		return rc;
+	if (p->src6.family && (rc = open_family(se, AF_INET6, &p->src6, err, errlen)))
+		return rc;
+	return 0;
+}
+
+void scan_engine_close(struct scan_engine *se)
+{
+	if (se == NULL)
+		return;
+	int fds[4] = { se->send4, se->send6, se->recv4, se->recv6 };
+
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(se->slots);
+	free(se->freel);
+	free(se->tab);
+	free(se->tq.t);
+	free(se->dq.t);
+	free(se->tx);
+	free(se->rb);
+	free(se->pc);
+	free(se);
+}
+
+/* ------------------------------------------------------- slot lookup */
+
+static uint32_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
+static struct slot *find_slot(struct scan_engine *se, uint64_t idx)
+{
+	for (uint32_t h = mix(idx) & se->tabmask;; h = (h + 1) & se->tabmask) {
+		int32_t s = se->tab[h];
+
+		if (s < 0)
+			return NULL;
+		if (se->slots[s].idx == idx)
+			return &se->slots[s];
+	}
+}
+
+static void tab_insert(struct scan_engine *se, uint32_t slot)
+{
+	uint32_t h = mix(se->slots[slot].idx) & se->tabmask;
+
+	while (se->tab[h] >= 0)
+		h = (h + 1) & se->tabmask;
+	se->tab[h] = (int32_t)slot;
+}
+
+/* Linear probing's deletion: shift later members of the run back. */
+static void tab_remove(struct scan_engine *se, uint64_t idx)
+{
+	uint32_t m = se->tabmask, h = mix(idx) & m;
+
+	while (se->tab[h] >= 0 && se->slots[se->tab[h]].idx != idx)
+		h = (h + 1) & m;
+	if (se->tab[h] < 0)
+		return;
+	for (uint32_t j = (h + 1) & m; se->tab[j] >= 0; j = (j + 1) & m) {
+		uint32_t home = mix(se->slots[se->tab[j]].idx) & m;
+
+		/* Move j into the hole h unless its home lies in (h, j]. */
+		if (((j - home) & m) >= ((j - h) & m)) {
+			se->tab[h] = se->tab[j];
+			h = j;
+		}
+	}
+	se->tab[h] = -1;
+}
+
+/* ------------------------------------------------------------ sending */
+
+static int tx_push(struct scan_engine *se, const struct txent *t)
+{
+	if (se->tx_len == RING)
+		return -1;
+	se->tx[(se->tx_head + se->tx_len++) % RING] = *t;
+	return 0;
+}
+
+/* ---------------------------------------------------------- budgets */
+
+static uint64_t path_key(const struct addr *dst, int ttl)
+{
+	uint64_t k;
+
+	if (dst->family == AF_INET)
+		k = ntohl(dst->u.v4.s_addr) >> 8;
+	else
+		memcpy(&k, dst->u.v6.s6_addr, 6), k &= 0xffffffffffffULL;
+	return (k * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ttl << 1 ^
+		(uint64_t)dst->family << 9) | 1;
+}
+
+static uint32_t addr_hash(const struct addr *a)
+{
+	uint32_t h = 2166136261u;
+	const uint8_t *b = a->family == AF_INET ? (const uint8_t *)&a->u.v4
+						: a->u.v6.s6_addr;
+	size_t n = a->family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+/* The bucket of router a (created on first sight; the table full, the
+ * unknown routers' bucket). */
+static uint32_t router_bucket(struct scan_engine *se, const struct addr *a)
+{
+	uint32_t h = addr_hash(a) % (RB_SIZE - 1) + 1;
+
+	for (uint32_t i = 0; i < 64; i++, h = h % (RB_SIZE - 1) + 1) {
+		struct rbucket *b = &se->rb[h];
+
+		if (b->used && addr_eq(&b->a, a))
+			return h;
+		if (!b->used) {
+			b->used = 1;
+			b->a = *a;
+			b->tokens = se->p->router_burst;
+			b->last = now_ns();
+			return h;
+		}
+	}
+	return 0;
+}
+
+static struct rbucket *refill(struct scan_engine *se, uint32_t i)
+{
+	struct rbucket *b = &se->rb[i];
+	int64_t now = now_ns();
+
+	b->tokens += (double)(now - b->last) * se->p->router_rate / 1e9;
+	b->last = now;
+	if (b->tokens > se->p->router_burst)
+		b->tokens = se->p->router_burst;
+	return b;
+}
+
+/* The routers predicted for a probe at ttl towards dst, or NULL for the
+ * unknown ones. */
+static const struct pcache *predict(const struct scan_engine *se,
+				    const struct addr *dst, int ttl)
+{
+	uint64_t k = path_key(dst, ttl);
+	const struct pcache *c = &se->pc[k % PC_SIZE];
+
+	return c->key == k && c->n > 0 ? c : NULL;
+}
+
+/* Is any bucket a probe at ttl towards dst would be charged to in debt? */
+static int in_debt(struct scan_engine *se, const struct addr *dst, int ttl)
+{
+	const struct pcache *c = predict(se, dst, ttl);
+
+	if (c == NULL)
+		return refill(se, 0)->tokens < 0;
+	for (int i = 0; i < c->n; i++)
+		if (refill(se, c->bucket[i])->tokens < 0)
+			return 1;
+	return 0;
+}
+
+/* Returns 1 if the probe went to the unknown routers' bucket: then its
+ * answer is charged to the router that sends it too, when it comes. */
+static int charge_predicted(struct scan_engine *se, const struct addr *dst,
+			    int ttl)
+{
+	const struct pcache *c = predict(se, dst, ttl);
+
+	if (c == NULL) {
+		refill(se, 0)->tokens -= 1.0;
+		return 1;
+	}
+	for (int i = 0; i < c->n; i++)
+		refill(se, c->bucket[i])->tokens -= 1.0 / c->n;
+	return 0;
+}
+
+static void learn_router(struct scan_engine *se, const struct addr *dst,
+			 int ttl, const struct addr *router)
+{
+	uint64_t k = path_key(dst, ttl);
+	struct pcache *c = &se->pc[k % PC_SIZE];
+	uint32_t b = router_bucket(se, router);
+
+	if (c->key != k) {
+		memset(c, 0, sizeof(*c));
+		c->key = k;
+	}
+	for (int i = 0; i < c->n; i++)
+		if (c->bucket[i] == b)
+			return;
+	if (c->n < PC_WAYS) {
+		c->bucket[c->n++] = b;
+		return;
+	}
+	c->bucket[c->next] = b;
+	c->next = (uint8_t)((c->next + 1) % PC_WAYS);
+}
+
+/* May a round with probes at TTLs lo..hi towards dst start now? */
+static int budget_ok(struct scan_engine *se, const struct addr *dst, int lo,
+		     int hi)
+{
+	if (se->p->router_rate <= 0)
+		return 1;
+	for (int t = lo; t <= hi && t > 0; t++)
+		if (in_debt(se, dst, t))
+			return 0;
+	return 1;
+}
+
+/* A TTL-limited probe's charge: to the router that answered the same
+ * flow and codepoint before (hint), else to the one predicted. */
+static void charge(struct scan_engine *se, struct slot *s, int ttl,
+		   const struct addr *hint)
+{
+	if (se->p->router_rate <= 0)
+		return;
+	if (hint && hint->family) {
+		refill(se, router_bucket(se, hint))->tokens -= 1.0;
+		return;
+	}
+	if (charge_predicted(se, &s->dst, ttl) && ttl < 32)
+		s->unknown_ttls |= 1u << ttl;
+}
+
+static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
+		     int ttl, int ecn, int rep, const struct addr *hint);
+
+static void probe(struct scan_engine *se, struct slot *s, int port, int kind,
+		  int ttl, int ecn, int rep)
+{
+	probe_to(se, s, port, kind, ttl, ecn, rep, NULL);
+}
+
+static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
+		     int ttl, int ecn, int rep, const struct addr *hint)
+{
+	if (ttl)
+		charge(se, s, ttl, hint);
+	struct scan_tag tg = { (unsigned)ttl, (unsigned)ecn, (unsigned)rep };
+	struct txent t = {
+		.dst = s->dst, .sport = (uint16_t)(se->p->sport_base + port),
+		.ttl = (uint8_t)(ttl ? ttl : 64), .ecn = (uint8_t)ecn,
+		.kind = (uint8_t)kind, .tagv = (uint16_t)scan_tag_pack(&tg),
+	};
+
+	if (ttl && ttl == s->ev.screen_ttl)
+		s->ev.f[port].scr[ecn].sent++;
+	(void)tx_push(se, &t);
+}
+
+/* MSS, SACK permitted, timestamps, window scale: a client's SYN, so the
+ * server's SYN-ACK shows its fingerprint and clock. */
+static const uint8_t syn_opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10,
+	0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7 };
+
+static size_t build(struct scan_engine *se, const struct txent *t, uint8_t *buf)
+{
+	const struct scan_params *p = se->p;
+	struct probe_desc d;
+	size_t len = PKTBUF;
+
+	memset(&d, 0, sizeof(d));
+	d.src = t->dst.family == AF_INET ? p->src4 : p->src6;
+	d.dst = t->dst;
+	d.ttl = t->ttl;
+	d.tos = t->ecn;
+	d.proto = IPPROTO_TCP;
+	d.sport = t->sport;
+	d.dport = p->dport;
+	d.dont_frag = 1;
+	if (t->kind == TX_RST) {
+		d.tcp_flags = TH_RST;
+		d.seq = t->seq;
+		d.ip_id = 1;
+	} else {
+		d.seq = scan_cookie_base(&se->key, &t->dst, t->sport, p->dport) +
+			t->tagv;
+		d.ip_id = (uint16_t)(t->tagv + 1);
+		d.tcp_flags = TH_SYN | (t->kind == TX_ECNSETUP ? TH_ECE | TH_CWR : 0);
+		d.window = 64240;
+		memcpy(d.tcp_opts, syn_opts, sizeof(syn_opts));
+		d.tcp_optlen = sizeof(syn_opts);
+	}
+	if (pkt_build(&d, buf, &len) < 0)
+		return 0;
+	return len;
+}
+
+static void backoff(int64_t ns)
+{
+	struct timespec ts = { 0, (long)ns };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Send up to n queued packets of one family at the head of the ring. */
+static int send_batch(struct scan_engine *se, uint32_t n)
+{
+	static uint8_t bufs[BATCH][PKTBUF];
+	struct sockaddr_storage ss[BATCH];
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	int family = se->tx[se->tx_head].dst.family;
+	uint32_t k = 0;
+
+	while (k < n && k < BATCH && k < se->tx_len) {
+		const struct txent *t = &se->tx[(se->tx_head + k) % RING];
+
+		if (t->dst.family != family)
+			break;
+		memset(&ss[k], 0, sizeof(ss[k]));
+		if (family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss[k];
+
+			sin->sin_family = AF_INET;
+			sin->sin_addr = t->dst.u.v4;
+		} else {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss[k];
+
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_addr = t->dst.u.v6;
+		}
+		iov[k].iov_base = bufs[k];
+		iov[k].iov_len = build(se, t, bufs[k]);
+		memset(&mm[k], 0, sizeof(mm[k]));
+		mm[k].msg_hdr.msg_name = &ss[k];
+		mm[k].msg_hdr.msg_namelen = family == AF_INET ?
+			sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+		mm[k].msg_hdr.msg_iov = &iov[k];
+		mm[k].msg_hdr.msg_iovlen = 1;
+		k++;
+	}
+	int fd = family == AF_INET ? se->send4 : se->send6;
+	int sent = sendmmsg(fd, mm, k, 0);
+
+	if (sent < 0) {
+		if (errno == ENOBUFS || errno == EAGAIN || errno == EINTR) {
+			/* The queue is full: wait for it, do not abort. */
+			se->sum->retries++;
+			backoff(50000);
+			return 0;
+		}
+		/* One packet the kernel refuses (no route to it): skip it. */
+		if (errno == ENETUNREACH || errno == EHOSTUNREACH ||
+		    errno == EINVAL || errno == EMSGSIZE)
+			sent = 1;
+		else
+			return -1;
+	}
+	for (int i = 0; i < sent; i++) {
+		if (se->tx[se->tx_head].kind == TX_RST)
+			se->sum->resets++;
+		else
+			se->sum->probes++;
+		se->tx_head = (se->tx_head + 1) % RING;
+		se->tx_len--;
+	}
+	return sent;
+}
+
+/* The token bucket: at most one batch of burst. */
+static int pump(struct scan_engine *se, int64_t now)
+{
+	se->tokens += (double)(now - se->last_fill) * se->p->rate / 1e9;
+	se->last_fill = now;
+	if (se->tokens > BATCH)
+		se->tokens = BATCH;
+	while (se->tx_len > 0 && se->tokens >= 1.0) {
+		int n = send_batch(se, (uint32_t)se->tokens);
+
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		se->tokens -= n;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- rounds */
+
+static void push_timer(struct fifo *q, uint32_t slot, int64_t due)
+{
+	struct timer *t = &q->t[(q->head + q->len++) % q->cap];
+
+	t->slot = slot;
+	t->due = due;
+}
+
+static void arm(struct scan_engine *se, struct slot *s)
+{
+	/* The wait starts when the round's probes will have left. */
+	push_timer(&se->tq, (uint32_t)(s - se->slots), now_ns() + se->p->wait_ns +
+		   (int64_t)((double)se->tx_len * 1e9 / se->p->rate));
+}
+
+/* Try again in 10 ms: a router's budget is spent. */
+static void defer(struct scan_engine *se, struct slot *s)
+{
+	push_timer(&se->dq, (uint32_t)(s - se->slots), now_ns() + 10000000);
+}
+
+/* The TTLs the slot's next round will probe at: lo..hi, none if lo 0. */
+static void next_ttls(const struct slot *s, int *lo, int *hi)
+{
+	const struct scan_evidence *ev = &s->ev;
+	int pf, pe;
+
+	*lo = *hi = 0;
+	switch (s->round) {
+	case 0:
+		*lo = *hi = scan_screen_ttl(ev);
+		break;
+	case 1:
+		*lo = *hi = ev->screen_ttl;
+		break;
+	default:
+		if (ev->screen_ttl > 1 && scan_parted(ev, &pf, &pe) == 0) {
+			*lo = 1;
+			*hi = ev->screen_ttl - 1;
+		}
+	}
+}
+
+static int round_direct(struct scan_engine *se, struct slot *s, int rep)
+{
+	for (int f = 0; f < s->ev.nflows; f++) {
+		probe(se, s, f, TX_PLAIN, 0, ECN_NOT_ECT, rep);
+		probe(se, s, s->ev.nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, rep);
+	}
+	return 2 * s->ev.nflows;
+}
+
+static int any_direct(const struct scan_evidence *ev)
+{
+	for (int f = 0; f < ev->nflows; f++)
+		if (ev->f[f].neg.got || ev->f[f].tgt[0].got)
+			return 1;
+	return 0;
+}
+
+/* Round 1: ECT(0) of each flow to the target; every codepoint of each
+ * flow at the screen TTL; ECN-setup SYNs lost in round 0 again. */
+static int round_screen(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	ev->screen_ttl = scan_screen_ttl(ev);
+	for (int f = 0; f < ev->nflows; f++) {
+		probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 0);
+		n++;
+		if (!ev->f[f].neg.got) {
+			probe(se, s, ev->nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, 1);
+			n++;
+		}
+		for (int e = 0; e < 4 && ev->screen_ttl; e++, n++)
+			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	}
+	return n;
+}
+
+static int screen_some(const struct scan_evidence *ev)
+{
+	for (int f = 0; f < ev->nflows; f++)
+		for (int e = 0; e < 4; e++)
+			if (ev->f[f].scr[e].answered)
+				return 1;
+	return 0;
+}
+
+/* Round 2: the parted flow's two codepoints SCAN_REPEATS times more
+ * (and, twice more at most, the repeats that got no answer); the first
+ * time also the codepoints the screen did not answer, and ECT(0) lost. */
+static int round_confirm(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0, pf = s->pf, pe = s->pe;
+
+	/* The flow first seen parted stays the one repeated. */
+	if (ev->screen_ttl && pf < 0 && scan_parted(ev, &pf, &pe) == 0) {
+		s->pf = pf;
+		s->pe = pe;
+	}
+	if (pf >= 0) {
+		struct scan_rep *r0 = &ev->f[pf].scr[ECN_NOT_ECT];
+		struct scan_rep *r1 = &ev->f[pf].scr[pe];
+
+		for (int r = 1; r <= SCAN_REPEATS; r++) {
+			if (!(r0->repmask & 1u << r)) {
+				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl,
+					 ECN_NOT_ECT, r, &r0->first);
+				n++;
+			}
+			if (!(r1->repmask & 1u << r)) {
+				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl, pe, r,
+					 &r1->first);
+				n++;
+			}
+		}
+	}
+	int first = s->confirms++ == 0;
+
+	for (int f = 0; f < ev->nflows; f++) {
+		if (first && !ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
+			probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 1);
+			n++;
+		}
+		/* A screen probe lost (a router's ICMP limit, loss): again,
+		 * up to three times while the screen answers at all, twice
+		 * when it does not (a silent router only makes us wait). */
+		for (int e = 0; e < 4 && ev->screen_ttl &&
+		     (screen_some(ev) || s->confirms <= 2); e++)
+			if (!ev->f[f].scr[e].answered) {
+				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, s->confirms);
+				n++;
+			}
+	}
+	return n;
+}
+
+static int round_locate(struct scan_engine *se, struct slot *s, int retry)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	for (int t = 1; t < ev->screen_ttl; t++)
+		for (int k = 0; k < 2; k++)
+			if (!retry || !ev->loc[t][k].got) {
+				probe(se, s, ev->loc_flow, TX_PLAIN, t, ev->loc_ecn[k],
+				      retry);
+				n++;
+			}
+	ev->located = 1;
+	return n;
+}
+
+static void finish(struct scan_engine *se, struct slot *s)
+{
+	struct scan_verdict v;
+
+	scan_judge(&s->ev, se->p->conf, &v);
+	if (se->p->out)
+		scan_print_target(se->p->out, &s->dst, se->p->dport, &v);
+	if (scan_summary_add(se->sum, s->idx, &v) < 0)
+		se->err = 1;
+	tab_remove(se, s->idx);
+	s->used = 0;
+	se->freel[se->nfree++] = (uint32_t)(s - se->slots);
+}
+
+/* The next round of a slot whose wait is over, or its end. */
+static void advance(struct scan_engine *se, struct slot *s)
+{
+	struct scan_verdict v;
+	int n = 0, lo, hi;
+
+	next_ttls(s, &lo, &hi);
+	if (s->waited < 3000 && !budget_ok(se, &s->dst, lo, hi)) {
+		s->waited++;             /* at most 30 s for a budget */
+		defer(se, s);
+		return;
+	}
+
+	switch (s->round++) {
+	case 0:
+		if (any_direct(&s->ev)) {
+			n = round_screen(se, s);
+		} else if (!s->retried) {  /* lost, maybe: once more */
+			s->retried = 1;
+			s->round = 0;
+			n = round_direct(se, s, 1);
+		}
+		break;
+	case 1:
+		n = round_confirm(se, s);
+		if (n > 0) {
+			if (s->confirms < 3)
+				s->round = 1;  /* again for what stays missing */
+			break;
+		}
+		s->round++;
+		/* fall through */
+	case 2:
+		scan_judge(&s->ev, se->p->conf, &v);
+		if (v.dependent == 1 && se->p->locate && s->ev.screen_ttl > 1) {
+			s->ev.loc_flow = v.parted_flow;
+			s->ev.loc_ecn[0] = ECN_NOT_ECT;
+			s->ev.loc_ecn[1] = v.parted_ecn;
+			n = round_locate(se, s, 0);
+		}
+		break;
+	case 3:
+		scan_judge(&s->ev, se->p->conf, &v);
+		if (v.has_split && !v.split.known)
+			n = round_locate(se, s, 1);
+		break;
+	}
+	if (n > 0)
+		arm(se, s);
+	else
+		finish(se, s);
+}
+
+/* Take the next target of the shard, skipping what --resume names. */
+static int start_next(struct scan_engine *se)
+{
+	const struct scan_params *p = se->p;
+
+	while (se->next_pos < se->positions) {
+		uint64_t pos = se->next_pos++ * p->shards + p->shard;
+		uint64_t idx = scan_perm_at(&se->perm, pos);
+		struct slot *s;
+		struct addr a;
+
+		scan_target_at(p->targets, idx, &a);
+		if (p->skip && scan_target_index(p->skip, &a) >= 0) {
+			se->sum->resumed++;
+			continue;
+		}
+		s = &se->slots[se->freel[--se->nfree]];
+		memset(s, 0, sizeof(*s));
+		s->idx = idx;
+		s->dst = a;
+		s->used = 1;
+		s->pf = s->pe = -1;
+		s->ev.nflows = p->flows;
+		tab_insert(se, (uint32_t)(s - se->slots));
+		round_direct(se, s, 0);
+		arm(se, s);
+		return 1;
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------- replies */
+
+static uint8_t optsig(const struct tcp_seg *t)
+{
+	unsigned h = 0;
+
+	for (size_t i = 0; i < t->n_opts; i++)
+		h = h * 31 + t->opt_kinds[i];
+	return (uint8_t)(h ^ h >> 8);
+}
+
+static void fill_obs(struct scan_engine *se, struct scan_obs *o,
+		     const struct pkt_reply *r, int kind)
+{
+	if (o->got)
+		return;
+	o->got = (uint8_t)kind;
+	o->ttl = r->ttl;
+	o->from = r->src;
+	o->t_ms = (uint32_t)((now_ns() - se->start) / 1000000);
+	if (r->kind != REPLY_TCP)
+		return;
+	o->ece = (r->tcp.flags & TH_ECE) != 0;
+	o->window = r->tcp.window;
+	o->mss = r->tcp.have_mss ? r->tcp.mss : 0;
+	o->wscale = r->tcp.have_wscale ? r->tcp.wscale : 0xff;
+	o->optsig = optsig(&r->tcp);
+	o->have_ts = (uint8_t)r->tcp.have_ts;
+	o->tsval = r->tcp.ts_val;
+}
+
+static void rep_answer(struct scan_rep *r, unsigned rep, const struct addr *from)
+{
+	if (r->repmask & 1u << rep)
+		return;
+	r->repmask |= (uint8_t)(1u << rep);
+	if (r->answered == 0)
+		r->first = *from;
+	else if (!addr_eq(&r->first, from))
+		r->differed++;
+	r->answered++;
+}
+
+/* A TTL-limited probe's answer, from a router or from the target. */
+static void limited_answer(struct slot *s, int port, const struct scan_tag *t,
+			   const struct addr *from)
+{
+	struct scan_evidence *ev = &s->ev;
+
+	if (port >= ev->nflows)
+		return;
+	if ((int)t->ttl == ev->screen_ttl) {
+		rep_answer(&ev->f[port].scr[t->ecn], t->rep, from);
+		return;
+	}
+	if (port != ev->loc_flow || t->ttl >= SCAN_MAX_TTL)
+		return;
+	for (int k = 0; k < 2; k++)
+		if ((int)t->ecn == ev->loc_ecn[k] && !ev->loc[t->ttl][k].got) {
+			ev->loc[t->ttl][k].got = 1;
+			ev->loc[t->ttl][k].a = *from;
+		}
+}
+
+static void direct_answer(struct scan_engine *se, struct slot *s, int port,
+			  const struct scan_tag *t, const struct pkt_reply *r,
+			  int kind)
+{
+	struct scan_evidence *ev = &s->ev;
+
+	if (port < ev->nflows && (t->ecn == ECN_NOT_ECT || t->ecn == ECN_ECT0))
+		fill_obs(se, &ev->f[port].tgt[t->ecn == ECN_ECT0], r, kind);
+	else if (port >= ev->nflows && port < 2 * ev->nflows && t->ecn == ECN_NOT_ECT)
+		fill_obs(se, &ev->f[port - ev->nflows].neg, r, kind);
+}
+
+static void close_synack(struct scan_engine *se, const struct pkt_reply *r,
+			 const struct scan_tag *t)
+{
+	struct txent x = {
+		.dst = r->src, .seq = r->tcp.ack, .sport = r->tcp.dport,
+		.ttl = 64, .ecn = (uint8_t)t->ecn, .kind = TX_RST,
+	};
+
+	(void)tx_push(se, &x);
+}
+
+static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
+		      size_t wire)
+{
+	const struct scan_params *p = se->p;
+	struct scan_match m;
+	struct pkt_reply r;
+	struct slot *s;
+
+	if (pkt_parse_cut(b, len, wire, &r) < 0 ||
+	    scan_validate(&se->key, p->targets, p->dport, p->sport_base,
+			  p->flows, &r, &m) < 0 ||
+	    (s = find_slot(se, m.idx)) == NULL)
+		return;
+	se->sum->replies++;
+	if (m.synack)
+		close_synack(se, &r, &m.tag);
+	if (m.tag.ttl == 0)
+		direct_answer(se, s, m.port, &m.tag, &r,
+			      m.icmp ? ANS_ICMP_UNREACH : m.synack ? ANS_SYNACK
+								   : ANS_RST);
+	else {
+		learn_router(se, &s->dst, (int)m.tag.ttl, &r.src);
+		if (se->p->router_rate > 0 && m.tag.ttl < 32 &&
+		    (s->unknown_ttls & 1u << m.tag.ttl))
+			refill(se, router_bucket(se, &r.src))->tokens -= 1.0;
+		limited_answer(s, m.port, &m.tag, &r.src);
+	}
+}
+
+/* Read what is queued on fd, a few batches at most. */
+static int drain(struct scan_engine *se, int fd)
+{
+	static uint8_t bufs[BATCH][RXBUF];
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+
+	if (fd < 0)
+		return 0;
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = RXBUF;
+			memset(&mm[i], 0, sizeof(mm[i]));
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		int n = recvmmsg(fd, mm, BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		for (int i = 0; i < n; i++) {
+			size_t wire = mm[i].msg_len;
+
+			on_packet(se, bufs[i], wire < RXBUF ? wire : RXBUF, wire);
+		}
+		if (n < BATCH)
+			return 0;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------------- run */
+
+/* Advance the slots whose timers in q are due (while the send ring has
+ * room for a round). */
+static void expire(struct scan_engine *se, struct fifo *q, int64_t now)
+{
+	while (q->len > 0 && q->t[q->head].due <= now &&
+	       se->tx_len + 64 + 4 * SCAN_MAX_TTL < RING) {
+		struct slot *s = &se->slots[q->t[q->head].slot];
+
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+		advance(se, s);
+	}
+}
+
+static void wait_io(struct scan_engine *se, int64_t until)
+{
+	struct pollfd pf[2];
+	int n = 0;
+	int64_t left = until - now_ns();
+
+	if (left <= 0)
+		return;
+	if (left < 200000)           /* a short gap: spin, a sleep overshoots */
+		return;
+	if (se->recv4 >= 0)
+		pf[n++] = (struct pollfd){ .fd = se->recv4, .events = POLLIN };
+	if (se->recv6 >= 0)
+		pf[n++] = (struct pollfd){ .fd = se->recv6, .events = POLLIN };
+	struct timespec ts = { (time_t)(left / 1000000000), (long)(left % 1000000000) };
+
+	(void)ppoll(pf, (nfds_t)n, &ts, NULL);
+}
+
+static void progress(struct scan_engine *se, int64_t now, int64_t *next)
+{
+	if (!se->p->progress || now < *next)
+		return;
+	*next = now + 1000000000;
+	fprintf(stderr, "\rscan: %llu/%llu targets, %llu probes, %.0f/s ",
+		(unsigned long long)se->sum->completed,
+		(unsigned long long)se->positions,
+		(unsigned long long)se->sum->probes,
+		(double)se->sum->probes / ((double)(now - se->start) / 1e9));
+}
+
+int scan_engine_run(struct scan_engine *se, struct scan_summary *sum,
+		    char *err, size_t errlen)
+{
+	const struct scan_params *p = se->p;
+	uint64_t total = p->targets->total;
+	int64_t next_tick;
+
+	se->sum = sum;
+	scan_perm_init(&se->perm, total, p->seed);
+	se->positions = total > p->shard ? (total - p->shard + p->shards - 1) / p->shards : 0;
+	se->start = se->last_fill = now_ns();
+	next_tick = se->start + 1000000000;
+	for (;;) {
+		int64_t now = now_ns(), until;
+
+		if (engine_stop) {
+			snprintf(err, errlen, "%s", engine_stop_reason());
+			return EX_TEMPFAIL;
+		}
+		if (drain(se, se->recv4) < 0 || drain(se, se->recv6) < 0) {
+			snprintf(err, errlen, "receive: %s", strerror(errno));
+			return EX_OSERR;
+		}
+		expire(se, &se->tq, now);
+		expire(se, &se->dq, now);
+		/* New targets while the queue is short: 10 ms of sending. */
+		while (se->nfree > 0 && se->tx_len < 64 + p->rate / 100 &&
+		       start_next(se))
+			;
+		if (pump(se, now) < 0) {
+			snprintf(err, errlen, "send: %s", strerror(errno));
+			return errno == EPERM || errno == EACCES ? EX_NOPERM : EX_OSERR;
+		}
+		if (se->err) {
+			snprintf(err, errlen, "out of memory");
+			return EX_OSERR;
+		}
+		progress(se, now, &next_tick);
+		if (se->tq.len == 0 && se->dq.len == 0 && se->tx_len == 0 &&
+		    se->next_pos >= se->positions)
+			break;
+		until = now + 100000000;
+		if (se->tq.len && se->tq.t[se->tq.head].due < until)
+			until = se->tq.t[se->tq.head].due;
+		if (se->dq.len && se->dq.t[se->dq.head].due < until)
+			until = se->dq.t[se->dq.head].due;
+		if (se->tx_len > 0) {
+			int64_t tok = now + (int64_t)((1.0 - se->tokens) * 1e9 / p->rate);
+
+			if (tok < until)
+				until = tok;
+		}
+		wait_io(se, until);
+	}
+	sum->seconds = (double)(now_ns() - se->start) / 1e9;
+	sum->rate = sum->seconds > 0 ? (double)sum->probes / sum->seconds : 0;
+	if (p->progress)
+		fputs("\r\033[K", stderr);
+	return 0;
+}
