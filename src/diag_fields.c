@@ -34,8 +34,16 @@
  * then others, so that flows are independent draws even under a hash
  * over DSCP alone. */
 static const uint8_t dscp_values[3 * FIELD_FLOWS_4] = {
-	10, 46, 8, 18, 26, 34, 16, 24, 12, 20, 28, 36, 40, 48, 14,
+	10, 46, 8, 18, 26, 34, 16, 24, 12, 20, 28, 36, 40, 48, 14, 22, 30, 38,
 };
+
+/* The confidence each field is measured at: the run's, over the tests
+ * --fields makes (judge_fields.c judges at the same). */
+static double level(const struct dctx *c)
+{
+	return field_level(c->p->confidence,
+			   fields_tests(c->p->fields, c->p->dst.family));
+}
 
 static uint32_t field_value(int field, int flow, int k)
 {
@@ -196,7 +204,7 @@ static int confirm(struct dctx *c, struct field_evidence *fe, int field)
 	const struct field_flow *ff = &fe->flows[fe->split_flow];
 	int k = fe->split_value, ttl = fe->at_end ? 0 : c->ev->screen_ttl;
 	const struct responder *ref = fe->at_end ? ff->end : ff->hop;
-	double miss = 1.0 - c->p->confidence;
+	double miss = 1.0 - level(c);
 	int want = (int)ceil(log(miss) / log(0.25) - 1e-9), differ = 0, rc;
 	int64_t t0 = 0;
 
@@ -363,7 +371,7 @@ static int fork_hop(struct dctx *c, int want, int ttl, struct responder *got,
 static int fork_scan(struct dctx *c, struct field_evidence *fe)
 {
 	struct diag_evidence *ev = c->ev;
-	int want = 1 + repeats_needed(c->p->confidence), trunk = 0;
+	int want = 1 + repeats_needed(level(c)), trunk = 0;
 
 	if (want > FIELD_FORK_FLOWS)
 		want = FIELD_FORK_FLOWS;
@@ -400,7 +408,7 @@ static int screen_field(struct dctx *c, int field)
 	struct field_evidence *fe = &ev->fields.f[field];
 	/* A flow of 4 values hides a 2-way hash with 2^-3, of 2 with 2^-1. */
 	int two = field == FIELD_FRAG;
-	int want = two ? repeats_needed(c->p->confidence) : flows_needed(c->p->confidence);
+	int want = two ? repeats_needed(level(c)) : flows_needed(level(c));
 	int most = two ? FIELD_FLOWS : FIELD_FLOWS_4;
 	size_t got;
 	int64_t t0 = 0;

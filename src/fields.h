@@ -25,9 +25,12 @@ enum diag_field {
  * Each flow gets other values, so that flows are independent draws even
  * under a hash over the field alone. */
 #define FIELD_VALUES 4
-/* Flows of one field at most: 5 of 4 values (0.9999), 8 of 2 (frag). */
-#define FIELD_FLOWS 8
-#define FIELD_FLOWS_4 5
+/* Flows of one field at most, at the Bonferroni level of 0.9999 over
+ * four tests (0.999975): 6 of 4 values, 16 of 2 (frag). */
+#define FIELD_FLOWS 16
+#define FIELD_FLOWS_4 6
+/* What a field's screen claims at most (field_confidence). */
+#define FIELD_CONF_CAP 0.99999
 /* Flows probed at every hop to find where paths fork (TTL): after one
  * responder, 1 + log2(1/(1-c)) flows rule out a second, at 0.99 8. */
 #define FIELD_FORK_FLOWS 14

@@ -206,6 +206,7 @@ int fields_summary(const struct finding *f, const char *w, char *buf, size_t len
 void fields_print_text(FILE *fp, const struct diag_result *r)
 {
 	const struct diag_fields *fs = &r->ev.fields;
+	double lvl = fields_level(&r->ev, r->v.confidence);
 	int any = 0;
 
 	for (int k = FIELD_TTL; k < FIELD_COUNT; k++) {
@@ -222,8 +223,15 @@ void fields_print_text(FILE *fp, const struct diag_result *r)
 		else if (fe->parted)
 			fputs("parted once, unconfirmed", fp);
 		else
-			fprintf(fp, "does not move it (%.1f%%, %d flows)",
-				100 * field_confidence(fe), fe->nflows);
+			/* At the target only, a machine: a unicast target's
+			 * forward splits are not seen (review B15). */
+			fprintf(fp, "%s (%.*f%%, %d flows%s)", fe->at_hop ?
+				"does not move the path" :
+				"does not change the answering machine",
+				field_confidence(fe) > 0.999 ? 3 : 1,
+				100 * field_confidence(fe), fe->nflows,
+				field_confidence(fe) + 1e-12 < lvl ?
+				", short of the confidence asked" : "");
 	}
 	if (any)
 		fputc('\n', fp);

@@ -1144,7 +1144,9 @@ static void judge_status(const struct diag_evidence *ev, struct diag_verdict *v)
 		v->reason = WHY_CAUSE;
 		return;
 	}
-	if (v->path_confidence + 1e-12 < v->confidence) {
+	/* Each field asked for must reach its level too (review B15). */
+	if (v->path_confidence + 1e-12 < v->confidence ||
+	    fields_short(ev, v->confidence) > 0) {
 		v->status = DIAG_INCONCLUSIVE;
 		v->reason = WHY_FEW_ANSWERS;
 		return;

@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "judge_int.h"
 #include "stats.h"
@@ -152,6 +153,48 @@ static void ce_explains_resets(const struct diag_evidence *ev,
 	*rst = v->causes[--v->ncauses];
 }
 
+int fields_tests(unsigned asked, int family)
+{
+	int m = 1;                   /* ECN, always screened */
+
+	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
+		if (asked & (1u << k))
+			m += k == FIELD_FLOWLABEL ? family == AF_INET6 :
+			     k == FIELD_FRAG ? family == AF_INET : 1;
+	return m;
+}
+
+double field_level(double confidence, int tests)
+{
+	return tests > 1 ? 1.0 - (1.0 - confidence) / tests : confidence;
+}
+
+double fields_level(const struct diag_evidence *ev, double confidence)
+{
+	int m = 1;
+
+	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
+		m += ev->fields.f[k].screened && ev->fields.f[k].applies;
+	return field_level(confidence, m);
+}
+
+int fields_short(const struct diag_evidence *ev, double confidence)
+{
+	double lvl = fields_level(ev, confidence);
+	int n = 0;
+
+	for (int k = FIELD_TTL; k < FIELD_COUNT; k++) {
+		const struct field_evidence *fe = &ev->fields.f[k];
+
+		n += fe->screened && fe->applies && !fe->parted &&
+		     field_confidence(fe) + 1e-12 < lvl;
+	}
+	return n;
+}
+
+/* 1 - 2^-bits, the bound of a 2-way hash splitting flows evenly (a
+ * many-way even one parts them more often); capped at FIELD_CONF_CAP, as
+ * an uneven split hides longer than the bound says (review B13). */
 double field_confidence(const struct field_evidence *fe)
 {
 	int bits = 0;
@@ -170,7 +213,7 @@ double field_confidence(const struct field_evidence *fe)
 		if (hop || end)
 			bits += fe->nvalues - 1;
 	}
-	return 1.0 - pow(0.5, bits);
+	return fmin(1.0 - pow(0.5, bits), FIELD_CONF_CAP);
 }
 
 /* The target's distance, 0 if never reached. */
@@ -295,8 +338,10 @@ static void judge_field(const struct diag_evidence *ev, double c, int k,
 void judge_fields(const struct diag_evidence *ev, double confidence,
 		  struct diag_verdict *v)
 {
+	double lvl = fields_level(ev, confidence);
+
 	judge_ce(ev, confidence, v);
 	ce_explains_resets(ev, v);
 	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
-		judge_field(ev, confidence, k, v);
+		judge_field(ev, lvl, k, v);
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,41 @@ static void test_healthy_fields(void **state)
 	field(ev, FIELD_DSCP);
 	assert_true(field_confidence(&ev->fields.f[FIELD_TTL]) > 0.99);
 	verdict(ev, "healthy; causes; notes safe-multipath");
+	free(ev);
+}
+
+/* The TTL screened on one flow only (3 bits, 87.5%): no "healthy" on
+ * it (review B15). */
+static void test_field_short_not_healthy(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	field(ev, FIELD_TTL)->nflows = 1;
+	verdict(ev, "inconclusive; causes; notes safe-multipath");
+	free(ev);
+}
+
+/* Three fields and ECN screened: each is judged at 1 - 0.01/4. Four
+ * agreeing repeats a side (enough for one field at 0.99) are not; five
+ * are (review C16). */
+static void test_fields_bonferroni(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	assert_true(fabs(field_level(0.99, 4) - 0.9975) < 1e-12);
+	assert_int_equal(fields_tests(FIELDS_ALL, AF_INET), 4);
+	assert_int_equal(fields_tests(FIELDS_ALL, AF_INET6), 4);
+	assert_int_equal(fields_tests(1u << FIELD_ECN, AF_INET), 1);
+	parted(field(ev, FIELD_TTL), 4, 0, 3, 0, 2);
+	field(ev, FIELD_FLOWLABEL);
+	field(ev, FIELD_DSCP);
+	verdict(ev, "inconclusive; causes; notes safe-multipath unconfirmed");
+	free(ev);
+	ev = new_ev();
+	parted(field(ev, FIELD_TTL), 5, 0, 3, 0, 2);
+	field(ev, FIELD_FLOWLABEL);
+	field(ev, FIELD_DSCP);
+	verdict(ev, "latent; causes ttl-hash@2-3!latent; notes safe-multipath");
 	free(ev);
 }
 
@@ -550,6 +586,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_healthy_fields),
+		cmocka_unit_test(test_field_short_not_healthy),
+		cmocka_unit_test(test_fields_bonferroni),
 		cmocka_unit_test(test_ttl_hash_at_fork),
 		cmocka_unit_test(test_ttl_hash_last_join),
 		cmocka_unit_test(test_ttl_hash_silent_fork),
