@@ -29,6 +29,10 @@
 #define FRAG_PORT 33435
 #define CONFIRM_ROUNDS 6
 #define FIELD_TRIES 2
+/* Rounds of the screen while they get answers: a target rate-limiting
+ * its ICMP (Linux: a burst of 6, then one a second) answers a few
+ * fragments a round, and a field short of its level says nothing. */
+#define FIELD_FILL_ROUNDS 6
 
 /* DSCPs tried, three a flow after the control 0: af11 ef cs1 first,
  * then others, so that flows are independent draws even under a hash
@@ -430,7 +434,7 @@ static int screen_field(struct dctx *c, int field)
 		for (int k = 0; k < FIELD_VALUES; k++)
 			fe->flows[i].value[k] = field_value(field, i, k);
 	}
-	for (int round = 0; rc == 0 && round < FIELD_TRIES; round++) {
+	for (int round = 0; rc == 0 && round < FIELD_FILL_ROUNDS; round++) {
 		if (round)
 			pace_retry(t0);
 		t0 = now_ns();
