@@ -175,9 +175,9 @@ truth_json() {
 			[ "$fam" = 6 ] && { add flowlabel-hash "$BALANCER_HOP" "$bal"; status=latent; };; esac;;
 	esac
 	# The kernel's 5-tuple multipath hashes a fragment on addresses only
-	# (IPv4 policy 1): with --fields frag, fragments reach another site.
+	# (policy 1): with --fields frag, fragments reach another site.
 	case $fields in *" --fields "*frag* | *" --fields "*all*)
-		if [ "$fam" = 4 ] && { [ "$HASH" = flow ] || [ "$HASH" = flowlabel ]; }; then
+		if [ "$HASH" = flow ] || { [ "$HASH" = flowlabel ] && [ "$fam" = 4 ]; }; then
 			add fragment-path "$BALANCER_HOP" "$bal"
 			[ "$status" = healthy ] && status=latent
 		fi

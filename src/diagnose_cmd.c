@@ -45,7 +45,7 @@ static const char diagnose_usage[] =
 "                    before the target)\n"
 "      --fields LIST header fields that must not move a flow's path,\n"
 "                    comma-separated: ecn (always), ttl, flowlabel (IPv6),\n"
-"                    dscp, frag (IPv4, UDP), or all (default ecn)\n"
+"                    dscp, frag (UDP fragments), or all (default ecn)\n"
 "      --sport PORT  first source port (default from the pid)\n"
 "      --rate PPS    probes per second (default 200)\n"
 "      --deadline S  give up after S seconds in all (default 300)\n"

@@ -474,6 +474,12 @@ static int quote_matches(const struct probe_desc *d, const struct quote *q)
 		 * its token is the payload length. */
 		if (d->dst.family == AF_INET)
 			return q->ip_id == d->ip_id;
+		/* A first fragment quoted as sent: its Fragment header's
+		 * identification is the token (its length is fixed). Quoted
+		 * after reassembly (the target's unreachable) it has none,
+		 * and the whole datagram's length is the token again. */
+		if (d->frag_part && q->frag)
+			return q->frag_id == d->ip_id;
 		return q->ip_len == 40 + 8 + d->payload_len + d->pad_len;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:

@@ -216,8 +216,7 @@ void fields_print_text(FILE *fp, const struct diag_result *r)
 			continue;
 		fprintf(fp, "%s %s ", any++ ? "," : "  fields:", field_name(k));
 		if (!fe->applies)
-			fputs(k == FIELD_FRAG ? "not measured over IPv6" :
-			      "does not apply to IPv4", fp);
+			fputs("does not apply to IPv4", fp);
 		else if (fe->split_seen)
 			fputs("moves the path", fp);
 		else if (fe->parted)

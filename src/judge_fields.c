@@ -159,8 +159,7 @@ int fields_tests(unsigned asked, int family)
 
 	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
 		if (asked & (1u << k))
-			m += k == FIELD_FLOWLABEL ? family == AF_INET6 :
-			     k == FIELD_FRAG ? family == AF_INET : 1;
+			m += k == FIELD_FLOWLABEL ? family == AF_INET6 : 1;
 	return m;
 }
 
@@ -342,6 +341,16 @@ void judge_fields(const struct diag_evidence *ev, double confidence,
 
 	judge_ce(ev, confidence, v);
 	ce_explains_resets(ev, v);
-	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
+	for (int k = FIELD_TTL; k < FIELD_COUNT; k++) {
+		const struct field_evidence *fe = &ev->fields.f[k];
+
 		judge_field(ev, lvl, k, v);
+		/* A field that did not part is cleared only as far as its
+		 * agreeing flows go: the path verdict is no surer than that
+		 * (too few answers: inconclusive, as for ECN; judge_status
+		 * also wants each field at its level, fields_short). */
+		if (fe->screened && fe->applies && !fe->parted &&
+		    field_confidence(fe) < v->path_confidence)
+			v->path_confidence = field_confidence(fe);
+	}
 }

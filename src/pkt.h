@@ -75,11 +75,13 @@ struct probe_desc {
 				      * (a QUIC probe's padding) */
 	int fix_checksum;            /* UDP / ICMP echo: see above */
 	uint16_t checksum;           /* the checksum to keep, network order value */
-	/* IPv4 only: 0 the whole packet; else the datagram is built whole
-	 * (its checksum over all of it) and cut after PKT_FRAG_FIRST bytes
-	 * of the transport header and payload: 1 sends the first fragment
-	 * (MF set, offset 0), 2 the rest (offset PKT_FRAG_FIRST). Needs
-	 * more than PKT_FRAG_FIRST bytes past the IP header, no DF. */
+	/* 0 the whole packet; else the datagram is built whole (its
+	 * checksum over all of it) and cut after PKT_FRAG_FIRST bytes of the
+	 * transport header and payload: 1 sends the first fragment (more
+	 * fragments, offset 0), 2 the rest (offset PKT_FRAG_FIRST). IPv4:
+	 * the fragments share ip_id; IPv6: a Fragment header whose
+	 * identification is ip_id. Needs more than PKT_FRAG_FIRST bytes
+	 * past the IP header; IPv4 without DF. */
 	uint8_t frag_part;
 };
 #define PKT_FRAG_FIRST 16
@@ -132,6 +134,8 @@ struct quote {
 	uint8_t ttl;
 	uint16_t ip_id;              /* IPv4 */
 	uint32_t flowlabel;          /* IPv6 */
+	int frag;                    /* IPv6: the quote has a Fragment header */
+	uint32_t frag_id;            /* ... and this identification */
 	uint16_t ip_len;             /* total length field of the quoted header
 	                              * (IPv6: payload length field + 40,
 	                              * at most 0xffff) */

@@ -69,6 +69,33 @@ static void fix_checksum(uint8_t *l4, size_t l4len, size_t at, size_t ck,
 	put16(l4 + ck, want);
 }
 
+/* The same for IPv6: a Fragment header (8 bytes, identification id)
+ * between the IPv6 header and the part; cap is buf's size. */
+static int cut_fragment6(uint8_t *buf, size_t *len, size_t cap, int part,
+			 uint32_t id)
+{
+	size_t l4len = *len - 40, rest = l4len - PKT_FRAG_FIRST, n;
+	uint8_t *fh = buf + 40, nh = buf[6];
+
+	if (l4len <= PKT_FRAG_FIRST)
+		return -1;
+	n = part == 1 ? PKT_FRAG_FIRST : rest;
+	if (48 + n > cap)
+		return -1;
+	if (part == 1)
+		memmove(fh + 8, buf + 40, n);
+	else
+		memmove(fh + 8, buf + 40 + PKT_FRAG_FIRST, n);
+	fh[0] = nh;
+	fh[1] = 0;
+	put16(fh + 2, part == 1 ? 1 : PKT_FRAG_FIRST);  /* offset << 3 | M */
+	put32(fh + 4, id);
+	buf[6] = 44;
+	put16(buf + 4, (uint16_t)(8 + n));
+	*len = 48 + n;
+	return 0;
+}
+
 /* An IPv4 packet built whole in buf (*len bytes), cut into the fragment
  * part (1: the first PKT_FRAG_FIRST bytes after the header, MF set; 2:
  * the rest at that offset). */
@@ -95,7 +122,7 @@ static int cut_fragment(uint8_t *buf, size_t *len, int part)
 int pkt_build(const struct probe_desc *p, uint8_t *buf, size_t *len)
 {
 	int af = p->dst.family, fix;
-	size_t iphl, l4hl, l4len, total, optlen, ck;
+	size_t iphl, l4hl, l4len, total, optlen, ck, cap = *len;
 	uint32_t pseudo = 0;
 	uint16_t want, sum;
 	uint8_t *l4;
@@ -123,7 +150,7 @@ int pkt_build(const struct probe_desc *p, uint8_t *buf, size_t *len)
 	if (p->payload_len > PKT_MAX || p->pad_len > PKT_MAX ||
 	    (p->pad_len && p->proto != IPPROTO_UDP))
 		return -1;
-	if (p->frag_part > 2 || (p->frag_part && (af != AF_INET || p->dont_frag)))
+	if (p->frag_part > 2 || (p->frag_part && af == AF_INET && p->dont_frag))
 		return -1;
 	fix = p->fix_checksum && p->proto != IPPROTO_TCP;
 	if (fix && p->payload_len + p->pad_len < 2)
@@ -203,5 +230,8 @@ int pkt_build(const struct probe_desc *p, uint8_t *buf, size_t *len)
 		put16(l4 + ck, sum);
 	}
 	*len = total;
-	return p->frag_part ? cut_fragment(buf, len, p->frag_part) : 0;
+	if (p->frag_part == 0)
+		return 0;
+	return af == AF_INET ? cut_fragment(buf, len, p->frag_part)
+			     : cut_fragment6(buf, len, cap, p->frag_part, p->ip_id);
 }

@@ -52,6 +52,8 @@ struct iph {
 	size_t len;		/* bytes of this packet we may use */
 	size_t hl;		/* offset of the transport header */
 	int later_frag;		/* not the first fragment: no transport header */
+	int frag;		/* IPv6: a Fragment header, identification frag_id */
+	uint32_t frag_id;
 	int cut;		/* extension headers run past the bytes we have */
 };
 
@@ -139,6 +141,8 @@ static int ip_parse(const uint8_t *b, size_t len, size_t wire, int strict,
 		if (nh == NH_FRAGMENT) {
 			el = 8;
 			h->later_frag = (get16(b + off + 2) & 0xfff8) != 0;
+			h->frag = 1;
+			h->frag_id = get32(b + off + 4);
 		} else if (nh == NH_AH) {
 			el = ((size_t)b[off + 1] + 2) * 4;
 		} else {
@@ -221,6 +225,8 @@ static void quote_parse(const uint8_t *d, size_t n, int af,
 	q->ttl = h.ttl;
 	q->ip_id = h.id;
 	q->flowlabel = h.flowlabel;
+	q->frag = h.frag;
+	q->frag_id = h.frag_id;
 	q->ip_len = h.ip_len;
 	q->proto = h.proto;
 	q->quoted_len = h.len;

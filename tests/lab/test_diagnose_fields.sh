@@ -14,9 +14,9 @@
 #    Linux sends with a new flow label;
 #  - dscp (the edge hashes DSCP): the dscp-hash note at the balancer's hop;
 #  - fixed (the kernel's 5-tuple multipath, fib_multipath_hash_policy=1):
-#    fragment-path at the balancer over IPv4 (a fragment carries no ports,
-#    so the kernel hashes it on addresses only), not measured over IPv6;
-#    healthy with every other field;
+#    fragment-path at the balancer over IPv4 and IPv6 (a fragment carries
+#    no ports, so the kernel hashes it on addresses only); healthy with
+#    every other field;
 #  - single: healthy with --fields all.
 # Expected answers come from `ecnlab env`. FIELDS_RUNS=N repeats each
 # diagnosis N times (bench/fields.sh counts them over 20).
@@ -41,7 +41,7 @@ diagnose() { # FAMILY ARGS...: JSON into $TMP/d.json, exit code into RC
 }
 q() { jq -r "$1" "$TMP/d.json" 2>/dev/null; }
 kinds() { q '[.verdict.causes[].kind] | join(",")'; }
-got() { echo "exit $RC; $(q '[.verdict.causes[] | "\(.kind)@\(.hop)"] | join(" ")'); notes $(q '[.verdict.notes[].kind] | join(",")')"; }
+got() { echo "exit $RC; $(q '[.verdict.causes[] | "\(.kind)@\(.hop)"] | join(" ")'); notes $(q '[.verdict.notes[].kind] | join(",")'); fields $(q '[.paths.fields[] | "\(.field):\(.parted // "-")/\(.confidence // "-")"] | join(" ")')"; }
 
 # valid NAME: the last diagnosis conforms to the schema, strictly (needs
 # python3-jsonschema, else skipped).
@@ -150,7 +150,9 @@ if up flowlabel; then
 			all '[ $RC = 3 ]' '[ "$(kinds)" = flowlabel-hash ]' "located 6 flowlabel-hash"
 		[ "$i" = 1 ] && valid "flowlabel IPv6 --fields all"
 		# (--fields all over IPv4 also finds fragment-path: the edge's
-		# IPv4 balancing is the kernel's 5-tuple multipath, as in fixed.)
+		# IPv4 balancing is the kernel's 5-tuple multipath, as in fixed;
+		# over IPv6 the flow label decides for fragments and whole
+		# datagrams alike.)
 		diagnose 4 --fields flowlabel
 		check "flowlabel IPv4: healthy, the flow label does not apply ($(got))" \
 			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' \
@@ -186,16 +188,14 @@ if up dscp; then
 fi
 
 if up fixed; then
-	for ((i = 1; i <= RUNS; i++)); do
-		diagnose 4 --fields frag
-		check "fixed IPv4: latent fragment-path at hop $BALANCER_HOP ($(balancer 4)) ($(got))" \
-			all '[ $RC = 3 ]' '[ "$(kinds)" = fragment-path ]' "located 4 fragment-path"
+	for fam in 4 6; do
+		for ((i = 1; i <= RUNS; i++)); do
+			diagnose $fam --fields frag
+			check "fixed IPv$fam: latent fragment-path at hop $BALANCER_HOP ($(balancer $fam)) ($(got))" \
+				all '[ $RC = 3 ]' '[ "$(kinds)" = fragment-path ]' "located $fam fragment-path"
+		done
+		valid "fixed IPv$fam --fields frag"
 	done
-	valid "fixed IPv4 --fields frag"
-	diagnose 6 --fields frag
-	check "fixed IPv6: fragments not measured, healthy ($(got))" \
-		all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' \
-		"[ \"\$(q '.paths.fields[] | select(.field == \"frag\") | .applies')\" = false ]"
 	for fam in 4 6; do
 		diagnose $fam --fields ttl,flowlabel,dscp
 		check "fixed IPv$fam: healthy with --fields ttl,flowlabel,dscp ($(got))" \

@@ -596,6 +596,52 @@ static void test_udp6(void **state)
 	udp_quotes(&pa);
 }
 
+/* First fragments (--fields frag): quoted as sent by a router, told
+ * apart by the IPv4 ID or the IPv6 Fragment header's identification (a
+ * first fragment's length is fixed); quoted reassembled by the target,
+ * by the ID or the whole datagram's length. */
+static void udp_fragments(const struct path *pa)
+{
+	struct probe pr[NPROBES];
+	struct probe_desc whole;
+	uint8_t inner[PKT_MAX], out[PKT_MAX + 64];
+	struct pkt_reply r;
+	size_t n = sizeof(inner), len;
+
+	make_probes(pr, pa, IPPROTO_UDP, 0);
+	for (int i = 0; i < NPROBES; i++)
+		pr[i].d.frag_part = 1;
+	for (int i = 0; i < NPROBES; i++) {
+		time_exceeded(pr, i, pa, 0, &r);
+		assert_int_equal(probe_match(pr, NPROBES, &r), i);
+	}
+	whole = pr[5].d;
+	whole.frag_part = 0;
+	assert_int_equal(pkt_build(&whole, inner, &n), 0);
+	if (pa->client.family == AF_INET)
+		len = icmp_error(out, &pa->target, &pa->client, 3, 3, inner, n);
+	else
+		len = icmp_error(out, &pa->target, &pa->client, 1, 4, inner, n);
+	assert_int_equal(pkt_parse(out, len, &r), 0);
+	assert_int_equal(probe_match(pr, NPROBES, &r), 5);
+}
+
+static void test_udp4_fragments(void **state)
+{
+	struct path pa = path4();
+
+	(void)state;
+	udp_fragments(&pa);
+}
+
+static void test_udp6_fragments(void **state)
+{
+	struct path pa = path6();
+
+	(void)state;
+	udp_fragments(&pa);
+}
+
 /* ------------------------------------------------------------------ */
 /* ICMP echo */
 
@@ -777,6 +823,8 @@ int main(void)
 		cmocka_unit_test(test_rst_to_ack_segment),
 		cmocka_unit_test(test_udp4),
 		cmocka_unit_test(test_udp6),
+		cmocka_unit_test(test_udp4_fragments),
+		cmocka_unit_test(test_udp6_fragments),
 		cmocka_unit_test(test_icmp4),
 		cmocka_unit_test(test_icmp6),
 		cmocka_unit_test(test_wrong_family),

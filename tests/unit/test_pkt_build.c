@@ -780,8 +780,8 @@ static void test_round_trip(void **state)
 
 /* The two fragments of a UDP datagram: the whole one's bytes, cut after
  * PKT_FRAG_FIRST bytes of UDP, each with its own length, flags, offset
- * and a valid header checksum. IPv6, DF and a datagram too short to cut
- * are refused. */
+ * and a valid header checksum. DF, a part 3 and a datagram too short to
+ * cut are refused. */
 static void test_v4_udp_fragments(void **state)
 {
 	struct probe_desc p;
@@ -825,11 +825,44 @@ static void test_v4_udp_fragments(void **state)
 	p.payload_len = 32;
 	bl = sizeof(b);
 	assert_int_equal(pkt_build(&p, b, &bl), -1);
+}
+
+/* IPv6: a Fragment header (next header UDP, offset, M, identification =
+ * ip_id) between the header and each part of the datagram built whole. */
+static void test_v6_udp_fragments(void **state)
+{
+	struct probe_desc p;
+	uint8_t whole[PKT_MAX], a[PKT_MAX], b[PKT_MAX];
+	size_t wl = sizeof(whole), al = sizeof(a), bl = sizeof(b);
+
 	v6(&p, "2001:db8::1", "2001:db8::2");
+	p.ttl = 5;
+	p.ip_id = 0x4321;
 	p.proto = IPPROTO_UDP;
+	p.sport = 40000;
+	p.dport = 33435;
 	p.payload = cap_v4_udp_probe + 28;
 	p.payload_len = 32;
+	assert_int_equal(pkt_build(&p, whole, &wl), 0);
 	p.frag_part = 1;
+	assert_int_equal(pkt_build(&p, a, &al), 0);
+	p.frag_part = 2;
+	assert_int_equal(pkt_build(&p, b, &bl), 0);
+	assert_int_equal(al, 48 + PKT_FRAG_FIRST);
+	assert_int_equal(bl, wl + 8 - PKT_FRAG_FIRST);
+	assert_int_equal(a[6], 44);
+	assert_int_equal(b[6], 44);
+	assert_int_equal(a[4] << 8 | a[5], 8 + PKT_FRAG_FIRST);
+	assert_int_equal(b[4] << 8 | b[5], bl - 40);
+	assert_int_equal(a[40], IPPROTO_UDP);
+	assert_int_equal(a[42] << 8 | a[43], 1);                /* offset 0, M */
+	assert_int_equal(b[42] << 8 | b[43], PKT_FRAG_FIRST);   /* offset 2 */
+	assert_int_equal(a[44] << 24 | a[45] << 16 | a[46] << 8 | a[47], 0x4321);
+	assert_memory_equal(b + 44, a + 44, 4);
+	assert_memory_equal(a + 48, whole + 40, PKT_FRAG_FIRST);
+	assert_memory_equal(b + 48, whole + 40 + PKT_FRAG_FIRST, wl - 40 - PKT_FRAG_FIRST);
+	p.frag_part = 1;
+	p.payload_len = PKT_FRAG_FIRST - 8;
 	bl = sizeof(b);
 	assert_int_equal(pkt_build(&p, b, &bl), -1);
 }
@@ -844,6 +877,7 @@ int main(void)
 		cmocka_unit_test(test_v6_syn_probe),
 		cmocka_unit_test(test_v4_udp),
 		cmocka_unit_test(test_v4_udp_fragments),
+		cmocka_unit_test(test_v6_udp_fragments),
 		cmocka_unit_test(test_v6_udp),
 		cmocka_unit_test(test_v4_icmp_echo),
 		cmocka_unit_test(test_v6_icmp_echo),
