@@ -4,7 +4,9 @@
 # a healthy path:
 #  - ttlhash (the edge hashes the 5-tuple and the TTL): latent ttl-hash in
 #    an interval from the balancer's hop (the branch routers after it could
-#    hash on the TTL as well), no router named; the default screen (ECN only) says nothing of it;
+#    hash on the TTL as well), no router named; and behind twostage's
+#    5-tuple front (ECNLAB_HASH=ttl) from the edge, not the front; the
+#    default screen (ECN only) says nothing of it;
 #  - cehash (the edge moves only CE packets, the gateway marks CE on ECT
 #    data): broken, ce-hash at the balancer's hop, no ect-reset beside it;
 #  - flowlabel (IPv6 balanced on the flow label): latent flowlabel-hash at
@@ -97,6 +99,17 @@ if up ttlhash; then
 		diagnose $fam
 		check "ttlhash IPv$fam: the default screen (ECN) names nothing ($(got))" \
 			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' "[ \"\$(q '.paths.fields | length')\" = 0 ]"
+	done
+fi
+
+# twostage with the edge hashing the TTL: the front's 5-tuple multipath at
+# hop 2 forks the flows first; the TTL's finding starts at the edge (hop 4,
+# where the flows meet again), never at the front (review A3).
+if ECNLAB_HASH=ttl up twostage; then
+	for fam in 4 6; do
+		diagnose $fam --fields ttl
+		check "twostage hash=ttl IPv$fam: ttl-hash from the edge's hop $BALANCER_HOP, not the front's fork ($(got))" \
+			all '[ $RC = 3 ]' '[ "$(kinds)" = ttl-hash ]' "bounded $fam ttl-hash"
 	done
 fi
 
