@@ -449,9 +449,11 @@ static int screen_field(struct dctx *c, int field)
 {
 	struct diag_evidence *ev = c->ev;
 	struct field_evidence *fe = &ev->fields.f[field];
-	/* A flow of 4 values hides a 2-way hash with 2^-3, of 2 with 2^-1. */
+	/* A flow of 4 values hides a 2-way hash with 2^-3, of 2 with 2^-1:
+	 * for fragments 1 + log2(1/(1-c)) flows, as after one responder the
+	 * multipath search asks (8 at 0.99: at most 2^-7 missed). */
 	int two = field == FIELD_FRAG;
-	int want = two ? repeats_needed(level(c)) : flows_needed(level(c));
+	int want = two ? 1 + repeats_needed(level(c)) : flows_needed(level(c));
 	int most = two ? FIELD_FLOWS : FIELD_FLOWS_4;
 	size_t got;
 	int64_t t0 = 0;
