@@ -264,8 +264,10 @@ const char *an_finding_name(enum an_finding f);
  * count of them, and the first max of them in out, ascending. */
 int an_hops(const uint64_t bits[4], int *out, int max);
 
-/* The keyed hash of the table (SipHash-2-4), exposed for its test. */
+/* The keyed hashes: SipHash-2-4 (per server, and its test), and
+ * SipHash-1-3 (per packet, the connection table). */
 uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len);
+uint64_t an_siphash13(const uint64_t key[2], const void *data, size_t len);
 /* Does this result say ECN broke (or harmed) the connection? */
 int an_is_fault(int result);
 /* conn_result_name(), "not-ecn" and "unfinished". */

@@ -13,6 +13,16 @@
 /* The site flows' ports, after the path probes' (as the replays'). */
 #define SITE_PORT_OFFSET 64
 
+/* Of the probes of pairs [from, s->n), did most go unanswered? */
+static int mostly_lost(const struct diag_sites *s, int from)
+{
+	int lost = 0;
+
+	for (int i = from; i < s->n; i++)
+		lost += !s->pairs[i].first.answered + !s->pairs[i].second.answered;
+	return 2 * lost > 2 * (s->n - from);
+}
+
 static int sites_round(struct dctx *c, int nflows)
 {
 	struct diag_sites *s = &c->ev->sites;
@@ -47,9 +57,11 @@ static int sites_round(struct dctx *c, int nflows)
 
 /* Ask again for the probes of pairs [from, s->n) that got no answer: a
  * server's ICMP rate limit (port unreachables: Linux's burst of six, then
- * one a second) leaves pairs half answered. Pairs with one answer first,
- * at most FILL_MAX a pass, passes a second apart, up to FILL_PASSES while
- * answers come and two dry ones. */
+ * one a second) leaves pairs half answered, and so does loss. Pairs with
+ * one answer first, at most FILL_MAX a pass, up to FILL_PASSES while
+ * answers come and two dry ones. A pass after one that lost most of its
+ * probes (a rate limit, whose budget needs time) comes a second after it;
+ * after one that lost a few (loss, which waiting does not help), at once. */
 #define FILL_MAX 8
 #define FILL_PASSES 10
 
@@ -76,7 +88,7 @@ static size_t want_fill(struct dctx *c, int from, struct probe *pr)
 	return n;
 }
 
-static int sites_fill(struct dctx *c, int from, int64_t since)
+static int sites_fill(struct dctx *c, int from, int64_t since, int limited)
 {
 	struct diag_sites *s = &c->ev->sites;
 	struct probe pr[FILL_MAX];
@@ -87,7 +99,8 @@ static int sites_fill(struct dctx *c, int from, int64_t since)
 
 		if (n == 0)
 			break;
-		pace_retry(since);
+		if (limited)
+			pace_retry(since);
 		since = now_ns();
 		rc = run_batch(c, pr, n);
 		if (rc != 0)
@@ -104,6 +117,7 @@ static int sites_fill(struct dctx *c, int from, int64_t since)
 				sp->first = responder_of(&pr[k]);
 		}
 		dry = got ? 0 : dry + 1;
+		limited = 2 * got < n;
 	}
 	return rc;
 }
@@ -123,7 +137,8 @@ static int step_sites_rounds(struct dctx *c, int nflows)
 		if (rc < 0)              /* no room for another pair */
 			return 0;
 		if (rc == 0)
-			rc = sites_fill(c, from, since);
+			rc = sites_fill(c, from, since,
+					mostly_lost(&c->ev->sites, from));
 		if (rc != 0 || !judge_sites_want_more(c->ev, c->p->confidence))
 			break;
 	}

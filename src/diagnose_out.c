@@ -320,6 +320,18 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 		    "ECN as without, no ECN fault");
 		return;
 	case NOTE_UNCONFIRMED:
+		if (finding_has(f, FACT_CONTROL_BAD) && !finding_has(f, FACT_TEST) &&
+		    finding_has(f, FACT_SITE_FLOWS)) {
+			PUT("one flow's codepoints reached different routers at hop "
+			    "%d and %d of %d repeats agreed, but %d of %d flows sent "
+			    "Not-ECT twice had their second probe answered by another "
+			    "machine, which no hash over ECN does: the paths are "
+			    "unstable or balanced per packet; no ECN fault is named",
+			    FACT(FACT_SPLIT_HOP), FACT(FACT_REPEATS_AGREED),
+			    FACT(FACT_REPEATS), FACT(FACT_CONTROL_BAD),
+			    FACT(FACT_CONTROL_N));
+			return;
+		}
 		if (finding_has(f, FACT_CONTROL_BAD) && !finding_has(f, FACT_TEST)) {
 			PUT("one flow's codepoints reached different routers at hop "
 			    "%d and %d of %d repeats agreed, but %d of %d plain "
@@ -386,7 +398,14 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 				PUT("ECN-dependent ECMP: %s puts the ECN bits into its "
 				    "load-balancing hash, so a connection's Not-ECT handshake "
 				    "and its ECT(0) data take different paths", w);
-			if (c->latent)
+			if (c->latent && r->ev.proto == IPPROTO_UDP)
+				PUT("; today's flows escape it (%s), but any %s server "
+				    "reached through this router across sites would "
+				    "see them split", r->ev.have_sites ?
+				    "one machine answers on every branch" :
+				    "no site probes were sent (--flows 0)",
+				    diag_proto_word(&r->ev));
+			else if (c->latent)
 				PUT("; today's connections work (%s), but any "
 				    "ECN-capable server reached through this router "
 				    "across sites would break",

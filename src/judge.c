@@ -902,7 +902,10 @@ static void judge_ecn_path(const struct diag_evidence *ev, double c,
 		if ((f = add(v, NOTE_UNCONFIRMED, v->path_confidence)) != NULL) {
 			fact(f, FACT_SPLIT_HOP, ev->divergence_ttl);
 			fact(f, FACT_CONTROL_BAD, controls_reset_by_other(ev));
-			fact(f, FACT_CONTROL_N, (long long)(cr->nflows - (size_t)cr->p.nflows));
+			fact(f, FACT_CONTROL_N, ev->have_sites ? ss.control_n :
+			     (long long)(cr->nflows - (size_t)cr->p.nflows));
+			if (ev->have_sites)
+				fact(f, FACT_SITE_FLOWS, ss.test_n + ss.control_n);
 			fact(f, FACT_REPEATS, ev->repeats.answered);
 			fact(f, FACT_REPEATS_AGREED,
 			     ev->repeats.answered - ev->repeats.differed);
@@ -1027,8 +1030,10 @@ static void judge_loss(const struct diag_evidence *ev, double c,
 
 		v->cmp[k] = r;
 		if (k == CMP_SITE_ECT) {
-			/* Loss moves no flow: only an unproven lean is said. */
-			if (suggestive(CMP_DATA_RESET, &r, c) && !significant(&r, c) &&
+			/* Loss moves no flow: only an unproven lean is said
+			 * (a moved control is judge_ecn_path's to say). */
+			if (r.control_bad == 0 && suggestive(CMP_DATA_RESET, &r, c) &&
+			    !significant(&r, c) &&
 			    (f = add(v, NOTE_UNCONFIRMED, 1.0 - r.p)) != NULL)
 				compared(f, CMP_SITE_ECT, &r);
 			continue;

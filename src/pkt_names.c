@@ -134,10 +134,34 @@ int addr_eq(const struct addr *a, const struct addr *b)
 	}
 }
 
+/* Dotted quad into buf (at least INET_ADDRSTRLEN bytes), as inet_ntop
+ * writes it, without its trip through sprintf: analyze prints one or
+ * two per connection. */
+static void v4_str(const struct in_addr *in, char *buf)
+{
+	const uint8_t *b = (const uint8_t *)in;
+	char *p = buf;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+}
+
 const char *addr_str(const struct addr *a, char *buf, size_t len)
 {
 	if (len == 0)
 		return "";
+	if (a->family == AF_INET && len >= INET_ADDRSTRLEN) {
+		v4_str(&a->u.v4, buf);
+		return buf;
+	}
 	if ((a->family == AF_INET || a->family == AF_INET6) &&
 	    inet_ntop(a->family, &a->u, buf, (socklen_t)len) != NULL)
 		return buf;

@@ -7,8 +7,10 @@
 # leads to, which the Version Negotiation names; `ecntrace --quic` finds
 # the ECN hash at the balancer on seed and deep (IPv4 and IPv6) and proves
 # it with flows whose Not-ECT and ECT(0) probes reach different sites;
-# fixed and single stay healthy; `-U` (closed UDP port, port unreachable)
-# finds seed's too; under 3% loss and with the kernel's ICMP rate limits
+# fixed and single stay healthy; unicast (one server behind the split) is
+# latent; on equidistant (both sites 4 hops back) only the Version
+# Negotiation tells the sites apart: --quic proves the split, -U cannot
+# and says latent; `-U` (closed UDP port, port unreachable) finds seed's; under 3% loss and with the kernel's ICMP rate limits
 # no healthy path is accused and no wrong hop is named. Nonsense
 # combinations are refused with exit 64. Expected answers come from
 # `ecnlab env` (BALANCER_HOP, BALANCER4/6, BRANCH_HOPS, BRANCH_SITES,
@@ -26,7 +28,7 @@ cp "$LAB_ROOT/ecntrace" "$TMP/ecntrace" && cp -r "$LAB_ROOT/lab" "$TMP/lab" ||
 ECNTRACE=$TMP/ecntrace ECNLAB=$TMP/lab/ecnlab
 
 SPORT=${QUIC_SPORT:-36000}
-SCENARIOS=${QUIC_SCENARIOS:-"seed fixed single deep"}
+SCENARIOS=${QUIC_SCENARIOS:-"seed fixed single deep unicast equidistant"}
 
 target() { [ "$1" = 6 ] && echo "$TARGET6" || echo "$TARGET4"; }
 balancer() { [ "$1" = 6 ] && echo "$BALANCER6" || echo "$BALANCER4"; }
@@ -168,6 +170,19 @@ for s in $SCENARIOS; do
 		fixed|single)
 			check "$s IPv$fam --quic: exit 0, healthy, no cause (exit $RC, $(q .verdict.status), [$(causes)])" \
 				all '[ "$RC" = 0 ]' '[ "$(q .verdict.status)" = healthy ]' '[ -z "$(causes)" ]';;
+		unicast)
+			check "$s IPv$fam --quic: exit 3, latent ecn-hash at hop $BALANCER_HOP, 1 endpoint, no flow moved (exit $RC, [$(causes)] at $(cause_hop ecn-hash), sites $(q .anycast.sites), moved $(q .sites.ecn_moved))" \
+				all '[ "$RC" = 3 ]' '[ "$(cause_hop ecn-hash)" = "$BALANCER_HOP" ]' \
+				'[ "$(q .anycast.sites)" = 1 ]' '[ "$(q .sites.ecn_moved)" = 0 ]';;
+		equidistant)
+			hops=$(q '[.anycast.endpoints[]?.return_hops] | unique | length')
+			check "$s IPv$fam --quic: exit 1, ecn-hash at hop $BALANCER_HOP, 2 endpoints at one distance told apart by their QUIC versions (exit $RC, at $(cause_hop ecn-hash), sites $(q .anycast.sites), distances $hops)" \
+				all '[ "$RC" = 1 ]' '[ "$(cause_hop ecn-hash)" = "$BALANCER_HOP" ]' \
+				'[ "$(q .anycast.sites)" = 2 ]' '[ "$hops" = 1 ]'
+			run $fam $((sp + 50)) -U
+			summary $fam -U
+			check "$s IPv$fam -U: the sites look alike, so no flow is shown moved: exit 3, latent, not broken (exit $RC, [$(causes)])" \
+				all '[ "$RC" = 3 ]' '[ "$(cause_hop ecn-hash)" = "$BALANCER_HOP" ]';;
 		esac
 		if [ "$s" = seed ]; then
 			run $fam $((sp + 50)) -U

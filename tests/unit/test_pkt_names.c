@@ -128,6 +128,18 @@ static void test_addr(void **state)
 	assert_string_equal(addr_str(&z1, buf, sizeof(buf)), "?");
 	assert_string_equal(addr_str(&a, tiny, 1), "");
 	assert_string_equal(addr_str(&a, tiny, 0), "");
+	/* IPv4 is written by hand: what inet_ntop writes, every byte value
+	 * in every position (0, 9, 10, 99, 100, 255 among them). */
+	for (unsigned v = 0; v < 256; v++) {
+		char want[INET_ADDRSTRLEN];
+		uint8_t *q = (uint8_t *)&a.u.v4;
+
+		q[0] = (uint8_t)v, q[1] = (uint8_t)(255 - v);
+		q[2] = (uint8_t)(v * 7), q[3] = (uint8_t)(v / 3);
+		assert_non_null(inet_ntop(AF_INET, &a.u.v4, want, sizeof(want)));
+		assert_string_equal(addr_str(&a, buf, sizeof(buf)), want);
+		assert_string_equal(addr_str(&a, buf, INET_ADDRSTRLEN), want);
+	}
 }
 
 static void test_checksum(void **state)
