@@ -29,13 +29,26 @@
 #define FRAG_PORT 33435
 #define CONFIRM_ROUNDS 6
 #define FIELD_TRIES 2
+/* Rounds of the screen while they get answers: a target rate-limiting
+ * its ICMP (Linux: a burst of 6, then one a second) answers a few
+ * fragments a round, and a field short of its level says nothing. */
+#define FIELD_FILL_ROUNDS 6
 
 /* DSCPs tried, three a flow after the control 0: af11 ef cs1 first,
  * then others, so that flows are independent draws even under a hash
  * over DSCP alone. */
 static const uint8_t dscp_values[3 * FIELD_FLOWS_4] = {
-	10, 46, 8, 18, 26, 34, 16, 24, 12, 20, 28, 36, 40, 48, 14,
+	10, 46, 8, 18, 26, 34, 16, 24, 12, 20, 28, 36, 40, 48, 14, 22, 30, 38,
+	32, 44, 4, 6, 42, 50,
 };
+
+/* The confidence each field is measured at: the run's, over the tests
+ * --fields makes (judge_fields.c judges at the same). */
+static double level(const struct dctx *c)
+{
+	return field_level(c->p->confidence,
+			   fields_tests(c->p->fields, c->p->dst.family));
+}
 
 static uint32_t field_value(int field, int flow, int k)
 {
@@ -169,6 +182,25 @@ static int find_parted(struct field_evidence *fe)
 	return 0;
 }
 
+int confirm_order(int want, const int drawn[2], int *side, int max)
+{
+	int n = 0;
+
+	/* Each side's probes back to back, two at least: a round-robin
+	 * balancer (on either path) parts two identical probes in a row,
+	 * where it would line up with an alternation of the two values
+	 * (review A6). */
+	for (int w = 0; w < 2; w++) {
+		int need = want - drawn[w];
+
+		if (need < 2)
+			need = 2;
+		for (int j = 0; j < need && n < max; j++)
+			side[n++] = w;
+	}
+	return n;
+}
+
 /* Repeat the two parted probes, each against its first answer, until
  * per-packet balancing is ruled out at the run's confidence (the bound
  * of diag_perpacket.c) or a repeat differs. */
@@ -177,7 +209,7 @@ static int confirm(struct dctx *c, struct field_evidence *fe, int field)
 	const struct field_flow *ff = &fe->flows[fe->split_flow];
 	int k = fe->split_value, ttl = fe->at_end ? 0 : c->ev->screen_ttl;
 	const struct responder *ref = fe->at_end ? ff->end : ff->hop;
-	double miss = 1.0 - c->p->confidence;
+	double miss = 1.0 - level(c);
 	int want = (int)ceil(log(miss) / log(0.25) - 1e-9), differ = 0, rc;
 	int64_t t0 = 0;
 
@@ -185,20 +217,16 @@ static int confirm(struct dctx *c, struct field_evidence *fe, int field)
 			    pp_miss_pair(fe->split_draws[0], fe->split_draws[1]) > miss;
 	     round++) {
 		struct probe pr[32];
-		size_t n = 0;
+		int side[32];
+		size_t n = (size_t)confirm_order(want, fe->split_draws, side, 32);
 
 		if (round)
 			pace_retry(t0);
 		t0 = now_ns();
-		/* Alternating, each side up to want draws (one at least). */
-		for (int j = 0; j < 2 * want && n < 32; j++) {
-			int w = j % 2;
-
-			if (j >= 2 && fe->split_draws[w] + j / 2 >= want)
-				continue;
-			field_probe(c, &pr[n], ff->sport, field,
-				    ff->value[w ? k : 0], ttl);
-			pr[n++].user = w;
+		for (size_t j = 0; j < n; j++) {
+			field_probe(c, &pr[j], ff->sport, field,
+				    ff->value[side[j] ? k : 0], ttl);
+			pr[j].user = side[j];
 		}
 		if ((rc = send_rest(c, pr, n)) != 0 || (rc = run_batch(c, pr, n)) != 0)
 			return rc;
@@ -302,66 +330,80 @@ static int locate(struct dctx *c, struct field_evidence *fe, int field)
 	return 0;
 }
 
-/* Where the flows' paths fork, for the TTL: hop by hop from the first,
- * FIELD_FORK_FLOWS flows at each TTL (1 + log2(1/(1-c)), so that all
- * agreeing rules out a 2-way fork before that hop); the first TTL with
- * two responders ends it. The TTL-hashing router is a fork: it lies
- * after the last TTL where enough flows agreed and before the first
- * where they differed. */
+/* The fork flows' answers at ttl, asked again once for what did not
+ * come; how many answered. */
+static int fork_hop(struct dctx *c, int want, int ttl, struct responder *got,
+		    int *answered)
+{
+	int64_t t0 = 0;
+
+	memset(got, 0, sizeof(*got) * FIELD_FORK_FLOWS);
+	*answered = 0;
+	for (int tries = 0; tries < FIELD_TRIES && *answered < want; tries++) {
+		struct probe pr[FIELD_FORK_FLOWS];
+		size_t n = 0;
+		int rc;
+
+		if (tries)
+			pace_retry(t0);
+		t0 = now_ns();
+		for (int i = 0; i < want; i++)
+			if (!got[i].answered) {
+				add_probe(c, &pr[n], (uint16_t)(c->p->sport_base + 1 + i),
+					  ECN_NOT_ECT, ttl);
+				pr[n++].user = i;
+			}
+		if ((rc = run_batch(c, pr, n)) != 0)
+			return rc;
+		for (size_t j = 0; j < n; j++)
+			if (pr[j].state == PROBE_ANSWERED) {
+				got[pr[j].user] = responder_of(&pr[j]);
+				(*answered)++;
+			}
+	}
+	return 0;
+}
+
+/* Where the TTL's router can be, for the TTL: hop by hop from the first
+ * up to the screen's hop, FIELD_FORK_FLOWS flows at each TTL (1 +
+ * log2(1/(1-c)), so that all agreeing rules out a 2-way fork before that
+ * hop). The last TTL at which every flow met one router (fork_trunk) is
+ * where the flows' paths last join: a router hashing on the TTL (and the
+ * ports) at or before it would have its branches rejoin there, so it lies
+ * at that hop or after it. A fork seen on the way is not the TTL's: any
+ * ECMP router forks flows of other ports (review A3), so the scan does
+ * not stop at the first one. */
 static int fork_scan(struct dctx *c, struct field_evidence *fe)
 {
 	struct diag_evidence *ev = c->ev;
-	int want = 1 + repeats_needed(c->p->confidence), trunk = 0, first = 0;
+	int want = 1 + repeats_needed(level(c)), trunk = 0;
 
 	if (want > FIELD_FORK_FLOWS)
 		want = FIELD_FORK_FLOWS;
 	fe->fork_flows = want;
-	for (int t = 1; t <= ev->screen_ttl && !first; t++) {
+	for (int t = 1; t <= ev->screen_ttl && !engine_stop; t++) {
 		struct responder got[FIELD_FORK_FLOWS], ref;
-		int answered = 0, rc;
-		int64_t t0 = 0;
+		int answered, split = 0, rc;
 
-		memset(got, 0, sizeof(got));
+		if ((rc = fork_hop(c, want, t, got, &answered)) != 0)
+			return rc;
 		memset(&ref, 0, sizeof(ref));
-		for (int tries = 0; tries < FIELD_TRIES && answered < want; tries++) {
-			struct probe pr[FIELD_FORK_FLOWS];
-			size_t n = 0;
-
-			if (tries)
-				pace_retry(t0);
-			t0 = now_ns();
-			for (int i = 0; i < want; i++)
-				if (!got[i].answered) {
-					add_probe(c, &pr[n], (uint16_t)(c->p->sport_base + 1 + i),
-						  ECN_NOT_ECT, t);
-					pr[n++].user = i;
-				}
-			if ((rc = run_batch(c, pr, n)) != 0)
-				return rc;
-			for (size_t j = 0; j < n; j++)
-				if (pr[j].state == PROBE_ANSWERED) {
-					got[pr[j].user] = responder_of(&pr[j]);
-					answered++;
-				}
-		}
 		for (int i = 0; i < want; i++) {
 			if (!got[i].answered)
 				continue;
 			if (!ref.answered)
 				ref = got[i];
 			else if (responder_differs(&ref, &got[i]))
-				first = t;
+				split = 1;
 		}
-		if (!first && answered >= want) {
+		if (!split && answered >= want) {
 			trunk = t;
 			fe->balancer = ref;
 		}
 	}
-	/* No fork seen up to the screen's hop: the last router before the
-	 * target parts the flows, or one we could not see; first stays 0
-	 * (judge: not located unless the screen's hop was the trunk). */
-	fe->divergence_ttl = first ? first : ev->screen_ttl + 1;
-	fe->split_unknown_from = trunk < fe->divergence_ttl - 1 ? trunk + 1 : 0;
+	fe->fork_trunk = trunk;
+	fe->divergence_ttl = trunk + 1;
+	fe->split_unknown_from = 0;
 	return 0;
 }
 
@@ -411,7 +453,7 @@ static int screen_field(struct dctx *c, int field)
 	 * for fragments 1 + log2(1/(1-c)) flows, as after one responder the
 	 * multipath search asks (8 at 0.99: at most 2^-7 missed). */
 	int two = field == FIELD_FRAG;
-	int want = two ? 1 + repeats_needed(c->p->confidence) : flows_needed(c->p->confidence);
+	int want = two ? 1 + repeats_needed(level(c)) : flows_needed(level(c));
 	int most = two ? FIELD_FLOWS : FIELD_FLOWS_4;
 	size_t got;
 	int64_t t0 = 0;
@@ -430,7 +472,7 @@ static int screen_field(struct dctx *c, int field)
 	for (int i = 0; i < (want < most ? want : most); i++)
 		add_flow(c, fe, field);
 	reuse_controls(ev, fe, field);
-	for (int round = 0; rc == 0 && round < FIELD_TRIES; round++) {
+	for (int round = 0; rc == 0 && round < FIELD_FILL_ROUNDS; round++) {
 		if (round)
 			pace_retry(t0);
 		t0 = now_ns();
@@ -442,7 +484,7 @@ static int screen_field(struct dctx *c, int field)
 	 * the agreeing ones rule the hash out at the confidence asked. */
 	for (int more = 0; rc == 0 && got > 0 && more < FIELD_MORE &&
 			   fe->nflows < most && !find_parted(fe) &&
-			   field_confidence(fe) + 1e-12 < c->p->confidence; more++) {
+			   field_confidence(fe) + 1e-12 < level(c); more++) {
 		pace_retry(t0);
 		t0 = now_ns();
 		add_flow(c, fe, field);

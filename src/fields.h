@@ -25,10 +25,13 @@ enum diag_field {
  * Each flow gets other values, so that flows are independent draws even
  * under a hash over the field alone. */
 #define FIELD_VALUES 4
-/* Flows of one field at most: 5 of 4 values (0.9999), 12 of 2 (frag:
- * 7 at 0.99, more where answers were lost). */
-#define FIELD_FLOWS 12
-#define FIELD_FLOWS_4 5
+/* Flows of one field at most: at the Bonferroni level of 0.9999 over
+ * five tests (0.99998), 6 of 4 values and 16 of 2 (frag), and a few more
+ * where answers were lost. */
+#define FIELD_FLOWS 20
+#define FIELD_FLOWS_4 8
+/* What a field's screen claims at most (field_confidence). */
+#define FIELD_CONF_CAP 0.99999
 /* Flows probed at every hop to find where paths fork (TTL): after one
  * responder, 1 + log2(1/(1-c)) flows rule out a second, at 0.99 8. */
 #define FIELD_FORK_FLOWS 14
@@ -59,6 +62,10 @@ struct field_evidence {
 	int divergence_ttl, split_unknown_from;
 	struct responder split_at[2], balancer;
 	int fork_flows;              /* flows probed per hop in the fork scan */
+	/* TTL: the last hop up to the screen's at which all fork_flows flows
+	 * answered from one router, 0 if none: the TTL's router lies there
+	 * or after it, before the target. */
+	int fork_trunk;
 };
 
 struct diag_fields {
@@ -69,5 +76,10 @@ struct diag_fields {
 	int ce_agree_flows;
 	int ce_others_parted;
 };
+
+/* The order of one confirmation round's probes (diag_fields.c): side[j]
+ * 0 the control, 1 the parted value; each side's probes back to back,
+ * want - drawn[side] of them and two at least. Returns how many (<= max). */
+int confirm_order(int want, const int drawn[2], int *side, int max);
 
 #endif

@@ -49,13 +49,18 @@ static void parted_words(const struct finding *f, char *buf, size_t len)
 		    FACT(FACT_SPORT), a, b, FACT(FACT_SPLIT_HOP));
 	PUT("; %d of %d repeats agreed", FACT(FACT_REPEATS_AGREED),
 	    FACT(FACT_REPEATS));
-	if (finding_has(f, FACT_FORK_FLOWS) && f->hop_first > 0)
-		PUT("; the flows' paths fork after hop %d (%d flows a hop): a "
-		    "probe expires where its TTL ends, so the TTL's router is "
-		    "found as that fork", f->hop_last, FACT(FACT_FORK_FLOWS));
-	else if (finding_has(f, FACT_FORK_FLOWS))
-		PUT("; no fork of the flows' paths was seen, so the router is "
-		    "not located");
+	if (!finding_has(f, FACT_FORK_FLOWS))
+		return;
+	if (FACT(FACT_SPLIT_HOP) > 1)
+		PUT("; all %d flows probed at hop %d met one router, so paths "
+		    "that part by the TTL part there or after it",
+		    FACT(FACT_FORK_FLOWS), FACT(FACT_SPLIT_HOP) - 1);
+	else
+		PUT("; no hop where all %d flows probed met one router",
+		    FACT(FACT_FORK_FLOWS));
+	if (f->hop == 0)
+		PUT(" (a probe expires where its TTL ends, so which of these "
+		    "routers hashes on the TTL cannot be seen)");
 }
 
 int fields_evidence(const struct finding *f, char *buf, size_t len)
@@ -97,6 +102,14 @@ int fields_evidence(const struct finding *f, char *buf, size_t len)
 	case NOTE_UNCONFIRMED:
 		parted_words(f, buf, len);
 		n = (int)strlen(buf);
+		if (finding_has(f, FACT_HOPS_ONLY)) {
+			PUT(": one address answered both, only the return hop count "
+			    "differed, which a server reflecting the %s into its "
+			    "answer and a return path hashing on it explain as well; "
+			    "no fault is named", FACT(FACT_FIELD) == FIELD_DSCP ?
+			    "DSCP" : "flow label");
+			return 1;
+		}
 		PUT(": too few agreeing repeats to tell a hash over %s from "
 		    "per-packet balancing; no fault is named",
 		    field_name(FACT(FACT_FIELD)));
@@ -193,6 +206,7 @@ int fields_summary(const struct finding *f, const char *w, char *buf, size_t len
 void fields_print_text(FILE *fp, const struct diag_result *r)
 {
 	const struct diag_fields *fs = &r->ev.fields;
+	double lvl = fields_level(&r->ev, r->v.confidence);
 	int any = 0;
 
 	for (int k = FIELD_TTL; k < FIELD_COUNT; k++) {
@@ -208,8 +222,15 @@ void fields_print_text(FILE *fp, const struct diag_result *r)
 		else if (fe->parted)
 			fputs("parted once, unconfirmed", fp);
 		else
-			fprintf(fp, "does not move it (%.1f%%, %d flows)",
-				100 * field_confidence(fe), fe->nflows);
+			/* At the target only, a machine: a unicast target's
+			 * forward splits are not seen (review B15). */
+			fprintf(fp, "%s (%.*f%%, %d flows%s)", fe->at_hop ?
+				"does not move the path" :
+				"does not change the answering machine",
+				field_confidence(fe) > 0.999 ? 3 : 1,
+				100 * field_confidence(fe), fe->nflows,
+				field_confidence(fe) + 1e-12 < lvl ?
+				", short of the confidence asked" : "");
 	}
 	if (any)
 		fputc('\n', fp);

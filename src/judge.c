@@ -80,6 +80,7 @@ static const char *const fact_names[FACT_COUNT] = {
 	[FACT_SITE_PARTED_CONTROL] = "site_control_parted_same_machine",
 	[FACT_SITE_ELSEWHERE] = "site_ect0_other_address",
 	[FACT_SITE_ELSEWHERE_CONTROL] = "site_control_other_address",
+	[FACT_HOPS_ONLY] = "return_hops_only",
 };
 
 static const char *const cmp_names[CMP_COUNT] = {
@@ -1295,7 +1296,9 @@ static void judge_status(const struct diag_evidence *ev, struct diag_verdict *v)
 		v->reason = WHY_CAUSE;
 		return;
 	}
-	if (v->path_confidence + 1e-12 < v->confidence) {
+	/* Each field asked for must reach its level too (review B15). */
+	if (v->path_confidence + 1e-12 < v->confidence ||
+	    fields_short(ev, v->confidence) > 0) {
 		v->status = DIAG_INCONCLUSIVE;
 		v->reason = WHY_FEW_ANSWERS;
 		return;

@@ -87,6 +87,7 @@ enum fact {
 	 * control; pairs whose second probe another address answered. */
 	FACT_SITE_PARTED, FACT_SITE_PARTED_CONTROL,
 	FACT_SITE_ELSEWHERE, FACT_SITE_ELSEWHERE_CONTROL,
+	FACT_HOPS_ONLY,              /* parted at the target by return hops alone */
 	FACT_COUNT
 };
 _Static_assert(FACT_COUNT <= 64, "struct finding.facts is a 64-bit mask");
@@ -217,6 +218,16 @@ int ce_only_flows(const struct diag_evidence *ev, int *parted);
  * whose values all agreed, at the hop and at the target, hides a 2-way
  * hash with probability 2^-(values - 1); 1 - the product. */
 double field_confidence(const struct field_evidence *fe);
+/* The tests a --fields run makes: ECN and each field asked for that
+ * applies to the family; each field is judged, and measured, at
+ * 1 - (1 - c) / tests (Bonferroni: review C16). */
+int fields_tests(unsigned asked, int family);
+double field_level(double confidence, int tests);
+/* The level of this evidence's fields (the tests it screened). */
+double fields_level(const struct diag_evidence *ev, double confidence);
+/* Fields screened, not parted, whose screen fell short of that level:
+ * no "healthy" on them (review B15). */
+int fields_short(const struct diag_evidence *ev, double confidence);
 const char *field_name(int field);   /* "ecn", "ttl", "flowlabel", "dscp", "frag" */
 /* Parse a --fields list ("ttl,dscp", "all"); -1 if a name is unknown. */
 int fields_parse(const char *s, unsigned *mask);

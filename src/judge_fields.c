@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "judge_int.h"
 #include "stats.h"
@@ -103,23 +104,36 @@ static struct finding *find_cause(struct diag_verdict *v, enum cause_kind k)
 	return NULL;
 }
 
-/* ECN connections whose data an RST answered from another hop count
- * than their SYN-ACK: another machine. */
-static int ecn_reset_by_other(const struct diag_evidence *ev)
+/* Does some flow's SYN-ACK come with this TTL: a site of the target? */
+static int synack_ttl_seen(const struct connect_result *cr, int ttl)
 {
+	for (size_t i = 0; i < cr->nflows; i++)
+		if (cr->flows[i].have_synack && cr->flows[i].synack.ttl == ttl)
+			return 1;
+	return 0;
+}
+
+/* ECN connections whose data an RST answered from another hop count
+ * than their SYN-ACK, one that another flow's SYN-ACK came with: another
+ * site of the target. An RST from a hop count no SYN-ACK had is a
+ * middlebox's (review A7): that is the ect-reset's, not a ce-hash's. */
+static int ecn_reset_by_other_site(const struct diag_evidence *ev)
+{
+	const struct connect_result *cr = &ev->conn;
 	int n = 0;
 
-	for (size_t i = 0; ev->have_conn && i < ev->conn.nflows; i++)
-		n += !ev->conn.flows[i].control &&
-		     ev->conn.flows[i].result == CR_RESET_OTHER;
+	for (size_t i = 0; ev->have_conn && i < cr->nflows; i++)
+		n += !cr->flows[i].control &&
+		     cr->flows[i].result == CR_RESET_OTHER &&
+		     synack_ttl_seen(cr, cr->flows[i].rst.ttl);
 	return n;
 }
 
 /* A ce-hash, and ECN data reset even when the whole flow was sent ECT(0)
  * (ect-reset): where that data arrived CE-marked (ce-marking from the
- * replay's ECEs) or was reset by another machine, the marks moved it to
- * another site, so the resets are the ce-hash's doing, not a consistent
- * path's. One cause, not latent. */
+ * replay's ECEs) or was reset by another site of the target, the marks
+ * moved it there, so the resets are the ce-hash's doing, not a
+ * consistent path's. One cause, not latent. */
 static void ce_explains_resets(const struct diag_evidence *ev,
 			       struct diag_verdict *v)
 {
@@ -128,7 +142,7 @@ static void ce_explains_resets(const struct diag_evidence *ev,
 	struct finding *rst = find_cause(v, CAUSE_ECT_RESET);
 	int marked = marks && !finding_has(marks, FACT_QUOTE_HOP);
 
-	if (!ce || !rst || (!marked && ecn_reset_by_other(ev) == 0))
+	if (!ce || !rst || (!marked && ecn_reset_by_other_site(ev) == 0))
 		return;
 	ce->latent = 0;
 	for (int k = FACT_TEST; k <= FACT_CONTROL_BAD; k++)
@@ -139,6 +153,47 @@ static void ce_explains_resets(const struct diag_evidence *ev,
 	*rst = v->causes[--v->ncauses];
 }
 
+int fields_tests(unsigned asked, int family)
+{
+	int m = 1;                   /* ECN, always screened */
+
+	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
+		if (asked & (1u << k))
+			m += k == FIELD_FLOWLABEL ? family == AF_INET6 : 1;
+	return m;
+}
+
+double field_level(double confidence, int tests)
+{
+	return tests > 1 ? 1.0 - (1.0 - confidence) / tests : confidence;
+}
+
+double fields_level(const struct diag_evidence *ev, double confidence)
+{
+	int m = 1;
+
+	for (int k = FIELD_TTL; k < FIELD_COUNT; k++)
+		m += ev->fields.f[k].screened && ev->fields.f[k].applies;
+	return field_level(confidence, m);
+}
+
+int fields_short(const struct diag_evidence *ev, double confidence)
+{
+	double lvl = fields_level(ev, confidence);
+	int n = 0;
+
+	for (int k = FIELD_TTL; k < FIELD_COUNT; k++) {
+		const struct field_evidence *fe = &ev->fields.f[k];
+
+		n += fe->screened && fe->applies && !fe->parted &&
+		     field_confidence(fe) + 1e-12 < lvl;
+	}
+	return n;
+}
+
+/* 1 - 2^-bits, the bound of a 2-way hash splitting flows evenly (a
+ * many-way even one parts them more often); capped at FIELD_CONF_CAP, as
+ * an uneven split hides longer than the bound says (review B13). */
 double field_confidence(const struct field_evidence *fe)
 {
 	int bits = 0;
@@ -157,7 +212,7 @@ double field_confidence(const struct field_evidence *fe)
 		if (hop || end)
 			bits += fe->nvalues - 1;
 	}
-	return 1.0 - pow(0.5, bits);
+	return fmin(1.0 - pow(0.5, bits), FIELD_CONF_CAP);
 }
 
 /* The target's distance, 0 if never reached. */
@@ -167,11 +222,28 @@ static int dest_hop(const struct diag_evidence *ev)
 	       ev->have_plain_trace ? ev->plain.dest_ttl : 0;
 }
 
-/* Where: the router before the first TTL at which the two values part
- * (or, TTL, where the flows fork), up to the hops silent on the way.
- * Parted only at the target with the screen's hop alike: that hop, or
- * one after it before the target. No fork seen: not located, every hop
- * before the target a candidate. */
+/* Where the TTL's router can be: at the last hop where every fork flow
+ * met one router, or after it, up to the last router before the target
+ * (or from the first hop, none such). Named only when that is one hop.
+ * The first fork of the flows' paths is no evidence: any ECMP router
+ * forks flows of other ports (review A3). */
+static void ttl_where(const struct diag_evidence *ev, struct finding *f)
+{
+	const struct field_evidence *fe = &ev->fields.f[FIELD_TTL];
+	int dest = dest_hop(ev);
+	int first = fe->fork_trunk > 0 ? fe->fork_trunk : 1;
+	int last = dest > ev->screen_ttl + 1 ? dest - 1 : ev->screen_ttl;
+
+	if (last < first)
+		last = first;
+	judge_locate(f, first, last, fe->fork_trunk > 0 ? &fe->balancer : NULL);
+	judge_fact(f, FACT_SPLIT_HOP, fe->divergence_ttl);
+	judge_fact(f, FACT_FORK_FLOWS, fe->fork_flows);
+}
+
+/* Where: the router before the first TTL at which the two values part,
+ * up to the hops silent on the way. Parted only at the target with the
+ * screen's hop alike: that hop, or one after it before the target. */
 static void field_where(const struct diag_evidence *ev, int k,
 			struct finding *f)
 {
@@ -180,14 +252,14 @@ static void field_where(const struct diag_evidence *ev, int k,
 	int first = fe->split_unknown_from ? fe->split_unknown_from - 1 : last;
 	int dest = dest_hop(ev);
 
+	if (k == FIELD_TTL) {
+		ttl_where(ev, f);
+		return;
+	}
 	if (fe->divergence_ttl > ev->screen_ttl && dest > ev->screen_ttl + 1)
 		last = dest - 1;
-	if (k == FIELD_TTL && fe->divergence_ttl > ev->screen_ttl && !fe->balancer.answered)
-		first = 1;
 	judge_locate(f, first, last, &fe->balancer);
 	judge_fact(f, FACT_SPLIT_HOP, fe->divergence_ttl);
-	if (k == FIELD_TTL)
-		judge_fact(f, FACT_FORK_FLOWS, fe->fork_flows);
 }
 
 static void field_facts(const struct field_evidence *fe, int k,
@@ -202,8 +274,25 @@ static void field_facts(const struct field_evidence *fe, int k,
 	judge_fact(f, FACT_AT_END, fe->at_end);
 	judge_fact(f, FACT_REPEATS, fe->repeats.answered);
 	judge_fact(f, FACT_REPEATS_AGREED, fe->repeats.answered - fe->repeats.differed);
-	f->reach[0] = fe->split_at[0];
-	f->reach[1] = fe->split_at[1];
+	/* Where it was located, else the first answers that parted. */
+	f->reach[0] = fe->split_at[0].answered ? fe->split_at[0] :
+		      fe->at_end ? ff->end[0] : ff->hop[0];
+	f->reach[1] = fe->split_at[1].answered ? fe->split_at[1] :
+		      fe->at_end ? ff->end[fe->split_value] : ff->hop[fe->split_value];
+}
+
+/* A flow label or DSCP parted only at the target, by the answer's return
+ * hop count alone (one address, one kind of answer): a server reflecting
+ * the field into its SYN-ACK (net.ipv6.flowlabel_reflect,
+ * net.ipv4.tcp_reflect_tos) behind a return path hashing on it moves
+ * the answers, not the probes (review A6). */
+static int return_hops_only(const struct field_evidence *fe, int k)
+{
+	const struct field_flow *ff = &fe->flows[fe->split_flow];
+	const struct responder *a = &ff->end[0], *b = &ff->end[fe->split_value];
+
+	return fe->at_end && (k == FIELD_FLOWLABEL || k == FIELD_DSCP) &&
+	       a->kind == b->kind && addr_eq(&a->addr, &b->addr);
 }
 
 static void judge_field(const struct diag_evidence *ev, double c, int k,
@@ -216,6 +305,13 @@ static void judge_field(const struct diag_evidence *ev, double c, int k,
 	if (!fe->screened || !fe->applies || !fe->parted)
 		return;
 	conf = 1.0 - pp_miss_pair(fe->split_draws[0], fe->split_draws[1]);
+	if (return_hops_only(fe, k)) {
+		if ((f = judge_add(v, NOTE_UNCONFIRMED, conf)) != NULL) {
+			field_facts(fe, k, f);
+			judge_fact(f, FACT_HOPS_ONLY, 1);
+		}
+		return;
+	}
 	if (!fe->split_seen || fe->repeats.differed > 0 || conf + 1e-12 < c) {
 		if ((f = judge_add(v, NOTE_UNCONFIRMED, conf)) != NULL)
 			field_facts(fe, k, f);
@@ -241,15 +337,18 @@ static void judge_field(const struct diag_evidence *ev, double c, int k,
 void judge_fields(const struct diag_evidence *ev, double confidence,
 		  struct diag_verdict *v)
 {
+	double lvl = fields_level(ev, confidence);
+
 	judge_ce(ev, confidence, v);
 	ce_explains_resets(ev, v);
 	for (int k = FIELD_TTL; k < FIELD_COUNT; k++) {
 		const struct field_evidence *fe = &ev->fields.f[k];
 
-		judge_field(ev, confidence, k, v);
+		judge_field(ev, lvl, k, v);
 		/* A field that did not part is cleared only as far as its
 		 * agreeing flows go: the path verdict is no surer than that
-		 * (too few answers: inconclusive, as for ECN). */
+		 * (too few answers: inconclusive, as for ECN; judge_status
+		 * also wants each field at its level, fields_short). */
 		if (fe->screened && fe->applies && !fe->parted &&
 		    field_confidence(fe) < v->path_confidence)
 			v->path_confidence = field_confidence(fe);

@@ -2,8 +2,11 @@
 # --fields: each header field that moves a flow's path is found and
 # located at the balancer, over IPv4 and IPv6, and nothing is charged on
 # a healthy path:
-#  - ttlhash (the edge hashes the 5-tuple and the TTL): latent ttl-hash at
-#    the balancer's hop; the default screen (ECN only) says nothing of it;
+#  - ttlhash (the edge hashes the 5-tuple and the TTL): latent ttl-hash in
+#    an interval from the balancer's hop (the branch routers after it could
+#    hash on the TTL as well), no router named; and behind twostage's
+#    5-tuple front (ECNLAB_HASH=ttl) from the edge, not the front; the
+#    default screen (ECN only) says nothing of it;
 #  - cehash (the edge moves only CE packets, the gateway marks CE on ECT
 #    data): broken, ce-hash at the balancer's hop, no ect-reset beside it;
 #  - flowlabel (IPv6 balanced on the flow label): latent flowlabel-hash at
@@ -66,25 +69,49 @@ located() {
 	[ "$(q '.verdict.causes[0].addr')" = "$(balancer "$1")" ]
 }
 
+# bounded FAMILY KIND: causes[0] is KIND in an interval from the
+# balancer's hop, naming no router (the TTL's router cannot be told from
+# the branch routers after it: review A3)
+bounded() {
+	[ "$(q '.verdict.causes[0].kind')" = "$2" ] &&
+	[ "$(q '.verdict.causes[0].hop')" = null ] &&
+	[ "$(q '.verdict.causes[0].hop_first')" = "$BALANCER_HOP" ] &&
+	[ "$(q '.verdict.causes[0].hop_last')" -gt "$BALANCER_HOP" ] &&
+	[ "$(q '.verdict.causes[0].first_addr')" = "$(balancer "$1")" ]
+}
+
 up() { lab_up "$name" "$1" "${2:-1}" >/dev/null || { nok "$1 lab comes up"; return 1; }; }
 
 if up ttlhash; then
 	for fam in 4 6; do
 		for ((i = 1; i <= RUNS; i++)); do
 			diagnose $fam --fields all
-			check "ttlhash IPv$fam: latent ttl-hash at hop $BALANCER_HOP ($(balancer $fam)) ($(got))" \
-				all '[ $RC = 3 ]' '[ "$(kinds)" = ttl-hash ]' "located $fam ttl-hash" \
+			check "ttlhash IPv$fam: latent ttl-hash from hop $BALANCER_HOP ($(balancer $fam)), no router named ($(got))" \
+				all '[ $RC = 3 ]' '[ "$(kinds)" = ttl-hash ]' "bounded $fam ttl-hash" \
 				"[ \"\$(q '.verdict.causes[0].facts.field')\" = ttl ]"
 		done
 		valid "ttlhash IPv$fam --fields all"
 		chmod 755 "$TMP"
 		on client "$BIN" -$fam -q --fields ttl --report "$TMP/ttl.html" "$(target $fam)" >/dev/null 2>&1
-		check "ttlhash IPv$fam report: the map tags the balancer with the field it hashes" \
-			all "grep -q 'hashes on the TTL' '$TMP/ttl.html'" \
-			"grep -q 'Load-balancing hash includes the TTL' '$TMP/ttl.html'"
+		check "ttlhash IPv$fam report: the TTL's finding, as an interval" \
+			all "grep -q 'Load-balancing hash includes the TTL' '$TMP/ttl.html'" \
+			"grep -q 'between hop $BALANCER_HOP and hop' '$TMP/ttl.html'"
 		diagnose $fam
 		check "ttlhash IPv$fam: the default screen (ECN) names nothing ($(got))" \
 			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' "[ \"\$(q '.paths.fields | length')\" = 0 ]"
+	done
+fi
+
+# twostage with the edge hashing the TTL: the front's 5-tuple multipath at
+# hop 2 forks the flows first; the TTL's finding starts at the edge (hop 4,
+# where the flows meet again), never at the front (review A3).
+if ECNLAB_HASH=ttl up twostage; then
+	for fam in 4 6; do
+		for ((i = 1; i <= RUNS; i++)); do
+			diagnose $fam --fields ttl
+			check "twostage hash=ttl IPv$fam: ttl-hash from the edge's hop $BALANCER_HOP, not the front's fork ($(got))" \
+				all '[ $RC = 3 ]' '[ "$(kinds)" = ttl-hash ]' "bounded $fam ttl-hash"
+		done
 	done
 fi
 

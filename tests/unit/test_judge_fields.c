@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,7 @@ static void parted(struct field_evidence *fe, int draws, int differed,
 	fe->split_unknown_from = unknown_from;
 	if (balancer_ttl)
 		fe->balancer = te(balancer_ttl, 0);
+	fe->fork_trunk = balancer_ttl;   /* TTL: the fork scan's last join */
 }
 
 static void put_finding(char *buf, size_t len, const struct finding *f)
@@ -185,6 +187,41 @@ static void test_healthy_fields(void **state)
 	free(ev);
 }
 
+/* The TTL screened on one flow only (3 bits, 87.5%): no "healthy" on
+ * it (review B15). */
+static void test_field_short_not_healthy(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	field(ev, FIELD_TTL)->nflows = 1;
+	verdict(ev, "inconclusive; causes; notes safe-multipath");
+	free(ev);
+}
+
+/* Three fields and ECN screened: each is judged at 1 - 0.01/4. Four
+ * agreeing repeats a side (enough for one field at 0.99) are not; five
+ * are (review C16). */
+static void test_fields_bonferroni(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	assert_true(fabs(field_level(0.99, 4) - 0.9975) < 1e-12);
+	assert_int_equal(fields_tests(FIELDS_ALL, AF_INET), 4);
+	assert_int_equal(fields_tests(FIELDS_ALL, AF_INET6), 5);
+	assert_int_equal(fields_tests(1u << FIELD_ECN, AF_INET), 1);
+	parted(field(ev, FIELD_TTL), 4, 0, 3, 0, 2);
+	field(ev, FIELD_FLOWLABEL);
+	field(ev, FIELD_DSCP);
+	verdict(ev, "inconclusive; causes; notes safe-multipath unconfirmed");
+	free(ev);
+	ev = new_ev();
+	parted(field(ev, FIELD_TTL), 5, 0, 3, 0, 2);
+	field(ev, FIELD_FLOWLABEL);
+	field(ev, FIELD_DSCP);
+	verdict(ev, "latent; causes ttl-hash@2-3!latent; notes safe-multipath");
+	free(ev);
+}
+
 /* The TTL's SYNs were answered on one flow only: 3 agreeing bits, short
  * of 0.99; the path is not cleared (inconclusive, few answers). */
 static void test_field_few_answers(void **state)
@@ -203,34 +240,46 @@ static void test_field_few_answers(void **state)
 	free(ev);
 }
 
-/* TTL 64 and 63 of one flow reach sites 4 and 5 hops back; the flows'
- * paths fork after hop 2 (enough flows agreed there, differed at 3). */
+/* TTL 64 and 63 of one flow reach sites 4 and 5 hops back; all fork
+ * flows met at hop 2 and forked at 3 (an ordinary ECMP router at 2 does
+ * that too): the TTL's router is hop 2 or 3, none named (review A3). */
 static void test_ttl_hash_at_fork(void **state)
 {
 	struct diag_evidence *ev = new_ev();
 
 	parted(field(ev, FIELD_TTL), 4, 0, 3, 0, 2);
-	verdict(ev, "latent; causes ttl-hash@2=198.51.100.2!latent; notes safe-multipath");
+	verdict(ev, "latent; causes ttl-hash@2-3!latent; notes safe-multipath");
 	free(ev);
 }
 
-/* Hop 2 gave too few answers: the fork is hop 1 or hop 2. */
+/* Every fork flow met one router at each hop up to the screen's (3), the
+ * last before the target: only that router can part them. */
+static void test_ttl_hash_last_join(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	parted(field(ev, FIELD_TTL), 4, 0, 4, 0, 3);
+	verdict(ev, "latent; causes ttl-hash@3=198.51.100.3!latent; notes safe-multipath");
+	free(ev);
+}
+
+/* Hop 2 gave too few answers: the flows last met at hop 1. */
 static void test_ttl_hash_silent_fork(void **state)
 {
 	struct diag_evidence *ev = new_ev();
 
-	parted(field(ev, FIELD_TTL), 4, 0, 3, 2, 1);
-	verdict(ev, "latent; causes ttl-hash@1-2!latent; notes safe-multipath");
+	parted(field(ev, FIELD_TTL), 4, 0, 2, 0, 1);
+	verdict(ev, "latent; causes ttl-hash@1-3!latent; notes safe-multipath");
 	free(ev);
 }
 
-/* No fork of the flows' paths seen: every hop before the target is a
- * candidate, none named. */
+/* The flows never all met: every hop before the target a candidate,
+ * none named. */
 static void test_ttl_hash_no_fork(void **state)
 {
 	struct diag_evidence *ev = new_ev();
 
-	parted(field(ev, FIELD_TTL), 4, 0, 4, 0, 0);
+	parted(field(ev, FIELD_TTL), 4, 0, 1, 0, 0);
 	verdict(ev, "latent; causes ttl-hash@1-3!latent; notes safe-multipath");
 	free(ev);
 }
@@ -263,6 +312,62 @@ static void test_flowlabel_hash(void **state)
 	parted(field(ev, FIELD_FLOWLABEL), 4, 0, 3, 0, 2);
 	verdict(ev, "latent; causes flowlabel-hash@2=198.51.100.2!latent; notes safe-multipath");
 	free(ev);
+}
+
+/* Flow 0's flow label parted only at the target (the screen's hop alike),
+ * confirmed: machine is the target's answer to the parted value. */
+static void flowlabel_at_end(struct diag_evidence *ev, struct responder machine)
+{
+	struct field_evidence *fe = field(ev, FIELD_FLOWLABEL);
+
+	parted(fe, 4, 0, 4, 0, 3);
+	fe->at_end = 1;
+	fe->flows[0].hop[1] = te(3, 1);
+	fe->flows[0].end[1] = machine;
+	fe->split_at[0] = fe->flows[0].end[0];
+	fe->split_at[1] = machine;
+}
+
+/* Only the return hop count differs, one address: a server reflecting
+ * the label and a return path hashing on it explain it as well; said,
+ * not charged (review A6). */
+static void test_flowlabel_return_hops_only(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+
+	flowlabel_at_end(ev, site(5));
+	verdict(ev, "inconclusive; causes; notes safe-multipath unconfirmed");
+	free(ev);
+}
+
+/* Another address answered the parted value: the probes moved. */
+static void test_flowlabel_at_end_other_addr(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+	struct responder other = site(4);
+
+	other.addr = ip4("203.0.113.81");
+	flowlabel_at_end(ev, other);
+	verdict(ev, "latent; causes flowlabel-hash@3=198.51.100.3!latent; notes safe-multipath");
+	free(ev);
+}
+
+/* A confirmation round sends each side's probes back to back, two at
+ * least, so a round-robin balancer parts identical probes (review A6). */
+static void test_confirm_order(void **state)
+{
+	int side[32], drawn[2] = { 0, 0 }, n;
+
+	n = confirm_order(4, drawn, side, 32);
+	assert_int_equal(n, 8);
+	for (int j = 0; j < n; j++)
+		assert_int_equal(side[j], j >= 4);
+	drawn[0] = 4;
+	drawn[1] = 3;
+	n = confirm_order(4, drawn, side, 32);
+	assert_int_equal(n, 4);
+	for (int j = 0; j < n; j++)
+		assert_int_equal(side[j], j >= 2);
 }
 
 /* IPv4: no flow label; nothing said even if the evidence had a split. */
@@ -340,8 +445,10 @@ static void ce_split(struct diag_evidence *ev, int n)
 }
 
 /* The replay: n ECN connections, every other one reset after its data
- * from another hop count (rst_other) or the SYN-ACK's, n plain ones
- * fine; the reset ones replayed all-ECT(0), and reset again. */
+ * from the SYN-ACK's hop count (rst_other 0), from another site's (1:
+ * every other plain connection's SYN-ACK came from there) or from one no
+ * SYN-ACK had (2: a middlebox), n plain ones fine; the reset ones
+ * replayed all-ECT(0), and reset again. */
 static void replay_reset(struct diag_evidence *ev, int n, int rst_other)
 {
 	struct connect_result *cr = &ev->conn, *x = &ev->ect_check;
@@ -363,11 +470,11 @@ static void replay_reset(struct diag_evidence *ev, int n, int rst_other)
 		f->control = i >= n;
 		f->mode = f->control ? MODE_PLAIN : MODE_CLASSIC;
 		f->have_synack = 1;
-		f->synack.ttl = 60;
+		f->synack.ttl = rst_other == 1 && f->control && i % 2 ? 59 : 60;
 		f->synack.tcp.flags = TH_SYN | TH_ACK | (f->control ? 0 : TH_ECE);
 		f->data_tos = f->control ? ECN_NOT_ECT : ECN_ECT0;
 		f->have_rst = f->rst_after_data = reset;
-		f->rst.ttl = rst_other ? 59 : 60;
+		f->rst.ttl = (uint8_t)(rst_other == 1 ? 59 : rst_other == 2 ? 58 : 60);
 		f->data_acked = !reset;
 	}
 	for (int i = 0; i < 2 * n; i++) {
@@ -434,6 +541,20 @@ static void test_ce_hash_same_machine_reset(void **state)
 	free(ev);
 }
 
+/* ECN data reset from a hop count no SYN-ACK came with: a middlebox
+ * resets it, whatever CE does; both causes stand (review A7). */
+static void test_ce_hash_middlebox_reset(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+
+	assert_non_null(ev);
+	ce_split(ev, 4);
+	replay_reset(ev, 14, 2);
+	verdict(ev, "broken; causes ect-reset ce-hash@2=198.51.100.2!latent; notes");
+	free_replay(ev);
+	free(ev);
+}
+
 /* Three flows: 4^-3 > 0.01, the hash may cover every codepoint. */
 static void test_ce_too_few_flows(void **state)
 {
@@ -483,20 +604,27 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_healthy_fields),
+		cmocka_unit_test(test_field_short_not_healthy),
+		cmocka_unit_test(test_fields_bonferroni),
 		cmocka_unit_test(test_field_few_answers),
 		cmocka_unit_test(test_ttl_hash_at_fork),
+		cmocka_unit_test(test_ttl_hash_last_join),
 		cmocka_unit_test(test_ttl_hash_silent_fork),
 		cmocka_unit_test(test_ttl_hash_no_fork),
 		cmocka_unit_test(test_ttl_repeat_differs),
 		cmocka_unit_test(test_ttl_few_repeats),
 		cmocka_unit_test(test_flowlabel_hash),
 		cmocka_unit_test(test_flowlabel_ipv4),
+		cmocka_unit_test(test_flowlabel_return_hops_only),
+		cmocka_unit_test(test_flowlabel_at_end_other_addr),
+		cmocka_unit_test(test_confirm_order),
 		cmocka_unit_test(test_dscp_note),
 		cmocka_unit_test(test_fragment_path),
 		cmocka_unit_test(test_per_packet_no_field),
 		cmocka_unit_test(test_ce_hash),
 		cmocka_unit_test(test_ce_hash_breaks),
 		cmocka_unit_test(test_ce_hash_same_machine_reset),
+		cmocka_unit_test(test_ce_hash_middlebox_reset),
 		cmocka_unit_test(test_ce_too_few_flows),
 		cmocka_unit_test(test_ce_others_parted),
 		cmocka_unit_test(test_fields_parse),
