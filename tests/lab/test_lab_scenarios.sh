@@ -46,7 +46,7 @@ branch_of() {
 # (DSCP only), both families; consistency with env and the policy's
 # sensitivity to ECN and DSCP.
 path_checks() {
-	local fam tos p k bad n_ecn n_dscp seen path toses="0 2 128" n ports=$PORTS want
+	local fam tos p k bad n_ecn n_dscp seen path toses="0 2 128" n ports=$PORTS want try
 	# ECT probes vanish in an ECT black hole: the modifier checks cover that.
 	case " $MODIFIER " in *" drop-ect "*) toses="0 128";; esac
 	# One path: a few flows show it; balancing needs the full PORTS.
@@ -57,7 +57,12 @@ path_checks() {
 		declare -A br=()
 		for tos in $toses; do
 			for p in $(seq 41001 $((41000 + ports))); do
-				path=$(traceroute_path "$fam" "$tos" "$p")
+				# A lost answer (one query a hop, -w 1, on a loaded
+				# machine) is no path: ask again, at most twice.
+				for try in 1 2 3; do
+					path=$(traceroute_path "$fam" "$tos" "$p")
+					case " $path " in *" * "*) ;; *) break;; esac
+				done
 				k=$(branch_of "$fam" "$path")
 				case $k in bad:*) bad="$bad [tos $tos sport $p: ${k#bad:}: $path]";; esac
 				br[$tos.$p]=$k
