@@ -29,7 +29,7 @@ SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 SRC      := $(sort $(wildcard src/*.c src/*/*.c))
 LIBSRC   := $(filter-out src/main.c,$(SRC))
-HDR      := $(wildcard src/*.h src/*/*.h)
+HDR      := $(wildcard src/*.h src/*/*.h tests/unit/*.h)
 OBJ      := $(SRC:%.c=build/%.o)
 LIBOBJ   := $(LIBSRC:%.c=build/%.o)
 ASANOBJ  := $(LIBSRC:%.c=build/asan/%.o)
