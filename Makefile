@@ -21,14 +21,16 @@ WARN      = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2
 # cmocka's test functions all take a state they rarely use.
 TESTWARN  = $(WARN) -Wno-unused-parameter
-CPPFLAGS += -std=c11 -D_GNU_SOURCE -Isrc
+# src/ has one folder per layer (src/README); headers are included by name.
+SRCDIRS  := src $(patsubst %/,%,$(sort $(wildcard src/*/)))
+CPPFLAGS += -std=c11 -D_GNU_SOURCE $(addprefix -I,$(SRCDIRS))
 LDLIBS   += -lpcap -lnftables -lcap -lpthread -lm
 
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 
 SRC      := $(sort $(wildcard src/*.c src/*/*.c))
-LIBSRC   := $(filter-out src/main.c,$(SRC))
+LIBSRC   := $(filter-out src/cmd/main.c,$(SRC))
 HDR      := $(wildcard src/*.h src/*/*.h tests/unit/*.h)
 OBJ      := $(SRC:%.c=build/%.o)
 LIBOBJ   := $(LIBSRC:%.c=build/%.o)
@@ -61,7 +63,7 @@ build/asan/tests/%: tests/unit/%.c $(ASANOBJ) $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(TESTWARN) $(SAN) -o $@ $< $(ASANOBJ) $(LDLIBS) -lcmocka
 
-build/asan/ecntrace: build/asan/src/main.o $(ASANOBJ)
+build/asan/ecntrace: build/asan/src/cmd/main.o $(ASANOBJ)
 	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:

@@ -17,12 +17,13 @@ if ! command -v clang >/dev/null 2>&1; then
 	exit 0
 fi
 mkdir -p "$out"
-src=$(ls src/*.c | grep -v '^src/main\.c$')
+src=$(find src -name '*.c' ! -path src/cmd/main.c | sort)
+inc=$(find src -type d | sort | sed 's/^/-I/')
 for f in tests/fuzz/fuzz_*.c; do
 	t=$(basename "$f" .c)
 	n=$((n + 1))
 	# shellcheck disable=SC2086
-	if ! clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 \
+	if ! clang -std=c11 -D_GNU_SOURCE $inc -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o "$out/$t" "$f" $src -lpcap -lnftables -lcap -lpthread -lm \
 		>"$out/$t.build.log" 2>&1; then

@@ -7,7 +7,7 @@
 #    CAP_NET_ADMIN: exit 77, one line naming CAP_NET_ADMIN, no nft table;
 #  - the last source port that fits is accepted (the run goes on, finds
 #    nobody, removes its table);
-#  - --help lists every option of the getopt table in src/connect_cmd.c,
+#  - --help lists every option of the getopt table in src/cmd/connect_cmd.c,
 #    and nothing else, and the exit codes.
 # Every run happens in a network namespace of our own with a veth pair and
 # no peer, so no name lookup or packet leaves it. Needs root.
@@ -26,8 +26,8 @@ for t in setpriv jq nft; do
 done
 ECNTRACE=${ECNTRACE:-$ROOT/ecntrace}
 [ -x "$ECNTRACE" ] || { echo "ok 1 # skip no ecntrace binary at $ECNTRACE (make)"; exit 0; }
-SRC=${ECNTRACE_SRC:-$(dirname "$ECNTRACE")/src/connect_cmd.c}
-[ -f "$SRC" ] || SRC=$ROOT/src/connect_cmd.c
+SRC=${ECNTRACE_SRC:-$(dirname "$ECNTRACE")/src/cmd/connect_cmd.c}
+[ -f "$SRC" ] || SRC=$ROOT/src/cmd/connect_cmd.c
 
 NS=""
 TMP=$(mktemp -d /tmp/test_connect_cli.XXXXXX)

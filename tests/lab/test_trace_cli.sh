@@ -4,7 +4,7 @@
 #    stdout, and the exit code ecntrace(1) documents (64 usage, 68 unknown
 #    host, 69 no such interface);
 #  - without CAP_NET_RAW (as nobody): exit 77, one line naming CAP_NET_RAW;
-#  - --help lists every option of the getopt table in src/trace_cmd.c, and
+#  - --help lists every option of the getopt table in src/cmd/trace_cmd.c, and
 #    every option it lists is in that table.
 # Nothing here sends a packet. The cases that resolve a name or open
 # sockets run in a network namespace of their own (root, or an unprivileged
@@ -168,7 +168,7 @@ fi
 run -- -h
 [ "$RC" = 0 ] && [ "$OUT" = "$help" ] && ok "-h prints the same help" || nok "-h differs from --help"
 
-src=src/trace_cmd.c
+src=src/cmd/trace_cmd.c
 longs=$(sed -n '/struct option trace_opts\[\]/,/};/p' "$src" |
 	sed -n -E 's/.*\{ *"([a-z0-9-]+)".*/\1/p')
 shorts=$(grep -A1 'getopt_long(' "$src" | tr -d '\n' |
