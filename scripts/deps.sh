@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc make pkg-config libc6-dev dpkg-dev debhelper fakeroot lintian libcap2-bin libpcap-dev libcmocka-dev libnftables-dev libcap-dev
 nftables iproute2 procps tcpdump traceroute python3 curl jq ethtool
 clang libclang-rt-14-dev scamper python3-jsonschema man-db groff-base mandoc
-chromium tshark zmap time"
+chromium tshark zmap time ngtcp2-server openssl"
 
 missing=""
 for p in $PKGS; do
