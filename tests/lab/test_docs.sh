@@ -29,9 +29,9 @@ command -v groff >/dev/null 2>&1 || skip_all "groff is not installed"
 # --- What the code says ---------------------------------------------------
 
 # The commands main() dispatches on.
-commands() { grep -oE 'strcmp\(argv\[1\], "[a-z]+"\)' "$SRC/main.c" | sed -E 's/.*"([a-z]+)".*/\1/'; }
+commands() { grep -oE 'strcmp\(argv\[1\], "[a-z]+"\)' "$SRC/cmd/main.c" | sed -E 's/.*"([a-z]+)".*/\1/'; }
 # The source file holding CMD's option table.
-cmd_file() { grep -l "struct option $1_opts\[\]" "$SRC"/*.c | head -1; }
+cmd_file() { grep -l "struct option $1_opts\[\]" "$SRC"/*/*.c | head -1; }
 # Long options of CMD's getopt_long table.
 long_opts() {
 	awk -v t="$1_opts[]" 'index($0, "struct option " t) { on = 1; next }
@@ -57,7 +57,7 @@ short_opts() {
 exit_codes() {
 	{
 		sed -n 's/^ \*  *\([0-9][0-9]*\) .*/\1/p' "$SRC/ecntrace.h"
-		for f in "$SRC"/*.c; do
+		for f in "$SRC"/*/*.c; do
 			awk '/_usage\[\] =/ { on = 1 } on && /Exit/ { ex = 1 }
 			     on && ex { print } on && /;$/ { on = 0; ex = 0 }' "$f"
 		done | sed 's/\\n//g' | grep -oE '(^|[^0-9a-zA-Z])[0-9]{1,3}([^0-9]|$)' | grep -oE '[0-9]+'
@@ -189,9 +189,9 @@ chk_comp_values() {
 	same_set "$*" "$got" || { echo "$opt: offers [$(words "$got")], wants [$*]"; return 1; }
 }
 # What the parsers accept, by name.
-ecn_names() { sed -n 's/.*ecn_names\[4\] = {\(.*\)};/\1/p' "$SRC/pkt_names.c" | grep -oE '"[a-z0-9-]+"' | tr -d '"'; }
-dscp_names() { awk '/dscp_tab\[\] = \{/ { on = 1; next } on && /^};/ { exit } on' "$SRC/pkt_names.c" | grep -oE '"[a-z0-9]+"' | tr -d '"'; }
-mode_names() { awk '/mode_names\[\] = \{/ { on = 1; next } on && /^};/ { exit } on' "$SRC/connect.c" | grep -oE '"[a-z0-9-]+"' | tr -d '"'; }
+ecn_names() { sed -n 's/.*ecn_names\[4\] = {\(.*\)};/\1/p' "$SRC/packet/pkt_names.c" | grep -oE '"[a-z0-9-]+"' | tr -d '"'; }
+dscp_names() { awk '/dscp_tab\[\] = \{/ { on = 1; next } on && /^};/ { exit } on' "$SRC/packet/pkt_names.c" | grep -oE '"[a-z0-9]+"' | tr -d '"'; }
+mode_names() { awk '/mode_names\[\] = \{/ { on = 1; next } on && /^};/ { exit } on' "$SRC/measure/connect.c" | grep -oE '"[a-z0-9-]+"' | tr -d '"'; }
 
 # verify DESC CHECK ARGS...: a TAP line; what the check printed as comments.
 verify() {
