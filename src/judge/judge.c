@@ -781,6 +781,15 @@ static void judge_sites(const struct diag_evidence *ev, struct diag_verdict *v)
 
 /* ------------------------------------------------------------- paths */
 
+/* A router's Time Exceeded answered one of the flow's codepoints. */
+int router_answered(const struct diag_flow *f)
+{
+	for (int k = 0; k < 4; k++)
+		if (f->by_ecn[k].answered && f->by_ecn[k].kind == REPLY_TIME_EXCEEDED)
+			return 1;
+	return 0;
+}
+
 int screen_bits(const struct diag_evidence *ev)
 {
 	int bits = 0;
@@ -789,7 +798,9 @@ int screen_bits(const struct diag_evidence *ev)
 	 * count 2^-(k-1) if answers went missing at random, but a rate limit
 	 * empties one router's budget, not the other's: the answers that
 	 * come are those of one branch, and they agree because the other
-	 * branch is silent, not because there is none. */
+	 * branch is silent, not because there is none. And flows a router
+	 * answered: the target answering every codepoint alike shows no path
+	 * (branches that rejoin before it look like one). */
 	for (int i = 0; i < ev->nflows; i++) {
 		int parted = 0;
 
@@ -797,7 +808,7 @@ int screen_bits(const struct diag_evidence *ev)
 			for (int b = a + 1; b < 4; b++)
 				parted |= responder_differs(&ev->flows[i].by_ecn[a],
 							    &ev->flows[i].by_ecn[b]);
-		if (ev->flows[i].full && !parted)
+		if (ev->flows[i].full && !parted && router_answered(&ev->flows[i]))
 			bits += 3;
 	}
 	return bits;

@@ -254,6 +254,9 @@ int responder_differs(const struct responder *a, const struct responder *b);
  * 2^-3; the sum of those exponents over the whole flows. The path
  * verdict's confidence is 1 - 2^-bits. */
 int screen_bits(const struct diag_evidence *ev);
+/* A router's Time Exceeded answered one of the flow's codepoints; only
+ * such flows show a path (the target's own answers do not). */
+int router_answered(const struct diag_flow *f);
 /* Do the screened flows reach different responders (Not-ECT)? That is
  * per-flow balancing, or the first sign of it. */
 int flows_disagree(const struct diag_evidence *ev);

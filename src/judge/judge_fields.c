@@ -67,7 +67,7 @@ int ce_only_flows(const struct diag_evidence *ev, int *parted)
 			for (int b = a + 1; b < 3; b++)
 				differ |= responder_differs(&r[others[a]], &r[others[b]]);
 		*parted |= differ;
-		m += ev->flows[i].full && !differ;
+		m += ev->flows[i].full && !differ && router_answered(&ev->flows[i]);
 	}
 	return m;
 }

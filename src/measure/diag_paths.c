@@ -374,6 +374,27 @@ static int screen_dscp(struct dctx *c)
 	return rc;
 }
 
+/* Every answer at this TTL came from the target itself, none from a
+ * router: the trace lost the target's answer at its own TTL and put it a
+ * hop too far, and a screen of the target shows nothing of the routers
+ * (branches that rejoin before it look like one path). */
+static int screen_at_target(const struct diag_evidence *ev)
+{
+	int n = 0;
+
+	for (int i = 0; i < ev->nflows; i++)
+		for (int k = 0; k < 4; k++) {
+			const struct responder *r = &ev->flows[i].by_ecn[k];
+
+			if (!r->answered)
+				continue;
+			if (r->kind == REPLY_TIME_EXCEEDED || !addr_eq(&r->addr, &ev->dst))
+				return 0;
+			n++;
+		}
+	return n > 0;
+}
+
 static int screen_silent(const struct diag_evidence *ev)
 {
 	for (int i = 0; i < ev->nflows; i++)
@@ -480,10 +501,19 @@ static int screen_enough(struct dctx *c, int need)
 	return rc;
 }
 
+/* The screen again, from nothing, at another TTL. */
+static int rescreen(struct dctx *c, int ttl, int need)
+{
+	memset(c->ev->flows, 0, sizeof(c->ev->flows));
+	c->ev->nflows = 0;
+	c->ev->screen_ttl = ttl;
+	return screen_flows(c, 0, need);
+}
+
 int step_paths(struct dctx *c)
 {
 	struct diag_evidence *ev = c->ev;
-	int need = flows_needed(c->p->confidence), rc;
+	int need = flows_needed(c->p->confidence), rc, up = 0;
 
 	progress(c, "probing each flow with every ECN codepoint");
 	if (need > c->p->max_flows)
@@ -491,13 +521,14 @@ int step_paths(struct dctx *c)
 	rc = screen_flows(c, 0, need);
 	/* Not one answer at this TTL: its routers are silent. One hop
 	 * further the target (or the next routers) may speak. */
-	for (int moves = 0; rc == 0 && moves < 3 && screen_silent(ev) &&
-			    ev->screen_ttl < c->p->max_ttl; moves++) {
-		memset(ev->flows, 0, sizeof(ev->flows));
-		ev->nflows = 0;
-		ev->screen_ttl++;
-		rc = screen_flows(c, 0, need);
-	}
+	for (; rc == 0 && up < 3 && screen_silent(ev) &&
+	       ev->screen_ttl < c->p->max_ttl; up++)
+		rc = rescreen(c, ev->screen_ttl + 1, need);
+	/* Only the target answered: one hop nearer, where routers are (not
+	 * back down to a TTL found silent). */
+	for (int down = 0; rc == 0 && !up && down < 2 && screen_at_target(ev) &&
+			   ev->screen_ttl > 1 && !c->p->screen_ttl; down++)
+		rc = rescreen(c, ev->screen_ttl - 1, need);
 	if (rc == 0)
 		rc = screen_enough(c, need);
 	if (rc == 0)

@@ -577,6 +577,25 @@ static void ev_only_target(struct diag_evidence *ev)
 	replay(ev, ok, ok, 7);
 }
 
+/* The trace lost the target's answer at its own TTL, so the screen went
+ * one hop too far and the target answered every codepoint of every flow,
+ * alike: that shows no path (branches that rejoin before one server look
+ * like one), so no "healthy" rests on it. */
+static void ev_screen_at_target(struct diag_evidence *ev)
+{
+	enum outcome ok[7] = { OK, OK, OK, OK, OK, OK, OK };
+	struct responder t = { .answered = 1, .reply = "syn-ack",
+			       .addr = ip4("203.0.113.80"), .kind = REPLY_TCP,
+			       .hops = 4 };
+
+	trace(&ev->trace, 3, 1, 0, 0, ECN_ECT0);
+	screen(ev, 4, 8);
+	for (int i = 0; i < 8; i++)
+		for (int k = 0; k < 4; k++)
+			ev->flows[i].by_ecn[k] = t;
+	replay(ev, ok, ok, 7);
+}
+
 static void ev_one_flow(struct diag_evidence *ev)
 {
 	enum outcome ok[7] = { OK, OK, OK, OK, OK, OK, OK };
@@ -703,6 +722,8 @@ static const struct judge_case cases[] = {
 	{ "nothing answers", ev_nothing,
 	  "inconclusive/not-reached; causes; notes target-not-reached" },
 	{ "only the target answers", ev_only_target,
+	  "inconclusive/few-answers; causes; notes" },
+	{ "a screen only the target answered shows no path", ev_screen_at_target,
 	  "inconclusive/few-answers; causes; notes" },
 	{ "one flow screened", ev_one_flow,
 	  "inconclusive/few-answers; causes; notes" },
