@@ -574,17 +574,10 @@ static void json_conn(struct json *j, const struct analyzer *an,
 		struct an_ctl k;
 
 		if (c->rst_after_data && c->setup != SETUP_NONE &&
-		    an_control(an, c, &k) != CTL_NO_ROOM) {
-			json_open_obj(j, "control");
-			json_str(j, "verdict", an_verdict_name(k.verdict));
-			json_int(j, "plain_connections", k.plain_data);
-			json_int(j, "plain_reset", k.plain_reset);
-			json_int(j, "ecn_connections", k.ecn_data);
-			json_int(j, "ecn_reset", k.ecn_reset);
-			json_close_obj(j);
-		} else {
+		    an_control(an, c, &k) != CTL_NO_ROOM)
+			an_control_json(j, &k);
+		else
 			json_null(j, "control");
-		}
 	} else {
 		json_null(j, "rst_ttl");
 		json_null(j, "rst_hops");

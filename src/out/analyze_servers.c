@@ -218,13 +218,7 @@ static void server_json(struct json *j, const struct an_dst *d)
 	json_int(j, "plain_synacks", d->plain_synack);
 	json_int(j, "plain_syn_resets", d->plain_reset);
 	json_int(j, "reset_plain_too", d->reset_plain_too);
-	json_open_obj(j, "control");
-	json_str(j, "verdict", an_verdict_name(k.verdict));
-	json_int(j, "plain_connections", k.plain_data);
-	json_int(j, "plain_reset", k.plain_reset);
-	json_int(j, "ecn_connections", k.ecn_data);
-	json_int(j, "ecn_reset", k.ecn_reset);
-	json_close_obj(j);
+	an_control_json(j, &k);
 	json_close_obj(j);
 }
 
@@ -238,4 +232,15 @@ void an_servers_json(struct json *j, const struct analyzer *a)
 		server_json(j, v[i]);
 	json_close_arr(j);
 	free(v);
+}
+
+void an_control_json(struct json *j, const struct an_ctl *k)
+{
+	json_open_obj(j, "control");
+	json_str(j, "verdict", an_verdict_name(k->verdict));
+	json_int(j, "plain_connections", k->plain_data);
+	json_int(j, "plain_reset", k->plain_reset);
+	json_int(j, "ecn_connections", k->ecn_data);
+	json_int(j, "ecn_reset", k->ecn_reset);
+	json_close_obj(j);
 }

@@ -22,5 +22,7 @@
 const struct an_dst **an_servers_sorted(const struct analyzer *a, size_t *n);
 void an_servers_text(FILE *f, const struct analyzer *a, int color);
 void an_servers_json(struct json *j, const struct analyzer *a);
+/* The "control" object: the per-server comparison a reset was judged by. */
+void an_control_json(struct json *j, const struct an_ctl *k);
 
 #endif
