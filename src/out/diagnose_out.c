@@ -393,6 +393,15 @@ void diagnose_evidence(const struct finding *f, char *buf, size_t len)
 }
 
 /* The headline: what is wrong, or why nothing can be said. */
+
+/* The verdict holds an unconfirmed lean or split (NOTE_UNCONFIRMED). */
+static int suspected(const struct diag_verdict *v)
+{
+	for (int i = 0; i < v->nnotes; i++)
+		if (v->notes[i].kind == NOTE_UNCONFIRMED)
+			return 1;
+	return 0;
+}
 void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 {
 	const struct diag_verdict *v = &r->v;
@@ -467,9 +476,10 @@ void diagnose_summary(const struct diag_result *r, char *buf, size_t len)
 		    "ECN; nothing to compare", diag_proto_word(&r->ev), r->p.dport);
 		return;
 	case WHY_FEW_ANSWERS:
-		PUT("no ECN fault seen, but too few probes were answered to be "
-		    "%.0f%% sure (%.1f%%)", v->confidence * 100,
-		    v->path_confidence * 100);
+		PUT("%s, but too few probes were answered to be %.0f%% sure "
+		    "(%.1f%%)", suspected(v) ? "an ECN fault is suspected (see "
+		    "the unconfirmed note), not proven" : "no ECN fault seen",
+		    v->confidence * 100, v->path_confidence * 100);
 		return;
 	case WHY_NOT_SIGNIFICANT:
 		PUT("ECN connections failed more often than plain ones, but not "

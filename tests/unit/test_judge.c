@@ -816,6 +816,24 @@ static void test_words(void **state)
 	diagnose_evidence(&r.v.causes[0], buf, sizeof(buf));
 	assert_null(strstr(buf, "reset"));
 	evidence_free(&r.ev);
+
+	/* A split too few repeats confirmed: inconclusive, and the words say
+	 * a fault is suspected, not that none was seen. */
+	memset(&r, 0, sizeof(r));
+	ev_split_unconfirmed(&r.ev);
+	judge(&r.ev, 0.99, &r.v);
+	diagnose_summary(&r, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "an ECN fault is suspected (see the unconfirmed note), not proven"));
+	assert_null(strstr(buf, "no ECN fault seen"));
+	evidence_free(&r.ev);
+
+	/* Only the target answered the screen: nothing seen, nothing suspected. */
+	memset(&r, 0, sizeof(r));
+	ev_screen_at_target(&r.ev);
+	judge(&r.ev, 0.99, &r.v);
+	diagnose_summary(&r, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "no ECN fault seen, but too few probes"));
+	evidence_free(&r.ev);
 }
 
 /* More connections are asked for exactly while ECN fails more, short of
