@@ -142,7 +142,7 @@ summary() {
 expect() {
 	local bal=$BALANCER4
 	[ "$FAM" = 6 ] && bal=$BALANCER6
-	jq -nc --arg s "$1" --arg k "$2" --arg h "$3" --argjson hop "$BALANCER_HOP" --arg a "$bal" \
+	jq -nc --arg s "$1" --arg k "$2" --arg h "$3" --argjson hop "${BALANCER_HOP:-0}" --arg a "$bal" \
 		--arg x "${4:-}" --argjson allow "${5:-[]}" \
 		'{status: $s, kind: $k, how: $h, hop: $hop, addr: $a, extra: $x, allow: $allow}'
 }
