@@ -46,7 +46,10 @@ static size_t addr_len(const struct addr *x)
 	return x->family == AF_INET6 ? 16 : 4;
 }
 
+/* An_slot.list: none, or which of a->lists (that index + 1). */
 enum { LIST_OPEN = 1, LIST_CLOSED = 2 };
+#define OPEN(a) ((a)->lists[LIST_OPEN - 1])
+#define CLOSED(a) ((a)->lists[LIST_CLOSED - 1])
 
 /* SipHash-2-4 (Aumasson and Bernstein), little-endian words. */
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -110,20 +113,54 @@ uint64_t an_siphash13(const uint64_t key[2], const void *data, size_t len)
 	return siphash_cd(key, data, len, 1, 3);
 }
 
-/* The keyed hash of a connection's two endpoints, the same whichever
- * way a packet goes: the lesser endpoint (address, then port) first.
- * Once per packet: SipHash-1-3 (as Python's and Rust's tables use),
- * still keyed, half the rounds of 2-4. */
-static uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
-			   const struct addr *y, uint16_t xport, uint16_t yport)
+/* The per-packet hash's keys, drawn from a->key (SipHash-1-3 of their
+ * index): a fresh set for every key. */
+static void tuple_keys(struct analyzer *a)
 {
-	uint8_t b[36];
-	size_t l = addr_len(x);
-	/* Constant lengths: each call unrolls for its family. An IPv4
-	 * address compares as memcmp would, as a big-endian number. */
-	int cmp = l == 4 ? (ntohl(x->u.v4.s_addr) > ntohl(y->u.v4.s_addr)) -
-			   (ntohl(x->u.v4.s_addr) < ntohl(y->u.v4.s_addr))
-			 : memcmp(&x->u, &y->u, 16);
+	for (uint64_t i = 0; i < AN_TUPLE_KEYS; i++)
+		a->tuple_key[i] = an_siphash13(a->key, &i, sizeof(i));
+}
+
+/* Bytes 4*i.. of an address, as a number: any fixed reading will do. */
+static inline uint64_t word(const struct addr *x, int i)
+{
+	uint32_t w;
+
+	memcpy(&w, (const uint8_t *)&x->u + 4 * i, 4);
+	return w;
+}
+
+/*
+ * The keyed hash of a connection's two endpoints, the same whichever
+ * way a packet goes: the lesser endpoint (address, then port) first.
+ * Once per packet, so the cheapest keyed hash that a crafted capture
+ * cannot aim: multilinear hashing (Lemire and Kaser, "Strongly
+ * universal string hashing is fast", 2014), k0 + sum of k_i * w_i
+ * modulo 2^64 over the tuple's 32-bit words w_i with random 64-bit keys
+ * k_i, its upper 32 bits. That family is strongly universal: for any
+ * two tuples fixed before the keys were drawn, every pair of values is
+ * equally likely, so any bits of it (the bucket index) collide with
+ * probability 2^-bits. The capture cannot adapt to the keys: nothing of
+ * the table's layout reaches the output.
+ */
+#define HOT static inline __attribute__((always_inline))
+
+HOT uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
+			const struct addr *y, uint16_t xport, uint16_t yport)
+{
+	const uint64_t *k = a->tuple_key;
+	uint64_t h;
+
+	if (x->family != AF_INET6) {
+		uint64_t kx = (uint64_t)ntohl(x->u.v4.s_addr) << 16 | xport;
+		uint64_t ky = (uint64_t)ntohl(y->u.v4.s_addr) << 16 | yport;
+		uint64_t lo = kx < ky ? kx : ky, hi = kx < ky ? ky : kx;
+
+		h = k[0] + k[1] * (lo >> 16) + k[2] * (hi >> 16) +
+		    k[3] * ((lo & 0xffff) | (hi & 0xffff) << 16);
+		return (uint32_t)(h >> 32);
+	}
+	int cmp = memcmp(&x->u, &y->u, 16);
 
 	if (cmp > 0 || (cmp == 0 && xport > yport)) {
 		const struct addr *t = x;
@@ -132,18 +169,10 @@ static uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
 		x = y, y = t;
 		xport = yport, yport = tp;
 	}
-	if (l == 4) {
-		memcpy(b, &x->u, 4);
-		memcpy(b + 4, &y->u, 4);
-	} else {
-		memcpy(b, &x->u, 16);
-		memcpy(b + 16, &y->u, 16);
-	}
-	memcpy(b + 2 * l, &xport, 2);
-	memcpy(b + 2 * l + 2, &yport, 2);
-	if (l == 4)
-		return (uint32_t)siphash_cd(a->key, b, 12, 1, 3);
-	return (uint32_t)siphash_cd(a->key, b, 36, 1, 3);
+	h = k[4] + k[13] * (xport | (uint64_t)yport << 16);
+	for (int i = 0; i < 4; i++)
+		h += k[5 + i] * word(x, i) + k[9 + i] * word(y, i);
+	return (uint32_t)(h >> 32);
 }
 
 /* addr_eq, inlined for the chain walk. */
@@ -295,43 +324,71 @@ static int classify(const struct an_conn *c, int dst_plain_synack,
 
 /* ------------------------------------------------------------- tables */
 
-/* Unlink slot i from whichever list holds it. */
+/* The list slot s belongs on: the closed one if it is closed. */
+static inline int list_of(const struct an_slot *s)
+{
+	return s->c.closed ? LIST_CLOSED : LIST_OPEN;
+}
+
+/* Unlink slot i from whichever list holds it. The tail's last activity
+ * is kept beside the tail (tail_t): what expire() reads on every packet,
+ * without a look at the slot. */
 static void lru_unlink(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
-	int32_t *head = s->list == LIST_CLOSED ? &a->closed_head : &a->lru_head;
-	int32_t *tail = s->list == LIST_CLOSED ? &a->closed_tail : &a->lru_tail;
+	struct an_list *l;
 
 	if (!s->list)
 		return;
+	l = &a->lists[s->list - 1];
 	if (s->lru_prev >= 0)
 		a->slots[s->lru_prev].lru_next = s->lru_next;
 	else
-		*head = s->lru_next;
-	if (s->lru_next >= 0)
+		l->head = s->lru_next;
+	if (s->lru_next >= 0) {
 		a->slots[s->lru_next].lru_prev = s->lru_prev;
-	else
-		*tail = s->lru_prev;
+	} else {
+		l->tail = s->lru_prev;
+		if (s->lru_prev >= 0)
+			l->tail_t = a->slots[s->lru_prev].c.t_last;
+	}
 	s->lru_prev = s->lru_next = -1;
 	s->list = 0;
 }
 
-/* Put slot i at the head of its list: the closed one if it is closed. */
+/* Put slot i at the head of its list. */
 static void lru_push(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
-	int closed = s->c.closed;
-	int32_t *head = closed ? &a->closed_head : &a->lru_head;
-	int32_t *tail = closed ? &a->closed_tail : &a->lru_tail;
+	struct an_list *l;
 
-	s->list = closed ? LIST_CLOSED : LIST_OPEN;
+	s->list = list_of(s);
+	l = &a->lists[s->list - 1];
 	s->lru_prev = -1;
-	s->lru_next = *head;
-	if (*head >= 0)
-		a->slots[*head].lru_prev = i;
-	*head = i;
-	if (*tail < 0)
-		*tail = i;
+	s->lru_next = l->head;
+	if (l->head >= 0)
+		a->slots[l->head].lru_prev = i;
+	l->head = i;
+	if (l->tail < 0) {
+		l->tail = i;
+		l->tail_t = s->c.t_last;
+	}
+}
+
+/* Slot i was active at ts: its time, and to the head of its list
+ * (unless it is there already). */
+static inline void lru_touch(struct analyzer *a, int32_t i, int64_t ts)
+{
+	struct an_slot *s = &a->slots[i];
+	int list = list_of(s);
+
+	s->c.t_last = ts;
+	if (s->list != list || a->lists[list - 1].head != i) {
+		lru_unlink(a, i);
+		lru_push(a, i);
+	}
+	if (a->lists[list - 1].tail == i)
+		a->lists[list - 1].tail_t = ts;
 }
 
 /* The slots, zeroed. The table is touched as it fills: in huge pages
@@ -375,8 +432,8 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 		a->bucket[i] = -1;
 	a->free_head = -1;
 	a->fresh = 0;
-	a->lru_head = a->lru_tail = -1;
-	a->closed_head = a->closed_tail = -1;
+	a->lists[0].head = a->lists[0].tail = -1;
+	a->lists[1].head = a->lists[1].tail = -1;
 	a->idle_ns = AN_IDLE_NS;
 	a->linger_ns = AN_LINGER_NS;
 	if (getrandom(a->key, sizeof(a->key), GRND_NONBLOCK) !=
@@ -550,9 +607,9 @@ const char *an_verdict_name(enum an_verdict v)
 
 /* The slot of the connection src:sport -> dst:dport (h: its tuple_hash),
  * *from_client 1, or else of dst:dport -> src:sport, *from_client 0; -1. */
-static int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src,
-		    const struct addr *dst, uint16_t sport, uint16_t dport,
-		    int *from_client)
+HOT int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src,
+		 const struct addr *dst, uint16_t sport, uint16_t dport,
+		 int *from_client)
 {
 	int32_t back = -1;
 
@@ -669,12 +726,12 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	int32_t i;
 	struct an_slot *s;
 
-	if (a->free_head < 0 && a->fresh == a->cap && a->closed_tail >= 0) {
+	if (a->free_head < 0 && a->fresh == a->cap && CLOSED(a).tail >= 0) {
 		/* Full: a closed connection makes room, finished as it is. */
-		finish(a, a->closed_tail);
+		finish(a, CLOSED(a).tail);
 	} else if (a->free_head < 0 && a->fresh == a->cap) {
 		/* Full of open ones: the one quiet for longest is evicted. */
-		i = a->lru_tail;
+		i = OPEN(a).tail;
 		a->slots[i].c.evicted = 1;
 		a->evicted++;
 		finish(a, i);
@@ -922,6 +979,33 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 }
 
 /*
+ * A segment without options that is no SYN (most of a capture), read as
+ * pkt_parse_tcp would, without clearing the option fields it leaves
+ * empty: no SYN-ACK is read here, so nothing copies them. Returns 0, or
+ * -1 to leave the segment to pkt_parse_tcp.
+ */
+static int tcp_fast(const uint8_t *b, size_t len, struct tcp_seg *t)
+{
+	if (len < 20 || b[12] >> 4 != 5 || (b[13] & TH_SYN))
+		return -1;
+	t->sport = (uint16_t)(b[0] << 8 | b[1]);
+	t->dport = (uint16_t)(b[2] << 8 | b[3]);
+	t->seq = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 |
+		 (uint32_t)b[6] << 8 | b[7];
+	t->ack = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 |
+		 (uint32_t)b[10] << 8 | b[11];
+	t->flags = (uint16_t)(b[13] | (b[12] & 1) << 8);
+	t->window = (uint16_t)(b[14] << 8 | b[15]);
+	t->data_off = 20;
+	t->have_mss = t->have_wscale = t->sack_ok = t->have_ts = 0;
+	t->have_accecn = 0;
+	t->n_opts = 0;
+	t->accecn_nfields = 0;
+	t->payload_len = len - 20;
+	return 0;
+}
+
+/*
  * The common case read directly: a whole IPv4 packet (not a later
  * fragment) or an IPv6 one without extension headers, carrying TCP, its
  * length field within what was captured. Fills what analyze reads of a
@@ -959,10 +1043,10 @@ static int parse_fast(const uint8_t *b, size_t len, struct pkt_reply *r)
 	} else {
 		return -1;
 	}
-	if (pkt_parse_tcp(b + hl, total - hl, &r->tcp) < 0)
-		return -1;
 	r->kind = REPLY_TCP;
-	return 0;
+	if (tcp_fast(b + hl, total - hl, &r->tcp) == 0)
+		return 0;
+	return pkt_parse_tcp(b + hl, total - hl, &r->tcp) < 0 ? -1 : 0;
 }
 
 /*
@@ -1043,13 +1127,12 @@ static int icmp_error(struct analyzer *a, const struct pkt_reply *r)
  * timeout: the oldest are at the tails. */
 static void expire(struct analyzer *a)
 {
-	while (a->closed_tail >= 0 &&
-	       a->t_now - a->slots[a->closed_tail].c.t_last >= a->linger_ns)
-		finish(a, a->closed_tail);
-	while (a->lru_tail >= 0 &&
-	       a->t_now - a->slots[a->lru_tail].c.t_last >= a->idle_ns) {
-		a->slots[a->lru_tail].c.timed_out = 1;
-		finish(a, a->lru_tail);
+	while (CLOSED(a).tail >= 0 &&
+	       a->t_now - CLOSED(a).tail_t >= a->linger_ns)
+		finish(a, CLOSED(a).tail);
+	while (OPEN(a).tail >= 0 && a->t_now - OPEN(a).tail_t >= a->idle_ns) {
+		a->slots[OPEN(a).tail].c.timed_out = 1;
+		finish(a, OPEN(a).tail);
 	}
 }
 
@@ -1062,7 +1145,8 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 	uint32_t h;
 	int from_client = 1, rc;
 
-	a->packets++;
+	if (a->packets++ == 0)
+		tuple_keys(a);
 	if (ts > a->t_now)
 		a->t_now = ts;
 	expire(a);
@@ -1102,9 +1186,7 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 		server_seg(a, &a->slots[i], &r, ts);
 	}
 	a->slots[i].c.packets++;
-	a->slots[i].c.t_last = ts;
-	lru_unlink(a, i);
-	lru_push(a, i);
+	lru_touch(a, i, ts);
 	return 0;
 }
 
@@ -1161,10 +1243,10 @@ void analyzer_finish(struct analyzer *a)
 	}
 	if (v == NULL) {
 		/* No room to sort: finish them least recently active first. */
-		while (a->closed_tail >= 0)
-			finish(a, a->closed_tail);
-		while (a->lru_tail >= 0)
-			finish(a, a->lru_tail);
+		while (CLOSED(a).tail >= 0)
+			finish(a, CLOSED(a).tail);
+		while (OPEN(a).tail >= 0)
+			finish(a, OPEN(a).tail);
 		control(a);
 		return;
 	}

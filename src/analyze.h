@@ -161,9 +161,14 @@ struct analyzer {
 	int32_t free_head;
 	size_t fresh;                /* slots below this have been used: the
 	                              * table's memory is touched as it fills */
-	int32_t lru_head, lru_tail;  /* open ones, most recently active first */
-	int32_t closed_head, closed_tail; /* closed ones, the same */
+	struct an_list {             /* open ones, then closed ones */
+		int32_t head, tail;  /* most recently active first */
+		int64_t tail_t;      /* the tail's last activity */
+	} lists[2];
 	uint64_t key[2];             /* hash key, random per analyzer */
+#define AN_TUPLE_KEYS 14
+	uint64_t tuple_key[AN_TUPLE_KEYS]; /* the per-packet hash's keys,
+	                              * drawn from key at the first packet */
 	int64_t t_now;               /* latest capture time seen */
 	int64_t idle_ns, linger_ns;  /* AN_IDLE_NS, AN_LINGER_NS */
 	size_t active;
@@ -193,7 +198,7 @@ struct analyzer {
 /* cap: most connections followed at once (0: AN_TABLE_DEFAULT, at most
  * AN_TABLE_MAX). done may be NULL. The hash key comes from getrandom(2)
  * (a crafted capture cannot aim its connections at one chain); set
- * a->key after init to fix it. Returns 0, or -1 if out of memory. */
+ * a->key after init to fix it (before the first packet). Returns 0, or -1 if out of memory. */
 int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx);
 /*
  * One packet: buf starts at the IP header, len bytes captured of
@@ -265,7 +270,8 @@ const char *an_finding_name(enum an_finding f);
 int an_hops(const uint64_t bits[4], int *out, int max);
 
 /* The keyed hashes: SipHash-2-4 (per server, and its test), and
- * SipHash-1-3 (per packet, the connection table). */
+ * SipHash-1-3 (the connection table's multilinear keys, drawn from
+ * key). */
 uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len);
 uint64_t an_siphash13(const uint64_t key[2], const void *data, size_t len);
 /* Does this result say ECN broke (or harmed) the connection? */
