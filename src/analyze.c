@@ -18,17 +18,21 @@
 #include "analyze.h"
 #include "trace.h"
 
+/* What every packet reads first (the chain, the lists), then the
+ * connection, its endpoints in the same cache line. */
 struct an_slot {
-	struct an_conn c;
-	uint64_t order;              /* creation order */
-	int32_t hnext;               /* free list */
-	int32_t srv;                 /* its server's entry, -1 none (full) */
+	uint32_t hash;               /* its tuple_hash */
+	int32_t next;                /* its chain in a->bucket */
 	int32_t lru_prev, lru_next;  /* most recently active first */
 	int list;                    /* LIST_OPEN, LIST_CLOSED, or 0 */
 	int used;
-	int last_syn_plain;          /* the latest SYN asked for no ECN */
 	int have_client_ack;
 	uint32_t client_ack;         /* ACK number of the client's latest segment */
+	int last_syn_plain;          /* the latest SYN asked for no ECN */
+	int32_t srv;                 /* its server's entry, -1 none (full) */
+	int32_t hnext;               /* free list */
+	uint64_t order;              /* creation order */
+	struct an_conn c;
 };
 
 static int seq_lt(uint32_t a, uint32_t b)
@@ -422,9 +426,8 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 	a->nbuckets = a->nbuckets_max < 1024 ? a->nbuckets_max : 1024;
 	a->slots = slots_alloc(cap);
 	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
-	a->links = malloc(cap * sizeof(*a->links));
 	servers_init(&a->servers, 0);
-	if (a->slots == NULL || a->bucket == NULL || a->links == NULL) {
+	if (a->slots == NULL || a->bucket == NULL) {
 		analyzer_free(a);
 		return -1;
 	}
@@ -454,11 +457,9 @@ void analyzer_free(struct analyzer *a)
 {
 	free(a->slots);
 	free(a->bucket);
-	free(a->links);
 	servers_free(&a->servers);
 	a->slots = NULL;
 	a->bucket = NULL;
-	a->links = NULL;
 }
 
 /* Per server and port: what plain SYNs got, as a hint for connections
@@ -614,10 +615,10 @@ HOT int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src,
 	int32_t back = -1;
 
 	for (int32_t i = a->bucket[h & (a->nbuckets - 1)]; i >= 0;
-	     i = a->links[i].next) {
+	     i = a->slots[i].next) {
 		const struct an_conn *c;
 
-		if (a->links[i].hash != h)
+		if (a->slots[i].hash != h)
 			continue;
 		c = &a->slots[i].c;
 		if (c->sport == sport && c->dport == dport &&
@@ -649,7 +650,7 @@ static void finish(struct analyzer *a, int32_t i)
 	struct an_conn *c = &s->c;
 	struct an_dst *dd = dst_of(a, s);
 	const struct an_dst *d = dd;
-	int32_t *pp = &a->bucket[a->links[i].hash & (a->nbuckets - 1)];
+	int32_t *pp = &a->bucket[s->hash & (a->nbuckets - 1)];
 
 	c->result = an_classify(c, d ? d->plain_synack > 0 : 0,
 				d ? d->plain_reset > 0 : 0);
@@ -687,9 +688,9 @@ static void finish(struct analyzer *a, int32_t i)
 		a->done(a->ctx, c);
 
 	while (*pp >= 0 && *pp != i)
-		pp = &a->links[*pp].next;
+		pp = &a->slots[*pp].next;
 	if (*pp == i)
-		*pp = a->links[i].next;
+		*pp = s->next;
 	lru_unlink(a, i);
 	s->used = 0;
 	s->hnext = a->free_head;
@@ -711,11 +712,11 @@ static void grow_index(struct analyzer *a)
 	for (size_t k = 0; k < n; k++)
 		b[k] = -1;
 	for (size_t k = 0; k < a->fresh; k++) {
-		uint32_t h = a->links[k].hash;
+		uint32_t h = a->slots[k].hash;
 
 		if (!a->slots[k].used)
 			continue;
-		a->links[k].next = b[h & (n - 1)];
+		a->slots[k].next = b[h & (n - 1)];
 		b[h & (n - 1)] = (int32_t)k;
 	}
 }
@@ -755,8 +756,8 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	s->c.sport = r->tcp.sport;
 	s->c.dport = r->tcp.dport;
 	s->c.t_first = ts;
-	a->links[i].hash = h;
-	a->links[i].next = a->bucket[h & (a->nbuckets - 1)];
+	s->hash = h;
+	s->next = a->bucket[h & (a->nbuckets - 1)];
 	a->bucket[h & (a->nbuckets - 1)] = i;
 	{
 		int full = 0;
@@ -1190,11 +1191,14 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 	return 0;
 }
 
+/* A slot still in use at the end, by its creation order. */
+struct an_open { uint64_t order; int32_t i; };
+
 static int by_order(const void *x, const void *y)
 {
-	const struct an_slot *const *p = x, *const *q = y;
+	const struct an_open *p = x, *q = y;
 
-	return (*p)->order < (*q)->order ? -1 : (*p)->order > (*q)->order;
+	return p->order < q->order ? -1 : p->order > q->order;
 }
 
 /* The whole capture seen: resets that plain connections to the same
@@ -1216,7 +1220,7 @@ static void control(struct analyzer *a)
 
 void analyzer_finish(struct analyzer *a)
 {
-	struct an_slot **v;
+	struct an_open *v;
 	size_t n = 0;
 
 	if (a->slots == NULL)
@@ -1238,8 +1242,10 @@ void analyzer_finish(struct analyzer *a)
 			c->timed_out = 1;
 		else
 			c->unfinished = 1;
-		if (v != NULL)
-			v[n++] = &a->slots[i];
+		if (v != NULL) {
+			v[n].order = a->slots[i].order;
+			v[n++].i = (int32_t)i;
+		}
 	}
 	if (v == NULL) {
 		/* No room to sort: finish them least recently active first. */
@@ -1250,9 +1256,10 @@ void analyzer_finish(struct analyzer *a)
 		control(a);
 		return;
 	}
+	/* The keys sorted, not the slots: no slot read per comparison. */
 	qsort(v, n, sizeof(*v), by_order);
 	for (size_t i = 0; i < n; i++)
-		finish(a, (int32_t)(v[i] - a->slots));
+		finish(a, v[i].i);
 	free(v);
 	control(a);
 }

@@ -155,8 +155,6 @@ struct analyzer {
 	size_t cap;                  /* connection table bound */
 	struct an_slot *slots;
 	int32_t *bucket;             /* hash index into slots, -1 = empty */
-	struct an_link { uint32_t hash; int32_t next; } *links;
-	                             /* per slot: its tuple hash, its chain */
 	size_t nbuckets, nbuckets_max;
 	int32_t free_head;
 	size_t fresh;                /* slots below this have been used: the
