@@ -58,11 +58,17 @@ enum an_setup {
 	SETUP_ACCECN,                /* RFC 9768: AE+CWR+ECE */
 };
 
+/* In the order the analyzer reads them: what every packet touches first
+ * (and its neighbours on the activity list read), the endpoints, then
+ * the per-segment state; what only a SYN-ACK, an ICMP error or the
+ * report reads comes last. */
 struct an_conn {
-	struct addr client, server;
-	uint16_t sport, dport;       /* client's port, server's port */
 	int64_t t_first, t_last;     /* capture times, ns since the epoch */
 	uint64_t packets;
+	int client_rst, client_fin, server_fin;
+	int closed;                  /* FIN both ways, or an RST after the SYN-ACK */
+	struct addr client, server;
+	uint16_t sport, dport;       /* client's port, server's port */
 
 	/* The handshake. */
 	enum an_setup setup;         /* what the first SYN asked for */
@@ -78,7 +84,6 @@ struct an_conn {
 	int64_t t_synack;
 	uint8_t synack_ttl, synack_tos;
 	uint16_t synack_ip_id;
-	struct tcp_seg synack;       /* flags, window, options */
 	uint32_t server_isn;
 
 	/* The client's data. */
@@ -107,14 +112,6 @@ struct an_conn {
 	uint8_t ect_mark_ttl, ce_mark_ttl;
 	int ect_mark_from_server, ce_mark_from_server;
 
-	/* ICMP errors quoting one of its segments. */
-	int icmp_errors;
-	uint8_t icmp_type, icmp_code;     /* the first one */
-	struct addr icmp_from;
-	uint8_t icmp_quoted_ecn;          /* the quoted packet's ECN field */
-	uint16_t icmp_quoted_flags;       /* its TCP flags, 0 if not quoted */
-	int icmp_to_client;               /* it quoted a client segment */
-
 	/* ECN feedback and marks. */
 	int ece_acks;                /* server ACKs with ECE (classic) */
 	int accecn_ce;               /* server's ACE counter moved (AccECN) */
@@ -132,8 +129,6 @@ struct an_conn {
 	int rst_after_ect;           /* ... and that data was ECT */
 	int rst_seq_is_ack;          /* RST's seq = the ACK of the client's
 	                              * last segment: a host with no state */
-	int client_rst, client_fin, server_fin;
-	int closed;                  /* FIN both ways, or an RST after the SYN-ACK */
 	int timed_out;               /* finished by the idle timeout */
 	int unfinished;              /* still open (and not idle) at the end */
 
@@ -143,6 +138,17 @@ struct an_conn {
 	int server_full;             /* its server found no room in the
 	                              * per-server table: no control */
 	int would_be;                /* for AR_UNFINISHED: the result it had */
+
+	/* ICMP errors quoting one of its segments. */
+	int icmp_errors;
+	uint8_t icmp_type, icmp_code;     /* the first one */
+	struct addr icmp_from;
+	uint8_t icmp_quoted_ecn;          /* the quoted packet's ECN field */
+	uint16_t icmp_quoted_flags;       /* its TCP flags, 0 if not quoted */
+	int icmp_to_client;               /* it quoted a client segment */
+
+	struct tcp_seg synack;       /* the first SYN-ACK's flags, window,
+	                              * options */
 };
 
 /* Called once per connection when it is finished: replaced by a new
