@@ -52,8 +52,6 @@ static size_t addr_len(const struct addr *x)
 
 /* An_slot.list: none, or which of a->lists (that index + 1). */
 enum { LIST_OPEN = 1, LIST_CLOSED = 2 };
-#define OPEN(a) ((a)->lists[LIST_OPEN - 1])
-#define CLOSED(a) ((a)->lists[LIST_CLOSED - 1])
 
 /* SipHash-2-4 (Aumasson and Bernstein), little-endian words. */
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -156,8 +154,9 @@ HOT uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
 	uint64_t h;
 
 	if (x->family != AF_INET6) {
-		uint64_t kx = (uint64_t)ntohl(x->u.v4.s_addr) << 16 | xport;
-		uint64_t ky = (uint64_t)ntohl(y->u.v4.s_addr) << 16 | yport;
+		/* Any fixed order of the endpoints will do. */
+		uint64_t kx = (uint64_t)x->u.v4.s_addr << 16 | xport;
+		uint64_t ky = (uint64_t)y->u.v4.s_addr << 16 | yport;
 		uint64_t lo = kx < ky ? kx : ky, hi = kx < ky ? ky : kx;
 
 		h = k[0] + k[1] * (lo >> 16) + k[2] * (hi >> 16) +
@@ -334,52 +333,50 @@ static inline int list_of(const struct an_slot *s)
 	return s->c.closed ? LIST_CLOSED : LIST_OPEN;
 }
 
-/* Unlink slot i from whichever list holds it. The tail's last activity
- * is kept beside the tail (tail_t): what expire() reads on every packet,
- * without a look at the slot. */
-static void lru_unlink(struct analyzer *a, int32_t i)
+/* A list's head: the slot past the table (slots[cap], slots[cap + 1]),
+ * its lru_next the most recently active, its lru_prev the least; the
+ * lists are circular through it, so linking needs no test. */
+static inline int32_t list_head(const struct analyzer *a, int list)
+{
+	return (int32_t)a->cap + list - 1;
+}
+
+/* The least recently active slot on a list, -1 if it is empty. */
+static inline int32_t list_tail(const struct analyzer *a, int list)
+{
+	int32_t t = a->slots[list_head(a, list)].lru_prev;
+
+	return t == list_head(a, list) ? -1 : t;
+}
+
+/* Unlink slot i from whichever list holds it. */
+static inline void lru_unlink(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
-	struct an_list *l;
 
 	if (!s->list)
 		return;
-	l = &a->lists[s->list - 1];
-	if (s->lru_prev >= 0)
-		a->slots[s->lru_prev].lru_next = s->lru_next;
-	else
-		l->head = s->lru_next;
-	if (s->lru_next >= 0) {
-		a->slots[s->lru_next].lru_prev = s->lru_prev;
-	} else {
-		l->tail = s->lru_prev;
-		if (s->lru_prev >= 0)
-			l->tail_t = a->slots[s->lru_prev].c.t_last;
-	}
+	a->slots[s->lru_prev].lru_next = s->lru_next;
+	a->slots[s->lru_next].lru_prev = s->lru_prev;
 	s->lru_prev = s->lru_next = -1;
 	s->list = 0;
 }
 
-/* Put slot i at the head of its list. */
-static void lru_push(struct analyzer *a, int32_t i)
+/* Put slot i at the front of its list. */
+static inline void lru_push(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
-	struct an_list *l;
+	struct an_slot *h;
 
 	s->list = list_of(s);
-	l = &a->lists[s->list - 1];
-	s->lru_prev = -1;
-	s->lru_next = l->head;
-	if (l->head >= 0)
-		a->slots[l->head].lru_prev = i;
-	l->head = i;
-	if (l->tail < 0) {
-		l->tail = i;
-		l->tail_t = s->c.t_last;
-	}
+	h = &a->slots[list_head(a, s->list)];
+	s->lru_prev = list_head(a, s->list);
+	s->lru_next = h->lru_next;
+	a->slots[h->lru_next].lru_prev = i;
+	h->lru_next = i;
 }
 
-/* Slot i was active at ts: its time, and to the head of its list
+/* Slot i was active at ts: its time, and to the front of its list
  * (unless it is there already). */
 static inline void lru_touch(struct analyzer *a, int32_t i, int64_t ts)
 {
@@ -387,12 +384,10 @@ static inline void lru_touch(struct analyzer *a, int32_t i, int64_t ts)
 	int list = list_of(s);
 
 	s->c.t_last = ts;
-	if (s->list != list || a->lists[list - 1].head != i) {
+	if (s->list != list || a->slots[list_head(a, list)].lru_next != i) {
 		lru_unlink(a, i);
 		lru_push(a, i);
 	}
-	if (a->lists[list - 1].tail == i)
-		a->lists[list - 1].tail_t = ts;
 }
 
 /* The slots, zeroed. The table is touched as it fills: in huge pages
@@ -424,7 +419,7 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 	     a->nbuckets_max *= 2)
 		;
 	a->nbuckets = a->nbuckets_max < 1024 ? a->nbuckets_max : 1024;
-	a->slots = slots_alloc(cap);
+	a->slots = slots_alloc(cap + 2);      /* and the two lists' heads */
 	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
 	servers_init(&a->servers, 0);
 	if (a->slots == NULL || a->bucket == NULL) {
@@ -435,8 +430,11 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 		a->bucket[i] = -1;
 	a->free_head = -1;
 	a->fresh = 0;
-	a->lists[0].head = a->lists[0].tail = -1;
-	a->lists[1].head = a->lists[1].tail = -1;
+	for (int l = LIST_OPEN; l <= LIST_CLOSED; l++) {
+		struct an_slot *h = &a->slots[list_head(a, l)];
+
+		h->lru_prev = h->lru_next = list_head(a, l);
+	}
 	a->idle_ns = AN_IDLE_NS;
 	a->linger_ns = AN_LINGER_NS;
 	if (getrandom(a->key, sizeof(a->key), GRND_NONBLOCK) !=
@@ -727,12 +725,13 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	int32_t i;
 	struct an_slot *s;
 
-	if (a->free_head < 0 && a->fresh == a->cap && CLOSED(a).tail >= 0) {
+	if (a->free_head < 0 && a->fresh == a->cap &&
+	    list_tail(a, LIST_CLOSED) >= 0) {
 		/* Full: a closed connection makes room, finished as it is. */
-		finish(a, CLOSED(a).tail);
+		finish(a, list_tail(a, LIST_CLOSED));
 	} else if (a->free_head < 0 && a->fresh == a->cap) {
 		/* Full of open ones: the one quiet for longest is evicted. */
-		i = OPEN(a).tail;
+		i = list_tail(a, LIST_OPEN);
 		a->slots[i].c.evicted = 1;
 		a->evicted++;
 		finish(a, i);
@@ -1124,17 +1123,36 @@ static int icmp_error(struct analyzer *a, const struct pkt_reply *r)
 	return 1;
 }
 
+/* When the connection at a list's tail would be due (t + ns, at most
+ * INT64_MAX); an empty list's next one comes no earlier than t_now. */
+static int64_t due(const struct analyzer *a, int list, int64_t ns)
+{
+	int32_t i = list_tail(a, list);
+	int64_t t = i >= 0 ? a->slots[i].c.t_last : a->t_now;
+
+	return t > INT64_MAX - ns ? INT64_MAX : t + ns;
+}
+
 /* Finish closed connections past their linger, open ones past the idle
  * timeout: the oldest are at the tails. */
 static void expire(struct analyzer *a)
 {
-	while (CLOSED(a).tail >= 0 &&
-	       a->t_now - CLOSED(a).tail_t >= a->linger_ns)
-		finish(a, CLOSED(a).tail);
-	while (OPEN(a).tail >= 0 && a->t_now - OPEN(a).tail_t >= a->idle_ns) {
-		a->slots[OPEN(a).tail].c.timed_out = 1;
-		finish(a, OPEN(a).tail);
+	int32_t i;
+
+	while ((i = list_tail(a, LIST_CLOSED)) >= 0 &&
+	       a->t_now - a->slots[i].c.t_last >= a->linger_ns)
+		finish(a, i);
+	while ((i = list_tail(a, LIST_OPEN)) >= 0 &&
+	       a->t_now - a->slots[i].c.t_last >= a->idle_ns) {
+		a->slots[i].c.timed_out = 1;
+		finish(a, i);
 	}
+	/* While capture times only grow, a list's tail is its oldest and
+	 * a later tail no older: nothing is due before the earlier of the
+	 * two tails' times. */
+	a->quiet_until = due(a, LIST_CLOSED, a->linger_ns);
+	if (due(a, LIST_OPEN, a->idle_ns) < a->quiet_until)
+		a->quiet_until = due(a, LIST_OPEN, a->idle_ns);
 }
 
 int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
@@ -1150,7 +1168,10 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 		tuple_keys(a);
 	if (ts > a->t_now)
 		a->t_now = ts;
-	expire(a);
+	else if (ts < a->t_now)
+		a->time_back = 1;        /* from now on, look every time */
+	if (a->t_now >= a->quiet_until || a->time_back)
+		expire(a);
 	rc = parse_ip(buf, len, wire_len, &r, &missing);
 	if (rc < 0) {
 		a->skipped++;
@@ -1249,10 +1270,12 @@ void analyzer_finish(struct analyzer *a)
 	}
 	if (v == NULL) {
 		/* No room to sort: finish them least recently active first. */
-		while (CLOSED(a).tail >= 0)
-			finish(a, CLOSED(a).tail);
-		while (OPEN(a).tail >= 0)
-			finish(a, OPEN(a).tail);
+		int32_t i;
+
+		while ((i = list_tail(a, LIST_CLOSED)) >= 0)
+			finish(a, i);
+		while ((i = list_tail(a, LIST_OPEN)) >= 0)
+			finish(a, i);
 		control(a);
 		return;
 	}

@@ -159,22 +159,23 @@ struct an_slot;
 
 struct analyzer {
 	size_t cap;                  /* connection table bound */
-	struct an_slot *slots;
+	struct an_slot *slots;       /* cap of them, then the heads of the
+	                              * lists of open and of closed ones
+	                              * (most recently active first) */
 	int32_t *bucket;             /* hash index into slots, -1 = empty */
 	size_t nbuckets, nbuckets_max;
 	int32_t free_head;
 	size_t fresh;                /* slots below this have been used: the
 	                              * table's memory is touched as it fills */
-	struct an_list {             /* open ones, then closed ones */
-		int32_t head, tail;  /* most recently active first */
-		int64_t tail_t;      /* the tail's last activity */
-	} lists[2];
 	uint64_t key[2];             /* hash key, random per analyzer */
 #define AN_TUPLE_KEYS 14
 	uint64_t tuple_key[AN_TUPLE_KEYS]; /* the per-packet hash's keys,
 	                              * drawn from key at the first packet */
 	int64_t t_now;               /* latest capture time seen */
 	int64_t idle_ns, linger_ns;  /* AN_IDLE_NS, AN_LINGER_NS */
+	int64_t quiet_until;         /* no connection is due to expire before
+	                              * this capture time ... */
+	int time_back;               /* ... unless a packet's time went back */
 	size_t active;
 	uint64_t seq;                /* creation order */
 	struct an_servers servers;   /* per server:port: hints, control */
