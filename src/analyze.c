@@ -18,21 +18,23 @@
 #include "analyze.h"
 #include "trace.h"
 
-/* What every packet reads first (the chain, the lists), then the
- * connection, its endpoints in the same cache line. */
+/* What every packet reads, in one cache line: the hash, the chain, the
+ * list links and (first in the connection) its ports and addresses
+ * (an IPv6 server's last bytes excepted). The rest of the slot's own
+ * state after the connection. */
 struct an_slot {
 	uint32_t hash;               /* its tuple_hash */
 	int32_t next;                /* its chain in a->bucket */
 	int32_t lru_prev, lru_next;  /* most recently active first */
-	int list;                    /* LIST_OPEN, LIST_CLOSED, or 0 */
-	int used;
-	int have_client_ack;
+	uint8_t list;                /* LIST_OPEN, LIST_CLOSED, or 0 */
+	uint8_t used;
+	uint8_t have_client_ack;
+	uint8_t last_syn_plain;      /* the latest SYN asked for no ECN */
+	struct an_conn c;
 	uint32_t client_ack;         /* ACK number of the client's latest segment */
-	int last_syn_plain;          /* the latest SYN asked for no ECN */
 	int32_t srv;                 /* its server's entry, -1 none (full) */
 	int32_t hnext;               /* free list */
 	uint64_t order;              /* creation order */
-	struct an_conn c;
 };
 
 static int seq_lt(uint32_t a, uint32_t b)
@@ -368,7 +370,7 @@ static inline void lru_push(struct analyzer *a, int32_t i)
 	struct an_slot *s = &a->slots[i];
 	struct an_slot *h;
 
-	s->list = list_of(s);
+	s->list = (uint8_t)list_of(s);
 	h = &a->slots[list_head(a, s->list)];
 	s->lru_prev = list_head(a, s->list);
 	s->lru_next = h->lru_next;
@@ -802,7 +804,7 @@ static void client_syn(struct analyzer *a, struct an_slot *s,
 		c->ecn_syns++;
 	else if (c->ecn_syns > 0 && !c->have_synack)
 		c->fallback = 1;
-	s->last_syn_plain = setup == SETUP_NONE;
+	s->last_syn_plain = (uint8_t)(setup == SETUP_NONE);
 }
 
 /* A data segment's ECN field, for the marks on connections without ECN. */
@@ -1147,6 +1149,11 @@ static void expire(struct analyzer *a)
 		a->slots[i].c.timed_out = 1;
 		finish(a, i);
 	}
+	/* The closed tail is the next to finish, its slot long out of the
+	 * cache: fetch it while other packets are read. */
+	if ((i = list_tail(a, LIST_CLOSED)) >= 0)
+		for (size_t off = 0; off < sizeof(struct an_slot); off += 64)
+			__builtin_prefetch((const char *)&a->slots[i] + off);
 	/* While capture times only grow, a list's tail is its oldest and
 	 * a later tail no older: nothing is due before the earlier of the
 	 * two tails' times. */

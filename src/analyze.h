@@ -63,12 +63,12 @@ enum an_setup {
  * the per-segment state; what only a SYN-ACK, an ICMP error or the
  * report reads comes last. */
 struct an_conn {
+	uint16_t sport, dport;       /* client's port, server's port */
+	struct addr client, server;
 	int64_t t_first, t_last;     /* capture times, ns since the epoch */
 	uint64_t packets;
 	int client_rst, client_fin, server_fin;
 	int closed;                  /* FIN both ways, or an RST after the SYN-ACK */
-	struct addr client, server;
-	uint16_t sport, dport;       /* client's port, server's port */
 
 	/* The handshake. */
 	enum an_setup setup;         /* what the first SYN asked for */
