@@ -981,10 +981,12 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 }
 
 /*
- * A segment without options that is no SYN (most of a capture), read as
- * pkt_parse_tcp would, without clearing the option fields it leaves
- * empty: no SYN-ACK is read here, so nothing copies them. Returns 0, or
- * -1 to leave the segment to pkt_parse_tcp.
+ * A segment without options that is no SYN (most of a capture): only
+ * what analyze reads of a segment that is no SYN (ports, sequence and
+ * acknowledgment numbers, flags, the timestamp option's presence, the
+ * payload length), as pkt_parse_tcp would set them; the rest (the
+ * window, the other options) is left unset, for only a SYN-ACK's is
+ * kept. Returns 0, or -1 to leave the segment to pkt_parse_tcp.
  */
 static int tcp_fast(const uint8_t *b, size_t len, struct tcp_seg *t)
 {
@@ -997,12 +999,7 @@ static int tcp_fast(const uint8_t *b, size_t len, struct tcp_seg *t)
 	t->ack = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 |
 		 (uint32_t)b[10] << 8 | b[11];
 	t->flags = (uint16_t)(b[13] | (b[12] & 1) << 8);
-	t->window = (uint16_t)(b[14] << 8 | b[15]);
-	t->data_off = 20;
-	t->have_mss = t->have_wscale = t->sack_ok = t->have_ts = 0;
-	t->have_accecn = 0;
-	t->n_opts = 0;
-	t->accecn_nfields = 0;
+	t->have_ts = 0;
 	t->payload_len = len - 20;
 	return 0;
 }

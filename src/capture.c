@@ -456,8 +456,9 @@ static int link_dup(const struct capture *c, const u_char *data,
 
 /* One frame read: 1 with *p filled, 0 if passed over (not IP, cut in
  * its link header, or the second copy of a packet on 'any'). */
-static inline int frame(struct capture *c, const struct pcap_pkthdr *h,
-			const u_char *data, struct cap_pkt *p)
+static inline __attribute__((always_inline)) int
+frame(struct capture *c, const struct pcap_pkthdr *h, const u_char *data,
+      struct cap_pkt *p)
 {
 	size_t off;
 	int rc;
