@@ -18,13 +18,12 @@
 #include "analyze.h"
 #include "trace.h"
 
-/* What every packet reads, in one cache line: the hash, the chain, the
- * list links and (first in the connection) its ports and addresses
- * (an IPv6 server's last bytes excepted). The rest of the slot's own
- * state after the connection. */
+/* What every packet reads, in one cache line: the hash, the list links
+ * and (first in the connection) its ports and addresses (an IPv6
+ * server's last bytes excepted). The rest of the slot's own state after
+ * the connection. */
 struct an_slot {
 	uint32_t hash;               /* its tuple_hash */
-	int32_t next;                /* its chain in a->bucket */
 	int32_t lru_prev, lru_next;  /* most recently active first */
 	uint8_t list;                /* LIST_OPEN, LIST_CLOSED, or 0 */
 	uint8_t used;
@@ -423,8 +422,9 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 	a->nbuckets = a->nbuckets_max < 1024 ? a->nbuckets_max : 1024;
 	a->slots = slots_alloc(cap + 2);      /* and the two lists' heads */
 	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
+	a->chain = malloc(cap * sizeof(*a->chain));
 	servers_init(&a->servers, 0);
-	if (a->slots == NULL || a->bucket == NULL) {
+	if (a->slots == NULL || a->bucket == NULL || a->chain == NULL) {
 		analyzer_free(a);
 		return -1;
 	}
@@ -457,9 +457,11 @@ void analyzer_free(struct analyzer *a)
 {
 	free(a->slots);
 	free(a->bucket);
+	free(a->chain);
 	servers_free(&a->servers);
 	a->slots = NULL;
 	a->bucket = NULL;
+	a->chain = NULL;
 }
 
 /* Per server and port: what plain SYNs got, as a hint for connections
@@ -615,7 +617,7 @@ HOT int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src,
 	int32_t back = -1;
 
 	for (int32_t i = a->bucket[h & (a->nbuckets - 1)]; i >= 0;
-	     i = a->slots[i].next) {
+	     i = a->chain[i]) {
 		const struct an_conn *c;
 
 		if (a->slots[i].hash != h)
@@ -688,9 +690,9 @@ static void finish(struct analyzer *a, int32_t i)
 		a->done(a->ctx, c);
 
 	while (*pp >= 0 && *pp != i)
-		pp = &a->slots[*pp].next;
+		pp = &a->chain[*pp];
 	if (*pp == i)
-		*pp = s->next;
+		*pp = a->chain[i];
 	lru_unlink(a, i);
 	s->used = 0;
 	s->hnext = a->free_head;
@@ -716,7 +718,7 @@ static void grow_index(struct analyzer *a)
 
 		if (!a->slots[k].used)
 			continue;
-		a->slots[k].next = b[h & (n - 1)];
+		a->chain[k] = b[h & (n - 1)];
 		b[h & (n - 1)] = (int32_t)k;
 	}
 }
@@ -758,7 +760,7 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	s->c.dport = r->tcp.dport;
 	s->c.t_first = ts;
 	s->hash = h;
-	s->next = a->bucket[h & (a->nbuckets - 1)];
+	a->chain[i] = a->bucket[h & (a->nbuckets - 1)];
 	a->bucket[h & (a->nbuckets - 1)] = i;
 	{
 		int full = 0;
@@ -1147,10 +1149,14 @@ static void expire(struct analyzer *a)
 		finish(a, i);
 	}
 	/* The closed tail is the next to finish, its slot long out of the
-	 * cache: fetch it while other packets are read. */
-	if ((i = list_tail(a, LIST_CLOSED)) >= 0)
+	 * cache: fetch it, and the head of its chain, while other packets
+	 * are read. */
+	if ((i = list_tail(a, LIST_CLOSED)) >= 0) {
 		for (size_t off = 0; off < sizeof(struct an_slot); off += 64)
 			__builtin_prefetch((const char *)&a->slots[i] + off);
+		__builtin_prefetch(&a->bucket[a->slots[i].hash &
+					      (a->nbuckets - 1)]);
+	}
 	/* While capture times only grow, a list's tail is its oldest and
 	 * a later tail no older: nothing is due before the earlier of the
 	 * two tails' times. */

@@ -163,6 +163,10 @@ struct analyzer {
 	                              * lists of open and of closed ones
 	                              * (most recently active first) */
 	int32_t *bucket;             /* hash index into slots, -1 = empty */
+	int32_t *chain;              /* per slot: the next in its bucket, -1;
+	                              * apart from the slots, so that
+	                              * finishing one walks its chain without
+	                              * reading the others */
 	size_t nbuckets, nbuckets_max;
 	int32_t free_head;
 	size_t fresh;                /* slots below this have been used: the
