@@ -729,10 +729,14 @@ static int report_end(struct report *r)
 	return rc;
 }
 
+static void on_packet(void *ctx, const struct cap_pkt *p)
+{
+	(void)analyzer_packet(ctx, p->ip, p->len, p->wire_len, p->ts_ns);
+}
+
 int cmd_analyze(int argc, char **argv)
 {
 	struct report r;
-	struct cap_pkt p;
 	char err[512] = "";
 	int json = 0, all = 0, c, rc;
 	long max_conns = 0;
@@ -780,8 +784,7 @@ int cmd_analyze(int argc, char **argv)
 		analyzer_free(&r.an);
 		return rc;
 	}
-	while ((rc = capture_next(r.cap, &p, 0, err, sizeof(err))) == 1)
-		(void)analyzer_packet(&r.an, p.ip, p.len, p.wire_len, p.ts_ns);
+	rc = capture_each(r.cap, on_packet, &r.an, err, sizeof(err));
 	if (rc == -1 && strstr(err, "different from the type of the first "
 			       "interface") != NULL) {
 		/* libpcap reads a pcapng file's interfaces of one link type

@@ -18,17 +18,22 @@
 #include "analyze.h"
 #include "trace.h"
 
+/* What every packet reads, in one cache line: the hash, the list links
+ * and (first in the connection) its ports and addresses (an IPv6
+ * server's last bytes excepted). The rest of the slot's own state after
+ * the connection. */
 struct an_slot {
-	struct an_conn c;
-	uint64_t order;              /* creation order */
-	int32_t hnext;               /* free list */
-	int32_t srv;                 /* its server's entry, -1 none (full) */
+	uint32_t hash;               /* its tuple_hash */
 	int32_t lru_prev, lru_next;  /* most recently active first */
-	int list;                    /* LIST_OPEN, LIST_CLOSED, or 0 */
-	int used;
-	int last_syn_plain;          /* the latest SYN asked for no ECN */
-	int have_client_ack;
+	uint8_t list;                /* LIST_OPEN, LIST_CLOSED, or 0 */
+	uint8_t used;
+	uint8_t have_client_ack;
+	uint8_t last_syn_plain;      /* the latest SYN asked for no ECN */
+	struct an_conn c;
 	uint32_t client_ack;         /* ACK number of the client's latest segment */
+	int32_t srv;                 /* its server's entry, -1 none (full) */
+	int32_t hnext;               /* free list */
+	uint64_t order;              /* creation order */
 };
 
 static int seq_lt(uint32_t a, uint32_t b)
@@ -46,6 +51,7 @@ static size_t addr_len(const struct addr *x)
 	return x->family == AF_INET6 ? 16 : 4;
 }
 
+/* An_slot.list: none, or which of a->lists (that index + 1). */
 enum { LIST_OPEN = 1, LIST_CLOSED = 2 };
 
 /* SipHash-2-4 (Aumasson and Bernstein), little-endian words. */
@@ -110,20 +116,55 @@ uint64_t an_siphash13(const uint64_t key[2], const void *data, size_t len)
 	return siphash_cd(key, data, len, 1, 3);
 }
 
-/* The keyed hash of a connection's two endpoints, the same whichever
- * way a packet goes: the lesser endpoint (address, then port) first.
- * Once per packet: SipHash-1-3 (as Python's and Rust's tables use),
- * still keyed, half the rounds of 2-4. */
-static uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
-			   const struct addr *y, uint16_t xport, uint16_t yport)
+/* The per-packet hash's keys, drawn from a->key (SipHash-1-3 of their
+ * index): a fresh set for every key. */
+static void tuple_keys(struct analyzer *a)
 {
-	uint8_t b[36];
-	size_t l = addr_len(x);
-	/* Constant lengths: each call unrolls for its family. An IPv4
-	 * address compares as memcmp would, as a big-endian number. */
-	int cmp = l == 4 ? (ntohl(x->u.v4.s_addr) > ntohl(y->u.v4.s_addr)) -
-			   (ntohl(x->u.v4.s_addr) < ntohl(y->u.v4.s_addr))
-			 : memcmp(&x->u, &y->u, 16);
+	for (uint64_t i = 0; i < AN_TUPLE_KEYS; i++)
+		a->tuple_key[i] = an_siphash13(a->key, &i, sizeof(i));
+}
+
+/* Bytes 4*i.. of an address, as a number: any fixed reading will do. */
+static inline uint64_t word(const struct addr *x, int i)
+{
+	uint32_t w;
+
+	memcpy(&w, (const uint8_t *)&x->u + 4 * i, 4);
+	return w;
+}
+
+/*
+ * The keyed hash of a connection's two endpoints, the same whichever
+ * way a packet goes: the lesser endpoint (address, then port) first.
+ * Once per packet, so the cheapest keyed hash that a crafted capture
+ * cannot aim: multilinear hashing (Lemire and Kaser, "Strongly
+ * universal string hashing is fast", 2014), k0 + sum of k_i * w_i
+ * modulo 2^64 over the tuple's 32-bit words w_i with random 64-bit keys
+ * k_i, its upper 32 bits. That family is strongly universal: for any
+ * two tuples fixed before the keys were drawn, every pair of values is
+ * equally likely, so any bits of it (the bucket index) collide with
+ * probability 2^-bits. The capture cannot adapt to the keys: nothing of
+ * the table's layout reaches the output.
+ */
+#define HOT static inline __attribute__((always_inline))
+
+HOT uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
+			const struct addr *y, uint16_t xport, uint16_t yport)
+{
+	const uint64_t *k = a->tuple_key;
+	uint64_t h;
+
+	if (x->family != AF_INET6) {
+		/* Any fixed order of the endpoints will do. */
+		uint64_t kx = (uint64_t)x->u.v4.s_addr << 16 | xport;
+		uint64_t ky = (uint64_t)y->u.v4.s_addr << 16 | yport;
+		uint64_t lo = kx < ky ? kx : ky, hi = kx < ky ? ky : kx;
+
+		h = k[0] + k[1] * (lo >> 16) + k[2] * (hi >> 16) +
+		    k[3] * ((lo & 0xffff) | (hi & 0xffff) << 16);
+		return (uint32_t)(h >> 32);
+	}
+	int cmp = memcmp(&x->u, &y->u, 16);
 
 	if (cmp > 0 || (cmp == 0 && xport > yport)) {
 		const struct addr *t = x;
@@ -132,18 +173,10 @@ static uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
 		x = y, y = t;
 		xport = yport, yport = tp;
 	}
-	if (l == 4) {
-		memcpy(b, &x->u, 4);
-		memcpy(b + 4, &y->u, 4);
-	} else {
-		memcpy(b, &x->u, 16);
-		memcpy(b + 16, &y->u, 16);
-	}
-	memcpy(b + 2 * l, &xport, 2);
-	memcpy(b + 2 * l + 2, &yport, 2);
-	if (l == 4)
-		return (uint32_t)siphash_cd(a->key, b, 12, 1, 3);
-	return (uint32_t)siphash_cd(a->key, b, 36, 1, 3);
+	h = k[4] + k[13] * (xport | (uint64_t)yport << 16);
+	for (int i = 0; i < 4; i++)
+		h += k[5 + i] * word(x, i) + k[9 + i] * word(y, i);
+	return (uint32_t)(h >> 32);
 }
 
 /* addr_eq, inlined for the chain walk. */
@@ -295,43 +328,67 @@ static int classify(const struct an_conn *c, int dst_plain_synack,
 
 /* ------------------------------------------------------------- tables */
 
+/* The list slot s belongs on: the closed one if it is closed. */
+static inline int list_of(const struct an_slot *s)
+{
+	return s->c.closed ? LIST_CLOSED : LIST_OPEN;
+}
+
+/* A list's head: the slot past the table (slots[cap], slots[cap + 1]),
+ * its lru_next the most recently active, its lru_prev the least; the
+ * lists are circular through it, so linking needs no test. */
+static inline int32_t list_head(const struct analyzer *a, int list)
+{
+	return (int32_t)a->cap + list - 1;
+}
+
+/* The least recently active slot on a list, -1 if it is empty. */
+static inline int32_t list_tail(const struct analyzer *a, int list)
+{
+	int32_t t = a->slots[list_head(a, list)].lru_prev;
+
+	return t == list_head(a, list) ? -1 : t;
+}
+
 /* Unlink slot i from whichever list holds it. */
-static void lru_unlink(struct analyzer *a, int32_t i)
+static inline void lru_unlink(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
-	int32_t *head = s->list == LIST_CLOSED ? &a->closed_head : &a->lru_head;
-	int32_t *tail = s->list == LIST_CLOSED ? &a->closed_tail : &a->lru_tail;
 
 	if (!s->list)
 		return;
-	if (s->lru_prev >= 0)
-		a->slots[s->lru_prev].lru_next = s->lru_next;
-	else
-		*head = s->lru_next;
-	if (s->lru_next >= 0)
-		a->slots[s->lru_next].lru_prev = s->lru_prev;
-	else
-		*tail = s->lru_prev;
+	a->slots[s->lru_prev].lru_next = s->lru_next;
+	a->slots[s->lru_next].lru_prev = s->lru_prev;
 	s->lru_prev = s->lru_next = -1;
 	s->list = 0;
 }
 
-/* Put slot i at the head of its list: the closed one if it is closed. */
-static void lru_push(struct analyzer *a, int32_t i)
+/* Put slot i at the front of its list. */
+static inline void lru_push(struct analyzer *a, int32_t i)
 {
 	struct an_slot *s = &a->slots[i];
-	int closed = s->c.closed;
-	int32_t *head = closed ? &a->closed_head : &a->lru_head;
-	int32_t *tail = closed ? &a->closed_tail : &a->lru_tail;
+	struct an_slot *h;
 
-	s->list = closed ? LIST_CLOSED : LIST_OPEN;
-	s->lru_prev = -1;
-	s->lru_next = *head;
-	if (*head >= 0)
-		a->slots[*head].lru_prev = i;
-	*head = i;
-	if (*tail < 0)
-		*tail = i;
+	s->list = (uint8_t)list_of(s);
+	h = &a->slots[list_head(a, s->list)];
+	s->lru_prev = list_head(a, s->list);
+	s->lru_next = h->lru_next;
+	a->slots[h->lru_next].lru_prev = i;
+	h->lru_next = i;
+}
+
+/* Slot i was active at ts: its time, and to the front of its list
+ * (unless it is there already). */
+static inline void lru_touch(struct analyzer *a, int32_t i, int64_t ts)
+{
+	struct an_slot *s = &a->slots[i];
+	int list = list_of(s);
+
+	s->c.t_last = ts;
+	if (s->list != list || a->slots[list_head(a, list)].lru_next != i) {
+		lru_unlink(a, i);
+		lru_push(a, i);
+	}
 }
 
 /* The slots, zeroed. The table is touched as it fills: in huge pages
@@ -363,11 +420,11 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 	     a->nbuckets_max *= 2)
 		;
 	a->nbuckets = a->nbuckets_max < 1024 ? a->nbuckets_max : 1024;
-	a->slots = slots_alloc(cap);
+	a->slots = slots_alloc(cap + 2);      /* and the two lists' heads */
 	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
-	a->links = malloc(cap * sizeof(*a->links));
+	a->chain = malloc(cap * sizeof(*a->chain));
 	servers_init(&a->servers, 0);
-	if (a->slots == NULL || a->bucket == NULL || a->links == NULL) {
+	if (a->slots == NULL || a->bucket == NULL || a->chain == NULL) {
 		analyzer_free(a);
 		return -1;
 	}
@@ -375,8 +432,11 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx)
 		a->bucket[i] = -1;
 	a->free_head = -1;
 	a->fresh = 0;
-	a->lru_head = a->lru_tail = -1;
-	a->closed_head = a->closed_tail = -1;
+	for (int l = LIST_OPEN; l <= LIST_CLOSED; l++) {
+		struct an_slot *h = &a->slots[list_head(a, l)];
+
+		h->lru_prev = h->lru_next = list_head(a, l);
+	}
 	a->idle_ns = AN_IDLE_NS;
 	a->linger_ns = AN_LINGER_NS;
 	if (getrandom(a->key, sizeof(a->key), GRND_NONBLOCK) !=
@@ -397,11 +457,11 @@ void analyzer_free(struct analyzer *a)
 {
 	free(a->slots);
 	free(a->bucket);
-	free(a->links);
+	free(a->chain);
 	servers_free(&a->servers);
 	a->slots = NULL;
 	a->bucket = NULL;
-	a->links = NULL;
+	a->chain = NULL;
 }
 
 /* Per server and port: what plain SYNs got, as a hint for connections
@@ -550,17 +610,17 @@ const char *an_verdict_name(enum an_verdict v)
 
 /* The slot of the connection src:sport -> dst:dport (h: its tuple_hash),
  * *from_client 1, or else of dst:dport -> src:sport, *from_client 0; -1. */
-static int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src,
-		    const struct addr *dst, uint16_t sport, uint16_t dport,
-		    int *from_client)
+HOT int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src,
+		 const struct addr *dst, uint16_t sport, uint16_t dport,
+		 int *from_client)
 {
 	int32_t back = -1;
 
 	for (int32_t i = a->bucket[h & (a->nbuckets - 1)]; i >= 0;
-	     i = a->links[i].next) {
+	     i = a->chain[i]) {
 		const struct an_conn *c;
 
-		if (a->links[i].hash != h)
+		if (a->slots[i].hash != h)
 			continue;
 		c = &a->slots[i].c;
 		if (c->sport == sport && c->dport == dport &&
@@ -592,7 +652,7 @@ static void finish(struct analyzer *a, int32_t i)
 	struct an_conn *c = &s->c;
 	struct an_dst *dd = dst_of(a, s);
 	const struct an_dst *d = dd;
-	int32_t *pp = &a->bucket[a->links[i].hash & (a->nbuckets - 1)];
+	int32_t *pp = &a->bucket[s->hash & (a->nbuckets - 1)];
 
 	c->result = an_classify(c, d ? d->plain_synack > 0 : 0,
 				d ? d->plain_reset > 0 : 0);
@@ -630,9 +690,9 @@ static void finish(struct analyzer *a, int32_t i)
 		a->done(a->ctx, c);
 
 	while (*pp >= 0 && *pp != i)
-		pp = &a->links[*pp].next;
+		pp = &a->chain[*pp];
 	if (*pp == i)
-		*pp = a->links[i].next;
+		*pp = a->chain[i];
 	lru_unlink(a, i);
 	s->used = 0;
 	s->hnext = a->free_head;
@@ -654,11 +714,11 @@ static void grow_index(struct analyzer *a)
 	for (size_t k = 0; k < n; k++)
 		b[k] = -1;
 	for (size_t k = 0; k < a->fresh; k++) {
-		uint32_t h = a->links[k].hash;
+		uint32_t h = a->slots[k].hash;
 
 		if (!a->slots[k].used)
 			continue;
-		a->links[k].next = b[h & (n - 1)];
+		a->chain[k] = b[h & (n - 1)];
 		b[h & (n - 1)] = (int32_t)k;
 	}
 }
@@ -669,12 +729,13 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	int32_t i;
 	struct an_slot *s;
 
-	if (a->free_head < 0 && a->fresh == a->cap && a->closed_tail >= 0) {
+	if (a->free_head < 0 && a->fresh == a->cap &&
+	    list_tail(a, LIST_CLOSED) >= 0) {
 		/* Full: a closed connection makes room, finished as it is. */
-		finish(a, a->closed_tail);
+		finish(a, list_tail(a, LIST_CLOSED));
 	} else if (a->free_head < 0 && a->fresh == a->cap) {
 		/* Full of open ones: the one quiet for longest is evicted. */
-		i = a->lru_tail;
+		i = list_tail(a, LIST_OPEN);
 		a->slots[i].c.evicted = 1;
 		a->evicted++;
 		finish(a, i);
@@ -698,8 +759,8 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	s->c.sport = r->tcp.sport;
 	s->c.dport = r->tcp.dport;
 	s->c.t_first = ts;
-	a->links[i].hash = h;
-	a->links[i].next = a->bucket[h & (a->nbuckets - 1)];
+	s->hash = h;
+	a->chain[i] = a->bucket[h & (a->nbuckets - 1)];
 	a->bucket[h & (a->nbuckets - 1)] = i;
 	{
 		int full = 0;
@@ -745,7 +806,7 @@ static void client_syn(struct analyzer *a, struct an_slot *s,
 		c->ecn_syns++;
 	else if (c->ecn_syns > 0 && !c->have_synack)
 		c->fallback = 1;
-	s->last_syn_plain = setup == SETUP_NONE;
+	s->last_syn_plain = (uint8_t)(setup == SETUP_NONE);
 }
 
 /* A data segment's ECN field, for the marks on connections without ECN. */
@@ -922,6 +983,30 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 }
 
 /*
+ * A segment without options that is no SYN (most of a capture): only
+ * what analyze reads of a segment that is no SYN (ports, sequence and
+ * acknowledgment numbers, flags, the timestamp option's presence, the
+ * payload length), as pkt_parse_tcp would set them; the rest (the
+ * window, the other options) is left unset, for only a SYN-ACK's is
+ * kept. Returns 0, or -1 to leave the segment to pkt_parse_tcp.
+ */
+static int tcp_fast(const uint8_t *b, size_t len, struct tcp_seg *t)
+{
+	if (len < 20 || b[12] >> 4 != 5 || (b[13] & TH_SYN))
+		return -1;
+	t->sport = (uint16_t)(b[0] << 8 | b[1]);
+	t->dport = (uint16_t)(b[2] << 8 | b[3]);
+	t->seq = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 |
+		 (uint32_t)b[6] << 8 | b[7];
+	t->ack = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 |
+		 (uint32_t)b[10] << 8 | b[11];
+	t->flags = (uint16_t)(b[13] | (b[12] & 1) << 8);
+	t->have_ts = 0;
+	t->payload_len = len - 20;
+	return 0;
+}
+
+/*
  * The common case read directly: a whole IPv4 packet (not a later
  * fragment) or an IPv6 one without extension headers, carrying TCP, its
  * length field within what was captured. Fills what analyze reads of a
@@ -959,10 +1044,10 @@ static int parse_fast(const uint8_t *b, size_t len, struct pkt_reply *r)
 	} else {
 		return -1;
 	}
-	if (pkt_parse_tcp(b + hl, total - hl, &r->tcp) < 0)
-		return -1;
 	r->kind = REPLY_TCP;
-	return 0;
+	if (tcp_fast(b + hl, total - hl, &r->tcp) == 0)
+		return 0;
+	return pkt_parse_tcp(b + hl, total - hl, &r->tcp) < 0 ? -1 : 0;
 }
 
 /*
@@ -1039,18 +1124,45 @@ static int icmp_error(struct analyzer *a, const struct pkt_reply *r)
 	return 1;
 }
 
+/* When the connection at a list's tail would be due (t + ns, at most
+ * INT64_MAX); an empty list's next one comes no earlier than t_now. */
+static int64_t due(const struct analyzer *a, int list, int64_t ns)
+{
+	int32_t i = list_tail(a, list);
+	int64_t t = i >= 0 ? a->slots[i].c.t_last : a->t_now;
+
+	return t > INT64_MAX - ns ? INT64_MAX : t + ns;
+}
+
 /* Finish closed connections past their linger, open ones past the idle
  * timeout: the oldest are at the tails. */
 static void expire(struct analyzer *a)
 {
-	while (a->closed_tail >= 0 &&
-	       a->t_now - a->slots[a->closed_tail].c.t_last >= a->linger_ns)
-		finish(a, a->closed_tail);
-	while (a->lru_tail >= 0 &&
-	       a->t_now - a->slots[a->lru_tail].c.t_last >= a->idle_ns) {
-		a->slots[a->lru_tail].c.timed_out = 1;
-		finish(a, a->lru_tail);
+	int32_t i;
+
+	while ((i = list_tail(a, LIST_CLOSED)) >= 0 &&
+	       a->t_now - a->slots[i].c.t_last >= a->linger_ns)
+		finish(a, i);
+	while ((i = list_tail(a, LIST_OPEN)) >= 0 &&
+	       a->t_now - a->slots[i].c.t_last >= a->idle_ns) {
+		a->slots[i].c.timed_out = 1;
+		finish(a, i);
 	}
+	/* The closed tail is the next to finish, its slot long out of the
+	 * cache: fetch it, and the head of its chain, while other packets
+	 * are read. */
+	if ((i = list_tail(a, LIST_CLOSED)) >= 0) {
+		for (size_t off = 0; off < sizeof(struct an_slot); off += 64)
+			__builtin_prefetch((const char *)&a->slots[i] + off);
+		__builtin_prefetch(&a->bucket[a->slots[i].hash &
+					      (a->nbuckets - 1)]);
+	}
+	/* While capture times only grow, a list's tail is its oldest and
+	 * a later tail no older: nothing is due before the earlier of the
+	 * two tails' times. */
+	a->quiet_until = due(a, LIST_CLOSED, a->linger_ns);
+	if (due(a, LIST_OPEN, a->idle_ns) < a->quiet_until)
+		a->quiet_until = due(a, LIST_OPEN, a->idle_ns);
 }
 
 int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
@@ -1062,10 +1174,14 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 	uint32_t h;
 	int from_client = 1, rc;
 
-	a->packets++;
+	if (a->packets++ == 0)
+		tuple_keys(a);
 	if (ts > a->t_now)
 		a->t_now = ts;
-	expire(a);
+	else if (ts < a->t_now)
+		a->time_back = 1;        /* from now on, look every time */
+	if (a->t_now >= a->quiet_until || a->time_back)
+		expire(a);
 	rc = parse_ip(buf, len, wire_len, &r, &missing);
 	if (rc < 0) {
 		a->skipped++;
@@ -1102,17 +1218,18 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 		server_seg(a, &a->slots[i], &r, ts);
 	}
 	a->slots[i].c.packets++;
-	a->slots[i].c.t_last = ts;
-	lru_unlink(a, i);
-	lru_push(a, i);
+	lru_touch(a, i, ts);
 	return 0;
 }
 
+/* A slot still in use at the end, by its creation order. */
+struct an_open { uint64_t order; int32_t i; };
+
 static int by_order(const void *x, const void *y)
 {
-	const struct an_slot *const *p = x, *const *q = y;
+	const struct an_open *p = x, *q = y;
 
-	return (*p)->order < (*q)->order ? -1 : (*p)->order > (*q)->order;
+	return p->order < q->order ? -1 : p->order > q->order;
 }
 
 /* The whole capture seen: resets that plain connections to the same
@@ -1134,7 +1251,7 @@ static void control(struct analyzer *a)
 
 void analyzer_finish(struct analyzer *a)
 {
-	struct an_slot **v;
+	struct an_open *v;
 	size_t n = 0;
 
 	if (a->slots == NULL)
@@ -1156,21 +1273,26 @@ void analyzer_finish(struct analyzer *a)
 			c->timed_out = 1;
 		else
 			c->unfinished = 1;
-		if (v != NULL)
-			v[n++] = &a->slots[i];
+		if (v != NULL) {
+			v[n].order = a->slots[i].order;
+			v[n++].i = (int32_t)i;
+		}
 	}
 	if (v == NULL) {
 		/* No room to sort: finish them least recently active first. */
-		while (a->closed_tail >= 0)
-			finish(a, a->closed_tail);
-		while (a->lru_tail >= 0)
-			finish(a, a->lru_tail);
+		int32_t i;
+
+		while ((i = list_tail(a, LIST_CLOSED)) >= 0)
+			finish(a, i);
+		while ((i = list_tail(a, LIST_OPEN)) >= 0)
+			finish(a, i);
 		control(a);
 		return;
 	}
+	/* The keys sorted, not the slots: no slot read per comparison. */
 	qsort(v, n, sizeof(*v), by_order);
 	for (size_t i = 0; i < n; i++)
-		finish(a, (int32_t)(v[i] - a->slots));
+		finish(a, v[i].i);
 	free(v);
 	control(a);
 }

@@ -58,11 +58,17 @@ enum an_setup {
 	SETUP_ACCECN,                /* RFC 9768: AE+CWR+ECE */
 };
 
+/* In the order the analyzer reads them: what every packet touches first
+ * (and its neighbours on the activity list read), the endpoints, then
+ * the per-segment state; what only a SYN-ACK, an ICMP error or the
+ * report reads comes last. */
 struct an_conn {
-	struct addr client, server;
 	uint16_t sport, dport;       /* client's port, server's port */
+	struct addr client, server;
 	int64_t t_first, t_last;     /* capture times, ns since the epoch */
 	uint64_t packets;
+	uint8_t client_rst, client_fin, server_fin;
+	uint8_t closed;              /* FIN both ways, or an RST after the SYN-ACK */
 
 	/* The handshake. */
 	enum an_setup setup;         /* what the first SYN asked for */
@@ -70,30 +76,30 @@ struct an_conn {
 	int64_t t_syn;
 	uint8_t syn_ecn;             /* IP ECN field of the first SYN */
 	int syns, ecn_syns;          /* SYNs sent, of them ECN-setup SYNs */
-	int fallback;                /* a plain SYN followed ECN-setup SYNs */
-	int syn_rst;                 /* an RST before any SYN-ACK */
-	int syn_rst_to_plain;        /* ... and it answered a plain SYN */
-	int have_synack, synacks;
-	int synack_to_plain;         /* first SYN-ACK came after the fallback */
+	uint8_t fallback;            /* a plain SYN followed ECN-setup SYNs */
+	uint8_t syn_rst;             /* an RST before any SYN-ACK */
+	uint8_t syn_rst_to_plain;    /* ... and it answered a plain SYN */
+	uint8_t have_synack;
+	int synacks;
+	uint8_t synack_to_plain;     /* first SYN-ACK came after the fallback */
 	int64_t t_synack;
 	uint8_t synack_ttl, synack_tos;
 	uint16_t synack_ip_id;
-	struct tcp_seg synack;       /* flags, window, options */
 	uint32_t server_isn;
 
 	/* The client's data. */
-	int have_data;
+	uint8_t have_data;
 	int64_t t_data;
 	uint8_t data_ecn;            /* IP ECN field of the first data segment */
 	uint32_t data_seq, data_end; /* first data segment's sequence range */
 	uint32_t snd_max;            /* highest sequence sent + 1 */
 	int data_segs, data_retx;
-	int ect_data;                /* some client data was ECT or CE */
-	int retx_not_ect;            /* the first segment, ECT, resent Not-ECT */
-	int data_acked;              /* the first segment was acknowledged */
-	int acked_after_retx;        /* ... only after the Not-ECT resend */
+	uint8_t ect_data;            /* some client data was ECT or CE */
+	uint8_t retx_not_ect;        /* the first segment, ECT, resent Not-ECT */
+	uint8_t data_acked;          /* the first segment was acknowledged */
+	uint8_t acked_after_retx;    /* ... only after the Not-ECT resend */
 	uint32_t acked;              /* highest ACK from the server */
-	int have_acked;
+	uint8_t have_acked;
 
 	/* AccECN: the SYN's codepoint on arrival (an ECN_* value, or -1 000,
 	 * -2 001 classic only, -3 111 broken), valid with have_synack. */
@@ -105,44 +111,46 @@ struct an_conn {
 	 * whether it came from the server. */
 	int ect_marks, ce_marks;
 	uint8_t ect_mark_ttl, ce_mark_ttl;
-	int ect_mark_from_server, ce_mark_from_server;
-
-	/* ICMP errors quoting one of its segments. */
-	int icmp_errors;
-	uint8_t icmp_type, icmp_code;     /* the first one */
-	struct addr icmp_from;
-	uint8_t icmp_quoted_ecn;          /* the quoted packet's ECN field */
-	uint16_t icmp_quoted_flags;       /* its TCP flags, 0 if not quoted */
-	int icmp_to_client;               /* it quoted a client segment */
+	uint8_t ect_mark_from_server, ce_mark_from_server;
 
 	/* ECN feedback and marks. */
 	int ece_acks;                /* server ACKs with ECE (classic) */
-	int accecn_ce;               /* server's ACE counter moved (AccECN) */
-	int ce_seen;                 /* a CE-marked data segment was captured */
+	uint8_t accecn_ce;           /* server's ACE counter moved (AccECN) */
+	uint8_t ce_seen;             /* a CE-marked data segment was captured */
 
 	/* The reset: the first one, or the first after the SYN-ACK if an
 	 * earlier one answered a SYN. */
-	int have_rst, rsts;
-	int rst_post_synack;         /* it came after the SYN-ACK */
+	uint8_t have_rst;
+	int rsts;
+	uint8_t rst_post_synack;     /* it came after the SYN-ACK */
 	int64_t t_rst;
 	uint8_t rst_ttl, rst_tos;
 	uint16_t rst_flags, rst_ip_id;
-	int rst_ts;                  /* the RST carried a timestamp option */
-	int rst_after_data;          /* client data outstanding, none acked */
-	int rst_after_ect;           /* ... and that data was ECT */
-	int rst_seq_is_ack;          /* RST's seq = the ACK of the client's
+	uint8_t rst_ts;              /* the RST carried a timestamp option */
+	uint8_t rst_after_data;      /* client data outstanding, none acked */
+	uint8_t rst_after_ect;       /* ... and that data was ECT */
+	uint8_t rst_seq_is_ack;      /* RST's seq = the ACK of the client's
 	                              * last segment: a host with no state */
-	int client_rst, client_fin, server_fin;
-	int closed;                  /* FIN both ways, or an RST after the SYN-ACK */
-	int timed_out;               /* finished by the idle timeout */
-	int unfinished;              /* still open (and not idle) at the end */
+	uint8_t timed_out;           /* finished by the idle timeout */
+	uint8_t unfinished;          /* still open (and not idle) at the end */
 
 	int result;                  /* enum conn_result or AR_NOT_ECN */
-	int fault;                   /* the result is an ECN fault */
-	int evicted;                 /* pushed out of a full table */
-	int server_full;             /* its server found no room in the
+	uint8_t fault;               /* the result is an ECN fault */
+	uint8_t evicted;             /* pushed out of a full table */
+	uint8_t server_full;         /* its server found no room in the
 	                              * per-server table: no control */
 	int would_be;                /* for AR_UNFINISHED: the result it had */
+
+	/* ICMP errors quoting one of its segments. */
+	int icmp_errors;
+	uint8_t icmp_type, icmp_code; /* the first one */
+	struct addr icmp_from;
+	uint8_t icmp_quoted_ecn;     /* the quoted packet's ECN field */
+	uint16_t icmp_quoted_flags;       /* its TCP flags, 0 if not quoted */
+	uint8_t icmp_to_client;      /* it quoted a client segment */
+
+	struct tcp_seg synack;       /* the first SYN-ACK's flags, window,
+	                              * options */
 };
 
 /* Called once per connection when it is finished: replaced by a new
@@ -153,19 +161,27 @@ struct an_slot;
 
 struct analyzer {
 	size_t cap;                  /* connection table bound */
-	struct an_slot *slots;
+	struct an_slot *slots;       /* cap of them, then the heads of the
+	                              * lists of open and of closed ones
+	                              * (most recently active first) */
 	int32_t *bucket;             /* hash index into slots, -1 = empty */
-	struct an_link { uint32_t hash; int32_t next; } *links;
-	                             /* per slot: its tuple hash, its chain */
+	int32_t *chain;              /* per slot: the next in its bucket, -1;
+	                              * apart from the slots, so that
+	                              * finishing one walks its chain without
+	                              * reading the others */
 	size_t nbuckets, nbuckets_max;
 	int32_t free_head;
 	size_t fresh;                /* slots below this have been used: the
 	                              * table's memory is touched as it fills */
-	int32_t lru_head, lru_tail;  /* open ones, most recently active first */
-	int32_t closed_head, closed_tail; /* closed ones, the same */
 	uint64_t key[2];             /* hash key, random per analyzer */
+#define AN_TUPLE_KEYS 14
+	uint64_t tuple_key[AN_TUPLE_KEYS]; /* the per-packet hash's keys,
+	                              * drawn from key at the first packet */
 	int64_t t_now;               /* latest capture time seen */
 	int64_t idle_ns, linger_ns;  /* AN_IDLE_NS, AN_LINGER_NS */
+	int64_t quiet_until;         /* no connection is due to expire before
+	                              * this capture time ... */
+	int time_back;               /* ... unless a packet's time went back */
 	size_t active;
 	uint64_t seq;                /* creation order */
 	struct an_servers servers;   /* per server:port: hints, control */
@@ -193,7 +209,7 @@ struct analyzer {
 /* cap: most connections followed at once (0: AN_TABLE_DEFAULT, at most
  * AN_TABLE_MAX). done may be NULL. The hash key comes from getrandom(2)
  * (a crafted capture cannot aim its connections at one chain); set
- * a->key after init to fix it. Returns 0, or -1 if out of memory. */
+ * a->key after init to fix it (before the first packet). Returns 0, or -1 if out of memory. */
 int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx);
 /*
  * One packet: buf starts at the IP header, len bytes captured of
@@ -265,7 +281,8 @@ const char *an_finding_name(enum an_finding f);
 int an_hops(const uint64_t bits[4], int *out, int max);
 
 /* The keyed hashes: SipHash-2-4 (per server, and its test), and
- * SipHash-1-3 (per packet, the connection table). */
+ * SipHash-1-3 (the connection table's multilinear keys, drawn from
+ * key). */
 uint64_t an_siphash(const uint64_t key[2], const void *data, size_t len);
 uint64_t an_siphash13(const uint64_t key[2], const void *data, size_t len);
 /* Does this result say ECN broke (or harmed) the connection? */

@@ -414,6 +414,82 @@ static int64_t ts_ns(int64_t sec, int64_t frac, int nano)
 	return sec * 1000000000 + (nano ? frac : frac % 1000000 * 1000);
 }
 
+/* Nothing yet on a live capture: wait once for at most timeout_ns (a
+ * signal cuts the wait short). Returns whether to read again. */
+static int live_wait(struct capture *c, int64_t timeout_ns, int *polled)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int ms;
+
+	if (!c->live || *polled || timeout_ns <= 0)
+		return 0;
+	ms = (int)((timeout_ns + 999999) / 1000000);
+	if (poll(&pfd, 1, ms) <= 0)
+		return 0;
+	*polled = 1;
+	return 1;
+}
+
+/* The IP packet's offset in frame f of n bytes: Ethernet with IPv4 or
+ * IPv6 read here, the rest by capture_link_ip. */
+static inline int link_ip(int dlt, const uint8_t *f, size_t n, size_t *off)
+{
+	if (dlt == DLT_EN10MB && n >= 14 && (get16(f + 12) == 0x0800 ||
+					     get16(f + 12) == 0x86dd)) {
+		*off = 14;
+		return 0;
+	}
+	return capture_link_ip(dlt, f, n, off);
+}
+
+/* A duplicate on Linux 'any' (SLL, SLL2): the other copy was counted. */
+static int link_dup(const struct capture *c, const u_char *data,
+		    const struct cap_pkt *p)
+{
+	if (c->dlt == DLT_LINUX_SLL2)
+		return capture_dedup(c->dedup, p->ip, p->len,
+				     (int)(get32(data + 4) & 0x7fffffff),
+				     data[10], p->ts_ns);
+	return capture_dedup(c->dedup, p->ip, p->len, -1, get16(data),
+			     p->ts_ns);
+}
+
+/* One frame read: 1 with *p filled, 0 if passed over (not IP, cut in
+ * its link header, or the second copy of a packet on 'any'). */
+static inline __attribute__((always_inline)) int
+frame(struct capture *c, const struct pcap_pkthdr *h, const u_char *data,
+      struct cap_pkt *p)
+{
+	size_t off;
+	int rc;
+
+	c->frames++;
+	rc = link_ip(c->dlt, data, h->caplen, &off);
+	if (rc != 0) {
+		if (rc < 0)
+			c->bad_link++;
+		else
+			c->not_ip++;
+		return 0;
+	}
+	p->ip = data + off;
+	p->len = h->caplen - off;
+	p->wire_len = h->len > h->caplen ? h->len - off : p->len;
+	p->ts_ns = ts_ns(h->ts.tv_sec, h->ts.tv_usec, c->nano);
+	if ((c->dlt == DLT_LINUX_SLL2 || c->dlt == DLT_LINUX_SLL) &&
+	    link_dup(c, data, p)) {
+		c->dups++;
+		return 0;
+	}
+	return 1;
+}
+
+static void read_error(const struct capture *c, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s", c->name, pcap_geterr(c->p));
+	err[strcspn(err, "\n")] = '\0';
+}
+
 int capture_next(struct capture *c, struct cap_pkt *p, int64_t timeout_ns,
 		 char *err, size_t errlen)
 {
@@ -422,54 +498,56 @@ int capture_next(struct capture *c, struct cap_pkt *p, int64_t timeout_ns,
 	int polled = 0;
 
 	for (;;) {
-		size_t off;
 		int rc = pcap_next_ex(c->p, &h, &data);
 
 		if (rc == PCAP_ERROR_BREAK)
 			return -2;
 		if (rc < 0) {
-			snprintf(err, errlen, "%s: %s", c->name, pcap_geterr(c->p));
-			err[strcspn(err, "\n")] = '\0';
+			read_error(c, err, errlen);
 			return -1;
 		}
 		if (rc == 0) {
-			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-			int ms;
-
-			/* Only a live capture gets here: nothing yet. Wait
-			 * once; a signal cuts the wait short. */
-			if (!c->live || polled || timeout_ns <= 0)
+			/* Only a live capture gets here: nothing yet. */
+			if (!live_wait(c, timeout_ns, &polled))
 				return 0;
-			ms = (int)((timeout_ns + 999999) / 1000000);
-			if (poll(&pfd, 1, ms) <= 0)
-				return 0;
-			polled = 1;
 			continue;
 		}
-		c->frames++;
-		rc = capture_link_ip(c->dlt, data, h->caplen, &off);
-		if (rc != 0) {
-			if (rc < 0)
-				c->bad_link++;
-			else
-				c->not_ip++;
-			continue;
-		}
-		p->ip = data + off;
-		p->len = h->caplen - off;
-		p->wire_len = h->len > h->caplen ? h->len - off : p->len;
-		p->ts_ns = ts_ns(h->ts.tv_sec, h->ts.tv_usec, c->nano);
-		if ((c->dlt == DLT_LINUX_SLL2 &&
-		     capture_dedup(c->dedup, p->ip, p->len, (int)(get32(data + 4)
-				   & 0x7fffffff), data[10], p->ts_ns)) ||
-		    (c->dlt == DLT_LINUX_SLL &&
-		     capture_dedup(c->dedup, p->ip, p->len, -1,
-				   get16(data), p->ts_ns))) {
-			c->dups++;
-			continue;
-		}
-		return 1;
+		if (frame(c, h, data, p))
+			return 1;
 	}
+}
+
+struct each {
+	struct capture *c;
+	cap_each_fn fn;
+	void *ctx;
+};
+
+static void each_frame(u_char *user, const struct pcap_pkthdr *h,
+		       const u_char *data)
+{
+	struct each *e = (struct each *)(void *)user;
+	struct cap_pkt p;
+
+	if (frame(e->c, h, data, &p))
+		e->fn(e->ctx, &p);
+}
+
+int capture_each(struct capture *c, cap_each_fn fn, void *ctx, char *err,
+		 size_t errlen)
+{
+	struct each e = { c, fn, ctx };
+	int n;
+
+	/* pcap_dispatch reads a file to its end (the count), then 0. */
+	while ((n = pcap_dispatch(c->p, -1, each_frame, (u_char *)&e)) > 0)
+		;
+	if (n == 0)
+		return 0;
+	if (n == PCAP_ERROR_BREAK)
+		return -2;
+	read_error(c, err, errlen);
+	return -1;
 }
 
 void capture_counts(const struct capture *c, uint64_t *frames,

@@ -84,6 +84,16 @@ int capture_open_live(struct capture **c, const char *iface, char *err,
  */
 int capture_next(struct capture *c, struct cap_pkt *p, int64_t timeout_ns,
 		 char *err, size_t errlen);
+/*
+ * Every IP packet of a file (or stream) to fn, as capture_next would
+ * return them, through one pcap_dispatch loop: no call per packet
+ * back to the caller's loop. p is valid during the call. Returns 0 at
+ * the end, -1 on a read error (message in err; the packets before it
+ * were handed over), -2 if pcap_breakloop stopped it.
+ */
+typedef void (*cap_each_fn)(void *ctx, const struct cap_pkt *p);
+int capture_each(struct capture *c, cap_each_fn fn, void *ctx, char *err,
+		 size_t errlen);
 /* Frames read, frames that were not IP, frames cut inside the link
  * header. */
 void capture_counts(const struct capture *c, uint64_t *frames,

@@ -1001,6 +1001,48 @@ static void test_table_churn(void **state)
 	analyzer_free(&a);
 }
 
+/* expire() skips packets while no tail can be due, which holds only
+ * while capture times grow. A time that goes back puts an old
+ * connection behind younger ones: once it is the open list's tail it
+ * must time out at the next packet, even though a closed connection's
+ * linger (due sooner than any open one) set when to look next. */
+static void test_idle_time_back(void **state)
+{
+	static const struct seg syn = { C, S_, 0, 64, 1000, 0, 0, 0 };
+	static const struct seg ack = { C, A_, 0, 64, 1001, SI + 1, 0, 0 };
+	static const struct seg closing[] = {
+		{ C, S_, 0, 64, 1000, 0, 0, 0 },
+		{ S, SA, 0, 58, SI, 1001, 0, 100 },
+		{ C, FA, 0, 64, 1001, SI + 1, 0, 200 },
+		{ S, FA, 0, 58, SI + 1, 1002, 0, 300 },
+	};
+	const int64_t s = 1000000000LL;
+	struct flow x = story_flow, y = story_flow, w = story_flow;
+	struct flow z = story_flow;
+	static struct done d;
+	struct analyzer a;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	x.cport = 40000, y.cport = 40001, w.cport = 40002, z.cport = 40003;
+	assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+	feed(&a, &x, &syn, 1, 0);
+	feed(&a, &w, closing, N(closing), 100 * s);  /* closed: due at 105 s */
+	feed(&a, &y, &syn, 1, 100 * s + s / 1000);
+	feed(&a, &x, &ack, 1, -50 * s);              /* back in time */
+	feed(&a, &y, &ack, 1, 100 * s + 2 * s / 1000);
+	assert_int_equal(d.n, 0);
+	/* x, quiet since -50 s, is the open tail: 150 s idle. */
+	feed(&a, &z, &syn, 1, 100 * s + 3 * s / 1000);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.c[0].sport, 40000);
+	assert_true(d.c[0].timed_out);
+	assert_int_equal(a.timed_out, 1);
+	analyzer_finish(&a);
+	assert_int_equal(d.n, 4);
+	analyzer_free(&a);
+}
+
 /* The index grows while connections open: none may drop out of it (the
  * rebuild once saw the new slot with its stale hash and cut the chain
  * it was linked into, so later packets of those connections went
@@ -2399,6 +2441,7 @@ int main(void)
 		cmocka_unit_test(test_table_bound),
 		cmocka_unit_test(test_port_reuse),
 		cmocka_unit_test(test_table_churn),
+		cmocka_unit_test(test_idle_time_back),
 		cmocka_unit_test(test_index_grow),
 		cmocka_unit_test(test_keyed_hash),
 		cmocka_unit_test(test_link_ip),
