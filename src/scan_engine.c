@@ -57,6 +57,10 @@ struct slot {
 	int pf, pe;                  /* the flow repeated, its codepoint */
 	int pf2, pe2;                /* a second parted flow repeated (-1) */
 	int loc_confirmed;           /* the split's repeats were sent */
+	int direct2;                 /* the confirm round that sent the
+				      * other flows' direct probes (0: none) */
+	int full;                    /* the strong repeats: a router at its
+				      * screen was seen balancing per packet */
 	uint32_t unknown_ttls;       /* TTLs charged to the unknown routers */
 	struct scan_evidence ev;
 };
@@ -102,6 +106,7 @@ struct scan_engine {
 	double tokens;
 	int64_t last_fill, start;
 	struct scan_summary *sum;
+	enum scan_phase phase;       /* of the probes being queued */
 	int err;
 };
 
@@ -424,6 +429,7 @@ static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
 
 	if (ttl && ttl == s->ev.screen_ttl)
 		s->ev.scr[port][ecn].sent++;
+	se->sum->by_phase[se->phase]++;
 	(void)tx_push(se, &t);
 }
 
@@ -632,7 +638,8 @@ static void next_ttls(struct scan_engine *se, const struct slot *s, int *lo,
 
 static int round_direct(struct scan_engine *se, struct slot *s, int rep)
 {
-	for (int f = 0; f < s->ev.nflows; f++) {
+	se->phase = rep ? SCAN_PH_DIRECT_RETRY : SCAN_PH_DIRECT;
+	for (int f = 0; f < scan_direct_flows(&s->ev); f++) {
 		probe(se, s, f, TX_PLAIN, 0, ECN_NOT_ECT, rep);
 		probe(se, s, s->ev.nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, rep);
 	}
@@ -647,6 +654,13 @@ static int any_direct(const struct scan_evidence *ev)
 	return 0;
 }
 
+/* The flows screened first: most ECN hashes part one of them (7 in 8
+ * each over two paths); the rest only when none did (round_confirm). */
+static int screen_first(const struct scan_evidence *ev)
+{
+	return ev->nflows < SCAN_SCREEN_FIRST ? ev->nflows : SCAN_SCREEN_FIRST;
+}
+
 /* Round 1: ECT(0) of each flow to the target; every codepoint of each
  * flow at the screen TTL; ECN-setup SYNs lost in round 0 again. */
 static int round_screen(struct scan_engine *se, struct slot *s)
@@ -655,16 +669,21 @@ static int round_screen(struct scan_engine *se, struct slot *s)
 	int n = 0;
 
 	ev->screen_ttl = scan_screen_ttl(ev);
-	for (int f = 0; f < ev->nflows; f++) {
+	for (int f = 0; f < scan_direct_flows(ev); f++) {
+		se->phase = SCAN_PH_ECT0;
 		probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 0);
 		n++;
 		if (!ev->f[f].neg.got) {
+			se->phase = SCAN_PH_DIRECT_RETRY;
 			probe(se, s, ev->nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, 1);
 			n++;
 		}
-		for (int e = 0; e < 4 && ev->screen_ttl; e++, n++)
+		se->phase = SCAN_PH_SCREEN;
+		for (int e = 0; e < 4 && ev->screen_ttl && f < screen_first(ev);
+		     e++, n++)
 			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	}
+	se->phase = SCAN_PH_TTL1;
 	/* One return hop: a TTL-1 probe of two flows must reach the target
 	 * itself for "no router between" (a firewall's or proxy's reset
 	 * with a standard initial TTL is not enough). */
@@ -690,7 +709,8 @@ static int screen_some(const struct scan_evidence *ev)
  * probes back to back, not alternating, so that a round-robin balancer
  * (which would line up with an alternation) sends a block's probes to
  * different routers: per-packet, never a hash. */
-static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe)
+static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe,
+		       int reps)
 {
 	struct scan_evidence *ev = &s->ev;
 	const int cp[2] = { ECN_NOT_ECT, pe };
@@ -701,7 +721,7 @@ static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe)
 	for (int k = 0; k < 2; k++) {
 		struct scan_rep *rr = &ev->scr[pf][cp[k]];
 
-		for (int r = 1; r <= SCAN_REPEATS; r++)
+		for (int r = 1; r <= reps; r++)
 			if (!(rr->repmask & 1u << r)) {
 				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl, cp[k],
 					 r, &rr->first);
@@ -739,11 +759,92 @@ static int lower_screen(struct scan_engine *se, struct slot *s)
 
 	ev->screen_ttl--;
 	s->lowered++;
+	se->phase = SCAN_PH_SCREEN_LOWER;
 	memset(ev->scr, 0, sizeof(ev->scr));
-	for (int f = 0; f < ev->nflows; f++)
+	for (int f = 0; f < screen_first(ev); f++)
 		for (int e = 0; e < 4; e++, n++)
 			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	return n;
+}
+
+/* No flow parted on the first ones: the other flows' direct probes
+ * (plain Not-ECT, ECN-setup, ECT(0)), for a verdict on all K flows. */
+static int direct_rest(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	se->phase = SCAN_PH_DIRECT_MORE;
+	for (int f = ev->direct_flows; f < ev->nflows; f++, n += 3) {
+		probe(se, s, f, TX_PLAIN, 0, ECN_NOT_ECT, 0);
+		probe(se, s, ev->nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, 0);
+		probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 0);
+	}
+	if (n)
+		s->direct2 = s->confirms;
+	ev->direct_flows = ev->nflows;
+	return n;
+}
+
+/* Those the round after: an ECN-setup SYN or ECT(0) lost, again once,
+ * as the first flows' were. */
+static int direct_rest_again(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	se->phase = SCAN_PH_DIRECT_RETRY;
+	for (int f = screen_first(ev); f < ev->nflows; f++) {
+		if (!ev->f[f].neg.got) {
+			probe(se, s, ev->nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, 1);
+			n++;
+		}
+		if (!ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
+			probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 1);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Did a router that answered s's screen answer identical probes of some
+ * target differently (scan_paths_mark_perpacket)? */
+static int suspect(const struct scan_engine *se, const struct slot *s)
+{
+	const struct scan_evidence *ev = &s->ev;
+
+	for (int f = 0; f < 2 * ev->nflows; f++)
+		for (int e = 0; e < 4; e++) {
+			const struct scan_rep *r = &ev->scr[f][e];
+
+			if (r->answered && r->kind == ANS_ICMP_TE &&
+			    scan_paths_perpacket(se->paths, &r->first))
+				return 1;
+		}
+	return 0;
+}
+
+/* Repeats of each codepoint of a parted flow: the fewest that can decide
+ * at the confidence asked (sequential: a repeat that differs vetoes for
+ * good, so stopping there is the fixed test); full, SCAN_REPEATS at
+ * least, on two flows. */
+static int repeats(const struct scan_engine *se, const struct slot *s)
+{
+	int r = scan_repeats_for(se->p->conf);
+
+	return s->full && r < SCAN_REPEATS ? SCAN_REPEATS : r;
+}
+
+static int round_confirm(struct scan_engine *se, struct slot *s);
+
+/* A target about to be judged on the light repeats whose screen shares a
+ * router with a per-packet target: the full repeats first. */
+static int upgrade(struct scan_engine *se, struct slot *s)
+{
+	if (s->full || s->pf < 0 || !suspect(se, s))
+		return 0;
+	s->full = 1;
+	return round_confirm(se, s);
 }
 
 static int round_confirm(struct scan_engine *se, struct slot *s)
@@ -760,19 +861,30 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 		s->pf = pf;
 		s->pe = pe;
 	}
-	/* A second parted flow repeated too: a per-packet balancer must
-	 * then fool two flows' repeats, not one. */
-	if (pf >= 0 && s->pf2 < 0)
+	if (!s->full && suspect(se, s))
+		s->full = 1;
+	/* Full: a second parted flow repeated too, so a per-packet balancer
+	 * must fool two flows' repeats, not one. */
+	if (pf >= 0 && s->pf2 < 0 && s->full)
 		(void)scan_parted_from(ev, pf + 1, &s->pf2, &s->pe2);
-	n += repeat_flow(se, s, pf, pe);
-	n += repeat_flow(se, s, s->pf2, s->pe2);
+	se->phase = SCAN_PH_REPEATS;
+	n += repeat_flow(se, s, pf, pe, repeats(se, s));
+	if (s->full)
+		n += repeat_flow(se, s, s->pf2, s->pe2, repeats(se, s));
 	int first = s->confirms++ == 0, some = screen_some(ev);
+
+	if (first && pf < 0)
+		n += direct_rest(se, s);
+	else if (s->direct2 && s->confirms == s->direct2 + 1)
+		n += direct_rest_again(se, s);
+	se->phase = SCAN_PH_DIRECT_RETRY;
 
 	for (int f = 0; f < ev->nflows; f++)
 		if (first && !ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
 			probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 1);
 			n++;
 		}
+	se->phase = SCAN_PH_SCREEN_RETRY;
 	for (int f = 0; f < 2 * ev->nflows && ev->screen_ttl; f++) {
 		/* A screen probe lost (a router's ICMP limit, loss): again,
 		 * up to three times while the screen answers at all, twice
@@ -786,26 +898,32 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 	/* No flow parted: the other half of the ports screened too, so a
 	 * hash the first flows missed by chance (1 in 8^k over two paths)
 	 * is missed only with 1 in 8^2k. */
+	se->phase = SCAN_PH_SCREEN_MORE;
 	if (first && pf < 0 && some && ev->screen_ttl)
-		for (int f = ev->nflows; f < 2 * ev->nflows; f++)
+		for (int f = screen_first(ev); f < 2 * ev->nflows; f++)
 			for (int e = 0; e < 4; e++, n++)
 				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	return n;
 }
 
 /* The split seen at TTL `hop` on one answer per codepoint: repeats of
- * both codepoints there and one hop before, each codepoint's as a block
- * (repeat numbers 2.., after the locate and its retry). */
+ * both codepoints there, as many as the screen's (the test of a
+ * per-packet balancer), and two one hop before (where one more answer
+ * each, from the same router, is what the judge asks), each codepoint's
+ * as a block (repeat numbers 2..7, after the locate and its retry). */
 static int round_split_confirm(struct scan_engine *se, struct slot *s, int hop)
 {
 	struct scan_evidence *ev = &s->ev;
 	int n = 0;
 
+	se->phase = SCAN_PH_SPLIT_CONFIRM;
 	for (int t = hop - 1; t <= hop && t < ev->screen_ttl; t++) {
+		int want = t == hop ? repeats(se, s) : 2;
+
 		if (t < 1)
 			continue;
 		for (int k = 0; k < 2; k++)
-			for (int r = 2; r < 2 + SCAN_REPEATS; r++)
+			for (int r = 2; r < 2 + want && r <= 7; r++)
 				if (!(ev->loc[t][k].repmask & 1u << r)) {
 					probe(se, s, ev->loc_flow, TX_PLAIN, t,
 					      ev->loc_ecn[k], r);
@@ -821,6 +939,7 @@ static int round_locate(struct scan_engine *se, struct slot *s, int retry)
 	struct scan_evidence *ev = &s->ev;
 	int n = 0;
 
+	se->phase = retry ? SCAN_PH_LOCATE_RETRY : SCAN_PH_LOCATE;
 	for (int t = 1; t < ev->screen_ttl; t++)
 		for (int k = 0; k < 2; k++)
 			if (!retry || !ev->loc[t][k].got) {
@@ -889,6 +1008,10 @@ static void advance(struct scan_engine *se, struct slot *s)
 		s->round++;
 		/* fall through */
 	case 2:
+		if ((n = upgrade(se, s)) > 0) {
+			s->round = 2;
+			break;
+		}
 		scan_judge(&s->ev, se->p->conf, &v);
 		if (v.dependent == 1 && se->p->locate && s->ev.screen_ttl > 1) {
 			const struct scan_hopans (*known)[2] =
@@ -946,6 +1069,8 @@ static int start_next(struct scan_engine *se)
 		s->used = 1;
 		s->pf = s->pe = s->pf2 = s->pe2 = -1;
 		s->ev.nflows = p->flows;
+		s->ev.direct_flows = p->flows < SCAN_SCREEN_FIRST ? p->flows
+								  : SCAN_SCREEN_FIRST;
 		tab_insert(se, (uint32_t)(s - se->slots));
 		round_direct(se, s, 0);
 		arm(se, s);
@@ -1020,8 +1145,20 @@ static void hop_answer(struct scan_hopans *h, unsigned rep, const struct addr *f
 }
 
 /* A TTL-limited probe's answer, from a router or from the target. */
-static void limited_answer(struct slot *s, int port, const struct scan_tag *t,
-			   const struct addr *from, int kind)
+/* Identical probes answered by another router (or kind) than the
+ * first: both are behind a per-packet balancer. */
+static void note_differ(struct scan_paths *paths, unsigned before, unsigned now,
+			const struct addr *first, const struct addr *from)
+{
+	if (now == before)
+		return;
+	scan_paths_mark_perpacket(paths, first);
+	scan_paths_mark_perpacket(paths, from);
+}
+
+static void limited_answer(struct scan_paths *paths, struct slot *s, int port,
+			   const struct scan_tag *t, const struct addr *from,
+			   int kind)
 {
 	struct scan_evidence *ev = &s->ev;
 
@@ -1034,14 +1171,25 @@ static void limited_answer(struct slot *s, int port, const struct scan_tag *t,
 		return;
 	}
 	if ((int)t->ttl == ev->screen_ttl) {
-		rep_answer(&ev->scr[port][t->ecn], t->rep, from, kind);
+		struct scan_rep *r = &ev->scr[port][t->ecn];
+		unsigned before = r->differed + r->kinddiff;
+
+		rep_answer(r, t->rep, from, kind);
+		note_differ(paths, before, r->differed + r->kinddiff, &r->first,
+			    from);
 		return;
 	}
 	if (port != ev->loc_flow || t->ttl >= SCAN_MAX_TTL || !ev->located)
 		return;
 	for (int k = 0; k < 2; k++)
-		if ((int)t->ecn == ev->loc_ecn[k])
-			hop_answer(&ev->loc[t->ttl][k], t->rep, from, kind);
+		if ((int)t->ecn == ev->loc_ecn[k]) {
+			struct scan_hopans *h = &ev->loc[t->ttl][k];
+			unsigned before = h->differed + h->kinddiff;
+
+			hop_answer(h, t->rep, from, kind);
+			note_differ(paths, before, h->differed + h->kinddiff,
+				    &h->a, from);
+		}
 }
 
 /* What a TTL-limited probe's answer is: a router's time-exceeded, the
@@ -1103,7 +1251,8 @@ static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 	else {
 		scan_paths_answer(se->paths, &s->dst, (int)m.tag.ttl, &r.src,
 				  m.tag.ttl < 32 && (s->unknown_ttls & 1u << m.tag.ttl));
-		limited_answer(s, m.port, &m.tag, &r.src, limited_kind(s, &m, &r));
+		limited_answer(se->paths, s, m.port, &m.tag, &r.src,
+			       limited_kind(s, &m, &r));
 	}
 }
 

@@ -16,6 +16,21 @@ const char *scan_status_name(enum scan_status s)
 	return s <= SCAN_UNREACHABLE ? status_names[s] : "?";
 }
 
+int scan_direct_flows(const struct scan_evidence *ev)
+{
+	return ev->direct_flows > 0 && ev->direct_flows < ev->nflows ?
+	       ev->direct_flows : ev->nflows;
+}
+
+int scan_repeats_for(double conf)
+{
+	int r = 1;
+
+	while (r < 7 && pp_miss_pair(r, r) > 1.0 - conf)
+		r++;
+	return r;
+}
+
 int scan_hops(uint8_t ttl)
 {
 	int init = ttl <= 32 ? 32 : ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255;
@@ -409,7 +424,8 @@ static void judge_setup(const struct scan_evidence *ev, double alpha,
 
 	if (v->dependent == 1 || v->plain.answered == 0 || ecn_bad <= plain_bad)
 		return;
-	p = fisher_greater(ecn_bad, ev->nflows, plain_bad, ev->nflows);
+	p = fisher_greater(ecn_bad, scan_direct_flows(ev), plain_bad,
+			   scan_direct_flows(ev));
 	if (p <= alpha) {
 		v->status = SCAN_BROKEN;
 		v->reason = "ecn-setup-refused";
@@ -432,8 +448,10 @@ void scan_judge(const struct scan_evidence *ev, double conf,
 	v->dependent = -1;
 	v->parted_flow = -1;
 	for (int f = 0; f < ev->nflows; f++) {
-		count_setup(&ev->f[f].neg, &v->ecn);
-		count_setup(&ev->f[f].tgt[0], &v->plain);
+		if (f < scan_direct_flows(ev)) {
+			count_setup(&ev->f[f].neg, &v->ecn);
+			count_setup(&ev->f[f].tgt[0], &v->plain);
+		}
 		any |= direct(&ev->f[f].neg) || direct(&ev->f[f].tgt[0]) ||
 		       direct(&ev->f[f].tgt[1]);
 		for (int e = 0; e < 4; e++)
