@@ -740,7 +740,7 @@ static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe,
  * answer came)? */
 static int screen_reached(const struct scan_evidence *ev)
 {
-	for (int f = 0; f < ev->nflows; f++)
+	for (int f = 0; f < 2 * ev->nflows; f++)
 		for (int e = 0; e < 4; e++) {
 			const struct scan_rep *r = &ev->scr[f][e];
 
@@ -757,11 +757,16 @@ static int lower_screen(struct scan_engine *se, struct slot *s)
 	struct scan_evidence *ev = &s->ev;
 	int n = 0;
 
+	int ports = screen_first(ev);
+
+	for (int f = ports; f < 2 * ev->nflows; f++)
+		if (ev->scr[f][ECN_NOT_ECT].sent)
+			ports = f + 1;
 	ev->screen_ttl--;
 	s->lowered++;
 	se->phase = SCAN_PH_SCREEN_LOWER;
 	memset(ev->scr, 0, sizeof(ev->scr));
-	for (int f = 0; f < screen_first(ev); f++)
+	for (int f = 0; f < ports; f++)
 		for (int e = 0; e < 4; e++, n++)
 			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	return n;
@@ -852,8 +857,10 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 	struct scan_evidence *ev = &s->ev;
 	int n = 0, pf = s->pf, pe = s->pe;
 
-	if (s->confirms == 0 && s->lowered < 2 && ev->screen_ttl > 1 &&
-	    screen_reached(ev))
+	/* Before any repeat, or with no flow parted yet (the later flows'
+	 * direct answers may show a nearer machine than the first ones). */
+	if ((s->confirms == 0 || pf < 0) && s->lowered < 2 && ev->screen_ttl > 1 &&
+	    (screen_reached(ev) || scan_screen_ttl(ev) < ev->screen_ttl))
 		return lower_screen(se, s);
 
 	/* The flow first seen parted stays the one repeated. */
