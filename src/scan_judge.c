@@ -186,7 +186,7 @@ struct screen_sum {
 	double p_parted, p_best;
 	int flow, ecn;
 	int parted, inconsistent;
-	double p_missed;
+	double p_missed;             /* (1/2)^(whole flows alike) */
 	int answered;
 	int kind_odd;                /* a flow's codepoints got answers of
 				      * different kinds (one a router's) */
@@ -244,10 +244,14 @@ static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 	}
 	s->p_parted *= best;
 	s->parted |= parted;
-	/* Over two paths each other codepoint lands on Not-ECT's with
-	 * chance 1/2 at worst (more paths make it smaller). */
-	if (!parted)
-		s->p_missed *= pow(0.5, agree);
+	/* Only a whole flow counts for health: all four codepoints answered
+	 * by routers, alike. A hash that one codepoint alone moves (CE) hides
+	 * in such a flow with chance 1/2 at worst over two paths (more paths
+	 * make it smaller); a flow with answers missing may have lost just
+	 * the one that parts (a site keeps a half-open connection whose reset
+	 * was lost and answers that flow's next SYN with no SYN-ACK). */
+	if (!parted && agree == 3)
+		s->p_missed *= 0.5;
 }
 
 static void sum_screen(const struct scan_evidence *ev, struct screen_sum *s)
