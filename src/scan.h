@@ -18,7 +18,8 @@
 #define SCAN_MAX_TTL 32          /* screen and locate no farther */
 #define SCAN_REPEATS 5           /* extra probes of a parted codepoint
 				  * when per-packet balancing is near */
-#define SCAN_SCREEN_FIRST 2      /* flows screened before the rest */
+#define SCAN_FIRST_FLOWS 1       /* flows with direct probes before the
+				  * rest (and screened first) */
 
 /* ---------------------------------------------------------- targets */
 
@@ -264,7 +265,8 @@ enum scan_phase { SCAN_PH_DIRECT = 0, SCAN_PH_DIRECT_RETRY, SCAN_PH_ECT0,
 		  SCAN_PH_DIRECT_MORE,
 		  SCAN_PH_SCREEN, SCAN_PH_SCREEN_MORE, SCAN_PH_SCREEN_RETRY,
 		  SCAN_PH_SCREEN_LOWER, SCAN_PH_TTL1, SCAN_PH_REPEATS,
-		  SCAN_PH_LOCATE, SCAN_PH_LOCATE_RETRY, SCAN_PH_SPLIT_CONFIRM,
+		  SCAN_PH_LOCATE, SCAN_PH_LOCATE_GUESS, SCAN_PH_LOCATE_RETRY,
+		  SCAN_PH_SPLIT_CONFIRM,
 		  SCAN_PH_COUNT };
 extern const char *const scan_phase_names[SCAN_PH_COUNT];
 

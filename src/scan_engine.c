@@ -57,6 +57,9 @@ struct slot {
 	int pf, pe;                  /* the flow repeated, its codepoint */
 	int pf2, pe2;                /* a second parted flow repeated (-1) */
 	int loc_confirmed;           /* the split's repeats were sent */
+	int stage;                   /* of the screen (stage_ports) */
+	int guessed;                 /* 1: located at a guessed hop first,
+				      * 2: and then searched */
 	int direct2;                 /* the confirm round that sent the
 				      * other flows' direct probes (0: none) */
 	int full;                    /* the strong repeats: a router at its
@@ -638,12 +641,16 @@ static void next_ttls(struct scan_engine *se, const struct slot *s, int *lo,
 
 static int round_direct(struct scan_engine *se, struct slot *s, int rep)
 {
-	se->phase = rep ? SCAN_PH_DIRECT_RETRY : SCAN_PH_DIRECT;
-	for (int f = 0; f < scan_direct_flows(&s->ev); f++) {
+	int n = 0;
+
+	for (int f = 0; f < scan_direct_flows(&s->ev); f++, n += 3) {
+		se->phase = rep ? SCAN_PH_DIRECT_RETRY : SCAN_PH_DIRECT;
 		probe(se, s, f, TX_PLAIN, 0, ECN_NOT_ECT, rep);
 		probe(se, s, s->ev.nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, rep);
+		se->phase = rep ? SCAN_PH_DIRECT_RETRY : SCAN_PH_ECT0;
+		probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, rep);
 	}
-	return 2 * s->ev.nflows;
+	return n;
 }
 
 static int any_direct(const struct scan_evidence *ev)
@@ -654,11 +661,15 @@ static int any_direct(const struct scan_evidence *ev)
 	return 0;
 }
 
-/* The flows screened first: most ECN hashes part one of them (7 in 8
- * each over two paths); the rest only when none did (round_confirm). */
-static int screen_first(const struct scan_evidence *ev)
+/* The ports screened by stage: one flow first (an ECN hash over two
+ * paths parts it with 7 in 8), a second if it did not part, then (after
+ * a round for the other flows' direct probes, whose answers may show a
+ * nearer machine and so a lower screen TTL) all the rest (round_confirm). */
+static int stage_ports(int stage, const struct scan_evidence *ev)
 {
-	return ev->nflows < SCAN_SCREEN_FIRST ? ev->nflows : SCAN_SCREEN_FIRST;
+	int all = 2 * ev->nflows;
+
+	return stage <= 1 ? 1 : stage <= 3 ? (all < 2 ? all : 2) : all;
 }
 
 /* Round 1: ECT(0) of each flow to the target; every codepoint of each
@@ -670,16 +681,13 @@ static int round_screen(struct scan_engine *se, struct slot *s)
 
 	ev->screen_ttl = scan_screen_ttl(ev);
 	for (int f = 0; f < scan_direct_flows(ev); f++) {
-		se->phase = SCAN_PH_ECT0;
-		probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 0);
-		n++;
 		if (!ev->f[f].neg.got) {
 			se->phase = SCAN_PH_DIRECT_RETRY;
 			probe(se, s, ev->nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, 1);
 			n++;
 		}
 		se->phase = SCAN_PH_SCREEN;
-		for (int e = 0; e < 4 && ev->screen_ttl && f < screen_first(ev);
+		for (int e = 0; e < 4 && ev->screen_ttl && f < stage_ports(1, ev);
 		     e++, n++)
 			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	}
@@ -757,7 +765,7 @@ static int lower_screen(struct scan_engine *se, struct slot *s)
 	struct scan_evidence *ev = &s->ev;
 	int n = 0;
 
-	int ports = screen_first(ev);
+	int ports = stage_ports(1, ev);
 
 	for (int f = ports; f < 2 * ev->nflows; f++)
 		if (ev->scr[f][ECN_NOT_ECT].sent)
@@ -799,7 +807,7 @@ static int direct_rest_again(struct scan_engine *se, struct slot *s)
 	int n = 0;
 
 	se->phase = SCAN_PH_DIRECT_RETRY;
-	for (int f = screen_first(ev); f < ev->nflows; f++) {
+	for (int f = SCAN_FIRST_FLOWS; f < ev->nflows; f++) {
 		if (!ev->f[f].neg.got) {
 			probe(se, s, ev->nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, 1);
 			n++;
@@ -809,6 +817,34 @@ static int direct_rest_again(struct scan_engine *se, struct slot *s)
 			n++;
 		}
 	}
+	return n;
+}
+
+/* No flow parted yet: the next stage of the screen, and with the last
+ * the other flows' direct probes; so a healthy verdict has all 2k ports
+ * (the ECN-setup SYNs' too: a hash the plain flows missed by chance is
+ * missed on twice as many flows). A screen with nothing to screen on (no
+ * screen TTL, or no answer yet): only the direct probes, for the record. */
+static int next_stage(struct scan_engine *se, struct slot *s, int first,
+		      int some)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0, from, to;
+
+	if (!ev->screen_ttl || !some)
+		return first ? direct_rest(se, s) : 0;
+	if (s->stage >= 4)
+		return 0;
+	from = stage_ports(s->stage, ev);
+	to = stage_ports(++s->stage, ev);
+	if (s->stage == 3 && (n = direct_rest(se, s)) > 0)
+		return n;
+	if (s->stage == 3)
+		to = stage_ports(++s->stage, ev);
+	se->phase = SCAN_PH_SCREEN_MORE;
+	for (int f = from; f < to; f++)
+		for (int e = 0; e < 4; e++, n++)
+			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	return n;
 }
 
@@ -880,9 +916,7 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 		n += repeat_flow(se, s, s->pf2, s->pe2, repeats(se, s));
 	int first = s->confirms++ == 0, some = screen_some(ev);
 
-	if (first && pf < 0)
-		n += direct_rest(se, s);
-	else if (s->direct2 && s->confirms == s->direct2 + 1)
+	if (s->direct2 && s->confirms == s->direct2 + 1)
 		n += direct_rest_again(se, s);
 	se->phase = SCAN_PH_DIRECT_RETRY;
 
@@ -902,14 +936,8 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 				n++;
 			}
 	}
-	/* No flow parted: the other half of the ports screened too, so a
-	 * hash the first flows missed by chance (1 in 8^k over two paths)
-	 * is missed only with 1 in 8^2k. */
-	se->phase = SCAN_PH_SCREEN_MORE;
-	if (first && pf < 0 && some && ev->screen_ttl)
-		for (int f = screen_first(ev); f < 2 * ev->nflows; f++)
-			for (int e = 0; e < 4; e++, n++)
-				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	if (pf < 0)                  /* after the retries: new probes wait */
+		n += next_stage(se, s, first, some);
 	return n;
 }
 
@@ -958,6 +986,59 @@ static int round_locate(struct scan_engine *se, struct slot *s, int retry)
 	return n;
 }
 
+/* The parted flow's two codepoints at the hop a split was named at for
+ * another target behind the same two screen routers (two answers each
+ * there, the judge's "alike before" test), and, when that hop's next is
+ * not the screen, the repeats there that rule out per-packet balancing:
+ * the target's own evidence names the router, or the search follows. */
+static int round_guess(struct scan_engine *se, struct slot *s, int hop)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	se->phase = SCAN_PH_LOCATE_GUESS;
+	for (int t = hop; t <= hop + 1 && t < ev->screen_ttl; t++) {
+		int want = t == hop ? 2 : 1 + repeats(se, s);
+
+		for (int k = 0; k < 2; k++)
+			for (int r = 0; r < want && r < 7; r++, n++)
+				probe(se, s, ev->loc_flow, TX_PLAIN, t,
+				      ev->loc_ecn[k], r == 0 ? 0 : r + 1);
+	}
+	ev->located = 1;
+	s->loc_confirmed = 1;
+	return n;
+}
+
+/* A dependent target's localisation: an earlier target's of the same
+ * prefix and screen routers (no probes), a guessed hop, or the search. */
+static int start_locate(struct scan_engine *se, struct slot *s,
+			const struct scan_verdict *v)
+{
+	struct scan_evidence *ev = &s->ev;
+	const struct scan_hopans (*known)[2] =
+		split_known(se, s, v->parted_flow, v->parted_ecn);
+	int hop;
+
+	ev->loc_flow = v->parted_flow;
+	ev->loc_ecn[0] = ECN_NOT_ECT;
+	ev->loc_ecn[1] = v->parted_ecn;
+	if (known) {
+		memcpy(ev->loc, known, sizeof(ev->loc));
+		ev->located = 1;
+		se->sum->splits_reused++;
+		return 0;
+	}
+	hop = scan_paths_guess_hop(se->paths, ev->screen_ttl,
+				   &ev->scr[ev->loc_flow][ECN_NOT_ECT].first,
+				   &ev->scr[ev->loc_flow][ev->loc_ecn[1]].first);
+	if (hop >= 1 && hop < ev->screen_ttl) {
+		s->guessed = 1;
+		return round_guess(se, s, hop);
+	}
+	return round_locate(se, s, 0);
+}
+
 static void finish(struct scan_engine *se, struct slot *s)
 {
 	struct scan_verdict v;
@@ -972,6 +1053,10 @@ static void finish(struct scan_engine *se, struct slot *s)
 				      &ev->scr[ev->loc_flow][ECN_NOT_ECT].first,
 				      &ev->scr[ev->loc_flow][ev->loc_ecn[1]].first,
 				      ev->loc);
+		scan_paths_keep_hop(se->paths, ev->screen_ttl,
+				    &ev->scr[ev->loc_flow][ECN_NOT_ECT].first,
+				    &ev->scr[ev->loc_flow][ev->loc_ecn[1]].first,
+				    v.split.hop);
 	}
 	if (se->p->out)
 		scan_print_target(se->p->out, &s->dst, se->p->dport, &v);
@@ -1008,8 +1093,10 @@ static void advance(struct scan_engine *se, struct slot *s)
 	case 1:
 		n = round_confirm(se, s);
 		if (n > 0) {
-			if (s->confirms < 3)
-				s->round = 1;  /* again for what stays missing */
+			/* Again for what stays missing (3 rounds, and one more
+			 * for each later stage of the screen). */
+			if (s->confirms < 2 + s->stage)
+				s->round = 1;
 			break;
 		}
 		s->round++;
@@ -1020,23 +1107,22 @@ static void advance(struct scan_engine *se, struct slot *s)
 			break;
 		}
 		scan_judge(&s->ev, se->p->conf, &v);
-		if (v.dependent == 1 && se->p->locate && s->ev.screen_ttl > 1) {
-			const struct scan_hopans (*known)[2] =
-				split_known(se, s, v.parted_flow, v.parted_ecn);
-
-			s->ev.loc_flow = v.parted_flow;
-			s->ev.loc_ecn[0] = ECN_NOT_ECT;
-			s->ev.loc_ecn[1] = v.parted_ecn;
-			if (known) {
-				memcpy(s->ev.loc, known, sizeof(s->ev.loc));
-				s->ev.located = 1;
-				se->sum->splits_reused++;
-				break;
-			}
-			n = round_locate(se, s, 0);
-		}
+		if (v.dependent == 1 && se->p->locate && s->ev.screen_ttl > 1)
+			n = start_locate(se, s, &v);
 		break;
 	case 3:
+		/* A guessed hop that did not name the router: the search. */
+		if (s->guessed == 1) {
+			scan_judge(&s->ev, se->p->conf, &v);
+			if (v.has_split && v.split.known)
+				break;
+			s->guessed = 2;
+			s->round = 3;
+			s->loc_confirmed = 0;
+			n = round_locate(se, s, 0);
+			break;
+		}
+		/* fall through */
 	case 4:
 		/* A split on one answer each: repeats decide (once); hops
 		 * silent: the locate again (once, the first time here). */
@@ -1076,8 +1162,9 @@ static int start_next(struct scan_engine *se)
 		s->used = 1;
 		s->pf = s->pe = s->pf2 = s->pe2 = -1;
 		s->ev.nflows = p->flows;
-		s->ev.direct_flows = p->flows < SCAN_SCREEN_FIRST ? p->flows
-								  : SCAN_SCREEN_FIRST;
+		s->ev.direct_flows = p->flows < SCAN_FIRST_FLOWS ? p->flows
+								 : SCAN_FIRST_FLOWS;
+		s->stage = 1;
 		tab_insert(se, (uint32_t)(s - se->slots));
 		round_direct(se, s, 0);
 		arm(se, s);

@@ -165,6 +165,7 @@ const char *const scan_phase_names[SCAN_PH_COUNT] = {
 	[SCAN_PH_SCREEN_RETRY] = "screen_retry",
 	[SCAN_PH_SCREEN_LOWER] = "screen_lower", [SCAN_PH_TTL1] = "ttl1",
 	[SCAN_PH_REPEATS] = "repeats", [SCAN_PH_LOCATE] = "locate",
+	[SCAN_PH_LOCATE_GUESS] = "locate_guess",
 	[SCAN_PH_LOCATE_RETRY] = "locate_retry",
 	[SCAN_PH_SPLIT_CONFIRM] = "split_confirm",
 };

@@ -59,6 +59,15 @@ void scan_paths_keep_split(struct scan_paths *p, const struct addr *dst,
 			   const struct addr *r1,
 			   const struct scan_hopans loc[SCAN_MAX_TTL][2]);
 
+/* A split named at hop `hop` behind the two routers r0, r1 at screen_ttl;
+ * and the hop to try first for another target (of any prefix) whose
+ * parted flow meets the same two there: 0 if none. A guess only: the
+ * target's own probes at that hop must name the router. */
+void scan_paths_keep_hop(struct scan_paths *p, int screen_ttl,
+			 const struct addr *r0, const struct addr *r1, int hop);
+int scan_paths_guess_hop(const struct scan_paths *p, int screen_ttl,
+			 const struct addr *r0, const struct addr *r1);
+
 /* router answered identical probes differently from another answer. */
 void scan_paths_mark_perpacket(struct scan_paths *p, const struct addr *router);
 /* Was router so marked (or the table too full to tell: 1)? */
