@@ -59,7 +59,8 @@ struct slot {
 	int loc_confirmed;           /* the split's repeats were sent */
 	int stage;                   /* of the screen (stage_ports) */
 	int guessed;                 /* 1: located at a guessed hop first,
-				      * 2: and then searched */
+				      * 3: asked again there, 2: searched */
+	int guess_hop;
 	int direct2;                 /* the confirm round that sent the
 				      * other flows' direct probes (0: none) */
 	int full;                    /* the strong repeats: a router at its
@@ -991,7 +992,8 @@ static int round_locate(struct scan_engine *se, struct slot *s, int retry)
  * there, the judge's "alike before" test), and, when that hop's next is
  * not the screen, the repeats there that rule out per-packet balancing:
  * the target's own evidence names the router, or the search follows. */
-static int round_guess(struct scan_engine *se, struct slot *s, int hop)
+static int round_guess(struct scan_engine *se, struct slot *s, int hop,
+		       int again)
 {
 	struct scan_evidence *ev = &s->ev;
 	int n = 0;
@@ -1000,10 +1002,16 @@ static int round_guess(struct scan_engine *se, struct slot *s, int hop)
 	for (int t = hop; t <= hop + 1 && t < ev->screen_ttl; t++) {
 		int want = t == hop ? 2 : 1 + repeats(se, s);
 
-		for (int k = 0; k < 2; k++)
-			for (int r = 0; r < want && r < 7; r++, n++)
+		for (int k = 0; k < 2; k++) {
+			/* Again: as many new repeats (numbers after the first
+			 * try's) as answers are missing. */
+			int from = again ? want : 0;
+			int to = again ? want + want - ev->loc[t][k].answered : want;
+
+			for (int r = from; r < to && r < 7; r++, n++)
 				probe(se, s, ev->loc_flow, TX_PLAIN, t,
 				      ev->loc_ecn[k], r == 0 ? 0 : r + 1);
+		}
 	}
 	ev->located = 1;
 	s->loc_confirmed = 1;
@@ -1034,7 +1042,8 @@ static int start_locate(struct scan_engine *se, struct slot *s,
 				   &ev->scr[ev->loc_flow][ev->loc_ecn[1]].first);
 	if (hop >= 1 && hop < ev->screen_ttl) {
 		s->guessed = 1;
-		return round_guess(se, s, hop);
+		s->guess_hop = hop;
+		return round_guess(se, s, hop, 0);
 	}
 	return round_locate(se, s, 0);
 }
@@ -1111,11 +1120,18 @@ static void advance(struct scan_engine *se, struct slot *s)
 			n = start_locate(se, s, &v);
 		break;
 	case 3:
-		/* A guessed hop that did not name the router: the search. */
-		if (s->guessed == 1) {
+		/* A guessed hop that did not name the router: its lost
+		 * answers asked again (once), then the search. */
+		if (s->guessed == 1 || s->guessed == 3) {
 			scan_judge(&s->ev, se->p->conf, &v);
 			if (v.has_split && v.split.known)
 				break;
+			s->round = 3;
+			if (s->guessed == 1 &&
+			    (n = round_guess(se, s, s->guess_hop, 1)) > 0) {
+				s->guessed = 3;
+				break;
+			}
 			s->guessed = 2;
 			s->round = 3;
 			s->loc_confirmed = 0;

@@ -1076,6 +1076,65 @@ static void test_perpacket_routers(void **state)
 	scan_paths_free(p);
 }
 
+/* A split's hop is kept by the two screen routers and the screen TTL,
+ * for a first try on targets of any prefix; other routers or another
+ * screen TTL get no guess. */
+static void test_guess_hop(void **state)
+{
+	struct scan_paths *p = scan_paths_new(0, 4);
+	struct addr ra, rb, rc;
+
+	(void)state;
+	assert_non_null(p);
+	v4(&ra, "198.51.100.31");
+	v4(&rb, "198.51.100.41");
+	v4(&rc, "198.51.100.51");
+	assert_int_equal(scan_paths_guess_hop(p, 3, &ra, &rb), 0);
+	scan_paths_keep_hop(p, 3, &ra, &rb, 2);
+	assert_int_equal(scan_paths_guess_hop(p, 3, &ra, &rb), 2);
+	assert_int_equal(scan_paths_guess_hop(p, 4, &ra, &rb), 0);
+	assert_int_equal(scan_paths_guess_hop(p, 3, &ra, &rc), 0);
+	assert_int_equal(scan_paths_guess_hop(p, 3, &rb, &ra), 0);
+	scan_paths_free(p);
+}
+
+/* The judge names the router from a guessed hop alone when the target's
+ * own answers there (two each, one router) and the screen's repeats
+ * after it single it out; a guess that meets two routers names none. */
+static void test_judge_guessed_hop(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+	char b[INET6_ADDRSTRLEN];
+
+	(void)state;
+	dependent_ev(&ev, SCAN_REPEATS);
+	ev.located = 1;
+	ev.loc_flow = 1;
+	ev.loc_ecn[0] = ECN_NOT_ECT;
+	ev.loc_ecn[1] = ECN_ECT0;
+	for (int k = 0; k < 2; k++) {
+		ev.loc[2][k].got = 1;
+		ev.loc[2][k].answered = 2;
+		ev.loc[2][k].kind = ANS_ICMP_TE;
+		v4(&ev.loc[2][k].a, "198.51.100.2");
+	}
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 1);
+	assert_int_equal(v.split.hop, 2);
+	assert_string_equal(addr_str(&v.split.addr, b, sizeof(b)), "198.51.100.2");
+	/* One answer each there: not enough to say the router was one. */
+	ev.loc[2][0].answered = ev.loc[2][1].answered = 1;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	/* Two routers at the guessed hop: the split is before it, unnamed. */
+	ev.loc[2][0].answered = ev.loc[2][1].answered = 2;
+	v4(&ev.loc[2][1].a, "198.51.100.9");
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	assert_int_equal(v.split.addr.family, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1111,6 +1170,8 @@ int main(void)
 		cmocka_unit_test(test_repeats_for),
 		cmocka_unit_test(test_direct_flows),
 		cmocka_unit_test(test_perpacket_routers),
+		cmocka_unit_test(test_guess_hop),
+		cmocka_unit_test(test_judge_guessed_hop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
