@@ -61,6 +61,7 @@ struct slot {
 	int guessed;                 /* 1: located at a guessed hop first,
 				      * 3: asked again there, 2: searched */
 	int guess_hop;
+	int pf2_asked;               /* a second parted flow looked for */
 	int direct2;                 /* the confirm round that sent the
 				      * other flows' direct probes (0: none) */
 	int full;                    /* the strong repeats: a router at its
@@ -883,10 +884,38 @@ static int round_confirm(struct scan_engine *se, struct slot *s);
  * router with a per-packet target: the full repeats first. */
 static int upgrade(struct scan_engine *se, struct slot *s)
 {
-	if (s->full || s->pf < 0 || !suspect(se, s))
+	if (s->pf < 0)
 		return 0;
-	s->full = 1;
-	return round_confirm(se, s);
+	if (!s->full) {
+		if (!suspect(se, s))
+			return 0;
+		s->full = 1;
+		return round_confirm(se, s);
+	}
+	/* Full with one parted flow: the ports screened wider for a
+	 * second (widen_screen); once more to repeat it. */
+	if (s->pf2 < 0 && s->stage >= 4 && !s->pf2_asked) {
+		s->pf2_asked = 1;
+		return round_confirm(se, s);
+	}
+	return 0;
+}
+
+/* Full, and no second parted flow among the ports screened: all ports
+ * screened, so that one can be found and repeated. */
+static int widen_screen(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0, from = stage_ports(s->stage, ev);
+
+	if (s->stage >= 4 || !ev->screen_ttl)
+		return 0;
+	s->stage = 4;
+	se->phase = SCAN_PH_SCREEN_MORE;
+	for (int f = from; f < 2 * ev->nflows; f++)
+		for (int e = 0; e < 4; e++, n++)
+			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	return n;
 }
 
 static int round_confirm(struct scan_engine *se, struct slot *s)
@@ -939,6 +968,8 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 	}
 	if (pf < 0)                  /* after the retries: new probes wait */
 		n += next_stage(se, s, first, some);
+	else if (s->full && s->pf2 < 0)
+		n += widen_screen(se, s);
 	return n;
 }
 
