@@ -23,7 +23,9 @@
 #   BENCH_ZMAP_RATE    zmap --rate, 0 = no limit [0]
 #   BENCH_MEM_TARGETS  targets of the memory runs: 2^16, 2^17, 2^18, 2^19
 #                      or 2^20 addresses of 2001:db8:ac:: [1048576]
-#   BENCH_MEM_SECONDS  --deadline of the real memory run [10]
+#   BENCH_MEM_SECONDS  --deadline of the real memory run, 0 = none: the whole
+#                      BENCH_MEM_TARGETS scanned, and its wall time and
+#                      verdicts printed too [10]
 #   BENCH_SMALL=1      BENCH_TARGETS=10000 BENCH_MEM_TARGETS=65536
 #
 # The targets: 198.19.0.0/16, then 198.18.128.0/17, then 198.18.64.0/18 (the
@@ -57,7 +59,7 @@ num() { case "$2" in '' | *[!0-9]*) die "$1 must be a number";; esac; [ "$2" -ge
 num BENCH_TARGETS "$TARGETS" 1 114688
 num BENCH_RATE "$RATE" 1 10000000
 num BENCH_ZMAP_RATE "$ZRATE" 0 10000000
-num BENCH_MEM_SECONDS "$MEM_SECONDS" 1 300
+num BENCH_MEM_SECONDS "$MEM_SECONDS" 0 300
 [ -z "$FLOWS" ] || num BENCH_FLOWS "$FLOWS" 1 8
 num BENCH_ROUTER_RATE "$ROUTER_RATE" 0 10000000
 case $MEM_TARGETS in 65536) MEM6=2001:db8:ac::/112;; 131072) MEM6=2001:db8:ac::/111;;
@@ -210,12 +212,20 @@ echo "ratio scan/zmap send rate (packets/s): $send_ratio"
 on client /usr/bin/time -v -o "$TMP/dry.time" "$ET" scan --dry-run --blocklist "$TMP/empty" "$MEM6" \
 	>"$TMP/dry.out" 2>&1
 d_rss=$(time_v "$TMP/dry.time" 'Maximum resident set size (kbytes)')
+dl=(--deadline "$MEM_SECONDS")
+[ "$MEM_SECONDS" = 0 ] && dl=()
 on client /usr/bin/time -v -o "$TMP/mem.time" "$ET" scan --blocklist "$TMP/empty" --rate "$RATE" "${fl[@]}" \
-	--deadline "$MEM_SECONDS" -o "$TMP/mem.ndjson" "$MEM6" >/dev/null 2>"$TMP/mem.err"
+	"${dl[@]}" -o "$TMP/mem.ndjson" "$MEM6" >/dev/null 2>"$TMP/mem.err"
 m_rc=$?
 m_rss=$(time_v "$TMP/mem.time" 'Maximum resident set size (kbytes)')
-m_done=$(python3 "$TMP/scan_check.py" summary "$TMP/mem.ndjson" completed)
-echo "memory at $MEM_TARGETS targets ($MEM6): --dry-run $(mib "$d_rss") MiB; a real run cut at --deadline $MEM_SECONDS s (exit $m_rc, ${m_done:-?} completed) $(mib "$m_rss") MiB"
+m_wall=$(secs "$(time_v "$TMP/mem.time" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
+m_sum() { python3 "$TMP/scan_check.py" summary "$TMP/mem.ndjson" "$1"; }
+m_done=$(m_sum completed)
+if [ "$MEM_SECONDS" = 0 ]; then
+	echo "memory at $MEM_TARGETS targets ($MEM6): --dry-run $(mib "$d_rss") MiB; the whole run (exit $m_rc, ${m_done:-?} completed: $(m_sum broken) broken, $(m_sum healthy) healthy, $(m_sum inconclusive) inconclusive, $(m_sum unreachable) unreachable; $(m_sum probes_sent) probes) in $m_wall s, $(mib "$m_rss") MiB"
+else
+	echo "memory at $MEM_TARGETS targets ($MEM6): --dry-run $(mib "$d_rss") MiB; a real run cut at --deadline $MEM_SECONDS s (exit $m_rc, ${m_done:-?} completed) $(mib "$m_rss") MiB"
+fi
 echo
 goal() { if awk "BEGIN { exit !($1) }" 2>/dev/null; then echo yes; else echo NO; fi; }
 g1=NO

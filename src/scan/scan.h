@@ -16,7 +16,10 @@
 
 #define SCAN_MAX_FLOWS 8
 #define SCAN_MAX_TTL 32          /* screen and locate no farther */
-#define SCAN_REPEATS 5           /* extra probes of a parted codepoint */
+#define SCAN_REPEATS 5           /* extra probes of a parted codepoint
+				  * when per-packet balancing is near */
+#define SCAN_FIRST_FLOWS 1       /* flows with direct probes before the
+				  * rest (and screened first) */
 
 /* ---------------------------------------------------------- targets */
 
@@ -168,6 +171,9 @@ struct scan_flow {
 
 struct scan_evidence {
 	int nflows;
+	/* Flows 0..direct_flows-1 got direct probes (the others none yet:
+	 * a target that parts on the first flows needs no more); 0: all. */
+	int direct_flows;
 	struct scan_flow f[SCAN_MAX_FLOWS];
 	/* TTL-limited SYNs at the screen TTL, by flow and codepoint: flows
 	 * 0..nflows-1 are the ports of the plain SYNs, nflows..2*nflows-1
@@ -223,6 +229,8 @@ struct scan_verdict {
 	struct scan_split split;
 };
 
+/* The flows with direct probes: direct_flows, or nflows if 0. Pure. */
+int scan_direct_flows(const struct scan_evidence *ev);
 /* The shortest return distance of the target's own answers (0: none). */
 int scan_hops_min(const struct scan_evidence *ev);
 /* The screen TTL from the target's answers (0: none). Pure. */
@@ -240,6 +248,9 @@ int scan_parted_from(const struct scan_evidence *ev, int from, int *flow,
 void scan_judge(const struct scan_evidence *ev, double conf,
 		struct scan_verdict *v);
 const char *scan_status_name(enum scan_status s);
+/* The fewest repeats of each of a parted flow's two codepoints that can
+ * rule out a per-packet balancer at confidence conf (1..7). Pure. */
+int scan_repeats_for(double conf);
 
 /* ------------------------------------------------------------- output */
 
@@ -249,10 +260,21 @@ struct scan_router {
 	size_t n, cap;
 	double *pv;                  /* each target's per-target p (any order) */
 };
+/* What each probe was for (summary.probes_by_phase). */
+enum scan_phase { SCAN_PH_DIRECT = 0, SCAN_PH_DIRECT_RETRY, SCAN_PH_ECT0,
+		  SCAN_PH_DIRECT_MORE,
+		  SCAN_PH_SCREEN, SCAN_PH_SCREEN_MORE, SCAN_PH_SCREEN_RETRY,
+		  SCAN_PH_SCREEN_LOWER, SCAN_PH_TTL1, SCAN_PH_REPEATS,
+		  SCAN_PH_LOCATE, SCAN_PH_LOCATE_GUESS, SCAN_PH_LOCATE_RETRY,
+		  SCAN_PH_SPLIT_CONFIRM,
+		  SCAN_PH_COUNT };
+extern const char *const scan_phase_names[SCAN_PH_COUNT];
+
 struct scan_summary {
 	uint64_t targets, blocked, resumed, completed;
 	uint64_t by_status[4], dependent;
 	uint64_t probes, replies, resets, retries, unsent;
+	uint64_t by_phase[SCAN_PH_COUNT];   /* probes queued, by purpose */
 	uint64_t splits_reused;      /* localisations taken from a target before */
 	uint64_t screened;           /* targets whose screen was judged */
 	double conf;                 /* of the per-router test (0: 0.99) */

@@ -57,6 +57,15 @@ struct slot {
 	int pf, pe;                  /* the flow repeated, its codepoint */
 	int pf2, pe2;                /* a second parted flow repeated (-1) */
 	int loc_confirmed;           /* the split's repeats were sent */
+	int stage;                   /* of the screen (stage_ports) */
+	int guessed;                 /* 1: located at a guessed hop first,
+				      * 3: asked again there, 2: searched */
+	int guess_hop;
+	int pf2_asked;               /* a second parted flow looked for */
+	int direct2;                 /* the confirm round that sent the
+				      * other flows' direct probes (0: none) */
+	int full;                    /* the strong repeats: a router at its
+				      * screen was seen balancing per packet */
 	uint32_t unknown_ttls;       /* TTLs charged to the unknown routers */
 	struct scan_evidence ev;
 };
@@ -102,6 +111,7 @@ struct scan_engine {
 	double tokens;
 	int64_t last_fill, start;
 	struct scan_summary *sum;
+	enum scan_phase phase;       /* of the probes being queued */
 	int err;
 };
 
@@ -424,6 +434,7 @@ static void probe_to(struct scan_engine *se, struct slot *s, int port, int kind,
 
 	if (ttl && ttl == s->ev.screen_ttl)
 		s->ev.scr[port][ecn].sent++;
+	se->sum->by_phase[se->phase]++;
 	(void)tx_push(se, &t);
 }
 
@@ -632,11 +643,16 @@ static void next_ttls(struct scan_engine *se, const struct slot *s, int *lo,
 
 static int round_direct(struct scan_engine *se, struct slot *s, int rep)
 {
-	for (int f = 0; f < s->ev.nflows; f++) {
+	int n = 0;
+
+	for (int f = 0; f < scan_direct_flows(&s->ev); f++, n += 3) {
+		se->phase = rep ? SCAN_PH_DIRECT_RETRY : SCAN_PH_DIRECT;
 		probe(se, s, f, TX_PLAIN, 0, ECN_NOT_ECT, rep);
 		probe(se, s, s->ev.nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, rep);
+		se->phase = rep ? SCAN_PH_DIRECT_RETRY : SCAN_PH_ECT0;
+		probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, rep);
 	}
-	return 2 * s->ev.nflows;
+	return n;
 }
 
 static int any_direct(const struct scan_evidence *ev)
@@ -647,6 +663,17 @@ static int any_direct(const struct scan_evidence *ev)
 	return 0;
 }
 
+/* The ports screened by stage: one flow first (an ECN hash over two
+ * paths parts it with 7 in 8), a second if it did not part, then (after
+ * a round for the other flows' direct probes, whose answers may show a
+ * nearer machine and so a lower screen TTL) all the rest (round_confirm). */
+static int stage_ports(int stage, const struct scan_evidence *ev)
+{
+	int all = 2 * ev->nflows;
+
+	return stage <= 1 ? 1 : stage <= 3 ? (all < 2 ? all : 2) : all;
+}
+
 /* Round 1: ECT(0) of each flow to the target; every codepoint of each
  * flow at the screen TTL; ECN-setup SYNs lost in round 0 again. */
 static int round_screen(struct scan_engine *se, struct slot *s)
@@ -655,16 +682,18 @@ static int round_screen(struct scan_engine *se, struct slot *s)
 	int n = 0;
 
 	ev->screen_ttl = scan_screen_ttl(ev);
-	for (int f = 0; f < ev->nflows; f++) {
-		probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 0);
-		n++;
+	for (int f = 0; f < scan_direct_flows(ev); f++) {
 		if (!ev->f[f].neg.got) {
+			se->phase = SCAN_PH_DIRECT_RETRY;
 			probe(se, s, ev->nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, 1);
 			n++;
 		}
-		for (int e = 0; e < 4 && ev->screen_ttl; e++, n++)
+		se->phase = SCAN_PH_SCREEN;
+		for (int e = 0; e < 4 && ev->screen_ttl && f < stage_ports(1, ev);
+		     e++, n++)
 			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	}
+	se->phase = SCAN_PH_TTL1;
 	/* One return hop: a TTL-1 probe of two flows must reach the target
 	 * itself for "no router between" (a firewall's or proxy's reset
 	 * with a standard initial TTL is not enough). */
@@ -690,7 +719,8 @@ static int screen_some(const struct scan_evidence *ev)
  * probes back to back, not alternating, so that a round-robin balancer
  * (which would line up with an alternation) sends a block's probes to
  * different routers: per-packet, never a hash. */
-static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe)
+static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe,
+		       int reps)
 {
 	struct scan_evidence *ev = &s->ev;
 	const int cp[2] = { ECN_NOT_ECT, pe };
@@ -701,7 +731,7 @@ static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe)
 	for (int k = 0; k < 2; k++) {
 		struct scan_rep *rr = &ev->scr[pf][cp[k]];
 
-		for (int r = 1; r <= SCAN_REPEATS; r++)
+		for (int r = 1; r <= reps; r++)
 			if (!(rr->repmask & 1u << r)) {
 				probe_to(se, s, pf, TX_PLAIN, ev->screen_ttl, cp[k],
 					 r, &rr->first);
@@ -720,7 +750,7 @@ static int repeat_flow(struct scan_engine *se, struct slot *s, int pf, int pe)
  * answer came)? */
 static int screen_reached(const struct scan_evidence *ev)
 {
-	for (int f = 0; f < ev->nflows; f++)
+	for (int f = 0; f < 2 * ev->nflows; f++)
 		for (int e = 0; e < 4; e++) {
 			const struct scan_rep *r = &ev->scr[f][e];
 
@@ -737,10 +767,152 @@ static int lower_screen(struct scan_engine *se, struct slot *s)
 	struct scan_evidence *ev = &s->ev;
 	int n = 0;
 
+	int ports = stage_ports(1, ev);
+
+	for (int f = ports; f < 2 * ev->nflows; f++)
+		if (ev->scr[f][ECN_NOT_ECT].sent)
+			ports = f + 1;
 	ev->screen_ttl--;
 	s->lowered++;
+	se->phase = SCAN_PH_SCREEN_LOWER;
 	memset(ev->scr, 0, sizeof(ev->scr));
-	for (int f = 0; f < ev->nflows; f++)
+	for (int f = 0; f < ports; f++)
+		for (int e = 0; e < 4; e++, n++)
+			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	return n;
+}
+
+/* No flow parted on the first ones: the other flows' direct probes
+ * (plain Not-ECT, ECN-setup, ECT(0)), for a verdict on all K flows. */
+static int direct_rest(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	se->phase = SCAN_PH_DIRECT_MORE;
+	for (int f = ev->direct_flows; f < ev->nflows; f++, n += 3) {
+		probe(se, s, f, TX_PLAIN, 0, ECN_NOT_ECT, 0);
+		probe(se, s, ev->nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, 0);
+		probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 0);
+	}
+	if (n)
+		s->direct2 = s->confirms;
+	ev->direct_flows = ev->nflows;
+	return n;
+}
+
+/* Those the round after: an ECN-setup SYN or ECT(0) lost, again once,
+ * as the first flows' were. */
+static int direct_rest_again(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	se->phase = SCAN_PH_DIRECT_RETRY;
+	for (int f = SCAN_FIRST_FLOWS; f < ev->nflows; f++) {
+		if (!ev->f[f].neg.got) {
+			probe(se, s, ev->nflows + f, TX_ECNSETUP, 0, ECN_NOT_ECT, 1);
+			n++;
+		}
+		if (!ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
+			probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 1);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* No flow parted yet: the next stage of the screen, and with the last
+ * the other flows' direct probes; so a healthy verdict has all 2k ports
+ * (the ECN-setup SYNs' too: a hash the plain flows missed by chance is
+ * missed on twice as many flows). A screen with nothing to screen on (no
+ * screen TTL, or no answer yet): only the direct probes, for the record. */
+static int next_stage(struct scan_engine *se, struct slot *s, int first,
+		      int some)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0, from, to;
+
+	if (!ev->screen_ttl || !some)
+		return first ? direct_rest(se, s) : 0;
+	if (s->stage >= 4)
+		return 0;
+	from = stage_ports(s->stage, ev);
+	to = stage_ports(++s->stage, ev);
+	if (s->stage == 3 && (n = direct_rest(se, s)) > 0)
+		return n;
+	if (s->stage == 3)
+		to = stage_ports(++s->stage, ev);
+	se->phase = SCAN_PH_SCREEN_MORE;
+	for (int f = from; f < to; f++)
+		for (int e = 0; e < 4; e++, n++)
+			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	return n;
+}
+
+/* Did a router that answered s's screen answer identical probes of some
+ * target differently (scan_paths_mark_perpacket)? */
+static int suspect(const struct scan_engine *se, const struct slot *s)
+{
+	const struct scan_evidence *ev = &s->ev;
+
+	for (int f = 0; f < 2 * ev->nflows; f++)
+		for (int e = 0; e < 4; e++) {
+			const struct scan_rep *r = &ev->scr[f][e];
+
+			if (r->answered && r->kind == ANS_ICMP_TE &&
+			    scan_paths_perpacket(se->paths, &r->first))
+				return 1;
+		}
+	return 0;
+}
+
+/* Repeats of each codepoint of a parted flow: the fewest that can decide
+ * at the confidence asked (sequential: a repeat that differs vetoes for
+ * good, so stopping there is the fixed test); full, SCAN_REPEATS at
+ * least, on two flows. */
+static int repeats(const struct scan_engine *se, const struct slot *s)
+{
+	int r = scan_repeats_for(se->p->conf);
+
+	return s->full && r < SCAN_REPEATS ? SCAN_REPEATS : r;
+}
+
+static int round_confirm(struct scan_engine *se, struct slot *s);
+
+/* A target about to be judged on the light repeats whose screen shares a
+ * router with a per-packet target: the full repeats first. */
+static int upgrade(struct scan_engine *se, struct slot *s)
+{
+	if (s->pf < 0)
+		return 0;
+	if (!s->full) {
+		if (!suspect(se, s))
+			return 0;
+		s->full = 1;
+		return round_confirm(se, s);
+	}
+	/* Full with one parted flow: the ports screened wider for a
+	 * second (widen_screen); once more to repeat it. */
+	if (s->pf2 < 0 && s->stage >= 4 && !s->pf2_asked) {
+		s->pf2_asked = 1;
+		return round_confirm(se, s);
+	}
+	return 0;
+}
+
+/* Full, and no second parted flow among the ports screened: all ports
+ * screened, so that one can be found and repeated. */
+static int widen_screen(struct scan_engine *se, struct slot *s)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0, from = stage_ports(s->stage, ev);
+
+	if (s->stage >= 4 || !ev->screen_ttl)
+		return 0;
+	s->stage = 4;
+	se->phase = SCAN_PH_SCREEN_MORE;
+	for (int f = from; f < 2 * ev->nflows; f++)
 		for (int e = 0; e < 4; e++, n++)
 			probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
 	return n;
@@ -751,8 +923,10 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 	struct scan_evidence *ev = &s->ev;
 	int n = 0, pf = s->pf, pe = s->pe;
 
-	if (s->confirms == 0 && s->lowered < 2 && ev->screen_ttl > 1 &&
-	    screen_reached(ev))
+	/* Before any repeat, or with no flow parted yet (the later flows'
+	 * direct answers may show a nearer machine than the first ones). */
+	if ((s->confirms == 0 || pf < 0) && s->lowered < 2 && ev->screen_ttl > 1 &&
+	    (screen_reached(ev) || scan_screen_ttl(ev) < ev->screen_ttl))
 		return lower_screen(se, s);
 
 	/* The flow first seen parted stays the one repeated. */
@@ -760,19 +934,28 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 		s->pf = pf;
 		s->pe = pe;
 	}
-	/* A second parted flow repeated too: a per-packet balancer must
-	 * then fool two flows' repeats, not one. */
-	if (pf >= 0 && s->pf2 < 0)
+	if (!s->full && suspect(se, s))
+		s->full = 1;
+	/* Full: a second parted flow repeated too, so a per-packet balancer
+	 * must fool two flows' repeats, not one. */
+	if (pf >= 0 && s->pf2 < 0 && s->full)
 		(void)scan_parted_from(ev, pf + 1, &s->pf2, &s->pe2);
-	n += repeat_flow(se, s, pf, pe);
-	n += repeat_flow(se, s, s->pf2, s->pe2);
+	se->phase = SCAN_PH_REPEATS;
+	n += repeat_flow(se, s, pf, pe, repeats(se, s));
+	if (s->full)
+		n += repeat_flow(se, s, s->pf2, s->pe2, repeats(se, s));
 	int first = s->confirms++ == 0, some = screen_some(ev);
+
+	if (s->direct2 && s->confirms == s->direct2 + 1)
+		n += direct_rest_again(se, s);
+	se->phase = SCAN_PH_DIRECT_RETRY;
 
 	for (int f = 0; f < ev->nflows; f++)
 		if (first && !ev->f[f].tgt[1].got && ev->f[f].tgt[0].got == ANS_SYNACK) {
 			probe(se, s, f, TX_PLAIN, 0, ECN_ECT0, 1);
 			n++;
 		}
+	se->phase = SCAN_PH_SCREEN_RETRY;
 	for (int f = 0; f < 2 * ev->nflows && ev->screen_ttl; f++) {
 		/* A screen probe lost (a router's ICMP limit, loss): again,
 		 * up to three times while the screen answers at all, twice
@@ -783,29 +966,31 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 				n++;
 			}
 	}
-	/* No flow parted: the other half of the ports screened too, so a
-	 * hash the first flows missed by chance (1 in 8^k over two paths)
-	 * is missed only with 1 in 8^2k. */
-	if (first && pf < 0 && some && ev->screen_ttl)
-		for (int f = ev->nflows; f < 2 * ev->nflows; f++)
-			for (int e = 0; e < 4; e++, n++)
-				probe(se, s, f, TX_PLAIN, ev->screen_ttl, e, 0);
+	if (pf < 0)                  /* after the retries: new probes wait */
+		n += next_stage(se, s, first, some);
+	else if (s->full && s->pf2 < 0)
+		n += widen_screen(se, s);
 	return n;
 }
 
 /* The split seen at TTL `hop` on one answer per codepoint: repeats of
- * both codepoints there and one hop before, each codepoint's as a block
- * (repeat numbers 2.., after the locate and its retry). */
+ * both codepoints there, as many as the screen's (the test of a
+ * per-packet balancer), and two one hop before (where one more answer
+ * each, from the same router, is what the judge asks), each codepoint's
+ * as a block (repeat numbers 2..7, after the locate and its retry). */
 static int round_split_confirm(struct scan_engine *se, struct slot *s, int hop)
 {
 	struct scan_evidence *ev = &s->ev;
 	int n = 0;
 
+	se->phase = SCAN_PH_SPLIT_CONFIRM;
 	for (int t = hop - 1; t <= hop && t < ev->screen_ttl; t++) {
+		int want = t == hop ? repeats(se, s) : 2;
+
 		if (t < 1)
 			continue;
 		for (int k = 0; k < 2; k++)
-			for (int r = 2; r < 2 + SCAN_REPEATS; r++)
+			for (int r = 2; r < 2 + want && r <= 7; r++)
 				if (!(ev->loc[t][k].repmask & 1u << r)) {
 					probe(se, s, ev->loc_flow, TX_PLAIN, t,
 					      ev->loc_ecn[k], r);
@@ -821,6 +1006,7 @@ static int round_locate(struct scan_engine *se, struct slot *s, int retry)
 	struct scan_evidence *ev = &s->ev;
 	int n = 0;
 
+	se->phase = retry ? SCAN_PH_LOCATE_RETRY : SCAN_PH_LOCATE;
 	for (int t = 1; t < ev->screen_ttl; t++)
 		for (int k = 0; k < 2; k++)
 			if (!retry || !ev->loc[t][k].got) {
@@ -830,6 +1016,67 @@ static int round_locate(struct scan_engine *se, struct slot *s, int retry)
 			}
 	ev->located = 1;
 	return n;
+}
+
+/* The parted flow's two codepoints at the hop a split was named at for
+ * another target behind the same two screen routers (two answers each
+ * there, the judge's "alike before" test), and, when that hop's next is
+ * not the screen, the repeats there that rule out per-packet balancing:
+ * the target's own evidence names the router, or the search follows. */
+static int round_guess(struct scan_engine *se, struct slot *s, int hop,
+		       int again)
+{
+	struct scan_evidence *ev = &s->ev;
+	int n = 0;
+
+	se->phase = SCAN_PH_LOCATE_GUESS;
+	for (int t = hop; t <= hop + 1 && t < ev->screen_ttl; t++) {
+		int want = t == hop ? 2 : 1 + repeats(se, s);
+
+		for (int k = 0; k < 2; k++) {
+			/* Again: as many new repeats (numbers after the first
+			 * try's) as answers are missing. */
+			int from = again ? want : 0;
+			int to = again ? want + want - ev->loc[t][k].answered : want;
+
+			for (int r = from; r < to && r < 7; r++, n++)
+				probe(se, s, ev->loc_flow, TX_PLAIN, t,
+				      ev->loc_ecn[k], r == 0 ? 0 : r + 1);
+		}
+	}
+	ev->located = 1;
+	s->loc_confirmed = 1;
+	return n;
+}
+
+/* A dependent target's localisation: an earlier target's of the same
+ * prefix and screen routers (no probes), a guessed hop, or the search. */
+static int start_locate(struct scan_engine *se, struct slot *s,
+			const struct scan_verdict *v)
+{
+	struct scan_evidence *ev = &s->ev;
+	const struct scan_hopans (*known)[2] =
+		split_known(se, s, v->parted_flow, v->parted_ecn);
+	int hop;
+
+	ev->loc_flow = v->parted_flow;
+	ev->loc_ecn[0] = ECN_NOT_ECT;
+	ev->loc_ecn[1] = v->parted_ecn;
+	if (known) {
+		memcpy(ev->loc, known, sizeof(ev->loc));
+		ev->located = 1;
+		se->sum->splits_reused++;
+		return 0;
+	}
+	hop = scan_paths_guess_hop(se->paths, ev->screen_ttl,
+				   &ev->scr[ev->loc_flow][ECN_NOT_ECT].first,
+				   &ev->scr[ev->loc_flow][ev->loc_ecn[1]].first);
+	if (hop >= 1 && hop < ev->screen_ttl) {
+		s->guessed = 1;
+		s->guess_hop = hop;
+		return round_guess(se, s, hop, 0);
+	}
+	return round_locate(se, s, 0);
 }
 
 static void finish(struct scan_engine *se, struct slot *s)
@@ -846,6 +1093,10 @@ static void finish(struct scan_engine *se, struct slot *s)
 				      &ev->scr[ev->loc_flow][ECN_NOT_ECT].first,
 				      &ev->scr[ev->loc_flow][ev->loc_ecn[1]].first,
 				      ev->loc);
+		scan_paths_keep_hop(se->paths, ev->screen_ttl,
+				    &ev->scr[ev->loc_flow][ECN_NOT_ECT].first,
+				    &ev->scr[ev->loc_flow][ev->loc_ecn[1]].first,
+				    v.split.hop);
 	}
 	if (se->p->out)
 		scan_print_target(se->p->out, &s->dst, se->p->dport, &v);
@@ -882,31 +1133,43 @@ static void advance(struct scan_engine *se, struct slot *s)
 	case 1:
 		n = round_confirm(se, s);
 		if (n > 0) {
-			if (s->confirms < 3)
-				s->round = 1;  /* again for what stays missing */
+			/* Again for what stays missing (3 rounds, and one more
+			 * for each later stage of the screen). */
+			if (s->confirms < 2 + s->stage)
+				s->round = 1;
 			break;
 		}
 		s->round++;
 		/* fall through */
 	case 2:
-		scan_judge(&s->ev, se->p->conf, &v);
-		if (v.dependent == 1 && se->p->locate && s->ev.screen_ttl > 1) {
-			const struct scan_hopans (*known)[2] =
-				split_known(se, s, v.parted_flow, v.parted_ecn);
-
-			s->ev.loc_flow = v.parted_flow;
-			s->ev.loc_ecn[0] = ECN_NOT_ECT;
-			s->ev.loc_ecn[1] = v.parted_ecn;
-			if (known) {
-				memcpy(s->ev.loc, known, sizeof(s->ev.loc));
-				s->ev.located = 1;
-				se->sum->splits_reused++;
-				break;
-			}
-			n = round_locate(se, s, 0);
+		if ((n = upgrade(se, s)) > 0) {
+			s->round = 2;
+			break;
 		}
+		scan_judge(&s->ev, se->p->conf, &v);
+		if (v.dependent == 1 && se->p->locate && s->ev.screen_ttl > 1)
+			n = start_locate(se, s, &v);
 		break;
 	case 3:
+		/* A guessed hop that did not name the router: its lost
+		 * answers asked again (once), then the search. */
+		if (s->guessed == 1 || s->guessed == 3) {
+			scan_judge(&s->ev, se->p->conf, &v);
+			if (v.has_split && v.split.known)
+				break;
+			s->round = 3;
+			if (s->guessed == 1 &&
+			    (n = round_guess(se, s, s->guess_hop, 1)) > 0) {
+				s->guessed = 3;
+				break;
+			}
+			s->guessed = 2;
+			s->round = 3;
+			s->loc_confirmed = 0;
+			n = round_locate(se, s, 0);
+			break;
+		}
+		/* fall through */
 	case 4:
 		/* A split on one answer each: repeats decide (once); hops
 		 * silent: the locate again (once, the first time here). */
@@ -946,6 +1209,9 @@ static int start_next(struct scan_engine *se)
 		s->used = 1;
 		s->pf = s->pe = s->pf2 = s->pe2 = -1;
 		s->ev.nflows = p->flows;
+		s->ev.direct_flows = p->flows < SCAN_FIRST_FLOWS ? p->flows
+								 : SCAN_FIRST_FLOWS;
+		s->stage = 1;
 		tab_insert(se, (uint32_t)(s - se->slots));
 		round_direct(se, s, 0);
 		arm(se, s);
@@ -1020,8 +1286,20 @@ static void hop_answer(struct scan_hopans *h, unsigned rep, const struct addr *f
 }
 
 /* A TTL-limited probe's answer, from a router or from the target. */
-static void limited_answer(struct slot *s, int port, const struct scan_tag *t,
-			   const struct addr *from, int kind)
+/* Identical probes answered by another router (or kind) than the
+ * first: both are behind a per-packet balancer. */
+static void note_differ(struct scan_paths *paths, unsigned before, unsigned now,
+			const struct addr *first, const struct addr *from)
+{
+	if (now == before)
+		return;
+	scan_paths_mark_perpacket(paths, first);
+	scan_paths_mark_perpacket(paths, from);
+}
+
+static void limited_answer(struct scan_paths *paths, struct slot *s, int port,
+			   const struct scan_tag *t, const struct addr *from,
+			   int kind)
 {
 	struct scan_evidence *ev = &s->ev;
 
@@ -1034,14 +1312,25 @@ static void limited_answer(struct slot *s, int port, const struct scan_tag *t,
 		return;
 	}
 	if ((int)t->ttl == ev->screen_ttl) {
-		rep_answer(&ev->scr[port][t->ecn], t->rep, from, kind);
+		struct scan_rep *r = &ev->scr[port][t->ecn];
+		unsigned before = r->differed + r->kinddiff;
+
+		rep_answer(r, t->rep, from, kind);
+		note_differ(paths, before, r->differed + r->kinddiff, &r->first,
+			    from);
 		return;
 	}
 	if (port != ev->loc_flow || t->ttl >= SCAN_MAX_TTL || !ev->located)
 		return;
 	for (int k = 0; k < 2; k++)
-		if ((int)t->ecn == ev->loc_ecn[k])
-			hop_answer(&ev->loc[t->ttl][k], t->rep, from, kind);
+		if ((int)t->ecn == ev->loc_ecn[k]) {
+			struct scan_hopans *h = &ev->loc[t->ttl][k];
+			unsigned before = h->differed + h->kinddiff;
+
+			hop_answer(h, t->rep, from, kind);
+			note_differ(paths, before, h->differed + h->kinddiff,
+				    &h->a, from);
+		}
 }
 
 /* What a TTL-limited probe's answer is: a router's time-exceeded, the
@@ -1103,7 +1392,8 @@ static void on_packet(struct scan_engine *se, const uint8_t *b, size_t len,
 	else {
 		scan_paths_answer(se->paths, &s->dst, (int)m.tag.ttl, &r.src,
 				  m.tag.ttl < 32 && (s->unknown_ttls & 1u << m.tag.ttl));
-		limited_answer(s, m.port, &m.tag, &r.src, limited_kind(s, &m, &r));
+		limited_answer(se->paths, s, m.port, &m.tag, &r.src,
+			       limited_kind(s, &m, &r));
 	}
 }
 

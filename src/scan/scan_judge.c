@@ -16,6 +16,21 @@ const char *scan_status_name(enum scan_status s)
 	return s <= SCAN_UNREACHABLE ? status_names[s] : "?";
 }
 
+int scan_direct_flows(const struct scan_evidence *ev)
+{
+	return ev->direct_flows > 0 && ev->direct_flows < ev->nflows ?
+	       ev->direct_flows : ev->nflows;
+}
+
+int scan_repeats_for(double conf)
+{
+	int r = 1;
+
+	while (r < 7 && pp_miss_pair(r, r) > 1.0 - conf)
+		r++;
+	return r;
+}
+
 int scan_hops(uint8_t ttl)
 {
 	int init = ttl <= 32 ? 32 : ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255;
@@ -171,7 +186,7 @@ struct screen_sum {
 	double p_parted, p_best;
 	int flow, ecn;
 	int parted, inconsistent;
-	double p_missed;
+	double p_missed;             /* (1/2)^(whole flows alike) */
 	int answered;
 	int kind_odd;                /* a flow's codepoints got answers of
 				      * different kinds (one a router's) */
@@ -229,10 +244,14 @@ static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 	}
 	s->p_parted *= best;
 	s->parted |= parted;
-	/* Over two paths each other codepoint lands on Not-ECT's with
-	 * chance 1/2 at worst (more paths make it smaller). */
-	if (!parted)
-		s->p_missed *= pow(0.5, agree);
+	/* Only a whole flow counts for health: all four codepoints answered
+	 * by routers, alike. A hash that one codepoint alone moves (CE) hides
+	 * in such a flow with chance 1/2 at worst over two paths (more paths
+	 * make it smaller); a flow with answers missing may have lost just
+	 * the one that parts (a site keeps a half-open connection whose reset
+	 * was lost and answers that flow's next SYN with no SYN-ACK). */
+	if (!parted && agree == 3)
+		s->p_missed *= 0.5;
 }
 
 static void sum_screen(const struct scan_evidence *ev, struct screen_sum *s)
@@ -409,7 +428,8 @@ static void judge_setup(const struct scan_evidence *ev, double alpha,
 
 	if (v->dependent == 1 || v->plain.answered == 0 || ecn_bad <= plain_bad)
 		return;
-	p = fisher_greater(ecn_bad, ev->nflows, plain_bad, ev->nflows);
+	p = fisher_greater(ecn_bad, scan_direct_flows(ev), plain_bad,
+			   scan_direct_flows(ev));
 	if (p <= alpha) {
 		v->status = SCAN_BROKEN;
 		v->reason = "ecn-setup-refused";
@@ -432,8 +452,10 @@ void scan_judge(const struct scan_evidence *ev, double conf,
 	v->dependent = -1;
 	v->parted_flow = -1;
 	for (int f = 0; f < ev->nflows; f++) {
-		count_setup(&ev->f[f].neg, &v->ecn);
-		count_setup(&ev->f[f].tgt[0], &v->plain);
+		if (f < scan_direct_flows(ev)) {
+			count_setup(&ev->f[f].neg, &v->ecn);
+			count_setup(&ev->f[f].tgt[0], &v->plain);
+		}
 		any |= direct(&ev->f[f].neg) || direct(&ev->f[f].tgt[0]) ||
 		       direct(&ev->f[f].tgt[1]);
 		for (int e = 0; e < 4; e++)

@@ -157,6 +157,19 @@ static double router_alpha(const struct scan_summary *s)
 	return 1.0 - (s->conf > 0 ? s->conf : 0.99);
 }
 
+const char *const scan_phase_names[SCAN_PH_COUNT] = {
+	[SCAN_PH_DIRECT] = "direct", [SCAN_PH_DIRECT_RETRY] = "direct_retry",
+	[SCAN_PH_ECT0] = "direct_ect0", [SCAN_PH_DIRECT_MORE] = "direct_more",
+	[SCAN_PH_SCREEN] = "screen",
+	[SCAN_PH_SCREEN_MORE] = "screen_more",
+	[SCAN_PH_SCREEN_RETRY] = "screen_retry",
+	[SCAN_PH_SCREEN_LOWER] = "screen_lower", [SCAN_PH_TTL1] = "ttl1",
+	[SCAN_PH_REPEATS] = "repeats", [SCAN_PH_LOCATE] = "locate",
+	[SCAN_PH_LOCATE_GUESS] = "locate_guess",
+	[SCAN_PH_LOCATE_RETRY] = "locate_retry",
+	[SCAN_PH_SPLIT_CONFIRM] = "split_confirm",
+};
+
 void scan_print_summary(FILE *fp, const struct scan_summary *s,
 			const struct scan_targets *t)
 {
@@ -181,6 +194,10 @@ void scan_print_summary(FILE *fp, const struct scan_summary *s,
 	json_int(&j, "send_retries", (long long)s->retries);
 	json_int(&j, "unsent", (long long)s->unsent);
 	json_int(&j, "splits_reused", (long long)s->splits_reused);
+	json_open_obj(&j, "probes_by_phase");
+	for (int k = 0; k < SCAN_PH_COUNT; k++)
+		json_int(&j, scan_phase_names[k], (long long)s->by_phase[k]);
+	json_close_obj(&j);
 	json_num(&j, "seconds", s->seconds, 3);
 	json_num(&j, "rate", s->rate, 0);
 	json_close_obj(&j);

@@ -10,6 +10,9 @@
 #define PC_SIZE 65536
 #define PATHS_WAYS 4
 #define SC_SIZE 1024
+#define PP_SIZE 4096
+#define GC_SIZE 1024
+#define PP_PROBE 32
 
 struct rbucket {
 	struct addr a;
@@ -35,6 +38,12 @@ struct scan_paths {
 	struct rbucket *rb;          /* RB_SIZE; [0] the unknown routers' */
 	struct pcache *pc;           /* PC_SIZE */
 	struct split_cache *sc;      /* SC_SIZE */
+	struct addr *pp;             /* PP_SIZE: routers seen per packet */
+	struct split_guess {
+		uint64_t key;            /* guess_key(); 0: empty */
+		int hop;
+	} *gc;                       /* GC_SIZE */
+	int pp_full;                 /* one did not fit: every router is */
 };
 
 struct scan_paths *scan_paths_new(double rate, double burst)
@@ -48,7 +57,9 @@ struct scan_paths *scan_paths_new(double rate, double burst)
 	p->rb = calloc(RB_SIZE, sizeof(*p->rb));
 	p->pc = calloc(PC_SIZE, sizeof(*p->pc));
 	p->sc = calloc(SC_SIZE, sizeof(*p->sc));
-	if (!p->rb || !p->pc || !p->sc) {
+	p->pp = calloc(PP_SIZE, sizeof(*p->pp));
+	p->gc = calloc(GC_SIZE, sizeof(*p->gc));
+	if (!p->rb || !p->pc || !p->sc || !p->pp || !p->gc) {
 		scan_paths_free(p);
 		return NULL;
 	}
@@ -64,6 +75,8 @@ void scan_paths_free(struct scan_paths *p)
 	free(p->rb);
 	free(p->pc);
 	free(p->sc);
+	free(p->pp);
+	free(p->gc);
 	free(p);
 }
 
@@ -236,4 +249,63 @@ void scan_paths_keep_split(struct scan_paths *p, const struct addr *dst,
 	c->r[0] = *r0;
 	c->r[1] = *r1;
 	memcpy(c->loc, loc, sizeof(c->loc));
+}
+
+/* The screen TTL and the two routers there, in any prefix. Never 0. */
+static uint64_t guess_key(int screen_ttl, const struct addr *r0,
+			  const struct addr *r1)
+{
+	return ((uint64_t)addr_hash(r0) << 32 ^ (uint64_t)addr_hash(r1) * 0x9e3779b1u ^
+		(uint64_t)screen_ttl << 8 ^ (uint64_t)r0->family) | 1;
+}
+
+void scan_paths_keep_hop(struct scan_paths *p, int screen_ttl,
+			 const struct addr *r0, const struct addr *r1, int hop)
+{
+	uint64_t k = guess_key(screen_ttl, r0, r1);
+	struct split_guess *g = &p->gc[k % GC_SIZE];
+
+	g->key = k;
+	g->hop = hop;
+}
+
+int scan_paths_guess_hop(const struct scan_paths *p, int screen_ttl,
+			 const struct addr *r0, const struct addr *r1)
+{
+	uint64_t k = guess_key(screen_ttl, r0, r1);
+	const struct split_guess *g = &p->gc[k % GC_SIZE];
+
+	return g->key == k ? g->hop : 0;
+}
+
+void scan_paths_mark_perpacket(struct scan_paths *p, const struct addr *router)
+{
+	uint32_t h = addr_hash(router) % PP_SIZE;
+
+	if (router->family == 0)
+		return;
+	for (int i = 0; i < PP_PROBE; i++, h = (h + 1) % PP_SIZE) {
+		if (addr_eq(&p->pp[h], router))
+			return;
+		if (p->pp[h].family == 0) {
+			p->pp[h] = *router;
+			return;
+		}
+	}
+	p->pp_full = 1;
+}
+
+int scan_paths_perpacket(const struct scan_paths *p, const struct addr *router)
+{
+	uint32_t h = addr_hash(router) % PP_SIZE;
+
+	if (p->pp_full)
+		return 1;
+	for (int i = 0; i < PP_PROBE; i++, h = (h + 1) % PP_SIZE) {
+		if (p->pp[h].family == 0)
+			return 0;
+		if (addr_eq(&p->pp[h], router))
+			return 1;
+	}
+	return 0;
 }

@@ -18,6 +18,12 @@
  * that target's localisation and sends no probe for it: the routers near
  * the scanner, which every localisation crosses, are spared. Only splits
  * located to one hop are kept.
+ *
+ * Per packet: the routers that answered identical probes of some target
+ * differently (two routers, or a router and the target): a balancer
+ * spreads packets, not flows, in front of them. A target screened by one
+ * of them must bring the stronger evidence (scan_engine.c); this only
+ * ever asks for more probes, never takes a verdict from another target.
  */
 #ifndef ECNTRACE_SCAN_PATHS_H
 #define ECNTRACE_SCAN_PATHS_H
@@ -52,5 +58,19 @@ void scan_paths_keep_split(struct scan_paths *p, const struct addr *dst,
 			   int screen_ttl, const struct addr *r0,
 			   const struct addr *r1,
 			   const struct scan_hopans loc[SCAN_MAX_TTL][2]);
+
+/* A split named at hop `hop` behind the two routers r0, r1 at screen_ttl;
+ * and the hop to try first for another target (of any prefix) whose
+ * parted flow meets the same two there: 0 if none. A guess only: the
+ * target's own probes at that hop must name the router. */
+void scan_paths_keep_hop(struct scan_paths *p, int screen_ttl,
+			 const struct addr *r0, const struct addr *r1, int hop);
+int scan_paths_guess_hop(const struct scan_paths *p, int screen_ttl,
+			 const struct addr *r0, const struct addr *r1);
+
+/* router answered identical probes differently from another answer. */
+void scan_paths_mark_perpacket(struct scan_paths *p, const struct addr *router);
+/* Was router so marked (or the table too full to tell: 1)? */
+int scan_paths_perpacket(const struct scan_paths *p, const struct addr *router);
 
 #endif

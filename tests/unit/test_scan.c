@@ -401,7 +401,9 @@ static void rep(struct scan_rep *r, int answered, int differed, const char *who)
 		v4(&r->first, who);
 }
 
-/* A target 4 hops away whose flows all answer alike at the screen. */
+/* A target 4 hops away whose flows all answer alike at the screen, on
+ * the plain and the ECN-setup SYNs' ports (as the engine screens a path
+ * where no flow parts). */
 static void healthy_ev(struct scan_evidence *ev, int flows)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -412,9 +414,10 @@ static void healthy_ev(struct scan_evidence *ev, int flows)
 		ev->f[f].neg.ece = 1;
 		answer(&ev->f[f].tgt[0], ANS_SYNACK, 61);
 		answer(&ev->f[f].tgt[1], ANS_SYNACK, 61);
+	}
+	for (int f = 0; f < 2 * flows; f++)
 		for (int e = 0; e < 4; e++)
 			rep(&ev->scr[f][e], 1, 0, "198.51.100.3");
-	}
 }
 
 /* The same with flow 1 parted on ECT(0), confirmed by repeats. */
@@ -499,18 +502,38 @@ static void test_judge_lossy(void **state)
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_int_equal(v.dependent, -1);
 	/* A healthy path with most screen answers lost: too few to clear
-	 * it (each agreeing codepoint halves the chance of a missed hash). */
+	 * it (each whole flow alike halves the chance of a missed hash). */
 	healthy_ev(&ev, 4);
-	for (int f = 0; f < 4; f++)
+	for (int f = 0; f < 8; f++)
 		for (int e = 1; e < 4; e++)
 			if (f > 0 || e > 2)
 				rep(&ev.scr[f][e], 0, 0, NULL);
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
 	assert_string_equal(v.reason, "few-answers");
+	/* One codepoint lost in each of the 8 flows: 24 answers alike, but
+	 * each flow may have lost the one that parts (a site that kept a
+	 * half-open connection answers that flow no more): no whole flow,
+	 * no health. */
+	healthy_ev(&ev, 4);
+	for (int f = 0; f < 8; f++)
+		rep(&ev.scr[f][1 + f % 3], 0, 0, NULL);
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_string_equal(v.reason, "few-answers");
+	/* 7 whole flows alike: 2^-7, healthy at 0.99; 6: not. */
+	healthy_ev(&ev, 4);
+	rep(&ev.scr[5][ECN_CE], 0, 0, NULL);
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_HEALTHY);
+	assert_true(fabs(v.confidence - (1.0 - 1.0 / 128)) < 1e-9);
+	rep(&ev.scr[6][ECN_ECT1], 0, 0, NULL);
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_string_equal(v.reason, "few-answers");
 	/* Silent last router: no screen, no verdict. */
 	healthy_ev(&ev, 4);
-	for (int f = 0; f < 4; f++)
+	for (int f = 0; f < 8; f++)
 		for (int e = 0; e < 4; e++)
 			rep(&ev.scr[f][e], 0, 0, NULL);
 	scan_judge(&ev, 0.99, &v);
@@ -702,7 +725,7 @@ static void test_judge_screen_reached_target(void **state)
 	 * the forward one): its SYN-ACKs agree, but say nothing of a split
 	 * before it. */
 	healthy_ev(&ev, 4);
-	for (int f = 0; f < 4; f++)
+	for (int f = 0; f < 8; f++)
 		for (int e = 0; e < 4; e++)
 			ev.scr[f][e].kind = ANS_SYNACK;
 	scan_judge(&ev, 0.99, &v);
@@ -911,7 +934,7 @@ static void test_ndjson(void **state)
 		"\"port\":80,\"status\":\"healthy\",\"reason\":null,"
 		"\"ecn_setup\":{\"answered\":4,\"reset\":0,\"dropped\":0,\"ece\":4},"
 		"\"plain_setup\":{\"answered\":4,\"reset\":0,\"dropped\":0},"
-		"\"hops\":4,\"screen_ttl\":3,\"ecn_dependent\":false,\"confidence\":0.9998,"
+		"\"hops\":4,\"screen_ttl\":3,\"ecn_dependent\":false,\"confidence\":0.9961,"
 		"\"machines\":1,\"split\":null}\n");
 	free(s);
 	memset(&ev, 0, sizeof(ev));
@@ -984,6 +1007,134 @@ static void test_summary_groups(void **state)
 	scan_targets_free(&t);
 }
 
+/* The light repeats: the fewest that decide at the confidence, each
+ * codepoint's block a fresh draw (pp_miss_pair(r, r) = 4^-r). */
+static void test_repeats_for(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	(void)state;
+	assert_int_equal(scan_repeats_for(0.9), 2);
+	assert_int_equal(scan_repeats_for(0.99), 4);
+	assert_int_equal(scan_repeats_for(0.999), 5);
+	assert_int_equal(scan_repeats_for(0.9999), 7);
+	/* That many decide; one fewer on one codepoint still does at 0.99
+	 * (4^4 3^3 / 7^7), one fewer on both does not. */
+	dependent_ev(&ev, scan_repeats_for(0.99));
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.dependent, 1);
+	ev.scr[1][ECN_ECT0].answered--;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.dependent, 1);
+	ev.scr[1][ECN_NOT_ECT].answered--;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.dependent, -1);
+}
+
+/* A target whose direct probes went to its first flows only: the ECN
+ * setup counts are of those flows, not the others as dropped. */
+static void test_direct_flows(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	(void)state;
+	dependent_ev(&ev, SCAN_REPEATS);
+	ev.direct_flows = 2;
+	for (int f = 2; f < 4; f++)
+		memset(&ev.f[f], 0, sizeof(ev.f[f]));
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.dependent, 1);
+	assert_int_equal(v.ecn.answered + v.ecn.reset + v.ecn.dropped, 2);
+	assert_int_equal(v.plain.answered, 2);
+	assert_int_equal(v.plain.dropped, 0);
+	assert_int_equal(scan_direct_flows(&ev), 2);
+	ev.direct_flows = 0;
+	assert_int_equal(scan_direct_flows(&ev), 4);
+}
+
+/* Routers seen answering identical probes differently are remembered
+ * (the engine then asks their targets for the full repeats). */
+static void test_perpacket_routers(void **state)
+{
+	struct scan_paths *p = scan_paths_new(0, 4);
+	struct addr a, b, c;
+
+	(void)state;
+	assert_non_null(p);
+	v4(&a, "198.51.100.31");
+	v4(&b, "198.51.100.41");
+	v4(&c, "198.51.100.51");
+	assert_false(scan_paths_perpacket(p, &a));
+	scan_paths_mark_perpacket(p, &a);
+	scan_paths_mark_perpacket(p, &b);
+	scan_paths_mark_perpacket(p, &a);
+	assert_true(scan_paths_perpacket(p, &a));
+	assert_true(scan_paths_perpacket(p, &b));
+	assert_false(scan_paths_perpacket(p, &c));
+	scan_paths_free(p);
+}
+
+/* A split's hop is kept by the two screen routers and the screen TTL,
+ * for a first try on targets of any prefix; other routers or another
+ * screen TTL get no guess. */
+static void test_guess_hop(void **state)
+{
+	struct scan_paths *p = scan_paths_new(0, 4);
+	struct addr ra, rb, rc;
+
+	(void)state;
+	assert_non_null(p);
+	v4(&ra, "198.51.100.31");
+	v4(&rb, "198.51.100.41");
+	v4(&rc, "198.51.100.51");
+	assert_int_equal(scan_paths_guess_hop(p, 3, &ra, &rb), 0);
+	scan_paths_keep_hop(p, 3, &ra, &rb, 2);
+	assert_int_equal(scan_paths_guess_hop(p, 3, &ra, &rb), 2);
+	assert_int_equal(scan_paths_guess_hop(p, 4, &ra, &rb), 0);
+	assert_int_equal(scan_paths_guess_hop(p, 3, &ra, &rc), 0);
+	assert_int_equal(scan_paths_guess_hop(p, 3, &rb, &ra), 0);
+	scan_paths_free(p);
+}
+
+/* The judge names the router from a guessed hop alone when the target's
+ * own answers there (two each, one router) and the screen's repeats
+ * after it single it out; a guess that meets two routers names none. */
+static void test_judge_guessed_hop(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+	char b[INET6_ADDRSTRLEN];
+
+	(void)state;
+	dependent_ev(&ev, SCAN_REPEATS);
+	ev.located = 1;
+	ev.loc_flow = 1;
+	ev.loc_ecn[0] = ECN_NOT_ECT;
+	ev.loc_ecn[1] = ECN_ECT0;
+	for (int k = 0; k < 2; k++) {
+		ev.loc[2][k].got = 1;
+		ev.loc[2][k].answered = 2;
+		ev.loc[2][k].kind = ANS_ICMP_TE;
+		v4(&ev.loc[2][k].a, "198.51.100.2");
+	}
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 1);
+	assert_int_equal(v.split.hop, 2);
+	assert_string_equal(addr_str(&v.split.addr, b, sizeof(b)), "198.51.100.2");
+	/* One answer each there: not enough to say the router was one. */
+	ev.loc[2][0].answered = ev.loc[2][1].answered = 1;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	/* Two routers at the guessed hop: the split is before it, unnamed. */
+	ev.loc[2][0].answered = ev.loc[2][1].answered = 2;
+	v4(&ev.loc[2][1].a, "198.51.100.9");
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.split.known, 0);
+	assert_int_equal(v.split.addr.family, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1016,6 +1167,11 @@ int main(void)
 		cmocka_unit_test(test_split_kept),
 		cmocka_unit_test(test_ndjson),
 		cmocka_unit_test(test_summary_groups),
+		cmocka_unit_test(test_repeats_for),
+		cmocka_unit_test(test_direct_flows),
+		cmocka_unit_test(test_perpacket_routers),
+		cmocka_unit_test(test_guess_hop),
+		cmocka_unit_test(test_judge_guessed_hop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
