@@ -197,6 +197,11 @@ struct scan_evidence {
 	 * sent, and those the target itself answered (a router there would
 	 * have sent time-exceeded instead). */
 	uint8_t ttl1_sent, ttl1_reached;
+	/* A router at this target's screen answered identical probes (of
+	 * any target) differently: a per-packet balancer there. Then one
+	 * parted flow's agreeing repeats prove no hash; two parted flows
+	 * must agree (each its own draws). */
+	uint8_t pp_suspect;
 };
 
 /* ------------------------------------------------------------ verdict */

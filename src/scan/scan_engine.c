@@ -889,7 +889,7 @@ static int upgrade(struct scan_engine *se, struct slot *s)
 	if (!s->full) {
 		if (!suspect(se, s))
 			return 0;
-		s->full = 1;
+		s->full = s->ev.pp_suspect = 1;
 		return round_confirm(se, s);
 	}
 	/* Full with one parted flow: the ports screened wider for a
@@ -935,7 +935,7 @@ static int round_confirm(struct scan_engine *se, struct slot *s)
 		s->pe = pe;
 	}
 	if (!s->full && suspect(se, s))
-		s->full = 1;
+		s->full = s->ev.pp_suspect = 1;
 	/* Full: a second parted flow repeated too, so a per-packet balancer
 	 * must fool two flows' repeats, not one. */
 	if (pf >= 0 && s->pf2 < 0 && s->full)

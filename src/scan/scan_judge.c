@@ -186,6 +186,7 @@ struct screen_sum {
 	double p_parted, p_best;
 	int flow, ecn;
 	int parted, inconsistent;
+	int nparted;                 /* flows parted on every repeat */
 	double p_missed;             /* (1/2)^(whole flows alike) */
 	int answered;
 	int kind_odd;                /* a flow's codepoints got answers of
@@ -243,6 +244,7 @@ static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 		}
 	}
 	s->p_parted *= best;
+	s->nparted += best < 1.0;
 	s->parted |= parted;
 	/* Only a whole flow counts for health: all four codepoints answered
 	 * by routers, alike. A hash that one codepoint alone moves (CE) hides
@@ -372,7 +374,8 @@ static void judge_path(const struct scan_evidence *ev, double alpha,
 	double tests = 1.0;
 
 	sum_screen(ev, &s);
-	if (s.flow >= 0 && !s.inconsistent && s.p_parted * tests <= alpha) {
+	if (s.flow >= 0 && !s.inconsistent && s.p_parted * tests <= alpha &&
+	    (!ev->pp_suspect || s.nparted >= 2)) {
 		v->dependent = 1;
 		v->confidence = 1.0 - s.p_parted * tests;
 		v->status = SCAN_BROKEN;

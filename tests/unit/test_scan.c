@@ -686,6 +686,23 @@ static void test_judge_two_flows(void **state)
 	scan_judge(&ev, 0.99, &v);
 	assert_int_equal(v.dependent, 1);
 	assert_true(fabs(v.confidence - (1.0 - 1.0 / 256)) < 1e-9);
+	/* Behind a router seen balancing per packet (pp_suspect), one
+	 * parted flow is no proof however its repeats agree (a per-packet
+	 * balancer fools 4^-5 of such targets, and a scan meets thousands):
+	 * a second parted flow must agree too. */
+	dependent_ev(&ev, SCAN_REPEATS);
+	ev.pp_suspect = 1;
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_INCONCLUSIVE);
+	assert_int_equal(v.dependent, -1);
+	assert_string_equal(v.reason, "parted-unconfirmed");
+	rep(&ev.scr[3][ECN_NOT_ECT], 1 + SCAN_REPEATS, 0, "198.51.100.3");
+	rep(&ev.scr[3][ECN_CE], 1 + SCAN_REPEATS, 0, "198.51.100.4");
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.status, SCAN_BROKEN);
+	dependent_ev(&ev, 2);
+	rep(&ev.scr[3][ECN_NOT_ECT], 3, 0, "198.51.100.3");
+	rep(&ev.scr[3][ECN_CE], 3, 0, "198.51.100.4");
 	/* The engine's second flow: the next parted one. */
 	int f, e;
 
