@@ -187,6 +187,10 @@ struct screen_sum {
 	int flow, ecn;
 	int parted, inconsistent;
 	int nparted;                 /* flows parted on every repeat */
+	int partial;                 /* flows some codepoints of which a
+				      * router answered, and not all */
+	struct addr router;          /* the first router that answered */
+	int routers;                 /* 0, 1, or 2 for more than one */
 	double p_missed;             /* (1/2)^(whole flows alike) */
 	int answered;
 	int kind_odd;                /* a flow's codepoints got answers of
@@ -245,6 +249,19 @@ static void sum_flow(const struct scan_rep *scr, int fi, struct screen_sum *s)
 	}
 	s->p_parted *= best;
 	s->nparted += best < 1.0;
+	int by_router = 0;
+
+	for (int e = 0; e < 4; e++)
+		if (router_rep(&scr[e])) {
+			by_router++;
+			if (s->routers == 0) {
+				s->router = scr[e].first;
+				s->routers = 1;
+			} else if (!addr_eq(&s->router, &scr[e].first)) {
+				s->routers = 2;
+			}
+		}
+	s->partial += by_router > 0 && by_router < 4;
 	s->parted |= parted;
 	/* Only a whole flow counts for health: all four codepoints answered
 	 * by routers, alike. A hash that one codepoint alone moves (CE) hides
@@ -366,6 +383,27 @@ static int one_hop(const struct scan_evidence *ev)
 	return min_hops(ev) == 1 && ev->ttl1_reached > 0;
 }
 
+/* How many return distances the target's SYN-ACKs came from (1 or 2). */
+static int target_distances(const struct scan_evidence *ev)
+{
+	int first = 0;
+
+	for (int f = 0; f < ev->nflows; f++) {
+		const struct scan_obs *o[3] = { &ev->f[f].neg, &ev->f[f].tgt[0],
+						&ev->f[f].tgt[1] };
+
+		for (int k = 0; k < 3; k++) {
+			if (o[k]->got != ANS_SYNACK)
+				continue;
+			if (first == 0)
+				first = scan_hops(o[k]->ttl);
+			else if (scan_hops(o[k]->ttl) != first)
+				return 2;
+		}
+	}
+	return first ? 1 : 0;
+}
+
 static void judge_path(const struct scan_evidence *ev, double alpha,
 		       struct scan_verdict *v)
 {
@@ -410,8 +448,19 @@ static void judge_path(const struct scan_evidence *ev, double alpha,
 		v->reason = "machines-differ";
 		return;
 	}
-	if (s.p_missed > alpha) {
+	/* The whole flows must not be a sample the losses chose: a hash
+	 * whose parting codepoint went to a silent router leaves exactly the
+	 * flows that agree whole. One short flow is allowed (the default
+	 * 8 ports need 7 whole at 0.99). */
+	if (s.p_missed > alpha || s.partial > 1) {
 		v->reason = "few-answers";
+		return;
+	}
+	/* The target's answers come from two distances, yet one router
+	 * answered every screen probe: the paths part at or after the
+	 * screen, where it cannot see (the screen is the splitter). */
+	if (s.routers == 1 && target_distances(ev) > 1) {
+		v->reason = "machines-differ";
 		return;
 	}
 	v->dependent = 0;

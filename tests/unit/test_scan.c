@@ -1152,6 +1152,53 @@ static void test_judge_guessed_hop(void **state)
 	assert_int_equal(v.split.addr.family, 0);
 }
 
+/* Review (scanfast): health from whole flows that are a selected sample.
+ * A CE-only hash over two paths, the second path's screen router silent:
+ * a port whose CE went there has three answers (not whole, not parted),
+ * so every whole port is alike by construction. With --flows 8 (16
+ * ports) 7 whole ports suffice, and a CE-only hash gives 7 or more with
+ * P(Bin(16, 1/4) >= 7) = 0.08, not 2^-7. A port with some but not all of
+ * its codepoints answered by routers must not leave the rest to clear
+ * the path. */
+static void test_review_health_selected_flows(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	(void)state;
+	healthy_ev(&ev, 8);
+	for (int f = 7; f < 16; f++)
+		rep(&ev.scr[f][ECN_CE], 0, 0, NULL);
+	scan_judge(&ev, 0.99, &v);
+	assert_int_not_equal(v.status, SCAN_HEALTHY);
+	assert_int_not_equal(v.dependent, 0);
+}
+
+/* Review (scanfast): the screen at the splitter. Site A 4 hops away
+ * behind E (hop 3), site B 6 hops away through E too: E hashes CE only.
+ * The screen TTL (3, the nearer site's) is E itself for every codepoint
+ * of every port: 8 whole flows alike. The direct answers show two
+ * machines at two distances (flows 1 and 3 reach B), so the paths part
+ * at or after the screen, where it cannot see: no health on it. */
+static void test_review_screen_at_splitter(void **state)
+{
+	struct scan_evidence ev;
+	struct scan_verdict v;
+
+	(void)state;
+	healthy_ev(&ev, 4);
+	for (int f = 1; f < 4; f += 2) {
+		answer(&ev.f[f].neg, ANS_SYNACK, 59);
+		ev.f[f].neg.ece = 1;
+		answer(&ev.f[f].tgt[0], ANS_SYNACK, 59);
+		answer(&ev.f[f].tgt[1], ANS_SYNACK, 59);
+	}
+	scan_judge(&ev, 0.99, &v);
+	assert_int_equal(v.screen_ttl, 3);
+	assert_int_equal(v.machines, 2);
+	assert_int_not_equal(v.status, SCAN_HEALTHY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1189,6 +1236,8 @@ int main(void)
 		cmocka_unit_test(test_perpacket_routers),
 		cmocka_unit_test(test_guess_hop),
 		cmocka_unit_test(test_judge_guessed_hop),
+		cmocka_unit_test(test_review_health_selected_flows),
+		cmocka_unit_test(test_review_screen_at_splitter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
