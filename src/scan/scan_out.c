@@ -255,19 +255,21 @@ void scan_print_text(FILE *fp, const struct scan_summary *s,
 			 "%zu of %llu targets screened, NOT significant "
 			 "across them (chance p %.2g): unconfirmed",
 			 r->n, (unsigned long long)s->screened, p);
+		const char *verb = p <= router_alpha(s) ? "splits" : "may split";
+
 		if (r->split.known && r->split.addr.family)
-			fprintf(fp, "Router %s (hop %d) splits ECN flows (%s); "
+			fprintf(fp, "Router %s (hop %d) %s ECN flows (%s); "
 				"the flows of these targets part by codepoint:\n",
 				addr_str(&r->split.addr, buf, sizeof(buf)),
-				r->split.hop, why);
+				r->split.hop, verb, why);
 		else
 			fprintf(fp, "A router between hops %d and %d (after %s; "
 				"silent hops or unconfirmed answers hide which) "
-				"splits ECN flows (%s); the flows of these targets "
+				"%s ECN flows (%s); the flows of these targets "
 				"part by codepoint:\n", r->split.hop_first,
 				r->split.hop_last, r->split.candidate.family ?
 				addr_str(&r->split.candidate, cb, sizeof(cb)) :
-				"this host", why);
+				"this host", verb, why);
 		qsort(r->targets, r->n, sizeof(*r->targets), idx_cmp);
 		for (size_t k = 0; k < r->n; k++) {
 			scan_target_at(t, r->targets[k], &a);
