@@ -38,6 +38,16 @@ int scan_hops(uint8_t ttl)
 	return init - ttl + 1;
 }
 
+/* A flow's three direct answers: the ECN-setup SYN's, then the plain
+ * SYN's with Not-ECT and with ECT(0). */
+static void flow_obs(const struct scan_evidence *ev, int f,
+		     const struct scan_obs *o[3])
+{
+	o[0] = &ev->f[f].neg;
+	o[1] = &ev->f[f].tgt[0];
+	o[2] = &ev->f[f].tgt[1];
+}
+
 static int direct(const struct scan_obs *o)
 {
 	return o->got == ANS_SYNACK || o->got == ANS_RST;
@@ -49,8 +59,9 @@ static int min_hops(const struct scan_evidence *ev)
 	int best = 0;
 
 	for (int f = 0; f < ev->nflows; f++) {
-		const struct scan_obs *o[3] = { &ev->f[f].neg, &ev->f[f].tgt[0],
-						&ev->f[f].tgt[1] };
+		const struct scan_obs *o[3];
+
+		flow_obs(ev, f, o);
 
 		for (int k = 0; k < 3; k++)
 			if (direct(o[k]) && (best == 0 || scan_hops(o[k]->ttl) < best))
@@ -103,8 +114,9 @@ static int count_machines(const struct scan_evidence *ev)
 	int n = 0, clocks = 0;
 
 	for (int f = 0; f < ev->nflows; f++) {
-		const struct scan_obs *o[3] = { &ev->f[f].neg, &ev->f[f].tgt[0],
-						&ev->f[f].tgt[1] };
+		const struct scan_obs *o[3];
+
+		flow_obs(ev, f, o);
 
 		if (o[1]->got == ANS_SYNACK && o[2]->got == ANS_SYNACK &&
 		    same_print(o[1], o[2]) && !same_machine(o[1], o[2]))
@@ -373,8 +385,9 @@ static void judge_split(const struct scan_evidence *ev, double alpha,
 static int one_hop(const struct scan_evidence *ev)
 {
 	for (int f = 0; f < ev->nflows; f++) {
-		const struct scan_obs *o[3] = { &ev->f[f].neg, &ev->f[f].tgt[0],
-						&ev->f[f].tgt[1] };
+		const struct scan_obs *o[3];
+
+		flow_obs(ev, f, o);
 
 		for (int k = 0; k < 3; k++)
 			if (direct(o[k]) && scan_hops(o[k]->ttl) != 1)
@@ -389,8 +402,9 @@ static int target_distances(const struct scan_evidence *ev)
 	int first = 0;
 
 	for (int f = 0; f < ev->nflows; f++) {
-		const struct scan_obs *o[3] = { &ev->f[f].neg, &ev->f[f].tgt[0],
-						&ev->f[f].tgt[1] };
+		const struct scan_obs *o[3];
+
+		flow_obs(ev, f, o);
 
 		for (int k = 0; k < 3; k++) {
 			if (o[k]->got != ANS_SYNACK)
