@@ -489,7 +489,13 @@ static void json_conn(struct json *j, const struct analyzer *an,
 		      const struct an_conn *c)
 {
 	char a[INET6_ADDRSTRLEN], fl[16];
-	const struct tcp_seg *s = &c->synack;
+	const struct an_synack *sa = &c->synack;
+	const struct tcp_seg s = {
+		.flags = sa->flags, .window = sa->window, .mss = sa->mss,
+		.wscale = sa->wscale, .have_mss = sa->have_mss,
+		.have_wscale = sa->have_wscale, .sack_ok = sa->sack_ok,
+		.have_ts = sa->have_ts,
+	};
 
 	json_open_obj(j, NULL);
 	json_str(j, "client", addr_str(&c->client, a, sizeof(a)));
@@ -509,7 +515,7 @@ static void json_conn(struct json *j, const struct analyzer *an,
 	json_int(j, "ecn_syns", c->ecn_syns);
 	json_bool(j, "fallback", c->fallback);
 	if (c->have_synack) {
-		json_synack(j, s, c->synack_ttl, c->synack_tos, c->synack_ip_id);
+		json_synack(j, &s, c->synack_ttl, c->synack_tos, c->synack_ip_id);
 		json_num(j, "synack_rtt_ms", elapsed_ms(c->t_syn, c->t_synack), 3);
 		json_bool(j, "synack_to_plain_syn", c->synack_to_plain);
 	} else {
@@ -731,7 +737,7 @@ static int report_end(struct report *r)
 
 static void on_packet(void *ctx, const struct cap_pkt *p)
 {
-	(void)analyzer_packet(ctx, p->ip, p->len, p->wire_len, p->ts_ns);
+	analyzer_feed(ctx, p->ip, p->len, p->wire_len, p->ts_ns);
 }
 
 int cmd_analyze(int argc, char **argv)

@@ -7,6 +7,7 @@
  * the connection to evict when a new SYN still finds the table full.
  */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,23 +19,23 @@
 #include "analyze.h"
 #include "trace.h"
 
-/* What every packet reads, in one cache line: the hash, the list links
- * and (first in the connection) its ports and addresses (an IPv6
- * server's last bytes excepted). The rest of the slot's own state after
- * the connection. */
+/* The slot: 16 bytes of the table's own, then the connection, laid out
+ * so that what every packet reads is in the first two cache lines (see
+ * struct an_conn); what only creating and finishing read comes last. */
 struct an_slot {
 	uint32_t hash;               /* its tuple_hash */
 	int32_t lru_prev, lru_next;  /* most recently active first */
 	uint8_t list;                /* LIST_OPEN, LIST_CLOSED, or 0 */
 	uint8_t used;
-	uint8_t have_client_ack;
-	uint8_t last_syn_plain;      /* the latest SYN asked for no ECN */
 	struct an_conn c;
-	uint32_t client_ack;         /* ACK number of the client's latest segment */
 	int32_t srv;                 /* its server's entry, -1 none (full) */
 	int32_t hnext;               /* free list */
 	uint64_t order;              /* creation order */
 };
+_Static_assert(offsetof(struct an_slot, c) == 16 &&
+	       offsetof(struct an_slot, c.t_last) == 64 &&
+	       offsetof(struct an_slot, c.data_acked) < 128,
+	       "the slot's first lines hold what every packet reads");
 
 static int seq_lt(uint32_t a, uint32_t b)
 {
@@ -608,14 +609,18 @@ const char *an_verdict_name(enum an_verdict v)
 	}
 }
 
-/* The slot of the connection src:sport -> dst:dport (h: its tuple_hash),
- * *from_client 1, or else of dst:dport -> src:sport, *from_client 0; -1. */
+/*
+ * The slot of the connection src:sport -> dst:dport (h: its tuple_hash),
+ * *from_client 1, or of dst:dport -> src:sport, *from_client 0; -1. The
+ * index holds at most one connection of a pair of endpoints, whichever
+ * way (a SYN that matches one the other way is not followed), so the
+ * first match is the answer: the chain's older slots, long out of the
+ * cache, are not read.
+ */
 HOT int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src,
 		 const struct addr *dst, uint16_t sport, uint16_t dport,
 		 int *from_client)
 {
-	int32_t back = -1;
-
 	for (int32_t i = a->bucket[h & (a->nbuckets - 1)]; i >= 0;
 	     i = a->chain[i]) {
 		const struct an_conn *c;
@@ -628,12 +633,14 @@ HOT int32_t find(const struct analyzer *a, uint32_t h, const struct addr *src,
 			*from_client = 1;
 			return i;
 		}
-		if (back < 0 && c->sport == dport && c->dport == sport &&
-		    same_addr(&c->client, dst) && same_addr(&c->server, src))
-			back = i;
+		if (c->sport == dport && c->dport == sport &&
+		    same_addr(&c->client, dst) && same_addr(&c->server, src)) {
+			*from_client = 0;
+			return i;
+		}
 	}
 	*from_client = 0;
-	return back;
+	return -1;
 }
 
 static int missing_evidence(const struct an_conn *c)
@@ -806,7 +813,7 @@ static void client_syn(struct analyzer *a, struct an_slot *s,
 		c->ecn_syns++;
 	else if (c->ecn_syns > 0 && !c->have_synack)
 		c->fallback = 1;
-	s->last_syn_plain = (uint8_t)(setup == SETUP_NONE);
+	s->c.last_syn_plain = (uint8_t)(setup == SETUP_NONE);
 }
 
 /* A data segment's ECN field, for the marks on connections without ECN. */
@@ -841,8 +848,8 @@ static void client_seg(struct an_slot *s, const struct pkt_reply *r,
 		c->closed |= c->server_fin;
 	}
 	if (t->flags & TH_ACK) {
-		s->have_client_ack = 1;
-		s->client_ack = t->ack;
+		s->c.have_client_ack = 1;
+		s->c.client_ack = t->ack;
 	}
 	if (plen == 0)
 		return;
@@ -902,11 +909,11 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 		c->rst_flags = fl;
 		c->rst_ip_id = r->ip_id;
 		c->rst_ts = t->have_ts;
-		c->rst_seq_is_ack = s->have_client_ack && t->seq == s->client_ack;
+		c->rst_seq_is_ack = s->c.have_client_ack && t->seq == s->c.client_ack;
 		if (!c->have_synack) {
 			c->syn_rst = 1;
-			c->syn_rst_to_plain = s->last_syn_plain;
-			if (s->last_syn_plain) {
+			c->syn_rst_to_plain = s->c.last_syn_plain;
+			if (s->c.last_syn_plain) {
 				struct an_dst *d = dst_of(a, s);
 
 				if (d != NULL)
@@ -927,7 +934,13 @@ static void server_seg(struct analyzer *a, struct an_slot *s,
 		c->synack_ttl = r->ttl;
 		c->synack_tos = r->tos;
 		c->synack_ip_id = r->ip_id;
-		c->synack = *t;
+		c->synack = (struct an_synack){
+			.flags = t->flags, .window = t->window, .mss = t->mss,
+			.wscale = t->wscale, .have_mss = (uint8_t)!!t->have_mss,
+			.have_wscale = (uint8_t)!!t->have_wscale,
+			.sack_ok = (uint8_t)!!t->sack_ok,
+			.have_ts = (uint8_t)!!t->have_ts,
+		};
 		c->server_isn = t->seq;
 		if (c->setup == SETUP_ACCECN) {
 			int e = accecn_synack_ecn(synack_ace(fl));
@@ -1165,61 +1178,115 @@ static void expire(struct analyzer *a)
 		a->quiet_until = due(a, LIST_OPEN, a->idle_ns);
 }
 
-int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
-		    size_t wire_len, int64_t ts)
+/*
+ * The first half of a packet's work, which changes nothing the second
+ * half reads (the keys aside, drawn once): parse it into *p and hash it;
+ * then ask the cache for its index entry and the slot that entry leads
+ * to, which another packet's second half may meanwhile have changed (a
+ * fetch is only a hint).
+ */
+static void take(struct analyzer *a, const uint8_t *buf, size_t len,
+		 size_t wire_len, int64_t ts, struct an_pending *p)
 {
-	struct pkt_reply r;
-	size_t missing;
+	const struct pkt_reply *r = &p->r;
 	int32_t i;
-	uint32_t h;
-	int from_client = 1, rc;
 
-	if (a->packets++ == 0)
+	if (!a->keyed) {
 		tuple_keys(a);
+		a->keyed = 1;
+	}
+	p->ts = ts;
+	p->rc = parse_ip(buf, len, wire_len, &p->r, &p->missing);
+	if (p->rc < 0 || r->kind != REPLY_TCP)
+		return;
+	p->h = tuple_hash(a, &r->src, &r->dst, r->tcp.sport, r->tcp.dport);
+	i = a->bucket[p->h & (a->nbuckets - 1)];
+	if (i >= 0) {
+		__builtin_prefetch(&a->slots[i]);
+		__builtin_prefetch((const char *)&a->slots[i] + 64);
+	}
+}
+
+/* The second half: the packet taken into *p, followed. The return value
+ * of analyzer_packet(). */
+static int follow(struct analyzer *a, struct an_pending *p)
+{
+	const struct pkt_reply *r = &p->r;
+	int64_t ts = p->ts;
+	int32_t i;
+	int from_client = 1;
+
+	a->packets++;
 	if (ts > a->t_now)
 		a->t_now = ts;
 	else if (ts < a->t_now)
 		a->time_back = 1;        /* from now on, look every time */
 	if (a->t_now >= a->quiet_until || a->time_back)
 		expire(a);
-	rc = parse_ip(buf, len, wire_len, &r, &missing);
-	if (rc < 0) {
+	if (p->rc < 0) {
 		a->skipped++;
 		return -1;
 	}
-	if (r.kind != REPLY_TCP) {
+	if (r->kind != REPLY_TCP) {
 		a->not_tcp++;
-		return icmp_error(a, &r) ? 0 : 1;
+		return icmp_error(a, r) ? 0 : 1;
 	}
-	a->snapped += rc == 1;
-	h = tuple_hash(a, &r.src, &r.dst, r.tcp.sport, r.tcp.dport);
-	i = find(a, h, &r.src, &r.dst, r.tcp.sport, r.tcp.dport, &from_client);
-	if ((r.tcp.flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
+	a->snapped += p->rc == 1;
+	i = find(a, p->h, &r->src, &r->dst, r->tcp.sport, r->tcp.dport,
+		 &from_client);
+	if ((r->tcp.flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
 		if (i >= 0 && !from_client) {
 			a->untracked++;          /* simultaneous open: not ours */
 			return 1;
 		}
 		/* A new initial sequence number on the same ports is a new
 		 * connection; the same one is a retransmitted SYN. */
-		if (i >= 0 && r.tcp.seq != a->slots[i].c.client_isn) {
+		if (i >= 0 && r->tcp.seq != a->slots[i].c.client_isn) {
 			finish(a, i);
 			i = -1;
 		}
 		if (i < 0)
-			i = create(a, &r, h, ts);
+			i = create(a, r, p->h, ts);
 		from_client = 1;
-		client_syn(a, &a->slots[i], &r, ts);
+		client_syn(a, &a->slots[i], r, ts);
 	} else if (i < 0) {
 		a->untracked++;
 		return 1;
 	} else if (from_client) {
-		client_seg(&a->slots[i], &r, missing, ts);
+		client_seg(&a->slots[i], r, p->missing, ts);
 	} else {
-		server_seg(a, &a->slots[i], &r, ts);
+		server_seg(a, &a->slots[i], r, ts);
 	}
 	a->slots[i].c.packets++;
 	lru_touch(a, i, ts);
 	return 0;
+}
+
+int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
+		    size_t wire_len, int64_t ts)
+{
+	struct an_pending p;
+
+	analyzer_flush(a);
+	take(a, buf, len, wire_len, ts, &p);
+	return follow(a, &p);
+}
+
+void analyzer_feed(struct analyzer *a, const uint8_t *buf, size_t len,
+		   size_t wire_len, int64_t ts)
+{
+	struct an_pending *p = &a->pending[a->npending & 1];
+
+	take(a, buf, len, wire_len, ts, p);
+	if (a->npending++ > 0)
+		(void)follow(a, &a->pending[a->npending & 1]);
+}
+
+void analyzer_flush(struct analyzer *a)
+{
+	if (a->npending > 0)
+		(void)follow(a, &a->pending[(a->npending - 1) & 1]);
+	a->npending = 0;
 }
 
 /* A slot still in use at the end, by its creation order. */
@@ -1256,6 +1323,7 @@ void analyzer_finish(struct analyzer *a)
 
 	if (a->slots == NULL)
 		return;
+	analyzer_flush(a);
 	if (a->active == 0) {
 		control(a);
 		return;

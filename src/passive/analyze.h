@@ -58,74 +58,86 @@ enum an_setup {
 	SETUP_ACCECN,                /* RFC 9768: AE+CWR+ECE */
 };
 
-/* In the order the analyzer reads them: what every packet touches first
- * (and its neighbours on the activity list read), the endpoints, then
- * the per-segment state; what only a SYN-ACK, an ICMP error or the
- * report reads comes last. */
+/* The first SYN-ACK's TCP header, as much of it as the report shows. */
+struct an_synack {
+	uint16_t flags, window, mss;
+	uint8_t wscale;
+	uint8_t have_mss, have_wscale, sack_ok, have_ts;
+};
+
+/*
+ * In the order the analyzer reads them. The table's slot puts 16 bytes
+ * of its own before it, so the first 48 bytes (what matching reads) end
+ * the slot's first cache line, and the next 64 (what a segment after the
+ * handshake reads and writes) fill its second; what only a SYN, a
+ * SYN-ACK, an RST, an ICMP error or the report reads comes after.
+ */
 struct an_conn {
 	uint16_t sport, dport;       /* client's port, server's port */
 	struct addr client, server;
-	int64_t t_first, t_last;     /* capture times, ns since the epoch */
+	uint32_t snd_max;            /* highest sequence sent + 1 */
+
+	/* Every segment. */
+	int64_t t_last;              /* capture time, ns since the epoch */
 	uint64_t packets;
+	uint32_t client_ack;         /* ACK number of the client's latest
+	                              * segment (with have_client_ack) */
+	uint32_t data_seq, data_end; /* first data segment's sequence range */
+	uint32_t acked;              /* highest ACK from the server */
+	int data_segs, data_retx;
+	int ece_acks;                /* server ACKs with ECE (classic) */
+	int ect_marks, ce_marks;     /* see "Marks" below */
 	uint8_t client_rst, client_fin, server_fin;
 	uint8_t closed;              /* FIN both ways, or an RST after the SYN-ACK */
+	uint8_t setup;               /* enum an_setup: what the first SYN asked */
+	uint8_t have_synack, have_data, have_acked, have_client_ack;
+	uint8_t data_ecn;            /* IP ECN field of the first data segment */
+	uint8_t ect_data;            /* some client data was ECT or CE */
+	uint8_t data_acked;          /* the first segment was acknowledged */
+
+	uint8_t ce_seen;             /* a CE-marked data segment was captured */
+	uint8_t retx_not_ect;        /* the first segment, ECT, resent Not-ECT */
+	uint8_t acked_after_retx;    /* ... only after the Not-ECT resend */
+	uint8_t accecn_ce;           /* server's ACE counter moved (AccECN) */
+	int64_t t_first;             /* capture times, ns since the epoch */
+	int64_t t_data;
 
 	/* The handshake. */
-	enum an_setup setup;         /* what the first SYN asked for */
-	uint32_t client_isn;
-	int64_t t_syn;
-	uint8_t syn_ecn;             /* IP ECN field of the first SYN */
+	int64_t t_syn, t_synack;
+	uint32_t client_isn, server_isn;
 	int syns, ecn_syns;          /* SYNs sent, of them ECN-setup SYNs */
+	int synacks;
+	uint8_t syn_ecn;             /* IP ECN field of the first SYN */
 	uint8_t fallback;            /* a plain SYN followed ECN-setup SYNs */
+	uint8_t last_syn_plain;      /* the latest SYN asked for no ECN */
 	uint8_t syn_rst;             /* an RST before any SYN-ACK */
 	uint8_t syn_rst_to_plain;    /* ... and it answered a plain SYN */
-	uint8_t have_synack;
-	int synacks;
 	uint8_t synack_to_plain;     /* first SYN-ACK came after the fallback */
-	int64_t t_synack;
 	uint8_t synack_ttl, synack_tos;
 	uint16_t synack_ip_id;
-	uint32_t server_isn;
-
-	/* The client's data. */
-	uint8_t have_data;
-	int64_t t_data;
-	uint8_t data_ecn;            /* IP ECN field of the first data segment */
-	uint32_t data_seq, data_end; /* first data segment's sequence range */
-	uint32_t snd_max;            /* highest sequence sent + 1 */
-	int data_segs, data_retx;
-	uint8_t ect_data;            /* some client data was ECT or CE */
-	uint8_t retx_not_ect;        /* the first segment, ECT, resent Not-ECT */
-	uint8_t data_acked;          /* the first segment was acknowledged */
-	uint8_t acked_after_retx;    /* ... only after the Not-ECT resend */
-	uint32_t acked;              /* highest ACK from the server */
-	uint8_t have_acked;
+	struct an_synack synack;     /* the first SYN-ACK's flags, window,
+	                              * options */
 
 	/* AccECN: the SYN's codepoint on arrival (an ECN_* value, or -1 000,
-	 * -2 001 classic only, -3 111 broken), valid with have_synack. */
-	int syn_arrived;
-	enum an_fwd fwd;
+	 * -2 001 classic only, -3 111 broken), valid with have_synack; and
+	 * what that says of the forward path (enum an_fwd). */
+	int8_t syn_arrived;
+	uint8_t fwd;
 
 	/* Marks on a connection that negotiated no ECN (data segments of
-	 * either side with ECT or CE): how many, the first one's TTL and
-	 * whether it came from the server. */
-	int ect_marks, ce_marks;
+	 * either side with ECT or CE): how many (ect_marks, ce_marks above),
+	 * the first one's TTL and whether it came from the server. */
 	uint8_t ect_mark_ttl, ce_mark_ttl;
 	uint8_t ect_mark_from_server, ce_mark_from_server;
-
-	/* ECN feedback and marks. */
-	int ece_acks;                /* server ACKs with ECE (classic) */
-	uint8_t accecn_ce;           /* server's ACE counter moved (AccECN) */
-	uint8_t ce_seen;             /* a CE-marked data segment was captured */
 
 	/* The reset: the first one, or the first after the SYN-ACK if an
 	 * earlier one answered a SYN. */
 	uint8_t have_rst;
-	int rsts;
 	uint8_t rst_post_synack;     /* it came after the SYN-ACK */
-	int64_t t_rst;
 	uint8_t rst_ttl, rst_tos;
 	uint16_t rst_flags, rst_ip_id;
+	int rsts;
+	int64_t t_rst;
 	uint8_t rst_ts;              /* the RST carried a timestamp option */
 	uint8_t rst_after_data;      /* client data outstanding, none acked */
 	uint8_t rst_after_ect;       /* ... and that data was ECT */
@@ -133,24 +145,21 @@ struct an_conn {
 	                              * last segment: a host with no state */
 	uint8_t timed_out;           /* finished by the idle timeout */
 	uint8_t unfinished;          /* still open (and not idle) at the end */
-
-	int result;                  /* enum conn_result or AR_NOT_ECN */
 	uint8_t fault;               /* the result is an ECN fault */
 	uint8_t evicted;             /* pushed out of a full table */
 	uint8_t server_full;         /* its server found no room in the
 	                              * per-server table: no control */
-	int would_be;                /* for AR_UNFINISHED: the result it had */
 
-	/* ICMP errors quoting one of its segments. */
-	int icmp_errors;
-	uint8_t icmp_type, icmp_code; /* the first one */
-	struct addr icmp_from;
+	/* ICMP errors quoting one of its segments: the first one. */
+	uint8_t icmp_type, icmp_code;
 	uint8_t icmp_quoted_ecn;     /* the quoted packet's ECN field */
-	uint16_t icmp_quoted_flags;       /* its TCP flags, 0 if not quoted */
 	uint8_t icmp_to_client;      /* it quoted a client segment */
+	uint16_t icmp_quoted_flags;  /* its TCP flags, 0 if not quoted */
+	int icmp_errors;
+	struct addr icmp_from;
 
-	struct tcp_seg synack;       /* the first SYN-ACK's flags, window,
-	                              * options */
+	int result;                  /* enum conn_result or AR_NOT_ECN */
+	int would_be;                /* for AR_UNFINISHED: the result it had */
 };
 
 /* Called once per connection when it is finished: replaced by a new
@@ -204,6 +213,17 @@ struct analyzer {
 	                              * room in the per-server table (more
 	                              * than AN_SERVERS_MAX servers) */
 	uint64_t counts[AR_COUNT];
+	/* analyzer_feed(): the packet taken, not yet followed (the other
+	 * one of the two is the packet being taken). */
+	int keyed;                   /* tuple_key drawn */
+	uint64_t npending;           /* packets fed since the last flush */
+	struct an_pending {
+		struct pkt_reply r;
+		size_t missing;      /* payload bytes the snap length cut */
+		int64_t ts;
+		uint32_t h;          /* tuple_hash, for TCP */
+		int rc;              /* parse: 0, 1 cut, -1 malformed */
+	} pending[2];
 };
 
 /* cap: most connections followed at once (0: AN_TABLE_DEFAULT, at most
@@ -219,6 +239,16 @@ int analyzer_init(struct analyzer *a, size_t cap, an_done_cb done, void *ctx);
  */
 int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 		    size_t wire_len, int64_t ts_ns);
+/*
+ * analyzer_packet() one packet behind, for a reader of a whole capture:
+ * this packet is parsed and its connection asked of the cache, then the
+ * one before is followed, while the cache fetches. The same results once
+ * analyzer_flush() (or analyzer_finish(), or analyzer_packet()) has
+ * followed the last one.
+ */
+void analyzer_feed(struct analyzer *a, const uint8_t *buf, size_t len,
+		   size_t wire_len, int64_t ts_ns);
+void analyzer_flush(struct analyzer *a);
 /* Classify every connection still open, in the order they started, and
  * hand each to the callback. One not closed and active within the idle
  * timeout of the last packet is unfinished: it counts no fault. */
