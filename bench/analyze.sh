@@ -13,11 +13,12 @@
 #    connections, ECN ones, ok / reset-by-other-endpoint / not-ecn, faults,
 #    one server row each with its faults and verdict ecn-only); any
 #    difference fails the run (exit 1) before anything is timed.
-# 3. Timed in the same run, best of BENCH_RUNS (3) wall times each:
-#    ecntrace analyze FILE (text to /dev/null), tshark -q -z conv,tcp -r
-#    FILE, and bench/pcap_loop FILE (pcap_next_ex touching each packet);
-#    with CPU time (user+sys) and peak RSS (/usr/bin/time). Prints the
-#    ratios: analyze's speed against the bare loop's, tshark's time over
+# 3. Timed in the same run, in BENCH_RUNS (3) interleaved rounds:
+#    ecntrace analyze FILE (text to /dev/null) and bench/pcap_loop FILE
+#    (pcap_next_ex touching each packet) three times a round, tshark -q
+#    -z conv,tcp -r FILE once; wall time, CPU time (user+sys) and peak
+#    RSS (/usr/bin/time). Prints best and median of each and the ratios:
+#    analyze's speed against the bare loop's, tshark's time over
 #    analyze's.
 # 4. pcap_gen streams BENCH_STREAM (default 10G bytes, 1400-byte segments)
 #    into `ecntrace analyze -` through a pipe, never stored, and prints the
@@ -109,42 +110,55 @@ check "$TMP/a.json" "$TMP/counts" "$(basename "$FILE"), $(stat -c %s "$FILE") by
 command -v tshark >/dev/null || die "tshark is not installed (make deps)"
 [ -x /usr/bin/time ] || die "/usr/bin/time is not installed (make deps)"
 
-# best NAME CMD...: run CMD RUNS times; keep the fastest wall time (ns)
-# and that run's CPU seconds and peak RSS (KiB) in best_ns, best_cpu,
-# best_kb.
-best() {
-	local name=$1 i t0 t1 ns
+# run1 NAME CMD...: one timed run; appends "wall_ns cpu_s peak_kb" to
+# $TMP/NAME.runs.
+run1() {
+	local name=$1 t0 t1 u s kb
 	shift
-	best_ns=0
-	for i in $(seq 1 "$RUNS"); do
-		t0=$(date +%s%N)
-		/usr/bin/time -f "%U %S %M" -o "$TMP/time" "$@" >/dev/null 2>"$TMP/err"
-		t1=$(date +%s%N)
-		ns=$((t1 - t0))
-		if [ $best_ns = 0 ] || [ $ns -lt $best_ns ]; then
-			best_ns=$ns
-			read -r u s best_kb <<<"$(tail -1 "$TMP/time")"
-			best_cpu=$(echo "$u + $s" | bc -l 2>/dev/null || awk "BEGIN{print $u+$s}")
-		fi
-	done
-	printf "%-9s wall %8.3f s   cpu %7.2f s   peak %7.1f MiB\n" "$name" \
-		"$(awk "BEGIN{print $best_ns/1e9}")" "$best_cpu" \
-		"$(awk "BEGIN{print $best_kb/1024}")"
+	t0=$(date +%s%N)
+	/usr/bin/time -f "%U %S %M" -o "$TMP/time" "$@" >/dev/null 2>"$TMP/err"
+	t1=$(date +%s%N)
+	read -r u s kb <<<"$(tail -1 "$TMP/time")"
+	echo "$((t1 - t0)) $(awk "BEGIN{print $u + $s}") $kb" >>"$TMP/$name.runs"
 }
 
-echo "best of $RUNS, $g_packets packets ($(stat -c %s "$FILE") bytes):"
-best loop "$LOOP" "$FILE"
-loop_ns=$best_ns loop_cpu=$best_cpu
-best analyze "$BIN" analyze "$FILE"
-an_ns=$best_ns an_cpu=$best_cpu an_kb=$best_kb
-best tshark tshark -q -z conv,tcp -r "$FILE"
-ts_ns=$best_ns ts_cpu=$best_cpu
-awk -v l="$loop_ns" -v a="$an_ns" -v t="$ts_ns" -v lc="$loop_cpu" \
-	-v ac="$an_cpu" -v tc="$ts_cpu" -v kb="$an_kb" 'BEGIN {
-	printf "analyze speed / bare loop speed: %.2f wall, %.2f cpu (goal >= 0.5)\n",
-		l / a, (ac > 0 ? lc / ac : 0)
-	printf "tshark time / analyze time:      %.1f wall, %.1f cpu (goal >= 50)\n",
-		t / a, (ac > 0 ? tc / ac : 0)
+# summary NAME: from $TMP/NAME.runs, the fastest run's wall (ns), the
+# fewest CPU seconds, the median wall and the largest peak RSS (KiB) as
+# NAME_ns NAME_cpu NAME_med NAME_kb; and one printed line.
+summary() {
+	sort -n "$TMP/$1.runs" | awk -v n="$1" -v vars="$TMP/vars" '
+		{ w[NR] = $1; if (NR == 1 || $2 < c) c = $2; if ($3 > k) k = $3 }
+		END {
+			printf "%s_ns=%.0f %s_cpu=%s %s_med=%.0f %s_kb=%.0f\n",
+				n, w[1], n, c, n, w[int((NR + 1) / 2)], n, k > vars
+			printf "%-8s %2d runs  wall best %7.3f s  median %7.3f s  cpu best %6.2f s  peak %6.1f MiB\n",
+				n, NR, w[1] / 1e9, w[int((NR + 1) / 2)] / 1e9, c, k / 1024
+		}'
+	eval "$(cat "$TMP/vars")"
+}
+
+# The three are timed in turns, BENCH_RUNS rounds: each round runs the
+# loop and analyze three times each and tshark once, so that every ratio
+# compares runs taken in the same minutes of a machine whose speed
+# drifts. Ratios are of the best runs (and of the median ones).
+echo "$RUNS rounds (loop x3, analyze x3, tshark x1 each), $g_packets packets ($(stat -c %s "$FILE") bytes):"
+for r in $(seq 1 "$RUNS"); do
+	for i in 1 2 3; do
+		run1 loop "$LOOP" "$FILE"
+		run1 analyze "$BIN" analyze "$FILE"
+	done
+	run1 tshark tshark -q -z conv,tcp -r "$FILE"
+done
+summary loop
+summary analyze
+summary tshark
+awk -v l="$loop_ns" -v a="$analyze_ns" -v t="$tshark_ns" -v lm="$loop_med" \
+	-v am="$analyze_med" -v tm="$tshark_med" -v lc="$loop_cpu" -v ac="$analyze_cpu" \
+	-v tc="$tshark_cpu" -v kb="$analyze_kb" 'BEGIN {
+	printf "analyze speed / bare loop speed: %.2f wall (median %.2f), %.2f cpu (goal >= 0.5)\n",
+		l / a, lm / am, (ac > 0 ? lc / ac : 0)
+	printf "tshark time / analyze time:      %.1f wall (median %.1f), %.1f cpu (goal >= 50)\n",
+		t / a, tm / am, (ac > 0 ? tc / ac : 0)
 	printf "analyze peak RSS:                %.1f MiB (goal <= 64)\n", kb / 1024
 }'
 
