@@ -761,8 +761,12 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	memset(s, 0, sizeof(*s));
 	s->used = 1;
 	s->order = a->seq++;
-	s->c.client = r->src;
-	s->c.server = r->dst;
+	/* Only the family's bytes: parse_fast leaves the rest of a v4
+	 * address as the previous packet had it. */
+	s->c.client.family = r->src.family;
+	s->c.server.family = r->dst.family;
+	memcpy(&s->c.client.u, &r->src.u, addr_len(&r->src));
+	memcpy(&s->c.server.u, &r->dst.u, addr_len(&r->dst));
 	s->c.sport = r->tcp.sport;
 	s->c.dport = r->tcp.dport;
 	s->c.t_first = ts;

@@ -2420,6 +2420,179 @@ static void test_server_grow(void **state)
 	servers_free(&t);
 }
 
+/* ------------------------------------ analyzer_feed, one packet behind */
+
+#define MIX_CONNS 400
+#define MIX_MAX 4096
+
+struct mix_done {
+	struct an_conn *c;
+	size_t n;
+};
+
+static void mix_on_done(void *ctx, const struct an_conn *c)
+{
+	struct mix_done *d = ctx;
+
+	assert_true(d->n < MIX_MAX);
+	d->c[d->n++] = *c;
+}
+
+/* A connection of the mix: its flow and its next segment. */
+struct mix_conn {
+	struct flow f;
+	const struct seg *g;
+	size_t n, next;
+	int64_t t0;
+};
+
+/* Kinds of connection: the story, a closed ECN one, a plain one, the
+ * story reset by its own server, a SYN that nothing answers. */
+static const struct seg mix_ok[] = {
+	{ C, SEW, 0, 64, CI, 0, 0, 0 },
+	{ S, SAE, 0, 58, SI, CI + 1, 0, 100 },
+	{ C, A_, 0, 64, CI + 1, SI + 1, 0, 110 },
+	{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 120 },
+	{ S, A_, 0, 58, SI + 1, CI + 78, 0, 200 },
+	{ C, FA, 0, 64, CI + 78, SI + 1, 0, 300 },
+	{ S, FA, 0, 58, SI + 1, CI + 79, 0, 400 },
+	{ C, A_, 0, 64, CI + 79, SI + 2, 0, 500 },
+};
+static const struct seg mix_plain[] = {
+	{ C, S_, 0, 64, 1000, 0, 0, 0 },
+	{ S, SA, 0, 58, SI, 1001, 0, 700 },
+	{ C, A_, 0, 64, 1001, SI + 1, 0, 710 },
+	{ C, RA, 0, 64, 1001, SI + 1, 0, 720 },
+};
+static const struct seg mix_reset_same[] = {
+	{ C, SEW, 0x00, 64, CI, 0, 0, 0 },
+	{ S, SAE, 0x00, 58, SI, CI + 1, 0, 7036 },
+	{ C, A_, 0x00, 64, CI + 1, SI + 1, 0, 7120 },
+	{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 7306 },
+	{ S, R_, 0x02, 58, SI + 1, 0, 0, 9126 },
+};
+static const struct seg mix_syn[] = {
+	{ C, SEW, 0, 64, CI, 0, 0, 0 },
+	{ C, SEW, 0, 64, CI, 0, 0, 1000000 },
+};
+
+static void mix_start(struct mix_conn *m, unsigned k, int64_t t0)
+{
+	static const struct { const struct seg *g; size_t n; } kinds[] = {
+		{ story, N(story) }, { mix_ok, N(mix_ok) },
+		{ mix_plain, N(mix_plain) },
+		{ mix_reset_same, N(mix_reset_same) },
+		{ mix_syn, N(mix_syn) },
+	};
+
+	m->f.v6 = k % 3 == 0;
+	m->f.cport = (uint16_t)(20000 + k % 997);   /* ports come back */
+	m->f.sport = (uint16_t)(80 + k % 5);
+	m->g = kinds[k % N(kinds)].g;
+	m->n = kinds[k % N(kinds)].n;
+	m->next = 0;
+	m->t0 = t0;
+}
+
+/*
+ * Packets of MIX_CONNS connections, width of them interleaved at a time
+ * (width 1: each connection's packets back to back, so every packet
+ * follows one of its own connection), in one buffer that each packet
+ * overwrites; with a malformed packet and a cut one among them. by_feed
+ * picks analyzer_feed() over analyzer_packet().
+ */
+static void mix_run(struct analyzer *a, struct mix_done *d, int by_feed,
+		    size_t cap, unsigned width)
+{
+	static const uint8_t junk[] = { 0x45, 0, 0, 40, 0, 0 };
+	struct mix_conn m[64];
+	uint8_t buf[PKT_MAX];
+	unsigned started = 0, live = 0, turn = 0;
+	int64_t t = 0;
+
+	assert_true(width <= N(m));
+	d->n = 0;
+	assert_int_equal(analyzer_init(a, cap, mix_on_done, d), 0);
+	a->key[0] = 0x0123456789abcdefULL;
+	a->key[1] = 0xfedcba9876543210ULL;
+	while (started < width && started < MIX_CONNS)
+		mix_start(&m[live++], started++, t), t += 1000;
+	for (int guard = 0; live > 0 && guard < MIX_CONNS * 16; guard++) {
+		struct mix_conn *c = &m[turn++ % live];
+		const struct seg *g = &c->g[c->next++];
+		size_t len = build(&c->f, g, buf, sizeof(buf));
+		size_t cut = g->plen > 8 && guard % 7 == 0 ? len - 8 : len;
+		int64_t ts = T0 + t + g->t_us * 1000;
+
+		if (by_feed)
+			analyzer_feed(a, buf, cut, len, ts);
+		else
+			(void)analyzer_packet(a, buf, cut, len, ts);
+		if (guard % 101 == 7) {
+			memcpy(buf, junk, sizeof(junk));
+			if (by_feed)
+				analyzer_feed(a, buf, sizeof(junk), 40, ts);
+			else
+				(void)analyzer_packet(a, buf, sizeof(junk), 40, ts);
+		}
+		t += 10000;
+		if (c->next < c->n)
+			continue;
+		if (started < MIX_CONNS)
+			mix_start(c, started++, t);
+		else
+			*c = m[--live];
+	}
+	assert_int_equal(live, 0);
+	analyzer_finish(a);
+}
+
+/* analyzer_feed() follows each packet one behind: what it reports must
+ * be what analyzer_packet() reports, connection by connection, counter
+ * by counter, in a table that evicts and with ports that come back. */
+static void test_feed_matches_packet(void **state)
+{
+	static const struct { size_t cap; unsigned width; } runs[] = {
+		{ 0, 1 }, { 0, 2 }, { 0, 7 }, { 16, 40 }, { 16, 64 },
+	};
+	struct mix_done d1, d2;
+	struct analyzer a1, a2;
+
+	(void)state;
+	d1.c = calloc(MIX_MAX, sizeof(*d1.c));
+	d2.c = calloc(MIX_MAX, sizeof(*d2.c));
+	assert_non_null(d1.c);
+	assert_non_null(d2.c);
+	for (size_t r = 0; r < N(runs); r++) {
+		mix_run(&a1, &d1, 0, runs[r].cap, runs[r].width);
+		mix_run(&a2, &d2, 1, runs[r].cap, runs[r].width);
+		assert_true(a1.connections >= MIX_CONNS);
+		assert_true(a1.faults > 0);
+		assert_true(a1.skipped > 0);
+		assert_true(a1.snapped > 0);
+		if (runs[r].cap == 16)
+			assert_true(a1.evicted > 0);
+		assert_int_equal(d1.n, d2.n);
+		for (size_t i = 0; i < d1.n; i++)
+			assert_memory_equal(&d1.c[i], &d2.c[i], sizeof(d1.c[i]));
+		assert_int_equal(a1.packets, a2.packets);
+		assert_int_equal(a1.skipped, a2.skipped);
+		assert_int_equal(a1.snapped, a2.snapped);
+		assert_int_equal(a1.untracked, a2.untracked);
+		assert_int_equal(a1.connections, a2.connections);
+		assert_int_equal(a1.ecn_connections, a2.ecn_connections);
+		assert_int_equal(a1.faults, a2.faults);
+		assert_int_equal(a1.evicted, a2.evicted);
+		assert_int_equal(a1.timed_out, a2.timed_out);
+		assert_int_equal(a1.unfinished, a2.unfinished);
+		assert_memory_equal(a1.counts, a2.counts, sizeof(a1.counts));
+		analyzer_free(&a1);
+		analyzer_free(&a2);
+	}
+	free(d1.c);
+	free(d2.c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2456,6 +2629,7 @@ int main(void)
 		cmocka_unit_test(test_server_grow),
 		cmocka_unit_test(test_server_summary),
 		cmocka_unit_test(test_pcapng_two_linktypes),
+		cmocka_unit_test(test_feed_matches_packet),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
