@@ -206,6 +206,16 @@ static const char *endpoint(const struct addr *a, uint16_t port, char *buf,
 	size_t n;
 	char *p = buf;
 
+	if (a->family == AF_INET && len >= 22) {
+		const uint8_t *b = (const uint8_t *)&a->u.v4;
+
+		for (int i = 0; i < 4; i++) {
+			p = put_uint(p, b[i]);
+			*p++ = i < 3 ? '.' : ':';
+		}
+		*put_uint(p, port) = '\0';
+		return buf;
+	}
 	addr_str(a, s, sizeof(s));
 	n = strlen(s);
 	if (len < n + 10) {
@@ -222,6 +232,28 @@ static const char *endpoint(const struct addr *a, uint16_t port, char *buf,
 	*p++ = ':';
 	*put_uint(p, port) = '\0';
 	return buf;
+}
+
+/* Digits of v in decimal. */
+static int ndigits(unsigned v)
+{
+	int n = 1;
+
+	while (v >= 10)
+		v /= 10, n++;
+	return n;
+}
+
+/* strlen of endpoint()'s string; an IPv4 one counted, not written. */
+static int endpoint_len(const struct addr *a, uint16_t port)
+{
+	char buf[64];
+	const uint8_t *b = (const uint8_t *)&a->u.v4;
+
+	if (a->family != AF_INET)
+		return (int)strlen(endpoint(a, port, buf, sizeof(buf)));
+	return ndigits(b[0]) + ndigits(b[1]) + ndigits(b[2]) +
+	       ndigits(b[3]) + 4 + ndigits(port);
 }
 
 /* Two digits of v (0-99) at p; returns the end. */
@@ -282,6 +314,25 @@ static void ttl_str(uint8_t ttl, char *buf, size_t len)
 	memcpy(p, " (", 2);
 	p = put_uint(p + 2, (unsigned)h);
 	memcpy(p, h == 1 ? " hop)" : " hops)", h == 1 ? 6 : 7);
+}
+
+/* "12.3 ms", to - from as "%.1f ms" of elapsed_ms() prints it: in
+ * integers, but for a time exactly halfway between two tenths (which
+ * the double's binary rounding decides) or one past 10^15 ns. */
+static void ms_str(int64_t from, int64_t to, char *buf, size_t len)
+{
+	int64_t d = to > from ? to - from : 0, tenths;
+	char *p = buf;
+
+	if (len < 24 || d % 100000 == 50000 || d >= 1000000000000000LL) {
+		snprintf(buf, len, "%.1f ms", elapsed_ms(from, to));
+		return;
+	}
+	tenths = (d + 50000) / 100000;
+	p = put_uint(p, (unsigned)(tenths / 10));
+	*p++ = '.';
+	*p++ = (char)('0' + tenths % 10);
+	memcpy(p, " ms", 4);
 }
 
 static const char *fault_host(const struct report *r, char *buf, size_t len)
@@ -351,10 +402,8 @@ static void print_text(FILE *f, struct report *r)
 		(unsigned long long)a->ecn_connections);
 
 	for (size_t i = 0; i < r->n; i++) {
-		int l1 = (int)strlen(endpoint(&r->list[i].client,
-				     r->list[i].sport, cl, sizeof(cl)));
-		int l2 = (int)strlen(endpoint(&r->list[i].server,
-				     r->list[i].dport, sv, sizeof(sv)));
+		int l1 = endpoint_len(&r->list[i].client, r->list[i].sport);
+		int l2 = endpoint_len(&r->list[i].server, r->list[i].dport);
 
 		wc = l1 > wc ? l1 : wc;
 		ws = l2 > ws ? l2 : ws;
@@ -375,7 +424,7 @@ static void print_text(FILE *f, struct report *r)
 		if (c->have_rst)
 			ttl_str(c->rst_ttl, rt, sizeof(rt));
 		if (c->have_rst && c->rst_after_data)
-			snprintf(ra, sizeof(ra), "%.1f ms", elapsed_ms(c->t_data, c->t_rst));
+			ms_str(c->t_data, c->t_rst, ra, sizeof(ra));
 		list_line(f, t, endpoint(&c->client, c->sport, cl, sizeof(cl)),
 			  wc, endpoint(&c->server, c->dport, sv, sizeof(sv)), ws,
 			  c->fault ? color_on(color, "red") : "",
