@@ -1303,6 +1303,37 @@ static int by_order(const void *x, const void *y)
 	return p->order < q->order ? -1 : p->order > q->order;
 }
 
+/* Finish the n connections of v in creation order. Orders are unique:
+ * when they span at most 4n values (the usual end of a capture, the
+ * connections still open or lingering being the latest), each goes to
+ * its place in an array of the span, no sort; else they are sorted. */
+static void finish_in_order(struct analyzer *a, struct an_open *v, size_t n)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	int32_t *at = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		lo = v[i].order < lo ? v[i].order : lo;
+		hi = v[i].order > hi ? v[i].order : hi;
+	}
+	if (n > 0 && hi - lo < 4 * (uint64_t)n)
+		at = malloc((size_t)(hi - lo + 1) * sizeof(*at));
+	if (at == NULL) {
+		qsort(v, n, sizeof(*v), by_order);
+		for (size_t i = 0; i < n; i++)
+			finish(a, v[i].i);
+		return;
+	}
+	for (uint64_t k = 0; k <= hi - lo; k++)
+		at[k] = -1;
+	for (size_t i = 0; i < n; i++)
+		at[v[i].order - lo] = v[i].i;
+	for (uint64_t k = 0; k <= hi - lo; k++)
+		if (at[k] >= 0)
+			finish(a, at[k]);
+	free(at);
+}
+
 /* The whole capture seen: resets that plain connections to the same
  * server got as often are no faults. */
 static void control(struct analyzer *a)
@@ -1362,9 +1393,7 @@ void analyzer_finish(struct analyzer *a)
 		return;
 	}
 	/* The keys sorted, not the slots: no slot read per comparison. */
-	qsort(v, n, sizeof(*v), by_order);
-	for (size_t i = 0; i < n; i++)
-		finish(a, v[i].i);
+	finish_in_order(a, v, n);
 	free(v);
 	control(a);
 }

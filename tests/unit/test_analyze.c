@@ -2593,6 +2593,50 @@ static void test_feed_matches_packet(void **state)
 	free(d2.c);
 }
 
+/*
+ * At the end, the connections still held are finished in the order they
+ * started, whatever slots they took: connections 51 to 55 reuse the
+ * slots of those closed before them, last freed first. With connection
+ * 0 still open their creation orders span 56 values for 6 connections
+ * (sorted); without it 5 for 5 (each put in its place, no sort).
+ */
+static void test_finish_order(void **state)
+{
+	static const struct seg syn = { C, SEW, 0, 64, CI, 0, 0, 0 };
+	static struct done d;
+
+	(void)state;
+	for (int keep0 = 0; keep0 <= 1; keep0++) {
+		struct analyzer a;
+		struct flow f = story_flow;
+		size_t first;
+
+		memset(&d, 0, sizeof(d));
+		assert_int_equal(analyzer_init(&a, 0, on_done, &d), 0);
+		if (keep0) {
+			f.cport = 1000;
+			feed(&a, &f, &syn, 1, 0);
+		}
+		for (int i = 1; i <= 50; i++) {
+			f.cport = (uint16_t)(1000 + i);
+			feed(&a, &f, mix_ok, N(mix_ok), 1000000000LL + i * 1000000LL);
+		}
+		for (int i = 51; i <= 55; i++) {
+			f.cport = (uint16_t)(1000 + i);
+			feed(&a, &f, &syn, 1, 10000000000LL + i * 1000000LL);
+		}
+		assert_int_equal(d.n, 50);          /* the closed, lingered out */
+		first = d.n;
+		analyzer_finish(&a);
+		assert_int_equal(d.n, first + 5 + (size_t)keep0);
+		for (size_t k = first; k < d.n; k++)
+			assert_int_equal(d.c[k].sport,
+					 keep0 && k == first ? 1000
+					 : 1000 + 51 + (k - first - (size_t)keep0));
+		analyzer_free(&a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2630,6 +2674,7 @@ int main(void)
 		cmocka_unit_test(test_server_summary),
 		cmocka_unit_test(test_pcapng_two_linktypes),
 		cmocka_unit_test(test_feed_matches_packet),
+		cmocka_unit_test(test_finish_order),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
