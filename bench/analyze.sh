@@ -16,8 +16,8 @@
 # 3. Timed in the same run, in BENCH_RUNS (3) interleaved rounds:
 #    ecntrace analyze FILE (text to /dev/null) and bench/pcap_loop FILE
 #    (pcap_next_ex touching each packet) three times a round, tshark -q
-#    -z conv,tcp -r FILE once; wall time, CPU time (user+sys) and peak
-#    RSS (/usr/bin/time). Prints best and median of each and the ratios:
+#    -z conv,tcp -r FILE once; wall time, CPU time (user+sys, in
+#    microseconds) and peak RSS (bench/timeit, wait4). Prints best and median of each and the ratios:
 #    analyze's speed against the bare loop's, tshark's time over
 #    analyze's.
 # 4. pcap_gen streams BENCH_STREAM (default 10G bytes, 1400-byte segments)
@@ -28,7 +28,7 @@
 # BENCH_CHECK_ONLY=1 stops after step 2 (what tests/lab/test_bench_analyze.sh
 # runs). BENCH_SKEW=1 makes the expected reset count one too many: the
 # check must then fail (the smoke test's proof that it can). Needs gcc,
-# libpcap-dev, jq; tshark and /usr/bin/time for the timing (scripts/deps.sh).
+# libpcap-dev, jq; tshark for the timing (scripts/deps.sh).
 # No root, no network: files in a temporary directory, removed on exit.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,11 +54,13 @@ trap 'exit 130' INT TERM
 command -v jq >/dev/null || die "jq is not installed (make deps)"
 [ -x "$BIN" ] || make -C "$ROOT" --no-print-directory -s ecntrace >&2 ||
 	die "cannot build $BIN"
-GEN=$TMP/pcap_gen LOOP=$TMP/pcap_loop
+GEN=$TMP/pcap_gen LOOP=$TMP/pcap_loop TIMEIT=$TMP/timeit
 "$CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$GEN" "$ROOT/bench/pcap_gen.c" ||
 	die "cannot build pcap_gen"
 "$CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$LOOP" "$ROOT/bench/pcap_loop.c" -lpcap ||
 	die "cannot build pcap_loop"
+"$CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$TIMEIT" "$ROOT/bench/timeit.c" ||
+	die "cannot build timeit"
 
 # counts FILE: the generator's figures as shell variables g_KEY.
 counts() {
@@ -108,31 +110,26 @@ check "$TMP/a.json" "$TMP/counts" "$(basename "$FILE"), $(stat -c %s "$FILE") by
 [ "$CHECK_ONLY" = 1 ] && exit 0
 
 command -v tshark >/dev/null || die "tshark is not installed (make deps)"
-[ -x /usr/bin/time ] || die "/usr/bin/time is not installed (make deps)"
 
-# run1 NAME CMD...: one timed run; appends "wall_ns cpu_s peak_kb" to
-# $TMP/NAME.runs.
+# run1 NAME CMD...: one timed run (bench/timeit); appends "wall_ns
+# cpu_ns peak_kib" to $TMP/NAME.runs.
 run1() {
-	local name=$1 t0 t1 u s kb
+	local name=$1
 	shift
-	t0=$(date +%s%N)
-	/usr/bin/time -f "%U %S %M" -o "$TMP/time" "$@" >/dev/null 2>"$TMP/err"
-	t1=$(date +%s%N)
-	read -r u s kb <<<"$(tail -1 "$TMP/time")"
-	echo "$((t1 - t0)) $(awk "BEGIN{print $u + $s}") $kb" >>"$TMP/$name.runs"
+	"$TIMEIT" "$@" >>"$TMP/$name.runs"
 }
 
 # summary NAME: from $TMP/NAME.runs, the fastest run's wall (ns), the
-# fewest CPU seconds, the median wall and the largest peak RSS (KiB) as
+# least CPU time (ns), the median wall and the largest peak RSS (KiB) as
 # NAME_ns NAME_cpu NAME_med NAME_kb; and one printed line.
 summary() {
 	sort -n "$TMP/$1.runs" | awk -v n="$1" -v vars="$TMP/vars" '
 		{ w[NR] = $1; if (NR == 1 || $2 < c) c = $2; if ($3 > k) k = $3 }
 		END {
-			printf "%s_ns=%.0f %s_cpu=%s %s_med=%.0f %s_kb=%.0f\n",
+			printf "%s_ns=%.0f %s_cpu=%.0f %s_med=%.0f %s_kb=%.0f\n",
 				n, w[1], n, c, n, w[int((NR + 1) / 2)], n, k > vars
-			printf "%-8s %2d runs  wall best %7.3f s  median %7.3f s  cpu best %6.2f s  peak %6.1f MiB\n",
-				n, NR, w[1] / 1e9, w[int((NR + 1) / 2)] / 1e9, c, k / 1024
+			printf "%-8s %2d runs  wall best %7.3f s  median %7.3f s  cpu best %7.3f s  peak %6.1f MiB\n",
+				n, NR, w[1] / 1e9, w[int((NR + 1) / 2)] / 1e9, c / 1e9, k / 1024
 		}'
 	eval "$(cat "$TMP/vars")"
 }
