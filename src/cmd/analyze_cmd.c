@@ -189,6 +189,15 @@ static char *put_uint(char *p, unsigned v)
 	char d[10];
 	int n = 0;
 
+	if (v < 1000) {              /* octets, TTLs, hop counts */
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		return p;
+	}
+
 	do
 		d[n++] = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
