@@ -547,8 +547,10 @@ void diagnose_print_text(FILE *fp, const struct diag_result *r,
 	fprintf(fp, " (%d flows at hop %d)\n", ev->nflows, ev->screen_ttl);
 	fields_print_text(fp, r);
 	if (v->nsites) {
-		fprintf(fp, "  endpoints: %d machine%s for %s:", v->nsites,
-			v->nsites == 1 ? " answers" : "s answer", a);
+		/* What was measured, the answers' hop counts; not a count
+		 * of machines (one machine can answer from two distances
+		 * over two return paths, two from one). */
+		fprintf(fp, "  endpoints for %s: answers from", a);
 		for (int i = 0; i < v->nsites; i++) {
 			fprintf(fp, "%s %d hops back%s", i ? "," : "", v->sites[i].hops,
 				v->sites[i].by_behaviour ?

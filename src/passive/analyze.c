@@ -1392,7 +1392,7 @@ void analyzer_finish(struct analyzer *a)
 		control(a);
 		return;
 	}
-	/* The keys sorted, not the slots: no slot read per comparison. */
+	/* By the keys, not the slots: no slot read to put them in order. */
 	finish_in_order(a, v, n);
 	free(v);
 	control(a);

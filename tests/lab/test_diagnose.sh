@@ -155,6 +155,12 @@ for s in $SCENARIOS; do
 				'[[ $last == *"hop $BALANCER_HOP ($(balancer "$fam"))"* ]]' \
 				'[[ $last == *"net.ipv4.tcp_ecn=2"* ]]'
 			[ "$RC" = 1 ] && [[ $last == *tcp_ecn=2* ]] || sed 's/^/# | /' "$TMP/text"
+			# The census says what was measured, two return hop
+			# counts, and counts no machines.
+			ep=$(grep '^  endpoints' "$TMP/text")
+			check "seed IPv$fam text: endpoints line lists the two hop counts, names no machines ($ep)" \
+				all '[[ $ep =~ ^"  endpoints for $(target "$fam"): answers from "[0-9]+" hops back, "[0-9]+" hops back"$ ]]' \
+				'[[ $ep != *machine* ]]'
 			left=$(ip netns exec "$CLIENT_NS" nft list tables 2>/dev/null | grep -c ecntrace_)
 			check "seed IPv$fam text: no ecntrace_ nft table left in the client" [ "$left" = 0 ]
 		done
