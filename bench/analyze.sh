@@ -17,9 +17,10 @@
 #    ecntrace analyze FILE (text to /dev/null) and bench/pcap_loop FILE
 #    (pcap_next_ex touching each packet) three times a round, tshark -q
 #    -z conv,tcp -r FILE once; wall time, CPU time (user+sys, in
-#    microseconds) and peak RSS (bench/timeit, wait4). Prints best and median of each and the ratios:
-#    analyze's speed against the bare loop's, tshark's time over
-#    analyze's.
+#    microseconds) and peak RSS (bench/timeit, wait4); a run that exits
+#    otherwise than expected fails the bench. Prints the best and median
+#    of each and the ratios: analyze's speed against the bare loop's,
+#    tshark's time over analyze's.
 # 4. pcap_gen streams BENCH_STREAM (default 10G bytes, 1400-byte segments)
 #    into `ecntrace analyze -` through a pipe, never stored, and prints the
 #    reader's resident memory at every GiB; the counts are checked again.
@@ -59,8 +60,6 @@ GEN=$TMP/pcap_gen LOOP=$TMP/pcap_loop TIMEIT=$TMP/timeit
 	die "cannot build pcap_gen"
 "$CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$LOOP" "$ROOT/bench/pcap_loop.c" -lpcap ||
 	die "cannot build pcap_loop"
-"$CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$TIMEIT" "$ROOT/bench/timeit.c" ||
-	die "cannot build timeit"
 
 # counts FILE: the generator's figures as shell variables g_KEY.
 counts() {
@@ -110,13 +109,16 @@ check "$TMP/a.json" "$TMP/counts" "$(basename "$FILE"), $(stat -c %s "$FILE") by
 [ "$CHECK_ONLY" = 1 ] && exit 0
 
 command -v tshark >/dev/null || die "tshark is not installed (make deps)"
+"$CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$TIMEIT" "$ROOT/bench/timeit.c" ||
+	die "cannot build timeit"
 
-# run1 NAME CMD...: one timed run (bench/timeit); appends "wall_ns
-# cpu_ns peak_kib" to $TMP/NAME.runs.
+# run1 NAME RC CMD...: one timed run (bench/timeit), which must exit RC;
+# appends "wall_ns cpu_ns peak_kib" to $TMP/NAME.runs.
 run1() {
-	local name=$1
-	shift
-	"$TIMEIT" "$@" >>"$TMP/$name.runs"
+	local name=$1 want=$2 rc=0
+	shift 2
+	"$TIMEIT" "$@" >>"$TMP/$name.runs" || rc=$?
+	[ $rc = "$want" ] || die "$name exited $rc, not $want: $*"
 }
 
 # summary NAME: from $TMP/NAME.runs, the fastest run's wall (ns), the
@@ -141,10 +143,10 @@ summary() {
 echo "$RUNS rounds (loop x3, analyze x3, tshark x1 each), $g_packets packets ($(stat -c %s "$FILE") bytes):"
 for r in $(seq 1 "$RUNS"); do
 	for i in 1 2 3; do
-		run1 loop "$LOOP" "$FILE"
-		run1 analyze "$BIN" analyze "$FILE"
+		run1 loop 0 "$LOOP" "$FILE"
+		run1 analyze 1 "$BIN" analyze "$FILE"
 	done
-	run1 tshark tshark -q -z conv,tcp -r "$FILE"
+	run1 tshark 0 tshark -q -z conv,tcp -r "$FILE"
 done
 summary loop
 summary analyze

@@ -7,7 +7,9 @@
  * Exit: CMD's exit status (128 + signal if killed), 127 if it could not
  * be run.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                  /* wait4 */
+#endif
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
