@@ -42,6 +42,7 @@ SKEW=${BENCH_SKEW:-0}
 CC=${CC:-cc}
 
 die() { echo "bench/analyze: $*" >&2; exit 1; }
+case $RUNS in ''|*[!0-9]*|0) die "BENCH_RUNS must be a number >= 1, not '$RUNS'";; esac
 
 TMP=$(mktemp -d /tmp/ecntrace-bench-analyze.XXXXXX) || die "no temporary directory"
 READER=""
@@ -118,7 +119,8 @@ run1() {
 	local name=$1 want=$2 rc=0
 	shift 2
 	"$TIMEIT" "$@" >>"$TMP/$name.runs" || rc=$?
-	[ $rc = "$want" ] || die "$name exited $rc, not $want: $*"
+	[ $rc = "$want" ] ||
+		die "$name exited $rc, not $want: $*: $("$@" 2>&1 >/dev/null | head -1)"
 }
 
 # summary NAME: from $TMP/NAME.runs, the fastest run's wall (ns), the
@@ -128,10 +130,11 @@ summary() {
 	sort -n "$TMP/$1.runs" | awk -v n="$1" -v vars="$TMP/vars" '
 		{ w[NR] = $1; if (NR == 1 || $2 < c) c = $2; if ($3 > k) k = $3 }
 		END {
+			m = (w[int((NR + 1) / 2)] + w[int(NR / 2) + 1]) / 2
 			printf "%s_ns=%.0f %s_cpu=%.0f %s_med=%.0f %s_kb=%.0f\n",
-				n, w[1], n, c, n, w[int((NR + 1) / 2)], n, k > vars
+				n, w[1], n, c, n, m, n, k > vars
 			printf "%-8s %2d runs  wall best %7.3f s  median %7.3f s  cpu best %7.3f s  peak %6.1f MiB\n",
-				n, NR, w[1] / 1e9, w[int((NR + 1) / 2)] / 1e9, c / 1e9, k / 1024
+				n, NR, w[1] / 1e9, m / 1e9, c / 1e9, k / 1024
 		}'
 	eval "$(cat "$TMP/vars")"
 }

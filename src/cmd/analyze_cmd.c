@@ -327,7 +327,8 @@ static void ttl_str(uint8_t ttl, char *buf, size_t len)
 
 /* "12.3 ms", to - from as "%.1f ms" of elapsed_ms() prints it: in
  * integers, but for a time exactly halfway between two tenths (which
- * the double's binary rounding decides) or one past 10^15 ns. */
+ * the double's binary rounding decides), from 10^15 ns (11.6 days) on,
+ * or into a buffer under 24 bytes. */
 static void ms_str(int64_t from, int64_t to, char *buf, size_t len)
 {
 	int64_t d = to > from ? to - from : 0, tenths;

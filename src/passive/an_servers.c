@@ -102,7 +102,10 @@ struct an_dst *servers_find(struct an_servers *t, uint32_t hash,
 	}
 	d = &t->v[t->n];
 	memset(d, 0, sizeof(*d));
-	d->server = *server;
+	/* Only the family's bytes (the rest of a v4 address is whatever
+	 * the parser left there). */
+	d->server.family = server->family;
+	memcpy(&d->server.u, &server->u, server->family == AF_INET6 ? 16 : 4);
 	d->dport = dport;
 	d->hash = hash;
 	t->ix[probe(t, hash, server, dport)] = (int32_t)t->n++;

@@ -762,7 +762,7 @@ static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 	s->used = 1;
 	s->order = a->seq++;
 	/* Only the family's bytes: parse_fast leaves the rest of a v4
-	 * address as the previous packet had it. */
+	 * address as it was (another packet's, or uninitialised). */
 	s->c.client.family = r->src.family;
 	s->c.server.family = r->dst.family;
 	memcpy(&s->c.client.u, &r->src.u, addr_len(&r->src));

@@ -2567,6 +2567,7 @@ static void test_feed_matches_packet(void **state)
 		mix_run(&a1, &d1, 0, runs[r].cap, runs[r].width);
 		mix_run(&a2, &d2, 1, runs[r].cap, runs[r].width);
 		assert_true(a1.connections >= MIX_CONNS);
+		assert_true(d1.n >= MIX_CONNS);
 		assert_true(a1.faults > 0);
 		assert_true(a1.skipped > 0);
 		assert_true(a1.snapped > 0);
@@ -2586,6 +2587,12 @@ static void test_feed_matches_packet(void **state)
 		assert_int_equal(a1.timed_out, a2.timed_out);
 		assert_int_equal(a1.unfinished, a2.unfinished);
 		assert_memory_equal(a1.counts, a2.counts, sizeof(a1.counts));
+		/* The per-server rows, which the control and the summary
+		 * read: byte for byte. */
+		assert_int_equal(a1.servers.n, a2.servers.n);
+		assert_int_equal(a1.servers.n, 10);   /* 5 ports, 2 families */
+		assert_memory_equal(a1.servers.v, a2.servers.v,
+				    a1.servers.n * sizeof(*a1.servers.v));
 		analyzer_free(&a1);
 		analyzer_free(&a2);
 	}
