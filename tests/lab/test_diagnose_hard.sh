@@ -54,13 +54,24 @@ hash_case lastrouter "$LAB_ROOT/tests/lab/scenarios"
 check "lastrouter: the split is put after the last router (divergence hop $(q .paths.divergence_hop))" \
 	[ "$(q .paths.divergence_hop)" = $((BALANCER_HOP + 1)) ]
 # The report draws the two machines as two sites, and the RST comes from
-# the second one in the timeline.
+# the second one in the timeline. A run that ends other than broken (on a
+# loaded machine the replay can leave the sites untold) draws no second
+# site: asked once more, as a user would; a broken one must draw it.
 chmod 755 "$TMP"
-on client "$BIN" -q --report "$TMP/lr.html" "$TARGET4" >/dev/null 2>&1
-check "lastrouter report: two sites at the same hop count, the RST from site 2" \
-	all "grep -q 'site 1 · ${BRANCH_HOPS%% *} hops back' '$TMP/lr.html'" \
-	"grep -q 'site 2 · ${BRANCH_HOPS%% *} hops back' '$TMP/lr.html'" \
-	"grep -q 'another machine at the same distance' '$TMP/lr.html'"
+lr_sites() {
+	grep -q "site 1 · ${BRANCH_HOPS%% *} hops back" "$TMP/lr.html" &&
+		grep -q "site 2 · ${BRANCH_HOPS%% *} hops back" "$TMP/lr.html" &&
+		grep -q 'another machine at the same distance' "$TMP/lr.html"
+}
+for attempt in 1 2; do
+	rc=0
+	on client "$BIN" -q --json --report "$TMP/lr.html" "$TARGET4" \
+		>"$TMP/lr.json" 2>/dev/null || rc=$?
+	lr_sites && break
+	[ $rc = 1 ] && break
+	diag "lastrouter report: exit $rc ($(jq -r .verdict.summary "$TMP/lr.json" 2>/dev/null)), no second site drawn; asked again"
+done
+check "lastrouter report: two sites at the same hop count, the RST from site 2 (attempt $attempt, exit $rc)" lr_sites
 
 if ECNLAB_SCENARIOS=$LAB_ROOT/tests/lab/scenarios lab_up "$name" deep-silent; then
 	for fam in 4 6; do
