@@ -936,6 +936,18 @@ static void test_table_bound(void **state)
 	analyzer_free(&a);
 }
 
+/* An ECN connection that works: data acknowledged, FINs both ways. */
+static const struct seg ecn_closed[] = {
+	{ C, SEW, 0, 64, CI, 0, 0, 0 },
+	{ S, SAE, 0, 58, SI, CI + 1, 0, 100 },
+	{ C, A_, 0, 64, CI + 1, SI + 1, 0, 110 },
+	{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 120 },
+	{ S, A_, 0, 58, SI + 1, CI + 78, 0, 200 },
+	{ C, FA, 0, 64, CI + 78, SI + 1, 0, 300 },
+	{ S, FA, 0, 58, SI + 1, CI + 79, 0, 400 },
+	{ C, A_, 0, 64, CI + 79, SI + 2, 0, 500 },
+};
+
 static void count_done(void *ctx, const struct an_conn *c)
 {
 	uint64_t *n = ctx;
@@ -958,16 +970,6 @@ static void test_table_churn(void **state)
 		{ S, SA, 0, 58, SI, 1001, 0, 700 },
 	};
 	static const struct seg syn = { C, SEW, 0, 64, CI, 0, 0, 0 };
-	static const struct seg conn[] = {
-		{ C, SEW, 0, 64, CI, 0, 0, 0 },
-		{ S, SAE, 0, 58, SI, CI + 1, 0, 100 },
-		{ C, A_, 0, 64, CI + 1, SI + 1, 0, 110 },
-		{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 120 },
-		{ S, A_, 0, 58, SI + 1, CI + 78, 0, 200 },
-		{ C, FA, 0, 64, CI + 78, SI + 1, 0, 300 },
-		{ S, FA, 0, 58, SI + 1, CI + 79, 0, 400 },
-		{ C, A_, 0, 64, CI + 79, SI + 2, 0, 500 },
-	};
 	struct analyzer a;
 	struct flow f = story_flow;
 	uint64_t done = 0;
@@ -984,7 +986,7 @@ static void test_table_churn(void **state)
 	for (int i = 0; i < 60000; i++) {
 		f.cport = (uint16_t)(10000 + i % 50000);
 		f.sport = (uint16_t)(80 + i / 50000);
-		feed(&a, &f, conn, N(conn), 10000000 + i * 1000000LL);
+		feed(&a, &f, ecn_closed, N(ecn_closed), 10000000 + i * 1000000LL);
 		assert_true(a.active <= 4096);
 	}
 	analyzer_finish(&a);
@@ -2448,16 +2450,6 @@ struct mix_conn {
 
 /* Kinds of connection: the story, a closed ECN one, a plain one, the
  * story reset by its own server, a SYN that nothing answers. */
-static const struct seg mix_ok[] = {
-	{ C, SEW, 0, 64, CI, 0, 0, 0 },
-	{ S, SAE, 0, 58, SI, CI + 1, 0, 100 },
-	{ C, A_, 0, 64, CI + 1, SI + 1, 0, 110 },
-	{ C, PA, 0x02, 64, CI + 1, SI + 1, 77, 120 },
-	{ S, A_, 0, 58, SI + 1, CI + 78, 0, 200 },
-	{ C, FA, 0, 64, CI + 78, SI + 1, 0, 300 },
-	{ S, FA, 0, 58, SI + 1, CI + 79, 0, 400 },
-	{ C, A_, 0, 64, CI + 79, SI + 2, 0, 500 },
-};
 static const struct seg mix_plain[] = {
 	{ C, S_, 0, 64, 1000, 0, 0, 0 },
 	{ S, SA, 0, 58, SI, 1001, 0, 700 },
@@ -2479,7 +2471,7 @@ static const struct seg mix_syn[] = {
 static void mix_start(struct mix_conn *m, unsigned k, int64_t t0)
 {
 	static const struct { const struct seg *g; size_t n; } kinds[] = {
-		{ story, N(story) }, { mix_ok, N(mix_ok) },
+		{ story, N(story) }, { ecn_closed, N(ecn_closed) },
 		{ mix_plain, N(mix_plain) },
 		{ mix_reset_same, N(mix_reset_same) },
 		{ mix_syn, N(mix_syn) },
@@ -2626,7 +2618,7 @@ static void test_finish_order(void **state)
 		}
 		for (int i = 1; i <= 50; i++) {
 			f.cport = (uint16_t)(1000 + i);
-			feed(&a, &f, mix_ok, N(mix_ok), 1000000000LL + i * 1000000LL);
+			feed(&a, &f, ecn_closed, N(ecn_closed), 1000000000LL + i * 1000000LL);
 		}
 		for (int i = 51; i <= 55; i++) {
 			f.cport = (uint16_t)(1000 + i);
