@@ -43,7 +43,7 @@ diagnose() { # FAMILY ARGS...: JSON into $TMP/d.json, exit code into RC
 }
 q() { jq -r "$1" "$TMP/d.json" 2>/dev/null; }
 kinds() { q '[.verdict.causes[].kind] | join(",")'; }
-got() { echo "exit $RC; $(q '[.verdict.causes[] | "\(.kind)@\(.hop)"] | join(" ")'); notes $(q '[.verdict.notes[].kind] | join(",")'); fields $(q '[.paths.fields[] | "\(.field):\(.parted // "-")/\(.confidence // "-")"] | join(" ")')"; }
+got() { echo "exit $RC; $(q '[.verdict.causes[] | "\(.kind)@\(.hop // "\(.hop_first)-\(.hop_last) from \(.first_addr)")"] | join(" ")'); notes $(q '[.verdict.notes[].kind] | join(",")'); fields $(q '[.paths.fields[] | "\(.field):\(.parted // "-")/\(.confidence // "-")"] | join(" ")')"; }
 
 # valid NAME: the last diagnosis conforms to the schema, strictly (needs
 # python3-jsonschema, else skipped).
