@@ -223,6 +223,12 @@ double field_confidence(const struct field_evidence *fe);
  * 1 - (1 - c) / tests (Bonferroni: review C16). */
 int fields_tests(unsigned asked, int family);
 double field_level(double confidence, int tests);
+/* Flows that must all meet one router at a hop before the TTL's router
+ * is bounded by it, at this level over a fork scan of this many hops:
+ * an even 2-way fork would leave them together with probability
+ * 2^-(flows - 1), at most (1 - level) / hops at each hop (Bonferroni
+ * over the hops, as the scan keeps the last that agreed). */
+int fork_flows_needed(double level, int hops);
 /* The level of this evidence's fields (the tests it screened). */
 double fields_level(const struct diag_evidence *ev, double confidence);
 /* Fields screened, not parted, whose screen fell short of that level:

@@ -168,6 +168,13 @@ double field_level(double confidence, int tests)
 	return tests > 1 ? 1.0 - (1.0 - confidence) / tests : confidence;
 }
 
+int fork_flows_needed(double level, int hops)
+{
+	double miss = (1.0 - level) / (hops > 1 ? hops : 1);
+
+	return 1 + (int)ceil(log2(1.0 / miss) - 1e-9);
+}
+
 double fields_level(const struct diag_evidence *ev, double confidence)
 {
 	int m = 1;
@@ -222,29 +229,42 @@ static int dest_hop(const struct diag_evidence *ev)
 	       ev->have_plain_trace ? ev->plain.dest_ttl : 0;
 }
 
+/* The last hop where all fork flows met one router, 0 if none met
+ * there in the number this level wants (answers lost on asking again). */
+static int fork_trunk(const struct diag_evidence *ev, double lvl)
+{
+	const struct field_evidence *fe = &ev->fields.f[FIELD_TTL];
+
+	return fe->fork_trunk > 0 &&
+	       fe->fork_trunk_flows >= fork_flows_needed(lvl, ev->screen_ttl) ?
+	       fe->fork_trunk : 0;
+}
+
 /* Where the TTL's router can be: at the last hop where every fork flow
  * met one router, or after it, up to the last router before the target
  * (or from the first hop, none such). Named only when that is one hop.
  * The first fork of the flows' paths is no evidence: any ECMP router
  * forks flows of other ports (review A3). */
-static void ttl_where(const struct diag_evidence *ev, struct finding *f)
+static void ttl_where(const struct diag_evidence *ev, double lvl,
+		      struct finding *f)
 {
 	const struct field_evidence *fe = &ev->fields.f[FIELD_TTL];
-	int dest = dest_hop(ev);
-	int first = fe->fork_trunk > 0 ? fe->fork_trunk : 1;
+	int dest = dest_hop(ev), trunk = fork_trunk(ev, lvl);
+	int first = trunk > 0 ? trunk : 1;
 	int last = dest > ev->screen_ttl + 1 ? dest - 1 : ev->screen_ttl;
 
 	if (last < first)
 		last = first;
-	judge_locate(f, first, last, fe->fork_trunk > 0 ? &fe->balancer : NULL);
-	judge_fact(f, FACT_SPLIT_HOP, fe->divergence_ttl);
-	judge_fact(f, FACT_FORK_FLOWS, fe->fork_flows);
+	judge_locate(f, first, last, trunk > 0 ? &fe->balancer : NULL);
+	judge_fact(f, FACT_SPLIT_HOP, trunk + 1);
+	judge_fact(f, FACT_FORK_FLOWS, trunk > 0 ? fe->fork_trunk_flows :
+		   fe->fork_flows);
 }
 
 /* Where: the router before the first TTL at which the two values part,
  * up to the hops silent on the way. Parted only at the target with the
  * screen's hop alike: that hop, or one after it before the target. */
-static void field_where(const struct diag_evidence *ev, int k,
+static void field_where(const struct diag_evidence *ev, double lvl, int k,
 			struct finding *f)
 {
 	const struct field_evidence *fe = &ev->fields.f[k];
@@ -253,7 +273,7 @@ static void field_where(const struct diag_evidence *ev, int k,
 	int dest = dest_hop(ev);
 
 	if (k == FIELD_TTL) {
-		ttl_where(ev, f);
+		ttl_where(ev, lvl, f);
 		return;
 	}
 	if (fe->divergence_ttl > ev->screen_ttl && dest > ev->screen_ttl + 1)
@@ -327,7 +347,7 @@ static void judge_field(const struct diag_evidence *ev, double c, int k,
 	 * datagram too big for the path). */
 	f->latent = k != FIELD_DSCP;
 	field_facts(fe, k, f);
-	field_where(ev, k, f);
+	field_where(ev, c, k, f);
 	if (k == FIELD_DSCP) {
 		v->dscp_dependent = 1;
 		judge_fact(f, FACT_SCREEN_HOP, ev->screen_ttl);

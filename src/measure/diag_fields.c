@@ -330,16 +330,17 @@ static int locate(struct dctx *c, struct field_evidence *fe, int field)
 	return 0;
 }
 
-/* The fork flows' answers at ttl, asked again once for what did not
- * come; how many answered. */
-static int fork_hop(struct dctx *c, int want, int ttl, struct responder *got,
-		    int *answered)
+/* The answers at ttl of the fork flows from..to-1 (source ports
+ * sport_base + 1 + i), asked again once for what did not come; how
+ * many answered. */
+static int fork_hop(struct dctx *c, int from, int to, int ttl,
+		    struct responder *got, int *answered)
 {
 	int64_t t0 = 0;
 
 	memset(got, 0, sizeof(*got) * FIELD_FORK_FLOWS);
 	*answered = 0;
-	for (int tries = 0; tries < FIELD_TRIES && *answered < want; tries++) {
+	for (int tries = 0; tries < FIELD_TRIES && *answered < to - from; tries++) {
 		struct probe pr[FIELD_FORK_FLOWS];
 		size_t n = 0;
 		int rc;
@@ -347,7 +348,7 @@ static int fork_hop(struct dctx *c, int want, int ttl, struct responder *got,
 		if (tries)
 			pace_retry(t0);
 		t0 = now_ns();
-		for (int i = 0; i < want; i++)
+		for (int i = from; i < to; i++)
 			if (!got[i].answered) {
 				add_probe(c, &pr[n], (uint16_t)(c->p->sport_base + 1 + i),
 					  ECN_NOT_ECT, ttl);
@@ -364,45 +365,78 @@ static int fork_hop(struct dctx *c, int want, int ttl, struct responder *got,
 	return 0;
 }
 
+/* Did the fork flows from..to-1 all answer, from one router (ref, set
+ * from the first when ref has none)? */
+static int fork_met(const struct responder *got, int from, int to,
+		    struct responder *ref)
+{
+	for (int i = from; i < to; i++) {
+		if (!got[i].answered)
+			return 0;
+		if (!ref->answered)
+			*ref = got[i];
+		else if (responder_differs(ref, &got[i]))
+			return 0;
+	}
+	return 1;
+}
+
 /* Where the TTL's router can be, for the TTL: hop by hop from the first
- * up to the screen's hop, FIELD_FORK_FLOWS flows at each TTL (1 +
+ * up to the screen's hop, fork_flows flows at each TTL (1 +
  * log2(1/(1-c)), so that all agreeing rules out a 2-way fork before that
  * hop). The last TTL at which every flow met one router (fork_trunk) is
  * where the flows' paths last join: a router hashing on the TTL (and the
  * ports) at or before it would have its branches rejoin there, so it lies
  * at that hop or after it. A fork seen on the way is not the TTL's: any
  * ECMP router forks flows of other ports (review A3), so the scan does
- * not stop at the first one. */
+ * not stop at the first one. The scan keeps the last of several hops
+ * where flows met, each by chance as likely past a fork: that hop is
+ * asked again with more flows, up to fork_flows_needed, and passed over
+ * for the one before if they part or go short. */
 static int fork_scan(struct dctx *c, struct field_evidence *fe)
 {
 	struct diag_evidence *ev = c->ev;
-	int want = 1 + repeats_needed(level(c)), trunk = 0;
+	int want = 1 + repeats_needed(level(c));
+	int need = fork_flows_needed(level(c), ev->screen_ttl);
+	struct responder ref[256];
+	int rc;
 
 	if (want > FIELD_FORK_FLOWS)
 		want = FIELD_FORK_FLOWS;
+	if (need > FIELD_FORK_FLOWS)
+		need = FIELD_FORK_FLOWS;
+	if (need < want)
+		need = want;
 	fe->fork_flows = want;
-	for (int t = 1; t <= ev->screen_ttl && !engine_stop; t++) {
-		struct responder got[FIELD_FORK_FLOWS], ref;
-		int answered, split = 0, rc;
+	memset(ref, 0, sizeof(ref));
+	for (int t = 1; t <= ev->screen_ttl && t < 256 && !engine_stop; t++) {
+		struct responder got[FIELD_FORK_FLOWS];
+		int answered;
 
-		if ((rc = fork_hop(c, want, t, got, &answered)) != 0)
+		if ((rc = fork_hop(c, 0, want, t, got, &answered)) != 0)
 			return rc;
-		memset(&ref, 0, sizeof(ref));
-		for (int i = 0; i < want; i++) {
-			if (!got[i].answered)
-				continue;
-			if (!ref.answered)
-				ref = got[i];
-			else if (responder_differs(&ref, &got[i]))
-				split = 1;
-		}
-		if (!split && answered >= want) {
-			trunk = t;
-			fe->balancer = ref;
-		}
+		if (!fork_met(got, 0, want, &ref[t]))
+			ref[t].answered = 0;
 	}
-	fe->fork_trunk = trunk;
-	fe->divergence_ttl = trunk + 1;
+	fe->fork_trunk = fe->fork_trunk_flows = 0;
+	for (int t = ev->screen_ttl < 256 ? ev->screen_ttl : 255;
+	     t >= 1 && !engine_stop; t--) {
+		struct responder got[FIELD_FORK_FLOWS];
+		int answered;
+
+		if (!ref[t].answered)
+			continue;
+		if (need > want &&
+		    (rc = fork_hop(c, want, need, t, got, &answered)) != 0)
+			return rc;
+		if (need > want && !fork_met(got, want, need, &ref[t]))
+			continue;
+		fe->fork_trunk = t;
+		fe->fork_trunk_flows = need;
+		fe->balancer = ref[t];
+		break;
+	}
+	fe->divergence_ttl = fe->fork_trunk + 1;
 	fe->split_unknown_from = 0;
 	return 0;
 }

@@ -128,6 +128,8 @@ static void parted(struct field_evidence *fe, int draws, int differed,
 	if (balancer_ttl)
 		fe->balancer = te(balancer_ttl, 0);
 	fe->fork_trunk = balancer_ttl;   /* TTL: the fork scan's last join */
+	fe->fork_flows = 9;              /* at 0.995, 1 + 8 */
+	fe->fork_trunk_flows = balancer_ttl ? FIELD_FORK_FLOWS : 0;
 }
 
 static void put_finding(char *buf, size_t len, const struct finding *f)
@@ -261,6 +263,40 @@ static void test_ttl_hash_last_join(void **state)
 	parted(field(ev, FIELD_TTL), 4, 0, 4, 0, 3);
 	verdict(ev, "latent; causes ttl-hash@3=198.51.100.3!latent; notes safe-multipath");
 	free(ev);
+}
+
+/* The flows met at hop 3, the last before the target, in 10 flows: at
+ * 0.995 (TTL and ECN tested) over 3 hops 11 are wanted (a chance of
+ * 2^-10 for each of the 3 hops the scan kept the last of), so hop 3
+ * is no bound and no one is named; with 11 it is, and named. Twostage
+ * hash=ttl: the fork flows met by chance at a branch router past the
+ * TTL's router, which was named. */
+static void test_ttl_hash_trunk_by_chance(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+	struct field_evidence *fe = field(ev, FIELD_TTL);
+
+	parted(fe, 4, 0, 4, 0, 3);
+	fe->fork_trunk_flows = 10;
+	verdict(ev, "latent; causes ttl-hash@1-3!latent; notes safe-multipath");
+	free(ev);
+	ev = new_ev();
+	fe = field(ev, FIELD_TTL);
+	parted(fe, 4, 0, 4, 0, 3);
+	fe->fork_trunk_flows = 11;
+	verdict(ev, "latent; causes ttl-hash@3=198.51.100.3!latent; notes safe-multipath");
+	free(ev);
+}
+
+/* The flows a hop needs: 1 + log2(hops / (1 - level)), rounded up. */
+static void test_fork_flows_needed(void **state)
+{
+	assert_int_equal(fork_flows_needed(0.99, 1), 8);
+	assert_int_equal(fork_flows_needed(0.99, 0), 8);
+	assert_int_equal(fork_flows_needed(0.995, 3), 11);
+	assert_int_equal(fork_flows_needed(0.995, 5), 11);
+	assert_int_equal(fork_flows_needed(0.995, 6), 12);
+	assert_int_equal(fork_flows_needed(1.0 - 0.0001 / 6, 30), 22);
 }
 
 /* Hop 2 gave too few answers: the flows last met at hop 1. */
@@ -610,6 +646,8 @@ int main(void)
 		cmocka_unit_test(test_ttl_hash_at_fork),
 		cmocka_unit_test(test_ttl_hash_last_join),
 		cmocka_unit_test(test_ttl_hash_silent_fork),
+		cmocka_unit_test(test_ttl_hash_trunk_by_chance),
+		cmocka_unit_test(test_fork_flows_needed),
 		cmocka_unit_test(test_ttl_hash_no_fork),
 		cmocka_unit_test(test_ttl_repeat_differs),
 		cmocka_unit_test(test_ttl_few_repeats),
