@@ -107,6 +107,11 @@ rc=0
 "$BIN" analyze --json "$FILE" >"$TMP/a.json" 2>"$TMP/a.err" || rc=$?
 [ $rc = 1 ] || die "analyze exited $rc, not 1 (faults): $(head -1 "$TMP/a.err")"
 check "$TMP/a.json" "$TMP/counts" "$(basename "$FILE"), $(stat -c %s "$FILE") bytes" || exit 1
+rc=0
+"$BIN" analyze --threads 1 --json "$FILE" >"$TMP/a1.json" 2>"$TMP/a1.err" || rc=$?
+[ $rc = 1 ] && cmp -s "$TMP/a.json" "$TMP/a1.json" ||
+	die "analyze --threads 1 (exit $rc) does not report what two threads do"
+echo "ok: one thread and two report the same"
 [ "$CHECK_ONLY" = 1 ] && exit 0
 
 command -v tshark >/dev/null || die "tshark is not installed (make deps)"
@@ -143,25 +148,32 @@ summary() {
 # loop and analyze three times each and tshark once, so that every ratio
 # compares runs taken in the same minutes of a machine whose speed
 # drifts. Ratios are of the best runs (and of the median ones).
-echo "$RUNS rounds (loop x3, analyze x3, tshark x1 each), $g_packets packets ($(stat -c %s "$FILE") bytes):"
+# analyze is the default (two threads where two processors are online:
+# its wall time is the goal's), analyze1 the same on one thread.
+echo "$RUNS rounds (loop x3, analyze x3, analyze --threads 1 x3, tshark x1 each), $g_packets packets ($(stat -c %s "$FILE") bytes):"
 for r in $(seq 1 "$RUNS"); do
 	for i in 1 2 3; do
 		run1 loop 0 "$LOOP" "$FILE"
 		run1 analyze 1 "$BIN" analyze "$FILE"
+		run1 analyze1 1 "$BIN" analyze --threads 1 "$FILE"
 	done
 	run1 tshark 0 tshark -q -z conv,tcp -r "$FILE"
 done
 summary loop
 summary analyze
+summary analyze1
 summary tshark
 awk -v l="$loop_ns" -v a="$analyze_ns" -v t="$tshark_ns" -v lm="$loop_med" \
 	-v am="$analyze_med" -v tm="$tshark_med" -v lc="$loop_cpu" -v ac="$analyze_cpu" \
-	-v tc="$tshark_cpu" -v kb="$analyze_kb" 'BEGIN {
+	-v tc="$tshark_cpu" -v kb="$analyze_kb" -v a1="$analyze1_ns" \
+	-v a1m="$analyze1_med" -v a1c="$analyze1_cpu" 'BEGIN {
 	printf "analyze speed / bare loop speed: %.2f wall (median %.2f), %.2f cpu (goal >= 0.5)\n",
 		l / a, lm / am, (ac > 0 ? lc / ac : 0)
 	printf "tshark time / analyze time:      %.1f wall (median %.1f), %.1f cpu (goal >= 50)\n",
 		t / a, tm / am, (ac > 0 ? tc / ac : 0)
 	printf "analyze peak RSS:                %.1f MiB (goal <= 64)\n", kb / 1024
+	printf "one thread: / bare loop %.2f wall (median %.2f), %.2f cpu; tshark / it %.1f wall (median %.1f)\n",
+		l / a1, lm / a1m, (a1c > 0 ? lc / a1c : 0), t / a1, tm / a1m
 }'
 
 # The stream: generated into a pipe, never stored.

@@ -10,6 +10,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "an_pipe.h"
 #include "analyze.h"
 #include "analyze_servers.h"
 #include "capture.h"
@@ -42,6 +43,9 @@ static const char analyze_usage[] =
 "                    65536); closed ones give their slot back, ones quiet\n"
 "                    for 120 s are finished, beyond that the quietest is\n"
 "                    evicted (counted, never a fault)\n"
+"      --threads N   1: read and follow the packets on one thread; 2: read\n"
+"                    on one, follow on another (default with two or more\n"
+"                    processors online); the same report either way\n"
 "  -h, --help        this help\n"
 "\n"
 "Link types: Ethernet (VLAN, MPLS, PPPoE), Linux cooked (SLL, SLL2), raw\n"
@@ -74,12 +78,14 @@ static const char watch_usage[] =
 "69 no such interface, 71 system error, 73 cannot create the pcap file,\n"
 "77 no permission.\n";
 
-enum { OPT_JSON = 256, OPT_ALL, OPT_DURATION, OPT_PCAP, OPT_MAX_CONNS };
+enum { OPT_JSON = 256, OPT_ALL, OPT_DURATION, OPT_PCAP, OPT_MAX_CONNS,
+       OPT_THREADS };
 
 static const struct option analyze_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -794,17 +800,12 @@ static int report_end(struct report *r)
 	return rc;
 }
 
-static void on_packet(void *ctx, const struct cap_pkt *p)
-{
-	analyzer_feed(ctx, p->ip, p->len, p->wire_len, p->ts_ns);
-}
-
 int cmd_analyze(int argc, char **argv)
 {
 	struct report r;
 	char err[512] = "";
 	int json = 0, all = 0, c, rc;
-	long max_conns = 0;
+	long max_conns = 0, threads = 0;
 
 	optind = 1;
 	opterr = 0;
@@ -813,6 +814,10 @@ int cmd_analyze(int argc, char **argv)
 		case OPT_MAX_CONNS:
 			if (cli_num(optarg, 16, AN_TABLE_MAX, "connection count",
 				    &max_conns) < 0)
+				return EX_USAGE;
+			break;
+		case OPT_THREADS:
+			if (cli_num(optarg, 1, 2, "thread count", &threads) < 0)
 				return EX_USAGE;
 			break;
 		case OPT_JSON: json = 1; break;
@@ -849,7 +854,7 @@ int cmd_analyze(int argc, char **argv)
 		analyzer_free(&r.an);
 		return rc;
 	}
-	rc = capture_each(r.cap, on_packet, &r.an, err, sizeof(err));
+	rc = an_pipe_each(r.cap, &r.an, (int)threads, err, sizeof(err));
 	if (rc == -1 && strstr(err, "different from the type of the first "
 			       "interface") != NULL) {
 		/* libpcap reads a pcapng file's interfaces of one link type

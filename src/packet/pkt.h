@@ -104,22 +104,24 @@ struct probe_desc {
  */
 int pkt_build(const struct probe_desc *p, uint8_t *buf, size_t *len);
 
-/* TCP header fields and the options we understand. */
+/* TCP header fields and the options we understand. What analyze reads
+ * of every segment comes first, together (one cache line with the
+ * addresses: src/passive/an_pipe.c hands replies between threads). */
 struct tcp_seg {
 	uint16_t sport, dport;
 	uint32_t seq, ack;
 	uint16_t flags;              /* TH_*, TH_AE included */
 	uint16_t window;
 	uint8_t data_off;            /* header length in bytes */
+	int have_ts;        uint32_t ts_val, ts_ecr;
+	size_t payload_len;          /* bytes after the TCP header */
 	int have_mss;       uint16_t mss;
 	int have_wscale;    uint8_t wscale;
 	int sack_ok;
-	int have_ts;        uint32_t ts_val, ts_ecr;
 	int have_accecn;             /* option 172 or 174 seen */
 	uint8_t accecn_kind;         /* 172 (AccECN0) or 174 (AccECN1) */
 	uint8_t opt_kinds[PKT_MAX_TCPOPT]; /* every option kind, in order */
 	size_t n_opts;
-	size_t payload_len;          /* bytes after the TCP header */
 	/* AccECN option counters (24 bits each), in option order: kind 172
 	 * carries EE0B, ECEB, EE1B; kind 174 carries EE1B, ECEB, EE0B. The
 	 * option may carry 0..3 of them. */
@@ -176,6 +178,7 @@ struct pkt_reply {
 	uint32_t flowlabel;          /* IPv6 */
 	uint8_t proto;
 	enum reply_kind kind;
+	struct tcp_seg tcp;          /* kind == REPLY_TCP */
 	uint8_t icmp_type, icmp_code;
 	uint32_t mtu;                /* packet too big / frag needed */
 	uint16_t icmp_id, icmp_seq;  /* echo reply */
@@ -187,7 +190,6 @@ struct pkt_reply {
 		uint32_t label;
 		uint8_t tc, s, ttl;
 	} mpls[PKT_MAX_MPLS];
-	struct tcp_seg tcp;          /* kind == REPLY_TCP */
 	struct {                     /* kind == REPLY_UDP */
 		uint16_t sport, dport;
 		size_t len;              /* payload bytes, per the UDP header */

@@ -149,10 +149,9 @@ static inline uint64_t word(const struct addr *x, int i)
  */
 #define HOT static inline __attribute__((always_inline))
 
-HOT uint32_t tuple_hash(const struct analyzer *a, const struct addr *x,
+HOT uint32_t tuple_hash(const uint64_t *k, const struct addr *x,
 			const struct addr *y, uint16_t xport, uint16_t yport)
 {
-	const uint64_t *k = a->tuple_key;
 	uint64_t h;
 
 	if (x->family != AF_INET6) {
@@ -1124,7 +1123,7 @@ static int icmp_error(struct analyzer *a, const struct pkt_reply *r)
 	     r->kind != REPLY_PKT_TOO_BIG) || !r->has_quote ||
 	    q->proto != IPPROTO_TCP || q->l4_len < 8)
 		return 0;
-	i = find(a, tuple_hash(a, &q->src, &q->dst, q->sport, q->dport),
+	i = find(a, tuple_hash(a->tuple_key, &q->src, &q->dst, q->sport, q->dport),
 		 &q->src, &q->dst, q->sport, q->dport, &to_client);
 	if (i < 0)
 		return 0;
@@ -1182,33 +1181,50 @@ static void expire(struct analyzer *a)
 		a->quiet_until = due(a, LIST_OPEN, a->idle_ns);
 }
 
-/*
- * The first half of a packet's work, which changes nothing the second
- * half reads (the keys aside, drawn once): parse it into *p and hash it;
- * then ask the cache for its index entry and the slot that entry leads
- * to, which another packet's second half may meanwhile have changed (a
- * fetch is only a hint).
- */
-static void take(struct analyzer *a, const uint8_t *buf, size_t len,
-		 size_t wire_len, int64_t ts, struct an_pending *p)
+void analyzer_keys(struct analyzer *a)
 {
-	const struct pkt_reply *r = &p->r;
-	int32_t i;
-
 	if (!a->keyed) {
 		tuple_keys(a);
 		a->keyed = 1;
 	}
+}
+
+/* The first half of a packet's work, which reads nothing of the analyzer
+ * but its keys (tuple_key, or a copy): parse it into *p and hash it. */
+void analyzer_take(const uint64_t *key, const uint8_t *buf, size_t len,
+		   size_t wire_len, int64_t ts, struct an_pending *p)
+{
+	const struct pkt_reply *r = &p->r;
+
 	p->ts = ts;
 	p->rc = parse_ip(buf, len, wire_len, &p->r, &p->missing);
 	if (p->rc < 0 || r->kind != REPLY_TCP)
 		return;
-	p->h = tuple_hash(a, &r->src, &r->dst, r->tcp.sport, r->tcp.dport);
+	p->h = tuple_hash(key, &r->src, &r->dst, r->tcp.sport, r->tcp.dport);
+}
+
+/* Ask the cache for a taken packet's index entry and the slot it leads
+ * to, which another packet's second half may meanwhile change (a fetch
+ * is only a hint). */
+static inline void hint(const struct analyzer *a, const struct an_pending *p)
+{
+	int32_t i;
+
+	if (p->rc < 0 || p->r.kind != REPLY_TCP)
+		return;
 	i = a->bucket[p->h & (a->nbuckets - 1)];
 	if (i >= 0) {
 		__builtin_prefetch(&a->slots[i]);
 		__builtin_prefetch((const char *)&a->slots[i] + 64);
 	}
+}
+
+static void take(struct analyzer *a, const uint8_t *buf, size_t len,
+		 size_t wire_len, int64_t ts, struct an_pending *p)
+{
+	analyzer_keys(a);
+	analyzer_take(a->tuple_key, buf, len, wire_len, ts, p);
+	hint(a, p);
 }
 
 /* The second half: the packet taken into *p, followed. The return value
@@ -1284,6 +1300,20 @@ void analyzer_feed(struct analyzer *a, const uint8_t *buf, size_t len,
 	take(a, buf, len, wire_len, ts, p);
 	if (a->npending++ > 0)
 		(void)follow(a, &a->pending[a->npending & 1]);
+}
+
+void analyzer_follow(struct analyzer *a, struct an_pending *p, size_t n)
+{
+	analyzer_flush(a);
+	for (size_t k = 0; k < n; k++) {
+		if (k + 6 < n) {
+			__builtin_prefetch(&p[k + 6]);
+			__builtin_prefetch((const char *)&p[k + 6] + 64);
+		}
+		if (k + 1 < n)
+			hint(a, &p[k + 1]);
+		(void)follow(a, &p[k]);
+	}
 }
 
 void analyzer_flush(struct analyzer *a)

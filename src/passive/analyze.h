@@ -218,11 +218,11 @@ struct analyzer {
 	int keyed;                   /* tuple_key drawn */
 	uint64_t npending;           /* packets fed since the last flush */
 	struct an_pending {
-		struct pkt_reply r;
-		size_t missing;      /* payload bytes the snap length cut */
 		int64_t ts;
 		uint32_t h;          /* tuple_hash, for TCP */
 		int rc;              /* parse: 0, 1 cut, -1 malformed */
+		size_t missing;      /* payload bytes the snap length cut */
+		struct pkt_reply r;  /* what a segment fills is at its head */
 	} pending[2];
 };
 
@@ -249,6 +249,18 @@ int analyzer_packet(struct analyzer *a, const uint8_t *buf, size_t len,
 void analyzer_feed(struct analyzer *a, const uint8_t *buf, size_t len,
 		   size_t wire_len, int64_t ts_ns);
 void analyzer_flush(struct analyzer *a);
+/*
+ * The same in two halves, for a reader on another thread (an_pipe.c):
+ * analyzer_take() parses a packet into *p and hashes it with the keys
+ * that analyzer_keys() drew into a->tuple_key (or a copy of them: the
+ * follower writes the analyzer's other members); analyzer_follow() then
+ * follows n packets taken, in order. The same results as
+ * analyzer_packet() on each.
+ */
+void analyzer_keys(struct analyzer *a);
+void analyzer_take(const uint64_t *key, const uint8_t *buf, size_t len,
+		   size_t wire_len, int64_t ts_ns, struct an_pending *p);
+void analyzer_follow(struct analyzer *a, struct an_pending *p, size_t n);
 /* Classify every connection still open, in the order they started, and
  * hand each to the callback. One not closed and active within the idle
  * timeout of the last packet is unfinished: it counts no fault. */

@@ -142,6 +142,27 @@ wait "$bg"
 check "analyze as root on a FIFO: no capability effective or permitted (CapEff $eff, CapPrm $prm)" \
 	all '[ -n "$pid" ]' "[ \"$eff\" = 0000000000000000 ]" "[ \"$prm\" = 0000000000000000 ]"
 
+# The same with its packets followed on a second thread: a capture's
+# start written, the FIFO kept open; every thread holds none.
+"$BIN" analyze --threads 2 "$TMP/cap.fifo" >/dev/null 2>&1 &
+bg=$!
+exec 7>"$TMP/cap.fifo"
+cat "$LAB_ROOT/tests/fuzz/corpus_analyze/story.pcapng" >&7
+pid=$(ecntrace_pid)
+sleep 0.3
+tasks=0 held=""
+for st in /proc/"$pid"/task/*/status; do
+	[ -r "$st" ] || continue
+	tasks=$((tasks + 1))
+	e=$(awk '$1 == "CapEff:" { print $2 }' "$st")
+	p=$(awk '$1 == "CapPrm:" { print $2 }' "$st")
+	[ "$e$p" = 00000000000000000000000000000000 ] || held="$held $e/$p"
+done
+exec 7>&-
+wait "$bg"
+check "analyze --threads 2 on a FIFO: $tasks threads, none with a capability effective or permitted${held:+ (held:$held)}" \
+	all '[ -n "$pid" ]' "[ $tasks = 2 ]" "[ -z \"$held\" ]"
+
 # watch, run as root: none once the capture is open.
 on client "$BIN" watch -i "$(uplink_if client)" --duration 2 >/dev/null 2>&1 &
 bg=$!

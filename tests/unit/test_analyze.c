@@ -22,6 +22,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "an_pipe.h"
 #include "analyze.h"
 #include "analyze_servers.h"
 #include "capture.h"
@@ -1869,6 +1870,26 @@ static void test_cmd_analyze_input(void **state)
 		assert_non_null(strstr(out, ": 4 packets, 1 TCP connection"));
 		assert_non_null(strstr(out, "summary: 1 ok"));
 	}
+	/* On one thread or two: the same, the cut too. */
+	for (int t = 1; t <= 2; t++) {
+		char *argv[] = { "analyze", "--threads", t == 1 ? "1" : "2",
+				 path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_DATAERR);
+		assert_int_equal(lines, 1);
+		assert_non_null(strstr(err, "cut short"));
+		assert_non_null(strstr(out, ": 4 packets, 1 TCP connection"));
+		assert_non_null(strstr(out, "summary: 1 ok"));
+	}
+	{
+		char *argv[] = { "analyze", "--threads", "3", path, NULL };
+
+		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
+					 &lines, err, sizeof(err)), EX_USAGE);
+		assert_int_equal(lines, 1);
+		assert_non_null(strstr(err, "thread count 3 out of range"));
+	}
 	{
 		char *argv[] = { "analyze", "--json", path, NULL };
 
@@ -1924,6 +1945,7 @@ static void test_cmd_analyze_input(void **state)
 		assert_int_equal(run_cmd(cmd_analyze, argv, out, sizeof(out),
 					 &lines, err, sizeof(err)), 0);
 		assert_non_null(strstr(out, "--max-conns N"));
+		assert_non_null(strstr(out, "--threads N"));
 		assert_non_null(strstr(out, "cut short"));
 	}
 	free(path);
@@ -2424,8 +2446,8 @@ static void test_server_grow(void **state)
 
 /* ------------------------------------ analyzer_feed, one packet behind */
 
-#define MIX_CONNS 400
-#define MIX_MAX 4096
+#define MIX_CONNS 1500
+#define MIX_MAX 8192
 
 struct mix_done {
 	struct an_conn *c;
@@ -2486,18 +2508,66 @@ static void mix_start(struct mix_conn *m, unsigned k, int64_t t0)
 	m->t0 = t0;
 }
 
+/* How mix_run hands packets over: analyzer_packet(), analyzer_feed(),
+ * or a file read by an_pipe_each() on one or two threads. */
+enum { MIX_PACKET, MIX_FEED, MIX_PIPE1, MIX_PIPE2 };
+
+struct mix_sink {
+	int how;
+	struct analyzer *a;
+	pcap_t *dead;
+	pcap_dumper_t *w;
+};
+
+static void mix_put(struct mix_sink *k, const uint8_t *buf, size_t len,
+		    size_t wire_len, int64_t ts)
+{
+	struct pcap_pkthdr h;
+
+	if (k->how == MIX_PACKET) {
+		(void)analyzer_packet(k->a, buf, len, wire_len, ts);
+		return;
+	}
+	if (k->how == MIX_FEED) {
+		analyzer_feed(k->a, buf, len, wire_len, ts);
+		return;
+	}
+	memset(&h, 0, sizeof(h));
+	h.ts.tv_sec = (time_t)(ts / 1000000000);
+	h.ts.tv_usec = (suseconds_t)(ts % 1000000000);
+	h.len = (bpf_u_int32)wire_len;
+	h.caplen = (bpf_u_int32)len;
+	pcap_dump((u_char *)k->w, &h, buf);
+}
+
+/* The pipe's packets: written as a raw-IP file, read back through it. */
+static void mix_pipe(struct mix_sink *k)
+{
+	struct capture *c;
+	char err[256];
+
+	pcap_dump_close(k->w);
+	pcap_close(k->dead);
+	assert_int_equal(capture_open_file(&c, tmp_path("mix.pcap"), err,
+					   sizeof(err)), 0);
+	assert_int_equal(an_pipe_each(c, k->a, k->how == MIX_PIPE1 ? 1 : 2,
+				      err, sizeof(err)), 0);
+	capture_close(c);
+}
+
 /*
  * Packets of MIX_CONNS connections, width of them interleaved at a time
  * (width 1: each connection's packets back to back, so every packet
  * follows one of its own connection), in one buffer that each packet
- * overwrites; with a malformed packet and a cut one among them. by_feed
- * picks analyzer_feed() over analyzer_packet().
+ * overwrites; with a malformed packet and a cut one among them, handed
+ * over as how says.
  */
-static void mix_run(struct analyzer *a, struct mix_done *d, int by_feed,
+static void mix_run(struct analyzer *a, struct mix_done *d, int how,
 		    size_t cap, unsigned width)
 {
 	static const uint8_t junk[] = { 0x45, 0, 0, 40, 0, 0 };
 	struct mix_conn m[64];
+	struct mix_sink k = { how, a, NULL, NULL };
 	uint8_t buf[PKT_MAX];
 	unsigned started = 0, live = 0, turn = 0;
 	int64_t t = 0;
@@ -2507,6 +2577,13 @@ static void mix_run(struct analyzer *a, struct mix_done *d, int by_feed,
 	assert_int_equal(analyzer_init(a, cap, mix_on_done, d), 0);
 	a->key[0] = 0x0123456789abcdefULL;
 	a->key[1] = 0xfedcba9876543210ULL;
+	if (how == MIX_PIPE1 || how == MIX_PIPE2) {
+		k.dead = pcap_open_dead_with_tstamp_precision(DLT_RAW, 65535,
+				PCAP_TSTAMP_PRECISION_NANO);
+		assert_non_null(k.dead);
+		k.w = pcap_dump_open(k.dead, tmp_path("mix.pcap"));
+		assert_non_null(k.w);
+	}
 	while (started < width && started < MIX_CONNS)
 		mix_start(&m[live++], started++, t), t += 1000;
 	for (int guard = 0; live > 0 && guard < MIX_CONNS * 16; guard++) {
@@ -2516,16 +2593,10 @@ static void mix_run(struct analyzer *a, struct mix_done *d, int by_feed,
 		size_t cut = g->plen > 8 && guard % 7 == 0 ? len - 8 : len;
 		int64_t ts = T0 + t + g->t_us * 1000;
 
-		if (by_feed)
-			analyzer_feed(a, buf, cut, len, ts);
-		else
-			(void)analyzer_packet(a, buf, cut, len, ts);
+		mix_put(&k, buf, cut, len, ts);
 		if (guard % 101 == 7) {
 			memcpy(buf, junk, sizeof(junk));
-			if (by_feed)
-				analyzer_feed(a, buf, sizeof(junk), 40, ts);
-			else
-				(void)analyzer_packet(a, buf, sizeof(junk), 40, ts);
+			mix_put(&k, buf, sizeof(junk), 40, ts);
 		}
 		t += 10000;
 		if (c->next < c->n)
@@ -2536,13 +2607,15 @@ static void mix_run(struct analyzer *a, struct mix_done *d, int by_feed,
 			*c = m[--live];
 	}
 	assert_int_equal(live, 0);
+	if (k.w != NULL)
+		mix_pipe(&k);
 	analyzer_finish(a);
 }
 
-/* analyzer_feed() follows each packet one behind: what it reports must
- * be what analyzer_packet() reports, connection by connection, counter
- * by counter, in a table that evicts and with ports that come back. */
-static void test_feed_matches_packet(void **state)
+/* What analyzer_packet() reports on the mix, and what `how` does: the
+ * same, connection by connection, counter by counter, in a table that
+ * evicts and with ports that come back. */
+static void mix_same(int how)
 {
 	static const struct { size_t cap; unsigned width; } runs[] = {
 		{ 0, 1 }, { 0, 2 }, { 0, 7 }, { 16, 40 }, { 16, 64 },
@@ -2550,15 +2623,16 @@ static void test_feed_matches_packet(void **state)
 	struct mix_done d1, d2;
 	struct analyzer a1, a2;
 
-	(void)state;
 	d1.c = calloc(MIX_MAX, sizeof(*d1.c));
 	d2.c = calloc(MIX_MAX, sizeof(*d2.c));
 	assert_non_null(d1.c);
 	assert_non_null(d2.c);
 	for (size_t r = 0; r < N(runs); r++) {
-		mix_run(&a1, &d1, 0, runs[r].cap, runs[r].width);
-		mix_run(&a2, &d2, 1, runs[r].cap, runs[r].width);
+		mix_run(&a1, &d1, MIX_PACKET, runs[r].cap, runs[r].width);
+		mix_run(&a2, &d2, how, runs[r].cap, runs[r].width);
 		assert_true(a1.connections >= MIX_CONNS);
+		/* More packets than the pipe's ring holds: it wraps. */
+		assert_true(a1.packets > AN_PIPE_BATCH * AN_PIPE_RING);
 		assert_true(d1.n >= MIX_CONNS);
 		assert_true(a1.faults > 0);
 		assert_true(a1.skipped > 0);
@@ -2590,6 +2664,22 @@ static void test_feed_matches_packet(void **state)
 	}
 	free(d1.c);
 	free(d2.c);
+}
+
+/* analyzer_feed() follows each packet one behind. */
+static void test_feed_matches_packet(void **state)
+{
+	(void)state;
+	mix_same(MIX_FEED);
+}
+
+/* an_pipe_each() reads a file on one thread and follows its packets on
+ * another, batch by batch (the ring wraps: mix_same), or on one. */
+static void test_pipe_matches_packet(void **state)
+{
+	(void)state;
+	mix_same(MIX_PIPE2);
+	mix_same(MIX_PIPE1);
 }
 
 /*
@@ -2673,6 +2763,7 @@ int main(void)
 		cmocka_unit_test(test_server_summary),
 		cmocka_unit_test(test_pcapng_two_linktypes),
 		cmocka_unit_test(test_feed_matches_packet),
+		cmocka_unit_test(test_pipe_matches_packet),
 		cmocka_unit_test(test_finish_order),
 	};
 
