@@ -88,11 +88,11 @@ cond_env() {
 	asym) echo ECNLAB_ASYM=1;;
 	gro) echo ECNLAB_GRO=1;;
 	rst5) echo "ECNLAB_MODIFY=$(scen_first "$1") rst-random 5";;
-	flowlabel | random) [ -n "$(scen_balancer "$1")" ] || return 1; echo "ECNLAB_HASH=$2";;
+	flowlabel | random | ttl) [ -n "$(scen_balancer "$1")" ] || return 1; echo "ECNLAB_HASH=$2";;
 	*) return 1;;
 	esac
 }
-CONDITIONS_ALL="clean loss3 ratelimit silentbal nat slow decline asym gro rst5 flowlabel random"
+CONDITIONS_ALL="clean loss3 ratelimit silentbal nat slow decline asym gro rst5 flowlabel random ttl"
 
 # The default matrix (bench/README.md): every scenario clean, both families,
 # seeds 1 2 3 where the balancer's jhash takes a seed; the conditions on a

@@ -257,8 +257,9 @@ static void ttl_where(const struct diag_evidence *ev, double lvl,
 		last = first;
 	judge_locate(f, first, last, trunk > 0 ? &fe->balancer : NULL);
 	judge_fact(f, FACT_SPLIT_HOP, trunk + 1);
+	/* Flows that met at the trunk, else as many as a hop needed. */
 	judge_fact(f, FACT_FORK_FLOWS, trunk > 0 ? fe->fork_trunk_flows :
-		   fe->fork_flows);
+		   fork_flows_needed(lvl, ev->screen_ttl));
 }
 
 /* Where: the router before the first TTL at which the two values part,

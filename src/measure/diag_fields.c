@@ -381,6 +381,46 @@ static int fork_met(const struct responder *got, int from, int to,
 	return 1;
 }
 
+int fork_choose(const struct responder *met, int hops, fork_ask_fn ask,
+		void *ctx)
+{
+	for (int t = hops; t >= 1; t--) {
+		int r;
+
+		if (!met[t].answered)
+			continue;
+		if (ask == NULL)
+			return t;
+		if ((r = ask(ctx, t)) != 0)
+			return r > 0 ? t : -1;
+	}
+	return 0;
+}
+
+/* fork_scan's second ask at a hop: the flows want..need-1. */
+struct fork_ask {
+	struct dctx *c;
+	struct responder *ref;
+	int want, need, rc;
+	int met;                     /* flows that met at the hop chosen */
+};
+
+static int fork_again(void *ctx, int t)
+{
+	struct fork_ask *q = ctx;
+	struct responder got[FIELD_FORK_FLOWS];
+	int answered;
+
+	if (engine_stop)
+		return -1;
+	if ((q->rc = fork_hop(q->c, q->want, q->need, t, got, &answered)) != 0)
+		return -1;
+	if (!fork_met(got, q->want, q->need, &q->ref[t]))
+		return 0;
+	q->met = q->need;
+	return 1;
+}
+
 /* Where the TTL's router can be, for the TTL: hop by hop from the first
  * up to the screen's hop, fork_flows flows at each TTL (1 +
  * log2(1/(1-c)), so that all agreeing rules out a 2-way fork before that
@@ -392,50 +432,40 @@ static int fork_met(const struct responder *got, int from, int to,
  * not stop at the first one. The scan keeps the last of several hops
  * where flows met, each by chance as likely past a fork: that hop is
  * asked again with more flows, up to fork_flows_needed, and passed over
- * for the one before if they part or go short. */
+ * for the one before if they part or go short (fork_choose). */
 static int fork_scan(struct dctx *c, struct field_evidence *fe)
 {
 	struct diag_evidence *ev = c->ev;
-	int want = 1 + repeats_needed(level(c));
-	int need = fork_flows_needed(level(c), ev->screen_ttl);
 	struct responder ref[256];
-	int rc;
+	struct fork_ask q = { c, ref, 1 + repeats_needed(level(c)),
+			      fork_flows_needed(level(c), ev->screen_ttl), 0, 0 };
+	int hops = ev->screen_ttl < 256 ? ev->screen_ttl : 255, t;
 
-	if (want > FIELD_FORK_FLOWS)
-		want = FIELD_FORK_FLOWS;
-	if (need > FIELD_FORK_FLOWS)
-		need = FIELD_FORK_FLOWS;
-	if (need < want)
-		need = want;
-	fe->fork_flows = want;
+	if (q.want > FIELD_FORK_FLOWS)
+		q.want = FIELD_FORK_FLOWS;
+	if (q.need > FIELD_FORK_FLOWS)
+		q.need = FIELD_FORK_FLOWS;
+	if (q.need < q.want)
+		q.need = q.want;
+	fe->fork_flows = q.want;
 	memset(ref, 0, sizeof(ref));
-	for (int t = 1; t <= ev->screen_ttl && t < 256 && !engine_stop; t++) {
+	for (t = 1; t <= hops && !engine_stop; t++) {
 		struct responder got[FIELD_FORK_FLOWS];
-		int answered;
+		int answered, rc;
 
-		if ((rc = fork_hop(c, 0, want, t, got, &answered)) != 0)
+		if ((rc = fork_hop(c, 0, q.want, t, got, &answered)) != 0)
 			return rc;
-		if (!fork_met(got, 0, want, &ref[t]))
+		if (!fork_met(got, 0, q.want, &ref[t]))
 			ref[t].answered = 0;
 	}
-	fe->fork_trunk = fe->fork_trunk_flows = 0;
-	for (int t = ev->screen_ttl < 256 ? ev->screen_ttl : 255;
-	     t >= 1 && !engine_stop; t--) {
-		struct responder got[FIELD_FORK_FLOWS];
-		int answered;
-
-		if (!ref[t].answered)
-			continue;
-		if (need > want &&
-		    (rc = fork_hop(c, want, need, t, got, &answered)) != 0)
-			return rc;
-		if (need > want && !fork_met(got, want, need, &ref[t]))
-			continue;
-		fe->fork_trunk = t;
-		fe->fork_trunk_flows = need;
+	t = engine_stop ? 0 : fork_choose(ref, hops, q.need > q.want ?
+					  fork_again : NULL, &q);
+	if (q.rc != 0)
+		return q.rc;
+	fe->fork_trunk = t > 0 ? t : 0;
+	fe->fork_trunk_flows = t <= 0 ? 0 : q.need > q.want ? q.met : q.want;
+	if (t > 0)
 		fe->balancer = ref[t];
-		break;
-	}
 	fe->divergence_ttl = fe->fork_trunk + 1;
 	fe->split_unknown_from = 0;
 	return 0;

@@ -35,8 +35,9 @@ enum diag_field {
 /* Flows probed at every hop to find where paths fork (TTL): after one
  * responder, 1 + log2(1/(1-c)) flows rule out a second, at 0.99 8; the
  * last hop where all met is asked again with more, up to
- * fork_flows_needed (at 0.9999 over five tests and 30 hops, 22). */
-#define FIELD_FORK_FLOWS 24
+ * fork_flows_needed: at 0.9999 over five tests, 22 for 30 hops and 25
+ * for 255 (source ports sport_base + 1 .. + 25, below DIAG_PLAIN_PORT). */
+#define FIELD_FORK_FLOWS 25
 
 struct field_flow {
 	uint16_t sport;
@@ -85,5 +86,17 @@ struct diag_fields {
  * 0 the control, 1 the parted value; each side's probes back to back,
  * want - drawn[side] of them and two at least. Returns how many (<= max). */
 int confirm_order(int want, const int drawn[2], int *side, int max);
+
+/*
+ * The fork scan's choice of its trunk (TTL): the last hop t of 1..hops
+ * whose first flows all met one router (met[t].answered), asked again by
+ * ask(ctx, t) with more flows when ask is not NULL: 1 if they met that
+ * router too, 0 if they parted or went short (the hop before is tried
+ * next), -1 to stop. Returns the hop, 0 if none, -1 if stopped. Pure but
+ * for ask.
+ */
+typedef int (*fork_ask_fn)(void *ctx, int t);
+int fork_choose(const struct responder *met, int hops, fork_ask_fn ask,
+		void *ctx);
 
 #endif

@@ -56,8 +56,8 @@ static void parted_words(const struct finding *f, char *buf, size_t len)
 		    "that part by the TTL part there or after it",
 		    FACT(FACT_FORK_FLOWS), FACT(FACT_SPLIT_HOP) - 1);
 	else
-		PUT("; no hop where all flows probed (%d, more where they "
-		    "met) met one router", FACT(FACT_FORK_FLOWS));
+		PUT("; no hop where %d flows probed all met one router",
+		    FACT(FACT_FORK_FLOWS));
 	if (f->hop == 0)
 		PUT(" (a probe expires where its TTL ends, so which of these "
 		    "routers hashes on the TTL cannot be seen)");

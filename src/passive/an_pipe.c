@@ -15,6 +15,7 @@
 #include "an_pipe.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -92,8 +93,9 @@ static void on_packet1(void *ctx, const struct cap_pkt *p)
 	analyzer_feed(ctx, p->ip, p->len, p->wire_len, p->ts_ns);
 }
 
-/* Start the follower with every signal blocked: they stay the reader's,
- * whose read they are meant to stop. */
+/* Start the follower with every signal blocked: they go to the reader
+ * (analyze sets no handler: their default action ends the process,
+ * as with one thread). */
 static int start(pthread_t *t, struct pipe *pp)
 {
 	sigset_t all, old;
@@ -124,6 +126,9 @@ static int two_threads(struct capture *c, struct analyzer *a, char *err,
 	pthread_cond_init(&pp.more, NULL);
 	pthread_cond_init(&pp.room, NULL);
 	if (start(&t, &pp) != 0) {
+		pthread_cond_destroy(&pp.room);
+		pthread_cond_destroy(&pp.more);
+		pthread_mutex_destroy(&pp.mu);
 		free(pp.ring);
 		return -1;
 	}
@@ -142,13 +147,23 @@ static int two_threads(struct capture *c, struct analyzer *a, char *err,
 	return 0;
 }
 
+/* Processors this process may run on (taskset, cpusets). */
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 int an_pipe_each(struct capture *c, struct analyzer *a, int threads,
 		 char *err, size_t errlen)
 {
 	int rc;
 
 	if (threads == 0)
-		threads = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+		threads = usable_cpus() >= 2 ? 2 : 1;
 	if (threads >= 2 && two_threads(c, a, err, errlen, &rc) == 0)
 		return rc;
 	rc = capture_each(c, on_packet1, a, err, errlen);

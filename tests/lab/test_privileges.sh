@@ -149,7 +149,12 @@ bg=$!
 exec 7>"$TMP/cap.fifo"
 cat "$LAB_ROOT/tests/fuzz/corpus_analyze/story.pcapng" >&7
 pid=$(ecntrace_pid)
-sleep 0.3
+# The follower starts once the capture's header is read: wait for it
+# (at most 5 s).
+for _ in $(seq 50); do
+	[ "$(ls /proc/"$pid"/task 2>/dev/null | wc -l)" -ge 2 ] && break
+	sleep 0.1
+done
 tasks=0 held=""
 for st in /proc/"$pid"/task/*/status; do
 	[ -r "$st" ] || continue

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2452,14 +2453,18 @@ static void test_server_grow(void **state)
 struct mix_done {
 	struct an_conn *c;
 	size_t n;
+	pthread_t test;              /* the test's thread */
+	size_t elsewhere;            /* connections handed over on another */
 };
 
 static void mix_on_done(void *ctx, const struct an_conn *c)
 {
 	struct mix_done *d = ctx;
 
-	assert_true(d->n < MIX_MAX);
-	d->c[d->n++] = *c;
+	if (d->n < MIX_MAX)
+		d->c[d->n] = *c;
+	d->n++;
+	d->elsewhere += !pthread_equal(pthread_self(), d->test);
 }
 
 /* A connection of the mix: its flow and its next segment. */
@@ -2573,7 +2578,8 @@ static void mix_run(struct analyzer *a, struct mix_done *d, int how,
 	int64_t t = 0;
 
 	assert_true(width <= N(m));
-	d->n = 0;
+	d->n = d->elsewhere = 0;
+	d->test = pthread_self();
 	assert_int_equal(analyzer_init(a, cap, mix_on_done, d), 0);
 	a->key[0] = 0x0123456789abcdefULL;
 	a->key[1] = 0xfedcba9876543210ULL;
@@ -2634,6 +2640,13 @@ static void mix_same(int how)
 		/* More packets than the pipe's ring holds: it wraps. */
 		assert_true(a1.packets > AN_PIPE_BATCH * AN_PIPE_RING);
 		assert_true(d1.n >= MIX_CONNS);
+		assert_true(d1.n <= MIX_MAX && d2.n <= MIX_MAX);
+		/* Two threads: the table evicts on the follower (cap 16). */
+		assert_int_equal(d1.elsewhere, 0);
+		if (how == MIX_PIPE2 && runs[r].cap == 16)
+			assert_true(d2.elsewhere > 0);
+		if (how != MIX_PIPE2)
+			assert_int_equal(d2.elsewhere, 0);
 		assert_true(a1.faults > 0);
 		assert_true(a1.skipped > 0);
 		assert_true(a1.snapped > 0);

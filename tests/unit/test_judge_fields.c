@@ -297,6 +297,10 @@ static void test_fork_flows_needed(void **state)
 	assert_int_equal(fork_flows_needed(0.995, 5), 11);
 	assert_int_equal(fork_flows_needed(0.995, 6), 12);
 	assert_int_equal(fork_flows_needed(1.0 - 0.0001 / 6, 30), 22);
+	/* The most: -c 0.9999 over five tests (IPv6, --fields all), 255 hops;
+	 * the scan can ask that many. */
+	assert_int_equal(fork_flows_needed(1.0 - 0.0001 / 5, 255), 25);
+	assert_true(fork_flows_needed(1.0 - 0.0001 / 5, 255) <= FIELD_FORK_FLOWS);
 }
 
 /* Hop 2 gave too few answers: the flows last met at hop 1. */
@@ -390,6 +394,47 @@ static void test_flowlabel_at_end_other_addr(void **state)
 
 /* A confirmation round sends each side's probes back to back, two at
  * least, so a round-robin balancer parts identical probes (review A6). */
+/* A fake second ask: which hops' added flows meet, and which were asked. */
+struct fake_ask { unsigned meets, asked; int stop_at; };
+
+static int fake_again(void *ctx, int t)
+{
+	struct fake_ask *q = ctx;
+
+	q->asked |= 1u << t;
+	if (t == q->stop_at)
+		return -1;
+	return q->meets >> t & 1;
+}
+
+/* The fork scan keeps the last hop whose first flows met, once more
+ * flows met there too; a hop where they part (past a fork, met by
+ * chance) is passed over for the one before; no ask: the last met. */
+static void test_fork_choose(void **state)
+{
+	struct responder met[8];
+	struct fake_ask q;
+
+	(void)state;
+	memset(met, 0, sizeof(met));
+	met[1] = met[2] = met[4] = met[5] = te(1, 0);    /* 3 parted */
+	q = (struct fake_ask){ 1u << 1 | 1u << 2 | 1u << 4, 0, 0 };
+	assert_int_equal(fork_choose(met, 6, fake_again, &q), 4);
+	assert_int_equal(q.asked, 1u << 5 | 1u << 4);
+	q = (struct fake_ask){ 1u << 5, 0, 0 };
+	assert_int_equal(fork_choose(met, 6, fake_again, &q), 5);
+	assert_int_equal(q.asked, 1u << 5);
+	q = (struct fake_ask){ 0, 0, 0 };
+	assert_int_equal(fork_choose(met, 6, fake_again, &q), 0);
+	assert_int_equal(q.asked, 1u << 5 | 1u << 4 | 1u << 2 | 1u << 1);
+	q = (struct fake_ask){ 0, 0, 4 };
+	assert_int_equal(fork_choose(met, 6, fake_again, &q), -1);
+	assert_int_equal(fork_choose(met, 6, NULL, NULL), 5);
+	assert_int_equal(fork_choose(met, 3, NULL, NULL), 2);
+	memset(met, 0, sizeof(met));
+	assert_int_equal(fork_choose(met, 6, NULL, NULL), 0);
+}
+
 static void test_confirm_order(void **state)
 {
 	int side[32], drawn[2] = { 0, 0 }, n;
@@ -648,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_ttl_hash_silent_fork),
 		cmocka_unit_test(test_ttl_hash_trunk_by_chance),
 		cmocka_unit_test(test_fork_flows_needed),
+		cmocka_unit_test(test_fork_choose),
 		cmocka_unit_test(test_ttl_hash_no_fork),
 		cmocka_unit_test(test_ttl_repeat_differs),
 		cmocka_unit_test(test_ttl_few_repeats),
