@@ -256,6 +256,11 @@ static void ttl_where(const struct diag_evidence *ev, double lvl,
 	if (last < first)
 		last = first;
 	judge_locate(f, first, last, trunk > 0 ? &fe->balancer : NULL);
+	/* The bound holds but for a chance meeting at one of the hops
+	 * scanned: the finding is no surer than that (at least lvl). */
+	if (trunk > 0)
+		f->confidence = fmin(f->confidence, 1.0 - ev->screen_ttl *
+				     pow(0.5, fe->fork_trunk_flows - 1));
 	judge_fact(f, FACT_SPLIT_HOP, trunk + 1);
 	/* Flows that met at the trunk, else as many as a hop needed. */
 	judge_fact(f, FACT_FORK_FLOWS, trunk > 0 ? fe->fork_trunk_flows :

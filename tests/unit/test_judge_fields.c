@@ -288,6 +288,32 @@ static void test_ttl_hash_trunk_by_chance(void **state)
 	free(ev);
 }
 
+/* A bound by the fork flows is sure but for a chance meeting at one of
+ * the 3 hops scanned: 1 - 3 * 2^-10 with 11 flows, below what the split
+ * alone gives with 8 draws a side; from the first hop, the split's. */
+static void test_ttl_hash_bound_confidence(void **state)
+{
+	struct diag_evidence *ev = new_ev();
+	struct field_evidence *fe = field(ev, FIELD_TTL);
+	struct diag_verdict v;
+
+	(void)state;
+	parted(fe, 8, 0, 4, 0, 3);
+	fe->fork_trunk_flows = 11;
+	judge(ev, 0.99, &v);
+	assert_int_equal(v.ncauses, 1);
+	assert_int_equal(v.causes[0].hop, 3);
+	assert_float_equal(v.causes[0].confidence, 1.0 - 3.0 / 1024, 1e-9);
+	fe->fork_trunk = 0;
+	fe->fork_trunk_flows = 0;
+	judge(ev, 0.99, &v);
+	assert_int_equal(v.ncauses, 1);
+	assert_int_equal(v.causes[0].hop, 0);
+	assert_true(v.causes[0].confidence > 1.0 - 3.0 / 1024);
+	trace_free(&ev->trace);
+	free(ev);
+}
+
 /* The flows a hop needs: 1 + log2(hops / (1 - level)), rounded up. */
 static void test_fork_flows_needed(void **state)
 {
@@ -692,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_ttl_hash_last_join),
 		cmocka_unit_test(test_ttl_hash_silent_fork),
 		cmocka_unit_test(test_ttl_hash_trunk_by_chance),
+		cmocka_unit_test(test_ttl_hash_bound_confidence),
 		cmocka_unit_test(test_fork_flows_needed),
 		cmocka_unit_test(test_fork_choose),
 		cmocka_unit_test(test_ttl_hash_no_fork),
