@@ -27,8 +27,11 @@
 #   cehash                      broken ce-hash at BALANCER_HOP, no ect-reset or
 #                               ecn-hash, not latent, ce_only_flows >= 4
 #   flowlabel -6 --fields all   latent flowlabel-hash at BALANCER_HOP
+#                               (fragment-path there allowed, not required,
+#                               where FRAG_PATH6 is parted)
 #   flowlabel -4 --fields flowlabel   healthy, the flow label does not apply
-#   fixed --fields frag         latent fragment-path at BALANCER_HOP
+#   fixed --fields frag         latent fragment-path at BALANCER_HOP where the
+#                               lab measured fragments parted, else healthy
 #   seed, deep --quic           broken ecn-hash at BALANCER_HOP
 #   seed -U                     latent ecn-hash at BALANCER_HOP, no flow moved
 #   fixed, single --quic, -U    healthy
@@ -146,6 +149,14 @@ expect() {
 		--arg x "${4:-}" --argjson allow "${5:-[]}" \
 		'{status: $s, kind: $k, how: $h, hop: $hop, addr: $a, extra: $x, allow: $allow}'
 }
+# fragallow FAMILY: fragment-path at the balancer's hop, as a JSON allow
+# list, if the lab measured that fragments part from whole datagrams
+# (FRAG_PATH4, FRAG_PATH6: it turns on the kernel's hash seed), else [].
+fragallow() {
+	local v=FRAG_PATH$1
+	if [ "${!v:-}" = parted ]; then jq -nc --argjson h "$BALANCER_HOP" '[{kind: "fragment-path", hop: $h}]'
+	else echo '[]'; fi
+}
 # row NAME EXPECT ARGS...: RUNS diagnoses of family $FAM and their line.
 row() {
 	local name=$1 e=$2 i
@@ -174,12 +185,14 @@ for g in $ROWS; do
 		for FAM in $FAMILIES; do row "cehash" "$(expect broken ce-hash located cehash "$allow")"; done;;
 	flowlabel) up flowlabel || continue
 		for FAM in $FAMILIES; do
-			if [ "$FAM" = 6 ]; then row "flowlabel --fields all" "$(expect latent flowlabel-hash located)" --fields all
+			if [ "$FAM" = 6 ]; then row "flowlabel --fields all" "$(expect latent flowlabel-hash located "" "$(fragallow 6)")" --fields all
 			else row "flowlabel --fields flowlabel" "$(expect healthy - none fl4)" --fields flowlabel; fi
 		done;;
 	fixed) up fixed || continue
 		for FAM in $FAMILIES; do
-			row "fixed --fields frag" "$(expect latent fragment-path located)" --fields frag
+			if [ "$(fragallow "$FAM")" != "[]" ]; then
+				row "fixed --fields frag" "$(expect latent fragment-path located)" --fields frag
+			else row "fixed --fields frag" "$(expect healthy - none)" --fields frag; fi
 			row "fixed --quic" "$(expect healthy - none)" --quic
 			row "fixed -U" "$(expect healthy - none)" -U
 		done;;

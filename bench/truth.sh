@@ -174,12 +174,18 @@ truth_json() {
 		case $fields in *" --fields "*flowlabel* | *" --fields "*all*)
 			[ "$fam" = 6 ] && { add flowlabel-hash "$BALANCER_HOP" "$bal"; status=latent; };; esac;;
 	esac
-	# The kernel's 5-tuple multipath hashes a fragment on addresses only
-	# (policy 1): with --fields frag, fragments reach another site.
+	# Whether the kernel's multipath sends a flow's fragments to another
+	# site than its whole datagrams (policy 1 hashes a fragment without
+	# its ports, policy 0 hashes its next header) turns on the hash seed:
+	# the lab measured it (FRAG_PATH4, FRAG_PATH6).
+	local fp=FRAG_PATH$fam
 	case $fields in *" --fields "*frag* | *" --fields "*all*)
-		if [ "$HASH" = flow ] || { [ "$HASH" = flowlabel ] && [ "$fam" = 4 ]; }; then
+		if [ "${!fp:-}" = parted ]; then
 			add fragment-path "$BALANCER_HOP" "$bal"
 			[ "$status" = healthy ] && status=latent
+		elif [ -z "${!fp:-}" ]; then
+			# not measured (too few datagrams arrived both ways): allowed
+			allow="$allow$(jq -nc --argjson h "${BALANCER_HOP:-0}" '{kind: "fragment-path", hop: $h}'),"
 		fi
 		# A FRONT stage does the same, but its paths rejoin: allowed.
 		[ -n "${FRONT_HOP:-}" ] && allow="$allow$(jq -nc --argjson h "$FRONT_HOP" '{kind: "fragment-path", hop: $h}'),";;

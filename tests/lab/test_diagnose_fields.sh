@@ -13,12 +13,14 @@
 #    the balancer's hop over IPv6, "does not apply" over IPv4; and kernel
 #    TCP connections (curl) all work, but break after a retransmission
 #    timeout (the gateway drops the first data segment twice), after which
-#    Linux sends with a new flow label;
+#    Linux sends with a new flow label. Whether fragments part from whole
+#    datagrams (fragment-path) is what the lab measured (FRAG_PATH6); over
+#    hash seeds, both outcomes;
 #  - dscp (the edge hashes DSCP): the dscp-hash note at the balancer's hop;
 #  - fixed (the kernel's 5-tuple multipath, fib_multipath_hash_policy=1):
-#    fragment-path at the balancer over IPv4 and IPv6 (a fragment carries
-#    no ports, so the kernel hashes it on addresses only); healthy with
-#    every other field;
+#    fragment-path at the balancer over IPv4 and IPv6 where the lab
+#    measured it (a fragment carries no ports, so the kernel hashes it on
+#    addresses only, and some flows part); healthy with every other field;
 #  - single: healthy with --fields all.
 # Expected answers come from `ecnlab env`. FIELDS_RUNS=N repeats each
 # diagnosis N times (bench/fields.sh counts them over 20).
@@ -166,16 +168,19 @@ curls() {
 	done
 }
 
+# fragpath FAMILY: ",fragment-path" if the lab measured that the kernel's
+# multipath parts a flow's fragments from its whole datagrams (FRAG_PATH4,
+# FRAG_PATH6: it turns on the kernel's hash seed), else nothing.
+fragpath() { local v=FRAG_PATH$1; [ "${!v}" = parted ] && echo ,fragment-path; }
+measured() { local v=FRAG_PATH$1; [ -n "${!v}" ]; }
+
 if up flowlabel; then
 	for ((i = 1; i <= RUNS; i++)); do
 		diagnose 6 --fields all
-		check "flowlabel IPv6: latent flowlabel-hash at hop $BALANCER_HOP ($(balancer 6)) ($(got))" \
-			all '[ $RC = 3 ]' '[ "$(kinds)" = flowlabel-hash ]' "located 6 flowlabel-hash"
+		check "flowlabel IPv6: latent flowlabel-hash at hop $BALANCER_HOP ($(balancer 6)), fragment-path as the lab measured (${FRAG_PATH6:-unmeasured}) ($(got))" \
+			all '[ $RC = 3 ]' 'measured 6' '[ "$(kinds)" = "flowlabel-hash$(fragpath 6)" ]' "located 6 flowlabel-hash"
 		[ "$i" = 1 ] && valid "flowlabel IPv6 --fields all"
-		# (--fields all over IPv4 also finds fragment-path: the edge's
-		# IPv4 balancing is the kernel's 5-tuple multipath, as in fixed;
-		# over IPv6 the flow label decides for fragments and whole
-		# datagrams alike.)
+		# (IPv4 is balanced as in fixed, by the kernel's 5-tuple.)
 		diagnose 4 --fields flowlabel
 		check "flowlabel IPv4: healthy, the flow label does not apply ($(got))" \
 			all '[ $RC = 0 ]' '[ -z "$(kinds)" ]' \
@@ -200,6 +205,30 @@ if up flowlabel; then
 	fi
 fi
 
+# The flow label's balancer (IPv6 policy 0) hashes the next header, 44
+# for a fragment and 17 for a whole UDP datagram: with flow label 0
+# whether fragments part is one draw of the hash seed. Over seeds until
+# each outcome was measured once (bounded), fragment-path follows it: a
+# finding when parted, none when not.
+if [ ! -e /proc/sys/net/ipv4/fib_multipath_hash_seed ]; then
+	skip "flowlabel over seeds: the kernel takes no multipath seed (Linux < 6.11)"
+else
+	seen="" err=""
+	for seed in 1 2 3 4 5 6 7 8; do
+		up flowlabel "$seed" || { err=1; break; }
+		measured 6 || { nok "flowlabel seed $seed: the lab measures where IPv6 fragments go"; err=1; break; }
+		case " $seen " in *" $FRAG_PATH6 "*) continue;; esac
+		seen="$seen $FRAG_PATH6"
+		diagnose 6 --fields frag
+		if [ "$FRAG_PATH6" = parted ]; then want=3; else want=0; fi
+		check "flowlabel seed $seed IPv6 --fields frag: fragments $FRAG_PATH6 as the lab measured, so exit $want ($(got))" \
+			all '[ $RC = $want ]' '[ "$(kinds)" = "$(fragpath 6 | cut -c2-)" ]'
+		[ "$(echo $seen | wc -w)" = 2 ] && break
+	done
+	[ -n "$err" ] || [ "$(echo $seen | wc -w)" = 2 ] ||
+		skip "flowlabel: seeds 1..8 all measured IPv6 fragments$seen: one outcome only"
+fi
+
 if up dscp; then
 	for fam in 4 6; do
 		diagnose $fam --fields dscp
@@ -214,8 +243,13 @@ if up fixed; then
 	for fam in 4 6; do
 		for ((i = 1; i <= RUNS; i++)); do
 			diagnose $fam --fields frag
-			check "fixed IPv$fam: latent fragment-path at hop $BALANCER_HOP ($(balancer $fam)) ($(got))" \
-				all '[ $RC = 3 ]' '[ "$(kinds)" = fragment-path ]' "located $fam fragment-path"
+			if [ "$(fragpath $fam)" ]; then
+				check "fixed IPv$fam: latent fragment-path at hop $BALANCER_HOP ($(balancer $fam)) ($(got))" \
+					all '[ $RC = 3 ]' '[ "$(kinds)" = fragment-path ]' "located $fam fragment-path"
+			else
+				check "fixed IPv$fam: no fragment-path where the lab measured none (${FRAG_PATH4:-unmeasured}/${FRAG_PATH6:-unmeasured}) ($(got))" \
+					all 'measured $fam' '[ $RC = 0 ]' '[ -z "$(kinds)" ]'
+			fi
 		done
 		valid "fixed IPv$fam --fields frag"
 	done

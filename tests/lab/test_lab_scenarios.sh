@@ -255,6 +255,16 @@ for S in $SCENARIOS; do
 	else
 		path_checks
 	fi
+	case $HASH in flow | flowlabel)
+		left=""
+		for n in $SITE_NODES; do on "$n" nft list table inet ecnlab_frag >/dev/null 2>&1 && left="$left $n"; done
+		check "$S: up measured where fragments go (IPv4 ${FRAG_PATH4:-unmeasured}, IPv6 ${FRAG_PATH6:-unmeasured}) and removed its counting tables (left at:${left:- none})" \
+			all '[ -n "$FRAG_PATH4" ]' '[ -n "$FRAG_PATH6" ]' '[ -z "$left" ]'
+		# IPv4 policy 1 hashes a fragment on addresses only and a whole
+		# datagram on its ports too: of 16 flows, all keep together
+		# with probability 2^-16.
+		check "$S IPv4: the 5-tuple multipath parts fragments from whole datagrams ($FRAG_PATH4)" [ "$FRAG_PATH4" = parted ];;
+	esac
 
 	if [ -z "$MODIFIER" ] && [ "$HASH" != packet ]; then
 		http_checks 0 10
