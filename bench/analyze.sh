@@ -172,6 +172,8 @@ awk -v l="$loop_ns" -v a="$analyze_ns" -v t="$tshark_ns" -v lm="$loop_med" \
 	printf "tshark time / analyze time:      %.1f wall (median %.1f), %.1f cpu (goal >= 50)\n",
 		t / a, tm / am, (ac > 0 ? tc / ac : 0)
 	printf "analyze peak RSS:                %.1f MiB (goal <= 64)\n", kb / 1024
+	printf "drift of the machine:            the loop median %.0f%% above its best (the medians carry it)\n",
+		100 * (lm / l - 1)
 	printf "one thread: / bare loop %.2f wall (median %.2f), %.2f cpu; tshark / it %.1f wall (median %.1f)\n",
 		l / a1, lm / a1m, (a1c > 0 ? lc / a1c : 0), t / a1, tm / a1m
 }'

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -247,6 +248,10 @@ int capture_open_stream(struct capture **cp, FILE *f, const char *name,
 		free(c->iobuf);
 		c->iobuf = NULL;
 	}
+	/* One thread reads it (an_pipe.c's reader, or the only one): stdio
+	 * need not lock it around each of libpcap's two freads a packet,
+	 * which it does once the process has a second thread. */
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	c->p = pcap_fopen_offline_with_tstamp_precision(f,
 			PCAP_TSTAMP_PRECISION_NANO, ebuf);
 	if (c->p == NULL) {
