@@ -59,7 +59,8 @@ int screen_flows(struct dctx *c, int from, int to)
 /* Ask again for the codepoints of screened flows that got no answer
  * (rate-limited ICMP, usually): cheaper than new flows, which the same
  * routers would limit too. Returns the number of probes sent. */
-static int screen_fill(struct dctx *c, size_t limit, size_t *answered)
+static int screen_fill(struct dctx *c, size_t limit, size_t *asked,
+		       size_t *answered)
 {
 	struct diag_evidence *ev = c->ev;
 	struct probe pr[4 * DIAG_MAX_FLOWS];
@@ -67,6 +68,7 @@ static int screen_fill(struct dctx *c, size_t limit, size_t *answered)
 	int rc;
 
 	*answered = 0;
+	*asked = 0;
 	for (int i = 0; i < ev->nflows; i++) {
 		int some = 0;
 
@@ -86,6 +88,7 @@ static int screen_fill(struct dctx *c, size_t limit, size_t *answered)
 	}
 	if (n == 0)
 		return 0;
+	*asked = n;
 	rc = run_batch(c, pr, n);
 	for (size_t k = 0; k < n; k++) {
 		struct diag_flow *f = &ev->flows[pr[k].user / 4];
@@ -461,8 +464,8 @@ static int screen_enough(struct dctx *c, int need)
 
 	for (int round = 0, fills = 0, dry = 0; rc == 0 && round < 3 + FILL_ROUNDS &&
 					 !ect_blackholed(ev); round++) {
-		int full = 0, more, parted = 0;
-		size_t got;
+		int proving, more, parted = 0, bits;
+		size_t asked, got;
 
 		if (round)
 			pace_retry(t0);
@@ -474,26 +477,35 @@ static int screen_enough(struct dctx *c, int need)
 		for (int i = 0; i < ev->nflows; i++) {
 			int e1, e2;
 
-			full += ev->flows[i].full;
 			parted |= flow_split(&ev->flows[i], &e1, &e2);
 		}
-		if (parted || screen_bits(ev) >= need_bits(c->p->confidence))
+		bits = screen_bits(ev);
+		if (parted || bits >= need_bits(c->p->confidence))
 			break;
 		if (fills < FILL_ROUNDS && dry < 2) {
-			rc = screen_fill(c, limit, &got);
-			fills++;
+			rc = screen_fill(c, limit, &asked, &got);
 			/* Nothing came back twice running: the router is silent
 			 * for these flows, not limited; add flows instead. A few
 			 * answers of many: a rate limit. Ask for little more
-			 * than it lets through; the rest would be lost. */
-			dry = got ? 0 : dry + 1;
-			limit = got + 2;
-			if (got || dry < 2)
-				continue;
+			 * than it lets through; the rest would be lost. No
+			 * flow lacking an answer: nothing was asked, add flows
+			 * at once (a flow the target answers whole proves
+			 * nothing; it is no dry round). */
+			if (asked > 0) {
+				fills++;
+				dry = got ? 0 : dry + 1;
+				limit = got + 2;
+				if (got || dry < 2)
+					continue;
+			}
 		}
 		if (ev->nflows >= c->p->max_flows)
 			break;
-		more = need - full > 0 ? need - full : 1;
+		/* Whole flows a router answered alike are what prove (a
+		 * flow the target answers whole does not): ask for the rest
+		 * of them in new flows. */
+		proving = bits / 3;
+		more = need - proving > 0 ? need - proving : 1;
 		if (ev->nflows + more > c->p->max_flows)
 			more = c->p->max_flows - ev->nflows;
 		rc = screen_flows(c, ev->nflows, ev->nflows + more);
