@@ -359,9 +359,9 @@ int router_answered(const struct diag_flow *f)
 	return 0;
 }
 
-int screen_bits(const struct diag_evidence *ev)
+int screen_proving_flows(const struct diag_evidence *ev)
 {
-	int bits = 0;
+	int n = 0;
 
 	/* Whole flows only. A flow with some codepoints unanswered would
 	 * count 2^-(k-1) if answers went missing at random, but a rate limit
@@ -378,9 +378,14 @@ int screen_bits(const struct diag_evidence *ev)
 				parted |= responder_differs(&ev->flows[i].by_ecn[a],
 							    &ev->flows[i].by_ecn[b]);
 		if (ev->flows[i].full && !parted && router_answered(&ev->flows[i]))
-			bits += 3;
+			n++;
 	}
-	return bits;
+	return n;
+}
+
+int screen_bits(const struct diag_evidence *ev)
+{
+	return 3 * screen_proving_flows(ev);
 }
 
 int flows_disagree(const struct diag_evidence *ev)

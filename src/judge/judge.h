@@ -255,9 +255,13 @@ const char *comparison_name(enum comparison c);
 const char *lb_name(enum lb_kind k);
 const char *diag_status_name(enum diag_status s);
 int responder_differs(const struct responder *a, const struct responder *b);
+/* The screened flows that prove: whole (four codepoints answered),
+ * answered alike, and by a router (the target's own answers show no
+ * path). */
+int screen_proving_flows(const struct diag_evidence *ev);
 /* What the screen says against an ECN hash: a flow whose four codepoints
  * all agree would, under a 2-way hash over ECN, do so with probability
- * 2^-3; the sum of those exponents over the whole flows. The path
+ * 2^-3; the sum of those exponents over the proving flows. The path
  * verdict's confidence is 1 - 2^-bits. */
 int screen_bits(const struct diag_evidence *ev);
 /* A router's Time Exceeded answered one of the flow's codepoints; only

@@ -58,7 +58,8 @@ int screen_flows(struct dctx *c, int from, int to)
 
 /* Ask again for the codepoints of screened flows that got no answer
  * (rate-limited ICMP, usually): cheaper than new flows, which the same
- * routers would limit too. Returns the number of probes sent. */
+ * routers would limit too. Returns run_batch's status; *asked: the
+ * probes sent, *answered: of them answered. */
 static int screen_fill(struct dctx *c, size_t limit, size_t *asked,
 		       size_t *answered)
 {
@@ -484,13 +485,14 @@ static int screen_enough(struct dctx *c, int need)
 			break;
 		if (fills < FILL_ROUNDS && dry < 2) {
 			rc = screen_fill(c, limit, &asked, &got);
+			if (rc != 0)
+				break;
 			/* Nothing came back twice running: the router is silent
 			 * for these flows, not limited; add flows instead. A few
 			 * answers of many: a rate limit. Ask for little more
-			 * than it lets through; the rest would be lost. No
-			 * flow lacking an answer: nothing was asked, add flows
-			 * at once (a flow the target answers whole proves
-			 * nothing; it is no dry round). */
+			 * than it lets through; the rest would be lost. Nothing
+			 * to ask (each flow whole or wholly silent): no dry
+			 * round, add flows now. */
 			if (asked > 0) {
 				fills++;
 				dry = got ? 0 : dry + 1;
@@ -501,10 +503,9 @@ static int screen_enough(struct dctx *c, int need)
 		}
 		if (ev->nflows >= c->p->max_flows)
 			break;
-		/* Whole flows a router answered alike are what prove (a
-		 * flow the target answers whole does not): ask for the rest
-		 * of them in new flows. */
-		proving = bits / 3;
+		/* Ask new flows for the proving ones still missing (a fill
+		 * that got nothing changed no flow). */
+		proving = screen_proving_flows(ev);
 		more = need - proving > 0 ? need - proving : 1;
 		if (ev->nflows + more > c->p->max_flows)
 			more = c->p->max_flows - ev->nflows;

@@ -868,6 +868,31 @@ static void test_wants_more(void **state)
 	evidence_free(&ev);
 }
 
+/* Only whole flows a router answered alike prove: not one the target
+ * answered whole (a shorter branch ends there), not one that parted, not
+ * one with a codepoint unanswered. */
+static void test_proving_flows(void **state)
+{
+	struct diag_evidence ev;
+	struct responder syn_ack = { .answered = 1, .reply = "syn-ack",
+				     .addr = ip4("203.0.113.80"),
+				     .kind = REPLY_TCP };
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	screen(&ev, 3, 5);
+	assert_int_equal(screen_proving_flows(&ev), 5);
+	assert_int_equal(screen_bits(&ev), 15);
+	for (int k = 0; k < 4; k++)
+		ev.flows[1].by_ecn[k] = syn_ack;
+	ev.flows[2].by_ecn[ECN_ECT0] = te(3, 2);
+	memset(&ev.flows[3].by_ecn[ECN_CE], 0, sizeof(struct responder));
+	ev.flows[3].full = 0;
+	assert_int_equal(screen_proving_flows(&ev), 2);
+	assert_int_equal(screen_bits(&ev), 6);
+	evidence_free(&ev);
+}
+
 static void test_fisher(void **state)
 {
 	/* 7 of 7 against 0 of 7: 1 / C(14,7) = 1/3432. */
@@ -891,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_wants_more),
+		cmocka_unit_test(test_proving_flows),
 		cmocka_unit_test(test_fisher),
 	};
 
