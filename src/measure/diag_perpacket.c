@@ -259,8 +259,11 @@ int localize_per_packet(struct dctx *c)
 /* No screened flow parted its codepoints: per-packet balancing is still
  * possible (a round robin can alias with the traffic it forwards, and a
  * weighted balancer keeps four probes together often). The screen's whole
- * flows are draws already (three agreeing answers each); add a burst pair
- * and paced probes of the first whole flow until the bound is met. */
+ * flows a router answered are draws already (three agreeing answers
+ * each); add a burst pair and paced probes of the first of them until
+ * the bound is met. Flows the target answered are no draws (sites as far
+ * away answer alike whichever way a packet went), but with none other
+ * the first of them is probed: sites at other distances still tell. */
 int screen_per_packet(struct dctx *c)
 {
 	struct diag_evidence *ev = c->ev;
@@ -269,12 +272,15 @@ int screen_per_packet(struct dctx *c)
 
 	memset(o, 0, sizeof(o));
 	for (int i = 0; i < ev->nflows; i++) {
-		if (!ev->flows[i].full)
+		if (!ev->flows[i].full || !router_answered(&ev->flows[i]))
 			continue;
 		if (fi < 0)
 			fi = i;
 		o[0].draws += 3;
 	}
+	for (int i = 0; fi < 0 && i < ev->nflows; i++)
+		if (ev->flows[i].full)
+			fi = i;
 	if (fi < 0)
 		return 0;
 	o[0].ref = ev->flows[fi].by_ecn[ECN_NOT_ECT];
