@@ -465,7 +465,7 @@ static int screen_enough(struct dctx *c, int need)
 
 	for (int round = 0, fills = 0, dry = 0; rc == 0 && round < 3 + FILL_ROUNDS &&
 					 !ect_blackholed(ev); round++) {
-		int proving, more, parted = 0, bits;
+		int proving, more, parted = 0;
 		size_t asked, got;
 
 		if (round)
@@ -480,8 +480,8 @@ static int screen_enough(struct dctx *c, int need)
 
 			parted |= flow_split(&ev->flows[i], &e1, &e2);
 		}
-		bits = screen_bits(ev);
-		if (parted || bits >= need_bits(c->p->confidence))
+		proving = screen_proving_flows(ev);
+		if (parted || screen_bits(ev) >= need_bits(c->p->confidence))
 			break;
 		if (fills < FILL_ROUNDS && dry < 2) {
 			rc = screen_fill(c, limit, &asked, &got);
@@ -504,8 +504,7 @@ static int screen_enough(struct dctx *c, int need)
 		if (ev->nflows >= c->p->max_flows)
 			break;
 		/* Ask new flows for the proving ones still missing (a fill
-		 * that got nothing changed no flow). */
-		proving = screen_proving_flows(ev);
+		 * that gets here asked or got nothing: proving stands). */
 		more = need - proving > 0 ? need - proving : 1;
 		if (ev->nflows + more > c->p->max_flows)
 			more = c->p->max_flows - ev->nflows;
