@@ -357,6 +357,7 @@ static inline void lru_unlink(struct analyzer *a, int32_t i)
 
 	if (!s->list)
 		return;
+	a->lingering -= s->list == LIST_CLOSED;
 	a->slots[s->lru_prev].lru_next = s->lru_next;
 	a->slots[s->lru_next].lru_prev = s->lru_prev;
 	s->lru_prev = s->lru_next = -1;
@@ -370,6 +371,7 @@ static inline void lru_push(struct analyzer *a, int32_t i)
 	struct an_slot *h;
 
 	s->list = (uint8_t)list_of(s);
+	a->lingering += s->list == LIST_CLOSED;
 	h = &a->slots[list_head(a, s->list)];
 	s->lru_prev = list_head(a, s->list);
 	s->lru_next = h->lru_next;
@@ -729,15 +731,29 @@ static void grow_index(struct analyzer *a)
 	}
 }
 
+/* Whether the closed connection at the tail gives a new one its slot:
+ * when the table is full, or when more than AN_LINGER_MAX linger and it
+ * has been quiet for AN_LINGER_MIN_NS (then a busy capture's slots stay
+ * few, and in the cache, rather than filling the table). */
+static int room_lingering(const struct analyzer *a)
+{
+	int32_t t = list_tail(a, LIST_CLOSED);
+
+	if (t < 0)
+		return 0;
+	return a->fresh == a->cap ||
+	       (a->lingering >= AN_LINGER_MAX &&
+		a->t_now - a->slots[t].c.t_last >= AN_LINGER_MIN_NS);
+}
+
 static int32_t create(struct analyzer *a, const struct pkt_reply *r,
 		      uint32_t h, int64_t ts)
 {
 	int32_t i;
 	struct an_slot *s;
 
-	if (a->free_head < 0 && a->fresh == a->cap &&
-	    list_tail(a, LIST_CLOSED) >= 0) {
-		/* Full: a closed connection makes room, finished as it is. */
+	if (a->free_head < 0 && room_lingering(a)) {
+		/* A closed connection makes room, finished as it is. */
 		finish(a, list_tail(a, LIST_CLOSED));
 	} else if (a->free_head < 0 && a->fresh == a->cap) {
 		/* Full of open ones: the one quiet for longest is evicted. */

@@ -49,8 +49,12 @@ enum an_fwd {
  * gave up. */
 #define AN_IDLE_NS (120 * 1000000000LL)
 /* A closed connection (FIN both ways, or an RST after the SYN-ACK) keeps
- * its slot this long for its last ACKs, unless the slot is needed. */
+ * its slot this long for its last ACKs, unless the slot is needed: the
+ * table is full, or more than AN_LINGER_MAX linger and it has been quiet
+ * for AN_LINGER_MIN_NS (a last ACK comes within a round trip). */
 #define AN_LINGER_NS (5 * 1000000000LL)
+#define AN_LINGER_MAX 4096
+#define AN_LINGER_MIN_NS (1 * 1000000000LL)
 
 enum an_setup {
 	SETUP_NONE = 0,              /* plain SYN */
@@ -192,6 +196,7 @@ struct analyzer {
 	                              * this capture time ... */
 	int time_back;               /* ... unless a packet's time went back */
 	size_t active;
+	size_t lingering;            /* of them closed (on the closed list) */
 	uint64_t seq;                /* creation order */
 	struct an_servers servers;   /* per server:port: hints, control */
 	an_done_cb done;

@@ -1005,6 +1005,46 @@ static void test_table_churn(void **state)
 	analyzer_free(&a);
 }
 
+/*
+ * A busy capture's closed connections linger in few slots: 5000 open
+ * and close within half a second (all kept for their last ACKs, though
+ * more than AN_LINGER_MAX); a second later, while the first 904 still
+ * make more than AN_LINGER_MAX, each new SYN takes the slot of the one
+ * closed longest ago, not a fresh one. Nothing changes in the results.
+ */
+static void test_linger_bound(void **state)
+{
+	static const struct seg syn = { C, SEW, 0, 64, CI, 0, 0, 0 };
+	struct analyzer a;
+	struct flow f = story_flow;
+	uint64_t done = 0;
+
+	(void)state;
+	assert_int_equal(AN_LINGER_MAX, 4096);
+	assert_int_equal(analyzer_init(&a, 0, count_done, &done), 0);
+	for (int i = 0; i < 5000; i++) {
+		f.cport = (uint16_t)(10000 + i);
+		feed(&a, &f, ecn_closed, N(ecn_closed), i * 100000LL);
+	}
+	assert_int_equal(done, 0);
+	assert_int_equal(a.lingering, 5000);
+	assert_int_equal(a.fresh, 5000);
+	for (int i = 0; i < 1000; i++) {
+		f.cport = (uint16_t)(20000 + i);
+		feed(&a, &f, &syn, 1, 1600000000LL);
+	}
+	assert_int_equal(done, 905);
+	assert_int_equal(a.lingering, 4095);
+	assert_int_equal(a.fresh, 5095);
+	analyzer_finish(&a);
+	assert_int_equal(done, 6000);
+	assert_int_equal(a.counts[CR_OK], 5000);
+	assert_int_equal(a.counts[CR_NO_ANSWER], 1000);
+	assert_int_equal(a.faults, 0);
+	assert_int_equal(a.untracked, 0);
+	analyzer_free(&a);
+}
+
 /* expire() skips packets while no tail can be due, which holds only
  * while capture times grow. A time that goes back puts an old
  * connection behind younger ones: once it is the open list's tail it
@@ -2751,6 +2791,7 @@ int main(void)
 		cmocka_unit_test(test_table_bound),
 		cmocka_unit_test(test_port_reuse),
 		cmocka_unit_test(test_table_churn),
+		cmocka_unit_test(test_linger_bound),
 		cmocka_unit_test(test_idle_time_back),
 		cmocka_unit_test(test_index_grow),
 		cmocka_unit_test(test_keyed_hash),
