@@ -79,10 +79,13 @@ check "connect refused: no ecntrace_ table left" \
 # The diagnosis with both: works, broken as the lab was built.
 as +net_raw,+net_admin "$BIN" --json "$TARGET4" >"$TMP/d.json" 2>"$TMP/d.err"
 rc=$?
-check "diagnosis as nobody with CAP_NET_RAW and CAP_NET_ADMIN: broken, ecn-hash at hop $BALANCER_HOP (rc $rc)" \
+seen=$(jq -r '[.verdict.status, (.verdict.causes[0] | .kind, .hop, .confidence)] | map(tostring) | join(" ")' "$TMP/d.json" 2>/dev/null)
+check "diagnosis as nobody with CAP_NET_RAW and CAP_NET_ADMIN: broken, ecn-hash at hop $BALANCER_HOP (rc $rc; $seen)" \
 	all '[ $rc = 1 ]' \
 	"[ \"\$(jq -r '.verdict.causes[0].kind' \"$TMP/d.json\")\" = ecn-hash ]" \
 	"[ \"\$(jq -r '.verdict.causes[0].hop' \"$TMP/d.json\")\" = $BALANCER_HOP ]"
+[ $rc = 1 ] && [ "$seen" != "${seen#broken ecn-hash $BALANCER_HOP }" ] ||
+	{ diag "the diagnosis said:"; sed 's/^/# /' "$TMP/d.err"; jq -c .verdict "$TMP/d.json" | sed 's/^/# /'; }
 check "diagnosis as nobody: its nftables table is gone" \
 	[ -z "$(on client nft list tables | grep ecntrace_)" ]
 
