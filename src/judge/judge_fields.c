@@ -72,30 +72,6 @@ int ce_only_flows(const struct diag_evidence *ev, int *parted)
 	return m;
 }
 
-/* An ecn-hash whose split pairs CE with another codepoint, on a path
- * where the three others never parted: under a hash over all of ECN each
- * whole flow would part them with probability 3/4, so m such flows leave
- * 4^-m. */
-static void judge_ce(const struct diag_evidence *ev, double c,
-		     struct diag_verdict *v)
-{
-	for (int i = 0; i < v->ncauses; i++) {
-		struct finding *f = &v->causes[i];
-		int parted, m;
-
-		if (f->kind != CAUSE_ECN_HASH || !finding_has(f, FACT_ECN_A) ||
-		    (f->fact[FACT_ECN_A] != ECN_CE && f->fact[FACT_ECN_B] != ECN_CE))
-			continue;
-		m = ce_only_flows(ev, &parted);
-		if (parted || pow(0.25, m) > 1.0 - c + 1e-12)
-			continue;
-		f->kind = CAUSE_CE_HASH;
-		judge_fact(f, FACT_CE_FLOWS, m);
-		if (f->confidence > 1.0 - pow(0.25, m))
-			f->confidence = 1.0 - pow(0.25, m);
-	}
-}
-
 static struct finding *find_cause(struct diag_verdict *v, enum cause_kind k)
 {
 	for (int i = 0; i < v->ncauses; i++)
@@ -129,6 +105,64 @@ static int ecn_reset_by_other_site(const struct diag_evidence *ev)
 	return n;
 }
 
+/* CE marks seen on ECN connections' data (the replay's ECEs), not only
+ * in a quote. */
+static int ce_marks_on_data(struct diag_verdict *v)
+{
+	struct finding *marks = find_cause(v, CAUSE_CE_MARKING);
+
+	return marks && !finding_has(marks, FACT_QUOTE_HOP);
+}
+
+/*
+ * How likely, at most, the replay is if only CE moved packets and no CE
+ * mark was seen: each ECN connection reset by another site had its data
+ * marked on the way, each all-ECT(0) replay delivered had not, each reset
+ * had; for any rate p of marks, p^marked (1-p)^unmarked, largest at the
+ * observed rate. 1 when nothing speaks against it.
+ */
+static double ce_replay_bound(const struct diag_evidence *ev)
+{
+	int ok, reset, k;
+	double p;
+
+	judge_all_ect(ev, &ok, &reset);
+	k = ecn_reset_by_other_site(ev) + reset;
+	if (ok == 0 || k == 0)
+		return 1.0;
+	p = (double)k / (k + ok);
+	return pow(p, k) * pow(1.0 - p, ok);
+}
+
+/* An ecn-hash whose split pairs CE with another codepoint, on a path
+ * where the three others never parted: under a hash over all of ECN each
+ * whole flow would part them with probability 3/4, so m such flows leave
+ * 4^-m. Unless the replay speaks more strongly against CE alone (its
+ * ECT(0) data reset by another site, no CE mark seen, and the same flows
+ * delivered when sent all ECT(0), as when ECT(0) itself moves them):
+ * then ecn-hash, the wider claim, stands. */
+static void judge_ce(const struct diag_evidence *ev, double c,
+		     struct diag_verdict *v)
+{
+	for (int i = 0; i < v->ncauses; i++) {
+		struct finding *f = &v->causes[i];
+		int parted, m;
+
+		if (f->kind != CAUSE_ECN_HASH || !finding_has(f, FACT_ECN_A) ||
+		    (f->fact[FACT_ECN_A] != ECN_CE && f->fact[FACT_ECN_B] != ECN_CE))
+			continue;
+		m = ce_only_flows(ev, &parted);
+		if (parted || pow(0.25, m) > 1.0 - c + 1e-12)
+			continue;
+		if (!ce_marks_on_data(v) && ce_replay_bound(ev) <= pow(0.25, m))
+			continue;
+		f->kind = CAUSE_CE_HASH;
+		judge_fact(f, FACT_CE_FLOWS, m);
+		if (f->confidence > 1.0 - pow(0.25, m))
+			f->confidence = 1.0 - pow(0.25, m);
+	}
+}
+
 /* A ce-hash, and ECN data reset even when the whole flow was sent ECT(0)
  * (ect-reset): where that data arrived CE-marked (ce-marking from the
  * replay's ECEs) or was reset by another site of the target, the marks
@@ -138,11 +172,10 @@ static void ce_explains_resets(const struct diag_evidence *ev,
 			       struct diag_verdict *v)
 {
 	struct finding *ce = find_cause(v, CAUSE_CE_HASH);
-	struct finding *marks = find_cause(v, CAUSE_CE_MARKING);
 	struct finding *rst = find_cause(v, CAUSE_ECT_RESET);
-	int marked = marks && !finding_has(marks, FACT_QUOTE_HOP);
 
-	if (!ce || !rst || (!marked && ecn_reset_by_other_site(ev) == 0))
+	if (!ce || !rst || (!ce_marks_on_data(v) &&
+			    ecn_reset_by_other_site(ev) == 0))
 		return;
 	ce->latent = 0;
 	for (int k = FACT_TEST; k <= FACT_CONTROL_BAD; k++)

@@ -634,6 +634,41 @@ static void test_ce_hash_breaks(void **state)
 	free(ev);
 }
 
+/* The story with a screen that drew 4 flows whose Not-ECT, ECT(0) and
+ * ECT(1) agreed (1 in 256 under a hash over all of ECN): 7 of 14 ECN
+ * connections reset by another site, no CE mark seen, and the same flows
+ * delivered when sent all ECT(0). ECT(0) moved them (2^-14 if only CE
+ * did): ecn-hash, not ce-hash. */
+static void test_ce_hash_refuted_by_replay(void **state)
+{
+	struct diag_evidence *ev = calloc(1, sizeof(*ev));
+	struct connect_result *x;
+
+	assert_non_null(ev);
+	ce_split(ev, 4);
+	replay_reset(ev, 14, 1);
+	x = &ev->ect_check;
+	for (size_t i = 0; i < x->nflows; i++) {
+		x->flows[i].have_rst = x->flows[i].rst_after_data = 0;
+		x->flows[i].data_acked = 1;
+		x->flows[i].result = conn_classify(&x->flows[i], 1, 1);
+	}
+	verdict(ev, "broken; causes ecn-hash@2=198.51.100.2; notes");
+	/* One such flow is no refutation (1/4 against 4^-4); nor, alone,
+	 * significant. */
+	free_replay(ev);
+	memset(ev, 0, sizeof(*ev));
+	ce_split(ev, 4);
+	replay_reset(ev, 2, 1);
+	x = &ev->ect_check;
+	x->flows[0].have_rst = x->flows[0].rst_after_data = 0;
+	x->flows[0].data_acked = 1;
+	x->flows[0].result = conn_classify(&x->flows[0], 1, 1);
+	verdict(ev, "latent; causes ce-hash@2=198.51.100.2!latent; notes loss");
+	free_replay(ev);
+	free(ev);
+}
+
 /* Reset from the SYN-ACK's own hop count, with no CE mark seen: a
  * consistent path resets ECT data; the ce-hash does not explain it. */
 static void test_ce_hash_same_machine_reset(void **state)
@@ -734,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_per_packet_no_field),
 		cmocka_unit_test(test_ce_hash),
 		cmocka_unit_test(test_ce_hash_breaks),
+		cmocka_unit_test(test_ce_hash_refuted_by_replay),
 		cmocka_unit_test(test_ce_hash_same_machine_reset),
 		cmocka_unit_test(test_ce_hash_middlebox_reset),
 		cmocka_unit_test(test_ce_too_few_flows),
