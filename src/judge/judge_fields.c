@@ -100,47 +100,59 @@ static int ecn_reset_by_other_site(const struct diag_evidence *ev)
 
 	for (size_t i = 0; ev->have_conn && i < cr->nflows; i++)
 		n += !cr->flows[i].control &&
+		     (cr->flows[i].data_tos & 3) != ECN_NOT_ECT &&
 		     cr->flows[i].result == CR_RESET_OTHER &&
 		     synack_ttl_seen(cr, cr->flows[i].rst.ttl);
 	return n;
 }
 
-/* CE marks seen on ECN connections' data (the replay's ECEs), not only
- * in a quote. */
-static int ce_marks_on_data(struct diag_verdict *v)
+/* Any CE mark seen: ECN connections whose data the server echoed as
+ * CE-marked, or a ce-marking finding (from them or from quotes). */
+static int ce_marks_seen(const struct diag_evidence *ev,
+			 struct diag_verdict *v)
 {
-	struct finding *marks = find_cause(v, CAUSE_CE_MARKING);
-
-	return marks && !finding_has(marks, FACT_QUOTE_HOP);
+	return find_cause(v, CAUSE_CE_MARKING) != NULL ||
+	       (ev->have_conn && ev->conn.counts[CR_CE_MARKED] > 0);
 }
 
 /*
- * How likely, at most, the replay is if only CE moved packets and no CE
- * mark was seen: each ECN connection reset by another site had its data
- * marked on the way, each all-ECT(0) replay delivered had not, each reset
- * had; for any rate p of marks, p^marked (1-p)^unmarked, largest at the
- * observed rate. 1 when nothing speaks against it.
+ * The replay's likelihood ratio, CE alone against a hash over every
+ * codepoint, when no CE mark was seen (two paths, each codepoint's drawn
+ * alike, as for 4^-m). An ECN connection (Not-ECT handshake, ECT data) is
+ * reset by another site with probability 1/2 under the ECN hash, p/2
+ * under CE alone with data marked at a rate p (marked, and CE's path the
+ * other one); delivered without ECE 1/2 against 1 - p (a marked one on
+ * CE's same path would echo ECE). The all-ECT(0) replay of a reset flow
+ * is delivered with probability 1 under the ECN hash (one codepoint, one
+ * path) against 1 - p. So p^k (2(1-p))^d (1-p)^ok, at its largest at
+ * p = k / (k + d + ok). An all-ECT(0) replay reset by another site is
+ * what the ECN hash cannot do: no ratio (INFINITY), as when no ECN
+ * connection was reset.
  */
-static double ce_replay_bound(const struct diag_evidence *ev)
+static double ce_replay_ratio(const struct diag_evidence *ev)
 {
-	int ok, reset, k;
+	const struct connect_result *cr = &ev->conn;
+	int ok, reset, k = ecn_reset_by_other_site(ev), d = 0;
 	double p;
 
 	judge_all_ect(ev, &ok, &reset);
-	k = ecn_reset_by_other_site(ev) + reset;
-	if (ok == 0 || k == 0)
-		return 1.0;
-	p = (double)k / (k + ok);
-	return pow(p, k) * pow(1.0 - p, ok);
+	if (k == 0 || reset > 0)
+		return INFINITY;
+	for (size_t i = 0; i < cr->nflows; i++)
+		d += !cr->flows[i].control &&
+		     (cr->flows[i].data_tos & 3) != ECN_NOT_ECT &&
+		     cr->flows[i].data_acked && !cr->flows[i].have_rst;
+	p = (double)k / (k + d + ok);
+	return pow(p, k) * pow(2.0 * (1.0 - p), d) * pow(1.0 - p, ok);
 }
 
 /* An ecn-hash whose split pairs CE with another codepoint, on a path
  * where the three others never parted: under a hash over all of ECN each
  * whole flow would part them with probability 3/4, so m such flows leave
- * 4^-m. Unless the replay speaks more strongly against CE alone (its
- * ECT(0) data reset by another site, no CE mark seen, and the same flows
- * delivered when sent all ECT(0), as when ECT(0) itself moves them):
- * then ecn-hash, the wider claim, stands. */
+ * 4^-m. Unless, with no CE mark seen, the replay speaks more strongly
+ * against CE alone (ce_replay_ratio at most 4^-m: its ECT data reset by
+ * another site as often as ECT(0) itself moving it would, the all-ECT(0)
+ * replays delivered): then ecn-hash, the wider claim, stands. */
 static void judge_ce(const struct diag_evidence *ev, double c,
 		     struct diag_verdict *v)
 {
@@ -154,7 +166,7 @@ static void judge_ce(const struct diag_evidence *ev, double c,
 		m = ce_only_flows(ev, &parted);
 		if (parted || pow(0.25, m) > 1.0 - c + 1e-12)
 			continue;
-		if (!ce_marks_on_data(v) && ce_replay_bound(ev) <= pow(0.25, m))
+		if (!ce_marks_seen(ev, v) && ce_replay_ratio(ev) <= pow(0.25, m))
 			continue;
 		f->kind = CAUSE_CE_HASH;
 		judge_fact(f, FACT_CE_FLOWS, m);
@@ -172,10 +184,11 @@ static void ce_explains_resets(const struct diag_evidence *ev,
 			       struct diag_verdict *v)
 {
 	struct finding *ce = find_cause(v, CAUSE_CE_HASH);
+	struct finding *marks = find_cause(v, CAUSE_CE_MARKING);
 	struct finding *rst = find_cause(v, CAUSE_ECT_RESET);
+	int marked = marks && !finding_has(marks, FACT_QUOTE_HOP);
 
-	if (!ce || !rst || (!ce_marks_on_data(v) &&
-			    ecn_reset_by_other_site(ev) == 0))
+	if (!ce || !rst || (!marked && ecn_reset_by_other_site(ev) == 0))
 		return;
 	ce->latent = 0;
 	for (int k = FACT_TEST; k <= FACT_CONTROL_BAD; k++)

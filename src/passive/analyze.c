@@ -731,9 +731,9 @@ static void grow_index(struct analyzer *a)
 	}
 }
 
-/* Whether the closed connection at the tail gives a new one its slot:
- * when the table is full, or when more than AN_LINGER_MAX linger and it
- * has been quiet for AN_LINGER_MIN_NS (then a busy capture's slots stay
+/* Whether the closed connection at the tail (quiet for longest) gives a
+ * new one its slot: when the table is full, or when AN_LINGER_MAX or more
+ * linger and it has been quiet for AN_LINGER_MIN_NS (then a busy capture's slots stay
  * few, and in the cache, rather than filling the table). */
 static int room_lingering(const struct analyzer *a)
 {

@@ -49,9 +49,9 @@ enum an_fwd {
  * gave up. */
 #define AN_IDLE_NS (120 * 1000000000LL)
 /* A closed connection (FIN both ways, or an RST after the SYN-ACK) keeps
- * its slot this long for its last ACKs, unless the slot is needed: the
- * table is full, or more than AN_LINGER_MAX linger and it has been quiet
- * for AN_LINGER_MIN_NS (a last ACK comes within a round trip). */
+ * its slot until quiet this long, for its last ACKs, unless the slot is
+ * needed: the table is full, or AN_LINGER_MAX or more linger and it has
+ * been quiet for AN_LINGER_MIN_NS (a last ACK comes within a round trip). */
 #define AN_LINGER_NS (5 * 1000000000LL)
 #define AN_LINGER_MAX 4096
 #define AN_LINGER_MIN_NS (1 * 1000000000LL)

@@ -1008,9 +1008,10 @@ static void test_table_churn(void **state)
 /*
  * A busy capture's closed connections linger in few slots: 5000 open
  * and close within half a second (all kept for their last ACKs, though
- * more than AN_LINGER_MAX); a second later, while the first 904 still
- * make more than AN_LINGER_MAX, each new SYN takes the slot of the one
- * closed longest ago, not a fresh one. Nothing changes in the results.
+ * at least AN_LINGER_MAX); a second later, while AN_LINGER_MAX or more
+ * linger (905 times: 5000 down to 4096), each new SYN takes the slot of
+ * the closed one quiet for longest, not a fresh one. Nothing changes in
+ * the results.
  */
 static void test_linger_bound(void **state)
 {
