@@ -733,8 +733,9 @@ static void grow_index(struct analyzer *a)
 
 /* Whether the closed connection at the tail (quiet for longest) gives a
  * new one its slot: when the table is full, or when AN_LINGER_MAX or more
- * linger and it has been quiet for AN_LINGER_MIN_NS (then a busy capture's slots stay
- * few, and in the cache, rather than filling the table). */
+ * linger and it has been quiet for AN_LINGER_MIN_NS (then a busy
+ * capture's slots stay few, and in the cache, rather than filling the
+ * table). */
 static int room_lingering(const struct analyzer *a)
 {
 	int32_t t = list_tail(a, LIST_CLOSED);
