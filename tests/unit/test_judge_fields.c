@@ -651,6 +651,8 @@ static void quote_ce(struct diag_evidence *ev)
 /* ce_split(4) and the replay of n ECN connections, every other one reset
  * by another site; of their all-ECT(0) replays the first nrst reset
  * again, the rest delivered; ce ECN connections echoed CE (ECE). */
+static int ce_replay_not_ect;   /* the ECN connections' data sent Not-ECT */
+
 static void ce_replay(int n, int nrst, int ce, int quote, const char *want)
 {
 	struct diag_evidence *ev = calloc(1, sizeof(*ev));
@@ -670,6 +672,8 @@ static void ce_replay(int n, int nrst, int ce, int quote, const char *want)
 	ev->conn.counts[CR_CE_MARKED] += ce;
 	if (quote)
 		quote_ce(ev);
+	for (size_t i = 0; ce_replay_not_ect && i < ev->conn.nflows; i++)
+		ev->conn.flows[i].data_tos = ECN_NOT_ECT;
 	verdict(ev, want);
 	free_replay(ev);
 	free(ev);
@@ -697,6 +701,11 @@ static void test_ce_hash_against_replay(void **state)
 	/* CE marks seen, echoed or quoted: CE alone stands. */
 	ce_replay(14, 0, 3, 0, "broken; causes ce-hash@2=198.51.100.2 ce-marking; notes");
 	ce_replay(14, 0, 0, 1, "broken; causes ce-hash@2=198.51.100.2 ce-marking@1=198.51.100.1; notes");
+	/* Data sent Not-ECT, reset: no mark could have moved it, and no
+	 * hash over ECN either; it speaks neither way. */
+	ce_replay_not_ect = 1;
+	ce_replay(14, 0, 0, 0, "latent; causes ce-hash@2=198.51.100.2!latent; notes");
+	ce_replay_not_ect = 0;
 }
 
 /* Reset from the SYN-ACK's own hop count, with no CE mark seen: a
