@@ -359,6 +359,16 @@ int router_answered(const struct diag_flow *f)
 	return 0;
 }
 
+int codepoints_differ(const struct diag_flow *f, unsigned mask)
+{
+	for (int a = 0; a < 4; a++)
+		for (int b = a + 1; b < 4; b++)
+			if ((mask >> a & mask >> b & 1) &&
+			    responder_differs(&f->by_ecn[a], &f->by_ecn[b]))
+				return 1;
+	return 0;
+}
+
 int screen_proving_flows(const struct diag_evidence *ev)
 {
 	int n = 0;
@@ -370,16 +380,9 @@ int screen_proving_flows(const struct diag_evidence *ev)
 	 * branch is silent, not because there is none. And flows a router
 	 * answered: the target answering every codepoint alike shows no path
 	 * (branches that rejoin before it look like one). */
-	for (int i = 0; i < ev->nflows; i++) {
-		int parted = 0;
-
-		for (int a = 0; a < 4; a++)
-			for (int b = a + 1; b < 4; b++)
-				parted |= responder_differs(&ev->flows[i].by_ecn[a],
-							    &ev->flows[i].by_ecn[b]);
-		if (ev->flows[i].full && !parted && router_answered(&ev->flows[i]))
-			n++;
-	}
+	for (int i = 0; i < ev->nflows; i++)
+		n += ev->flows[i].full && !codepoints_differ(&ev->flows[i], 0xf) &&
+		     router_answered(&ev->flows[i]);
 	return n;
 }
 

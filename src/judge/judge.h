@@ -255,6 +255,9 @@ const char *comparison_name(enum comparison c);
 const char *lb_name(enum lb_kind k);
 const char *diag_status_name(enum diag_status s);
 int responder_differs(const struct responder *a, const struct responder *b);
+/* Whether two of the codepoints in mask (bit 1 << ECN_x each) met
+ * different responders on flow f. */
+int codepoints_differ(const struct diag_flow *f, unsigned mask);
 /* The screened flows that prove: whole (four codepoints answered),
  * answered alike, and by a router (the target's own answers show no
  * path). */

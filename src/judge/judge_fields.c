@@ -55,17 +55,13 @@ int fields_parse(const char *s, unsigned *mask)
 
 int ce_only_flows(const struct diag_evidence *ev, int *parted)
 {
-	static const int others[3] = { ECN_NOT_ECT, ECN_ECT0, ECN_ECT1 };
+	const unsigned others = 1u << ECN_NOT_ECT | 1u << ECN_ECT0 | 1u << ECN_ECT1;
 	int m = 0;
 
 	*parted = 0;
 	for (int i = 0; i < ev->nflows; i++) {
-		const struct responder *r = ev->flows[i].by_ecn;
-		int differ = 0;
+		int differ = codepoints_differ(&ev->flows[i], others);
 
-		for (int a = 0; a < 3; a++)
-			for (int b = a + 1; b < 3; b++)
-				differ |= responder_differs(&r[others[a]], &r[others[b]]);
 		*parted |= differ;
 		m += ev->flows[i].full && !differ && router_answered(&ev->flows[i]);
 	}
